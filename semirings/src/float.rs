@@ -1,0 +1,301 @@
+//! The two floating-point widths the algebras come in, with branch-free
+//! `exp` and `ln` that the compiler can vectorise.
+//!
+//! The standard library's `exp`/`ln` call into libm one element at a time;
+//! in the log-probability algebra they are the whole cost of a pass. The
+//! versions here are plain arithmetic on the bits (range reduction to
+//! `[-ln2/2, ln2/2]` plus a polynomial), so a loop over a batch becomes SIMD
+//! code. Accuracy: within a few units in the last place over the ranges the
+//! algebras use (checked against `std` in the tests below).
+
+use std::fmt::Debug;
+use std::ops::{Add, Div, Mul, Neg, Sub};
+
+/// `f32` or `f64`.
+pub trait Float:
+    Copy
+    + Send
+    + Sync
+    + Debug
+    + PartialEq
+    + PartialOrd
+    + Default
+    + Add<Output = Self>
+    + Sub<Output = Self>
+    + Mul<Output = Self>
+    + Div<Output = Self>
+    + Neg<Output = Self>
+    + 'static
+{
+    const ZERO: Self;
+    const ONE: Self;
+    const NEG_INFINITY: Self;
+    /// `"f32"` or `"f64"`.
+    const NAME: &'static str;
+    fn from_f64(x: f64) -> Self;
+    fn to_f64(self) -> f64;
+    fn max(self, other: Self) -> Self;
+    fn min(self, other: Self) -> Self;
+    /// `e^x`, vectorisable; `exp(-inf) = 0`.
+    fn fast_exp(self) -> Self;
+    /// `ln x` for `x > 0`, vectorisable; `ln 0 = -inf`.
+    fn fast_ln(self) -> Self;
+    /// `ln(1 - e^x)` for `x <= 0`, accurate near both ends.
+    fn log1mexp(self) -> Self;
+    fn is_nan(self) -> bool;
+}
+
+macro_rules! float_common {
+    ($t:ty, $name:expr) => {
+        const ZERO: Self = 0.0;
+        const ONE: Self = 1.0;
+        const NEG_INFINITY: Self = <$t>::NEG_INFINITY;
+        const NAME: &'static str = $name;
+        #[inline(always)]
+        fn from_f64(x: f64) -> Self {
+            x as $t
+        }
+        #[inline(always)]
+        fn to_f64(self) -> f64 {
+            self as f64
+        }
+        #[inline(always)]
+        fn max(self, other: Self) -> Self {
+            // Not `f64::max`: this form compiles to one `maxpd` and keeps NaN
+            // propagation out of the hot loop (inputs are never NaN).
+            if self > other {
+                self
+            } else {
+                other
+            }
+        }
+        #[inline(always)]
+        fn min(self, other: Self) -> Self {
+            if self < other {
+                self
+            } else {
+                other
+            }
+        }
+        fn log1mexp(self) -> Self {
+            if self > -std::f64::consts::LN_2 as $t {
+                (-self.exp_m1()).ln()
+            } else {
+                (-self.exp()).ln_1p()
+            }
+        }
+        #[inline(always)]
+        fn is_nan(self) -> bool {
+            <$t>::is_nan(self)
+        }
+    };
+}
+
+impl Float for f64 {
+    float_common!(f64, "f64");
+
+    #[inline(always)]
+    fn fast_exp(self) -> f64 {
+        const LN2_HI: f64 = 6.931_471_803_691_238_2e-1;
+        const LN2_LO: f64 = 1.908_214_929_270_587_7e-10;
+        let x = self.clamp(-708.0, 709.0);
+        let n = (x * std::f64::consts::LOG2_E).round();
+        let r = x - n * LN2_HI - n * LN2_LO;
+        // Taylor series to degree 13: the remainder on |r| <= ln2/2 is below 1e-17.
+        let mut p = 1.0 / 6_227_020_800.0;
+        p = p * r + 1.0 / 479_001_600.0;
+        p = p * r + 1.0 / 39_916_800.0;
+        p = p * r + 1.0 / 3_628_800.0;
+        p = p * r + 1.0 / 362_880.0;
+        p = p * r + 1.0 / 40_320.0;
+        p = p * r + 1.0 / 5_040.0;
+        p = p * r + 1.0 / 720.0;
+        p = p * r + 1.0 / 120.0;
+        p = p * r + 1.0 / 24.0;
+        p = p * r + 1.0 / 6.0;
+        p = p * r + 0.5;
+        p = p * r + 1.0;
+        p = p * r + 1.0;
+        let scale = f64::from_bits(((n as i64 + 1023) as u64) << 52);
+        let y = p * scale;
+        if self < -708.0 {
+            0.0
+        } else {
+            y
+        }
+    }
+
+    #[inline(always)]
+    fn fast_ln(self) -> f64 {
+        // x = m * 2^e with m in [sqrt(1/2), sqrt(2)); ln m = 2 atanh((m-1)/(m+1)).
+        let bits = self.to_bits();
+        let mut e = ((bits >> 52) & 0x7ff) as i64 - 1023;
+        let mut m = f64::from_bits((bits & 0x000f_ffff_ffff_ffff) | 0x3ff0_0000_0000_0000);
+        let big = m > std::f64::consts::SQRT_2;
+        m = if big { m * 0.5 } else { m };
+        e += big as i64;
+        let f = (m - 1.0) / (m + 1.0);
+        let f2 = f * f;
+        let mut p = 1.0 / 23.0;
+        p = p * f2 + 1.0 / 21.0;
+        p = p * f2 + 1.0 / 19.0;
+        p = p * f2 + 1.0 / 17.0;
+        p = p * f2 + 1.0 / 15.0;
+        p = p * f2 + 1.0 / 13.0;
+        p = p * f2 + 1.0 / 11.0;
+        p = p * f2 + 1.0 / 9.0;
+        p = p * f2 + 1.0 / 7.0;
+        p = p * f2 + 1.0 / 5.0;
+        p = p * f2 + 1.0 / 3.0;
+        p = p * f2 + 1.0;
+        let y = e as f64 * std::f64::consts::LN_2 + 2.0 * f * p;
+        // Zero, subnormals (never produced by the algebras' sums) and infinity.
+        if self < f64::MIN_POSITIVE {
+            if self == 0.0 {
+                f64::NEG_INFINITY
+            } else {
+                self.ln()
+            }
+        } else if self == f64::INFINITY {
+            f64::INFINITY
+        } else {
+            y
+        }
+    }
+}
+
+impl Float for f32 {
+    float_common!(f32, "f32");
+
+    #[inline(always)]
+    fn fast_exp(self) -> f32 {
+        const LN2_HI: f32 = 0.693_145_75;
+        const LN2_LO: f32 = 1.428_606_8e-6;
+        let x = self.clamp(-87.0, 88.0);
+        let n = (x * std::f32::consts::LOG2_E).round();
+        let r = x - n * LN2_HI - n * LN2_LO;
+        // Taylor to degree 7: remainder below 5e-9 on |r| <= ln2/2.
+        let mut p = 1.0 / 5040.0;
+        p = p * r + 1.0 / 720.0;
+        p = p * r + 1.0 / 120.0;
+        p = p * r + 1.0 / 24.0;
+        p = p * r + 1.0 / 6.0;
+        p = p * r + 0.5;
+        p = p * r + 1.0;
+        p = p * r + 1.0;
+        let scale = f32::from_bits(((n as i32 + 127) as u32) << 23);
+        let y = p * scale;
+        if self < -87.0 {
+            0.0
+        } else {
+            y
+        }
+    }
+
+    #[inline(always)]
+    fn fast_ln(self) -> f32 {
+        let bits = self.to_bits();
+        let mut e = ((bits >> 23) & 0xff) as i32 - 127;
+        let mut m = f32::from_bits((bits & 0x007f_ffff) | 0x3f80_0000);
+        let big = m > std::f32::consts::SQRT_2;
+        m = if big { m * 0.5 } else { m };
+        e += big as i32;
+        let f = (m - 1.0) / (m + 1.0);
+        let f2 = f * f;
+        let mut p = 1.0 / 11.0;
+        p = p * f2 + 1.0 / 9.0;
+        p = p * f2 + 1.0 / 7.0;
+        p = p * f2 + 1.0 / 5.0;
+        p = p * f2 + 1.0 / 3.0;
+        p = p * f2 + 1.0;
+        let y = e as f32 * std::f32::consts::LN_2 + 2.0 * f * p;
+        if self < f32::MIN_POSITIVE {
+            if self == 0.0 {
+                f32::NEG_INFINITY
+            } else {
+                self.ln()
+            }
+        } else if self == f32::INFINITY {
+            f32::INFINITY
+        } else {
+            y
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn rel(a: f64, b: f64) -> f64 {
+        if a == b {
+            0.0
+        } else {
+            (a - b).abs() / b.abs().max(f64::MIN_POSITIVE)
+        }
+    }
+
+    #[test]
+    fn exp_matches_std_f64() {
+        let mut worst: f64 = 0.0;
+        let mut x: f64 = -700.0;
+        while x < 700.0 {
+            worst = worst.max(rel(x.fast_exp(), x.exp()));
+            x += 0.0137;
+        }
+        assert!(worst < 4e-16, "worst relative error {worst}");
+        assert_eq!(f64::NEG_INFINITY.fast_exp(), 0.0);
+        assert_eq!((-800.0f64).fast_exp(), 0.0);
+        assert_eq!(0.0f64.fast_exp(), 1.0);
+    }
+
+    #[test]
+    fn ln_matches_std_f64() {
+        let mut worst: f64 = 0.0;
+        let mut x: f64 = 1e-300;
+        while x < 1e300 {
+            worst = worst.max((x.fast_ln() - x.ln()).abs() / x.ln().abs().max(1.0));
+            x *= 1.0137;
+        }
+        assert!(worst < 4e-16, "worst error {worst}");
+        assert_eq!(0.0f64.fast_ln(), f64::NEG_INFINITY);
+        assert_eq!(1.0f64.fast_ln(), 0.0);
+    }
+
+    #[test]
+    fn exp_and_ln_match_std_f32() {
+        let mut worst: f64 = 0.0;
+        let mut x = -80.0f32;
+        while x < 80.0 {
+            worst = worst.max(rel(x.fast_exp() as f64, (x as f64).exp()));
+            x += 0.0137;
+        }
+        assert!(worst < 4e-7, "exp worst {worst}");
+        let mut worst: f64 = 0.0;
+        let mut x = 1e-37f32;
+        while x < 1e37 {
+            let exact = (x as f64).ln();
+            worst = worst.max((x.fast_ln() as f64 - exact).abs() / exact.abs().max(1.0));
+            x *= 1.0137;
+        }
+        assert!(worst < 4e-7, "ln worst {worst}");
+        assert_eq!(0.0f32.fast_ln(), f32::NEG_INFINITY);
+    }
+
+    #[test]
+    fn log1mexp_is_accurate_at_both_ends() {
+        for &x in &[-1e-10f64, -0.1, -0.7, -5.0, -50.0] {
+            // ln(1 − eˣ) ≈ ln(−x) as x → 0⁻ and ≈ −eˣ as x → −∞.
+            let expected = if x > -1e-5 {
+                (-x).ln()
+            } else if x < -30.0 {
+                -x.exp()
+            } else {
+                (1.0 - x.exp()).ln()
+            };
+            assert!(rel(x.log1mexp(), expected) < 1e-9, "{x}");
+        }
+        assert_eq!(0.0f64.log1mexp(), f64::NEG_INFINITY);
+        assert_eq!(f64::NEG_INFINITY.log1mexp(), 0.0);
+    }
+}

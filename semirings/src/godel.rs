@@ -1,0 +1,74 @@
+//! Gödel logic: truth degrees in `[0, 1]` under `max` (t-conorm) and `min`
+//! (t-norm), negation `1 − x`.
+//!
+//! A bounded distributive lattice, so every semiring law holds and the sum is
+//! idempotent. Truth-functional: evaluated on any circuit as it is. The
+//! gradient of `max`/`min` goes to the first extreme child; it vanishes for
+//! every other child, which is why Gödel semantics learn slowly.
+
+use std::marker::PhantomData;
+
+use crate::algebra::{select_backward, Algebra, Differentiable, Laws, NodeRows, Requirements};
+use crate::float::Float;
+
+/// Truth degrees under `max` and `min`.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Godel<F = f64>(PhantomData<F>);
+
+impl<F: Float> Algebra for Godel<F> {
+    type Value = F;
+    const NAME: &'static str = "godel";
+    const LAWS: Laws = Laws { sum_idempotent: true, distributive: true };
+    const REQUIRES: Requirements = Requirements { decomposable: false, deterministic: false, smooth: false };
+    const WGSL: Option<&'static str> = Some(
+        "fn dl_zero() -> f32 { return 0.0; }
+fn dl_one() -> f32 { return 1.0; }
+fn dl_add(a: f32, b: f32) -> f32 { return max(a, b); }
+fn dl_mul(a: f32, b: f32) -> f32 { return min(a, b); }
+fn dl_neg(a: f32) -> f32 { return 1.0 - a; }
+fn dl_dneg(a: f32) -> f32 { return -1.0; }
+",
+    );
+
+    fn zero() -> F {
+        F::ZERO
+    }
+    fn one() -> F {
+        F::ONE
+    }
+    #[inline(always)]
+    fn add(a: F, b: F) -> F {
+        a.max(b)
+    }
+    #[inline(always)]
+    fn mul(a: F, b: F) -> F {
+        a.min(b)
+    }
+    fn negate(a: F) -> Option<F> {
+        Some(F::ONE - a)
+    }
+    fn from_probability(p: f64) -> F {
+        F::from_f64(p)
+    }
+    fn to_f64(a: F) -> f64 {
+        a.to_f64()
+    }
+}
+
+impl<F: Float> Differentiable for Godel<F> {
+    fn negate_derivative(_: F) -> F {
+        -F::ONE
+    }
+    fn adjoint_one() -> F {
+        F::ONE
+    }
+    fn adjoint_zero() -> F {
+        F::ZERO
+    }
+    fn sum_backward(node: NodeRows<'_, F>, adj: &mut [F], scratch: &mut Vec<F>) {
+        select_backward(node, adj, scratch, F::ZERO, |a, b| a + b);
+    }
+    fn product_backward(node: NodeRows<'_, F>, adj: &mut [F], scratch: &mut Vec<F>) {
+        select_backward(node, adj, scratch, F::ZERO, |a, b| a + b);
+    }
+}

@@ -1,0 +1,111 @@
+//! Łukasiewicz logic: t-norm `max(0, a + b − 1)`, t-conorm `min(1, a + b)`,
+//! negation `1 − x`.
+//!
+//! **Not a semiring**: the t-norm does not distribute over the t-conorm, and
+//! neither operation is idempotent. Both are associative and commutative,
+//! with identities 1 and 0 and annihilators 0 and 1. The n-ary forms are
+//! `min(1, Σ xᵢ)` and `max(0, Σ xᵢ − (k − 1))`, equal to the folded binary
+//! ones. Gradients are 1 inside the unsaturated region and 0 outside
+//! (including the boundary), so they vanish once a formula saturates.
+
+use std::marker::PhantomData;
+
+use crate::algebra::{row, row_mut, Algebra, Differentiable, Laws, NodeRows, Requirements};
+use crate::float::Float;
+
+/// Truth degrees under bounded sum and bounded product.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Lukasiewicz<F = f64>(PhantomData<F>);
+
+impl<F: Float> Algebra for Lukasiewicz<F> {
+    type Value = F;
+    const NAME: &'static str = "lukasiewicz";
+    const LAWS: Laws = Laws { sum_idempotent: false, distributive: false };
+    const REQUIRES: Requirements = Requirements { decomposable: false, deterministic: false, smooth: false };
+    const WGSL: Option<&'static str> = Some(
+        "fn dl_zero() -> f32 { return 0.0; }
+fn dl_one() -> f32 { return 1.0; }
+fn dl_add(a: f32, b: f32) -> f32 { return min(1.0, a + b); }
+fn dl_mul(a: f32, b: f32) -> f32 { return max(0.0, a + b - 1.0); }
+fn dl_neg(a: f32) -> f32 { return 1.0 - a; }
+fn dl_dneg(a: f32) -> f32 { return -1.0; }
+",
+    );
+
+    fn zero() -> F {
+        F::ZERO
+    }
+    fn one() -> F {
+        F::ONE
+    }
+    #[inline(always)]
+    fn add(a: F, b: F) -> F {
+        (a + b).min(F::ONE)
+    }
+    #[inline(always)]
+    fn mul(a: F, b: F) -> F {
+        (a + b - F::ONE).max(F::ZERO)
+    }
+    fn negate(a: F) -> Option<F> {
+        Some(F::ONE - a)
+    }
+    fn from_probability(p: f64) -> F {
+        F::from_f64(p)
+    }
+    fn to_f64(a: F) -> f64 {
+        a.to_f64()
+    }
+
+    fn sum_rows(out: &mut [F], rows: &[F], children: &[u32], width: usize) {
+        sum_children(out, rows, children, width);
+        for o in out.iter_mut() {
+            *o = o.min(F::ONE);
+        }
+    }
+
+    fn product_rows(out: &mut [F], rows: &[F], children: &[u32], width: usize) {
+        sum_children(out, rows, children, width);
+        let shift = F::from_f64(children.len().saturating_sub(1) as f64);
+        for o in out.iter_mut() {
+            *o = (*o - shift).max(F::ZERO);
+        }
+    }
+}
+
+fn sum_children<F: Float>(out: &mut [F], rows: &[F], children: &[u32], width: usize) {
+    out.fill(F::ZERO);
+    for &c in children {
+        for (o, &x) in out.iter_mut().zip(row(rows, c, width)) {
+            *o = *o + x;
+        }
+    }
+}
+
+/// Pass the adjoint to every child where the node is unsaturated.
+fn pass_where<F: Float>(node: NodeRows<'_, F>, adj: &mut [F], active: impl Fn(F) -> bool) {
+    let NodeRows { out, adj_out, children, width, .. } = node;
+    for &c in children {
+        let a = row_mut(adj, c, width);
+        for t in 0..width {
+            a[t] = a[t] + if active(out[t]) { adj_out[t] } else { F::ZERO };
+        }
+    }
+}
+
+impl<F: Float> Differentiable for Lukasiewicz<F> {
+    fn negate_derivative(_: F) -> F {
+        -F::ONE
+    }
+    fn adjoint_one() -> F {
+        F::ONE
+    }
+    fn adjoint_zero() -> F {
+        F::ZERO
+    }
+    fn sum_backward(node: NodeRows<'_, F>, adj: &mut [F], _: &mut Vec<F>) {
+        pass_where(node, adj, |v| v < F::ONE);
+    }
+    fn product_backward(node: NodeRows<'_, F>, adj: &mut [F], _: &mut Vec<F>) {
+        pass_where(node, adj, |v| v > F::ZERO);
+    }
+}

@@ -1,0 +1,78 @@
+//! The max-product (Viterbi) semiring in log space: `(ℝ ∪ {−∞}, max, +, −∞, 0)`.
+//!
+//! Evaluated on a smooth, decomposable circuit it gives the log-probability
+//! of the most probable model (MPE). Idempotent, so determinism is not
+//! needed; smoothness is, since a variable missing from a branch must
+//! contribute `max(w, w̄)`, not 1. The gradient goes to the first child that
+//! attains the max.
+
+use std::marker::PhantomData;
+
+use crate::algebra::{pass_adjoint_to_children, select_backward, Algebra, Differentiable, Laws, NodeRows, Requirements};
+use crate::float::Float;
+
+/// Log-probabilities under `max` and `+`.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct MaxProduct<F = f64>(PhantomData<F>);
+
+impl<F: Float> Algebra for MaxProduct<F> {
+    type Value = F;
+    const NAME: &'static str = "maxproduct";
+    const LAWS: Laws = Laws { sum_idempotent: true, distributive: true };
+    const REQUIRES: Requirements = Requirements { decomposable: true, deterministic: false, smooth: true };
+    const WGSL: Option<&'static str> = Some(
+        "const DL_LOG_ZERO: f32 = -3.4028235e38;
+fn dl_zero() -> f32 { return DL_LOG_ZERO; }
+fn dl_one() -> f32 { return 0.0; }
+fn dl_add(a: f32, b: f32) -> f32 { return max(a, b); }
+fn dl_mul(a: f32, b: f32) -> f32 { return max(a + b, DL_LOG_ZERO); }
+fn dl_neg(a: f32) -> f32 {
+  if (a > -0.6931472) { return log(-(exp(a) - 1.0)); }
+  return log(1.0 - exp(a));
+}
+fn dl_dneg(a: f32) -> f32 { return -exp(a - dl_neg(a)); }
+",
+    );
+
+    fn zero() -> F {
+        F::NEG_INFINITY
+    }
+    fn one() -> F {
+        F::ZERO
+    }
+    #[inline(always)]
+    fn add(a: F, b: F) -> F {
+        a.max(b)
+    }
+    #[inline(always)]
+    fn mul(a: F, b: F) -> F {
+        a + b
+    }
+    fn negate(a: F) -> Option<F> {
+        Some(a.log1mexp())
+    }
+    fn from_probability(p: f64) -> F {
+        F::from_f64(p.ln())
+    }
+    fn to_f64(a: F) -> f64 {
+        a.to_f64()
+    }
+}
+
+impl<F: Float> Differentiable for MaxProduct<F> {
+    fn negate_derivative(x: F) -> F {
+        -(x - x.log1mexp()).fast_exp()
+    }
+    fn adjoint_one() -> F {
+        F::ONE
+    }
+    fn adjoint_zero() -> F {
+        F::ZERO
+    }
+    fn sum_backward(node: NodeRows<'_, F>, adj: &mut [F], scratch: &mut Vec<F>) {
+        select_backward(node, adj, scratch, F::ZERO, |a, b| a + b);
+    }
+    fn product_backward(node: NodeRows<'_, F>, adj: &mut [F], _: &mut Vec<F>) {
+        pass_adjoint_to_children(node, adj, |a, b| a + b);
+    }
+}

@@ -1,0 +1,97 @@
+//! Product fuzzy logic: t-norm `a·b`, t-conorm (probabilistic sum)
+//! `a + b − a·b`, negation `1 − x`.
+//!
+//! **Not a semiring**: the product does not distribute over the
+//! probabilistic sum (`a(b ⊕ c) ≠ ab ⊕ ac` in general), and the sum is not
+//! idempotent. Both operations are associative and commutative with the
+//! usual identities and annihilator. Truth-functional: evaluated on any
+//! circuit as it is; on a deterministic, decomposable circuit it does *not*
+//! give probabilities (use [`Probability`](crate::Probability)).
+
+use std::marker::PhantomData;
+
+use crate::algebra::{
+    fold_rows, product_backward_by_mapped_siblings, product_backward_by_siblings, Algebra, Differentiable, Laws,
+    NodeRows, Requirements,
+};
+use crate::float::Float;
+
+/// Truth degrees under the probabilistic sum and the product.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct ProductTNorm<F = f64>(PhantomData<F>);
+
+impl<F: Float> Algebra for ProductTNorm<F> {
+    type Value = F;
+    const NAME: &'static str = "product";
+    const LAWS: Laws = Laws { sum_idempotent: false, distributive: false };
+    const REQUIRES: Requirements = Requirements { decomposable: false, deterministic: false, smooth: false };
+    const WGSL: Option<&'static str> = Some(
+        "fn dl_zero() -> f32 { return 0.0; }
+fn dl_one() -> f32 { return 1.0; }
+fn dl_add(a: f32, b: f32) -> f32 { return a + b - a * b; }
+fn dl_mul(a: f32, b: f32) -> f32 { return a * b; }
+fn dl_neg(a: f32) -> f32 { return 1.0 - a; }
+fn dl_dneg(a: f32) -> f32 { return -1.0; }
+",
+    );
+
+    fn zero() -> F {
+        F::ZERO
+    }
+    fn one() -> F {
+        F::ONE
+    }
+    #[inline(always)]
+    fn add(a: F, b: F) -> F {
+        a + b - a * b
+    }
+    #[inline(always)]
+    fn mul(a: F, b: F) -> F {
+        a * b
+    }
+    fn negate(a: F) -> Option<F> {
+        Some(F::ONE - a)
+    }
+    fn from_probability(p: f64) -> F {
+        F::from_f64(p)
+    }
+    fn to_f64(a: F) -> f64 {
+        a.to_f64()
+    }
+
+    fn sum_rows(out: &mut [F], rows: &[F], children: &[u32], width: usize) {
+        // 1 − ∏(1 − x_i): one pass, no cancellation build-up from pairwise folds.
+        out.fill(F::ONE);
+        for &c in children {
+            for (o, &x) in out.iter_mut().zip(crate::algebra::row(rows, c, width)) {
+                *o = *o * (F::ONE - x);
+            }
+        }
+        for o in out.iter_mut() {
+            *o = F::ONE - *o;
+        }
+    }
+
+    fn product_rows(out: &mut [F], rows: &[F], children: &[u32], width: usize) {
+        fold_rows(out, rows, children, width, F::ONE, |a, b| a * b);
+    }
+}
+
+impl<F: Float> Differentiable for ProductTNorm<F> {
+    fn negate_derivative(_: F) -> F {
+        -F::ONE
+    }
+    fn adjoint_one() -> F {
+        F::ONE
+    }
+    fn adjoint_zero() -> F {
+        F::ZERO
+    }
+    fn sum_backward(node: NodeRows<'_, F>, adj: &mut [F], scratch: &mut Vec<F>) {
+        // ∂(1 − ∏(1 − x_j))/∂x_i = ∏_{j≠i}(1 − x_j).
+        product_backward_by_mapped_siblings(node, adj, scratch, F::ONE, |a, b| a * b, |a, b| a + b, |x| F::ONE - x);
+    }
+    fn product_backward(node: NodeRows<'_, F>, adj: &mut [F], scratch: &mut Vec<F>) {
+        product_backward_by_siblings(node, adj, scratch, F::ONE, |a, b| a * b, |a, b| a + b);
+    }
+}
