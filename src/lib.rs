@@ -1,1 +1,28 @@
+//! deeplog: a neurosymbolic reasoning engine.
+//!
+//! A model is a file of annotated first-order logic; deeplog grounds it,
+//! compiles it into an algebraic circuit and evaluates and differentiates
+//! that circuit in a chosen algebra, batched, on the CPU or a GPU. This crate
+//! is the public face: it re-exports the pieces a program embedding the
+//! engine needs, and hosts the `deeplog` command-line tool.
+//!
+//! Today the circuit layer is complete: load a circuit file, evaluate it.
+//!
+//! ```
+//! use deeplog::circuits::{CircuitBuilder, CpuEvaluator, LayeredCircuit, SlotId, Weights};
+//! use deeplog::semirings::LogProbability;
+//!
+//! let mut b = CircuitBuilder::new(1);
+//! let x = b.literal(SlotId(0), true);
+//! let nx = b.literal(SlotId(0), false);
+//! let both = b.sum(vec![x, nx]); // x ∨ ¬x
+//! let layered = LayeredCircuit::new(&b.finish(vec![both]));
+//! let eval = CpuEvaluator::<LogProbability<f64>>::new(&layered).unwrap();
+//! let v = eval.forward(&Weights::complementary(1, vec![0.25f64.ln()])).unwrap();
+//! assert!(v[0].abs() < 1e-15); // log 1
+//! ```
 
+pub use deeplog_circuits as circuits;
+pub use deeplog_semirings as semirings;
+
+pub mod cli;

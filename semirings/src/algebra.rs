@@ -79,6 +79,9 @@ pub trait Differentiable: Algebra {
     /// The adjoint `1`, and `0`.
     fn adjoint_one() -> Self::Value;
     fn adjoint_zero() -> Self::Value;
+    /// Sum and product of adjoints (ordinary arithmetic, not the algebra's).
+    fn adjoint_add(a: Self::Value, b: Self::Value) -> Self::Value;
+    fn adjoint_mul(a: Self::Value, b: Self::Value) -> Self::Value;
     /// `adj[c][t] += adj_out[t] · ∂out[t]/∂rows[c][t]` for a sum node.
     fn sum_backward(node: NodeRows<'_, Self::Value>, adj: &mut [Self::Value], scratch: &mut Vec<Self::Value>);
     /// The same for a product node.

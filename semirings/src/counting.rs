@@ -6,8 +6,7 @@
 //! evaluator's callers report it. There is no negation.
 
 use crate::algebra::{
-    pass_adjoint_to_children, product_backward_by_siblings, Algebra, Differentiable, Laws, NodeRows,
-    Requirements,
+    pass_adjoint_to_children, product_backward_by_siblings, Algebra, Differentiable, Laws, NodeRows, Requirements,
 };
 
 /// Natural numbers under `+` and `×`.
@@ -56,6 +55,12 @@ impl Differentiable for Counting {
     }
     fn adjoint_zero() -> u128 {
         0
+    }
+    fn adjoint_add(a: u128, b: u128) -> u128 {
+        a.saturating_add(b)
+    }
+    fn adjoint_mul(a: u128, b: u128) -> u128 {
+        a.saturating_mul(b)
     }
     fn sum_backward(node: NodeRows<'_, u128>, adj: &mut [u128], _: &mut Vec<u128>) {
         pass_adjoint_to_children(node, adj, Self::add);

@@ -65,6 +65,14 @@ impl<F: Float> Differentiable for Godel<F> {
     fn adjoint_zero() -> F {
         F::ZERO
     }
+    #[inline(always)]
+    fn adjoint_add(a: F, b: F) -> F {
+        a + b
+    }
+    #[inline(always)]
+    fn adjoint_mul(a: F, b: F) -> F {
+        a * b
+    }
     fn sum_backward(node: NodeRows<'_, F>, adj: &mut [F], scratch: &mut Vec<F>) {
         select_backward(node, adj, scratch, F::ZERO, |a, b| a + b);
     }

@@ -121,6 +121,14 @@ impl<F: Float> Differentiable for LogProbability<F> {
     fn adjoint_zero() -> F {
         F::ZERO
     }
+    #[inline(always)]
+    fn adjoint_add(a: F, b: F) -> F {
+        a + b
+    }
+    #[inline(always)]
+    fn adjoint_mul(a: F, b: F) -> F {
+        a * b
+    }
     fn sum_backward(node: NodeRows<'_, F>, adj: &mut [F], _: &mut Vec<F>) {
         // ∂ logsumexp / ∂x_i = exp(x_i − out): the child's share of the sum.
         let NodeRows { out, adj_out, rows, children, width } = node;

@@ -102,6 +102,14 @@ impl<F: Float> Differentiable for Lukasiewicz<F> {
     fn adjoint_zero() -> F {
         F::ZERO
     }
+    #[inline(always)]
+    fn adjoint_add(a: F, b: F) -> F {
+        a + b
+    }
+    #[inline(always)]
+    fn adjoint_mul(a: F, b: F) -> F {
+        a * b
+    }
     fn sum_backward(node: NodeRows<'_, F>, adj: &mut [F], _: &mut Vec<F>) {
         pass_where(node, adj, |v| v < F::ONE);
     }

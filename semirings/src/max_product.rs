@@ -8,7 +8,9 @@
 
 use std::marker::PhantomData;
 
-use crate::algebra::{pass_adjoint_to_children, select_backward, Algebra, Differentiable, Laws, NodeRows, Requirements};
+use crate::algebra::{
+    pass_adjoint_to_children, select_backward, Algebra, Differentiable, Laws, NodeRows, Requirements,
+};
 use crate::float::Float;
 
 /// Log-probabilities under `max` and `+`.
@@ -68,6 +70,14 @@ impl<F: Float> Differentiable for MaxProduct<F> {
     }
     fn adjoint_zero() -> F {
         F::ZERO
+    }
+    #[inline(always)]
+    fn adjoint_add(a: F, b: F) -> F {
+        a + b
+    }
+    #[inline(always)]
+    fn adjoint_mul(a: F, b: F) -> F {
+        a * b
     }
     fn sum_backward(node: NodeRows<'_, F>, adj: &mut [F], scratch: &mut Vec<F>) {
         select_backward(node, adj, scratch, F::ZERO, |a, b| a + b);

@@ -9,8 +9,7 @@
 use std::marker::PhantomData;
 
 use crate::algebra::{
-    pass_adjoint_to_children, product_backward_by_siblings, Algebra, Differentiable, Laws, NodeRows,
-    Requirements,
+    pass_adjoint_to_children, product_backward_by_siblings, Algebra, Differentiable, Laws, NodeRows, Requirements,
 };
 use crate::float::Float;
 
@@ -67,6 +66,14 @@ impl<F: Float> Differentiable for Probability<F> {
     }
     fn adjoint_zero() -> F {
         F::ZERO
+    }
+    #[inline(always)]
+    fn adjoint_add(a: F, b: F) -> F {
+        a + b
+    }
+    #[inline(always)]
+    fn adjoint_mul(a: F, b: F) -> F {
+        a * b
     }
     fn sum_backward(node: NodeRows<'_, F>, adj: &mut [F], _: &mut Vec<F>) {
         pass_adjoint_to_children(node, adj, |a, b| a + b);

@@ -87,6 +87,14 @@ impl<F: Float> Differentiable for ProductTNorm<F> {
     fn adjoint_zero() -> F {
         F::ZERO
     }
+    #[inline(always)]
+    fn adjoint_add(a: F, b: F) -> F {
+        a + b
+    }
+    #[inline(always)]
+    fn adjoint_mul(a: F, b: F) -> F {
+        a * b
+    }
     fn sum_backward(node: NodeRows<'_, F>, adj: &mut [F], scratch: &mut Vec<F>) {
         // ∂(1 − ∏(1 − x_j))/∂x_i = ∏_{j≠i}(1 − x_j).
         product_backward_by_mapped_siblings(node, adj, scratch, F::ONE, |a, b| a * b, |a, b| a + b, |x| F::ONE - x);

@@ -1,0 +1,360 @@
+//! Batched evaluation on the CPU, forward and backward, in any algebra.
+//!
+//! Inputs are a weight matrix `[slots × batch]` (row-major: slot `s`, batch
+//! element `b` at `s * batch + b`), outputs `[roots × batch]`, gradients
+//! `[slots × batch]`. The batch is cut into *tiles* of at most [`MAX_TILE`]
+//! columns; a tile runs through the whole circuit on one thread (rayon runs
+//! tiles in parallel), with every node's values for the tile in one
+//! contiguous row, so each node is a gather of child rows and a reduction
+//! with the batch index innermost.
+//!
+//! Backward is reverse mode over the same rows: adjoints start at the roots'
+//! seeds and flow to children through the algebra's derivative kernels; a
+//! leaf hands its adjoint to its slot (through `negate`'s derivative for a
+//! negative literal whose weight is derived from the positive one).
+
+use std::sync::Mutex;
+
+use rayon::prelude::*;
+
+use deeplog_semirings::{Algebra, Differentiable, NodeRows};
+
+use crate::layered::{LayeredCircuit, Leaf, Op};
+use crate::properties::Unmet;
+
+/// Largest number of batch columns one tile holds.
+pub const MAX_TILE: usize = 64;
+/// Workspace budget per tile (values and adjoints), in bytes; tiles narrow
+/// to stay under it, which bounds peak memory on huge circuits.
+const TILE_BYTES: usize = 256 << 20;
+
+/// Literal weights for a batch.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Weights<V> {
+    pub batch: usize,
+    /// Weight of each slot's positive literal, `[slots × batch]`.
+    pub positive: Vec<V>,
+    /// Weight of each negative literal, `[slots × batch]`; `None` derives it
+    /// with the algebra's negation (`1 − p`, `log1mexp`, ...).
+    pub negative: Option<Vec<V>>,
+}
+
+impl<V: Copy> Weights<V> {
+    /// Complementary weights: negative literals get `negate(positive)`.
+    pub fn complementary(batch: usize, positive: Vec<V>) -> Self {
+        Weights { batch, positive, negative: None }
+    }
+}
+
+/// Gradients of the seeded sum of roots with respect to the weights.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Gradients<V> {
+    /// `[slots × batch]`, with respect to the positive weights (including the
+    /// path through derived negative weights).
+    pub positive: Vec<V>,
+    /// `[slots × batch]`, with respect to explicit negative weights.
+    pub negative: Option<Vec<V>>,
+}
+
+/// Why an evaluation was refused.
+#[derive(Clone, Debug, PartialEq, thiserror::Error)]
+pub enum EvalError {
+    #[error("the {algebra} algebra needs a {} circuit, and this one is {}", .unmet.property, describe(.unmet))]
+    Unmet { algebra: &'static str, unmet: Unmet },
+    #[error("the {algebra} algebra needs a smooth circuit when negative weights are given explicitly, and this one is {}", describe(.unmet))]
+    ExplicitNegativesNeedSmooth { algebra: &'static str, unmet: Unmet },
+    #[error("the {algebra} algebra has no negation: give explicit negative literal weights")]
+    NoNegation { algebra: &'static str },
+    #[error("weights have {got} entries, expected {expected} ({slots} slots × batch {batch})")]
+    WeightShape { got: usize, expected: usize, slots: u32, batch: usize },
+    #[error("batch size must be at least 1")]
+    EmptyBatch,
+    #[error("{got} root seeds for {roots} roots")]
+    SeedShape { got: usize, roots: usize },
+}
+
+fn describe(unmet: &Unmet) -> String {
+    match unmet.knowledge {
+        crate::properties::Knowledge::Fails(n) => format!("not (node {n} breaks it)"),
+        crate::properties::Knowledge::Unknown => "not known to be (the checker cannot prove it)".to_string(),
+        crate::properties::Knowledge::Holds(_) => "fine".to_string(),
+    }
+}
+
+/// One tile's rows.
+struct Workspace<V> {
+    values: Vec<V>,
+    adjoints: Vec<V>,
+    scratch: Vec<V>,
+}
+
+/// Evaluates one layered circuit in algebra `A` on the CPU, many times.
+pub struct CpuEvaluator<'c, A: Algebra> {
+    circuit: &'c LayeredCircuit,
+    pool: Mutex<Vec<Workspace<A::Value>>>,
+}
+
+impl<'c, A: Algebra> CpuEvaluator<'c, A> {
+    /// Refuses a circuit that lacks a property `A` needs.
+    pub fn new(circuit: &'c LayeredCircuit) -> Result<Self, EvalError> {
+        if let Some(unmet) = circuit.properties().unmet(A::REQUIRES) {
+            return Err(EvalError::Unmet { algebra: A::NAME, unmet });
+        }
+        Ok(CpuEvaluator { circuit, pool: Mutex::new(Vec::new()) })
+    }
+
+    pub fn circuit(&self) -> &LayeredCircuit {
+        self.circuit
+    }
+
+    fn validate(&self, w: &Weights<A::Value>) -> Result<(), EvalError> {
+        let c = self.circuit;
+        if w.batch == 0 {
+            return Err(EvalError::EmptyBatch);
+        }
+        let expected = c.num_slots as usize * w.batch;
+        for m in std::iter::once(&w.positive).chain(&w.negative) {
+            if m.len() != expected {
+                return Err(EvalError::WeightShape { got: m.len(), expected, slots: c.num_slots, batch: w.batch });
+            }
+        }
+        if w.negative.is_some() {
+            let needs = deeplog_semirings::Requirements { smooth: true, ..Default::default() };
+            if let Some(unmet) = c.properties().unmet(needs) {
+                return Err(EvalError::ExplicitNegativesNeedSmooth { algebra: A::NAME, unmet });
+            }
+        } else if A::negate(A::one()).is_none() && c.leaves.iter().any(|l| matches!(l, Leaf::Literal(l) if !l.positive))
+        {
+            return Err(EvalError::NoNegation { algebra: A::NAME });
+        }
+        Ok(())
+    }
+
+    /// Tile width for `batch`: wide enough to vectorise, narrow enough that
+    /// both cores get tiles and a tile's rows fit the memory budget.
+    fn tile_width(&self, batch: usize) -> usize {
+        let threads = rayon::current_num_threads().max(1);
+        let per_thread = batch.div_ceil(threads);
+        let row_bytes = self.circuit.num_rows().max(1) * std::mem::size_of::<A::Value>() * 2;
+        let by_memory = (TILE_BYTES / row_bytes).max(1);
+        per_thread.clamp(1, MAX_TILE).min(by_memory)
+    }
+
+    fn workspace(&self) -> Workspace<A::Value> {
+        self.pool.lock().ok().and_then(|mut p| p.pop()).unwrap_or(Workspace {
+            values: Vec::new(),
+            adjoints: Vec::new(),
+            scratch: Vec::new(),
+        })
+    }
+
+    fn give_back(&self, ws: Workspace<A::Value>) {
+        if let Ok(mut p) = self.pool.lock() {
+            p.push(ws);
+        }
+    }
+
+    /// Root values, `[roots × batch]`.
+    pub fn forward(&self, w: &Weights<A::Value>) -> Result<Vec<A::Value>, EvalError> {
+        self.validate(w)?;
+        let tile = self.tile_width(w.batch);
+        let tiles: Vec<_> = (0..w.batch).step_by(tile).map(|s| s..(s + tile).min(w.batch)).collect();
+        let run = |range: &std::ops::Range<usize>| {
+            let mut ws = self.workspace();
+            forward_tile::<A>(self.circuit, w, range.clone(), &mut ws.values);
+            let roots = read_roots(self.circuit, &ws.values, range.len());
+            self.give_back(ws);
+            roots
+        };
+        let parts: Vec<Vec<A::Value>> =
+            if tiles.len() == 1 { vec![run(&tiles[0])] } else { tiles.par_iter().map(run).collect() };
+        Ok(scatter_columns(&parts, &tiles, self.circuit.num_roots(), w.batch))
+    }
+}
+
+impl<A: Differentiable> CpuEvaluator<'_, A> {
+    /// Root values `[roots × batch]` and the gradient of
+    /// `Σ_r seeds[r] · root_r` (for every batch element) with respect to the
+    /// weights. `seeds: None` means all ones: the gradient of the sum of roots.
+    pub fn forward_backward(
+        &self,
+        w: &Weights<A::Value>,
+        seeds: Option<&[A::Value]>,
+    ) -> Result<(Vec<A::Value>, Gradients<A::Value>), EvalError> {
+        self.validate(w)?;
+        let c = self.circuit;
+        let ones;
+        let seeds = match seeds {
+            Some(s) if s.len() != c.num_roots() => {
+                return Err(EvalError::SeedShape { got: s.len(), roots: c.num_roots() })
+            }
+            Some(s) => s,
+            None => {
+                ones = vec![A::adjoint_one(); c.num_roots()];
+                &ones
+            }
+        };
+        let tile = self.tile_width(w.batch);
+        let tiles: Vec<_> = (0..w.batch).step_by(tile).map(|s| s..(s + tile).min(w.batch)).collect();
+        let run = |range: &std::ops::Range<usize>| {
+            let mut ws = self.workspace();
+            forward_tile::<A>(c, w, range.clone(), &mut ws.values);
+            let roots = read_roots(c, &ws.values, range.len());
+            let grads = backward_tile::<A>(c, w, range.clone(), seeds, &mut ws);
+            self.give_back(ws);
+            (roots, grads)
+        };
+        let parts: Vec<_> = if tiles.len() == 1 { vec![run(&tiles[0])] } else { tiles.par_iter().map(run).collect() };
+        let (roots, grads): (Vec<_>, Vec<_>) = parts.into_iter().unzip();
+        let values = scatter_columns(&roots, &tiles, c.num_roots(), w.batch);
+        let slots = c.num_slots as usize;
+        let positive: Vec<_> = grads.iter().map(|(p, _)| p.clone()).collect();
+        let positive = scatter_columns(&positive, &tiles, slots, w.batch);
+        let negative = w.negative.as_ref().map(|_| {
+            let parts: Vec<_> = grads.iter().map(|(_, n)| n.clone().unwrap_or_default()).collect();
+            scatter_columns(&parts, &tiles, slots, w.batch)
+        });
+        Ok((values, Gradients { positive, negative }))
+    }
+}
+
+/// Fills `values` (`rows × width`) for batch columns `range`.
+fn forward_tile<A: Algebra>(
+    c: &LayeredCircuit,
+    w: &Weights<A::Value>,
+    range: std::ops::Range<usize>,
+    values: &mut Vec<A::Value>,
+) {
+    let width = range.len();
+    values.clear();
+    values.resize(c.num_rows() * width, A::zero());
+    for (row, leaf) in c.leaves.iter().enumerate() {
+        let out = &mut values[row * width..(row + 1) * width];
+        match *leaf {
+            Leaf::Constant(b) => out.fill(if b { A::one() } else { A::zero() }),
+            Leaf::Literal(l) => {
+                let at = l.slot.0 as usize * w.batch;
+                let src = at + range.start..at + range.end;
+                match (&w.negative, l.positive) {
+                    (_, true) => out.copy_from_slice(&w.positive[src]),
+                    (Some(neg), false) => out.copy_from_slice(&neg[src]),
+                    (None, false) => {
+                        for (o, &p) in out.iter_mut().zip(&w.positive[src]) {
+                            // validate() made sure negation exists.
+                            *o = A::negate(p).unwrap_or_else(A::zero);
+                        }
+                    }
+                }
+            }
+        }
+    }
+    for layer in &c.layers {
+        for seg in &layer.segments {
+            for row in seg.rows.start as usize..seg.rows.end as usize {
+                let children = c.children_of(row);
+                let (earlier, rest) = values.split_at_mut(row * width);
+                let out = &mut rest[..width];
+                match seg.op {
+                    Op::Sum => A::sum_rows(out, earlier, children, width),
+                    Op::Product => A::product_rows(out, earlier, children, width),
+                }
+            }
+        }
+    }
+}
+
+/// Root rows of a finished tile, `[roots × width]`.
+fn read_roots<V: Copy>(c: &LayeredCircuit, values: &[V], width: usize) -> Vec<V> {
+    let mut out = Vec::with_capacity(c.roots.len() * width);
+    for &r in &c.roots {
+        out.extend_from_slice(&values[r as usize * width..(r as usize + 1) * width]);
+    }
+    out
+}
+
+type TileGradients<V> = (Vec<V>, Option<Vec<V>>);
+
+/// Reverse pass over a tile whose forward values are in `ws.values`.
+fn backward_tile<A: Differentiable>(
+    c: &LayeredCircuit,
+    w: &Weights<A::Value>,
+    range: std::ops::Range<usize>,
+    seeds: &[A::Value],
+    ws: &mut Workspace<A::Value>,
+) -> TileGradients<A::Value> {
+    let width = range.len();
+    let Workspace { values, adjoints, scratch } = ws;
+    adjoints.clear();
+    adjoints.resize(c.num_rows() * width, A::adjoint_zero());
+    for (&r, &s) in c.roots.iter().zip(seeds) {
+        for a in &mut adjoints[r as usize * width..(r as usize + 1) * width] {
+            *a = A::adjoint_add(*a, s);
+        }
+    }
+    for layer in c.layers.iter().rev() {
+        for seg in layer.segments.iter().rev() {
+            for row in (seg.rows.start as usize..seg.rows.end as usize).rev() {
+                let (earlier_adj, rest_adj) = adjoints.split_at_mut(row * width);
+                let node = NodeRows {
+                    out: &values[row * width..(row + 1) * width],
+                    adj_out: &rest_adj[..width],
+                    rows: &values[..row * width],
+                    children: c.children_of(row),
+                    width,
+                };
+                match seg.op {
+                    Op::Sum => A::sum_backward(node, earlier_adj, scratch),
+                    Op::Product => A::product_backward(node, earlier_adj, scratch),
+                }
+            }
+        }
+    }
+    let slots = c.num_slots as usize;
+    let mut pos = vec![A::adjoint_zero(); slots * width];
+    let mut neg = w.negative.as_ref().map(|_| vec![A::adjoint_zero(); slots * width]);
+    for (row, leaf) in c.leaves.iter().enumerate() {
+        let Leaf::Literal(l) = *leaf else { continue };
+        let adj = &adjoints[row * width..(row + 1) * width];
+        let s = l.slot.0 as usize;
+        let dst = s * width..(s + 1) * width;
+        match (&mut neg, l.positive) {
+            (_, true) => {
+                for (g, &a) in pos[dst].iter_mut().zip(adj) {
+                    *g = A::adjoint_add(*g, a);
+                }
+            }
+            (Some(neg), false) => {
+                for (g, &a) in neg[dst].iter_mut().zip(adj) {
+                    *g = A::adjoint_add(*g, a);
+                }
+            }
+            (None, false) => {
+                let x = &w.positive[s * w.batch + range.start..s * w.batch + range.end];
+                for ((g, &a), &x) in pos[dst].iter_mut().zip(adj).zip(x) {
+                    *g = A::adjoint_add(*g, A::adjoint_mul(a, A::negate_derivative(x)));
+                }
+            }
+        }
+    }
+    (pos, neg)
+}
+
+/// Joins per-tile `[rows × tile]` blocks into one `[rows × batch]` matrix.
+fn scatter_columns<V: Copy + Default>(
+    parts: &[Vec<V>],
+    tiles: &[std::ops::Range<usize>],
+    rows: usize,
+    batch: usize,
+) -> Vec<V> {
+    if parts.len() == 1 {
+        return parts[0].clone();
+    }
+    let mut out = vec![V::default(); rows * batch];
+    for (part, range) in parts.iter().zip(tiles) {
+        let width = range.len();
+        for r in 0..rows {
+            out[r * batch + range.start..r * batch + range.end].copy_from_slice(&part[r * width..(r + 1) * width]);
+        }
+    }
+    out
+}

@@ -1,0 +1,253 @@
+//! Circuit files: SDD (`.sdd`), d-DNNF (`.nnf`, c2d and d4 dialects), the
+//! project's JSON format, and Graphviz DOT output.
+//!
+//! Readers take the file's text and build through
+//! [`CircuitBuilder`](crate::CircuitBuilder), so a circuit read from a file
+//! keeps every IR invariant (children first, hash-consed, constants folded).
+//! A malformed file is a [`FormatError`] with the 1-based line it was found
+//! on, never a panic. [`read_path`] picks the reader by extension and adds
+//! the path to the error.
+//!
+//! ```
+//! use deeplog_circuits::formats::{read_json, read_sdd, write_json};
+//!
+//! // (x1 ∧ x2) ∨ (¬x1 ∧ x3), as libsdd writes it.
+//! let sdd = "sdd 5\nL 1 0 1\nL 2 2 2\nL 3 0 -1\nL 4 4 3\nD 0 1 2 1 2 3 4\n";
+//! let circuit = read_sdd(sdd).unwrap();
+//! assert_eq!((circuit.num_slots(), circuit.num_edges()), (3, 6));
+//! let again = read_json(&write_json(&circuit)).unwrap();
+//! assert_eq!(again.num_nodes(), circuit.num_nodes());
+//!
+//! let err = read_sdd("sdd 1\nD 0 1 1 7 8\n").unwrap_err();
+//! assert_eq!(err.to_string(), "line 2: unknown node id 7 (nodes must be defined before use)");
+//! ```
+
+mod dot;
+mod json;
+mod nnf;
+mod sdd;
+
+use std::fmt;
+use std::fs;
+use std::io::{self, Write};
+use std::path::{Path, PathBuf};
+use std::str::FromStr;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use crate::circuit::{Circuit, SlotId};
+
+pub use dot::write_dot;
+pub use json::{read_json, write_json};
+pub use nnf::read_nnf;
+pub use sdd::read_sdd;
+
+/// A malformed circuit file: what is wrong and on which line (1-based),
+/// where a line can be named.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct FormatError {
+    pub line: Option<usize>,
+    pub message: String,
+}
+
+impl FormatError {
+    fn at(line: usize, message: impl Into<String>) -> Self {
+        FormatError { line: Some(line), message: message.into() }
+    }
+
+    fn whole_file(message: impl Into<String>) -> Self {
+        FormatError { line: None, message: message.into() }
+    }
+}
+
+impl fmt::Display for FormatError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.line {
+            Some(line) => write!(f, "line {line}: {}", self.message),
+            None => f.write_str(&self.message),
+        }
+    }
+}
+
+impl std::error::Error for FormatError {}
+
+/// Why [`read_path`] failed.
+#[derive(Debug, thiserror::Error)]
+pub enum ReadError {
+    #[error("cannot read {}: {error}", path.display())]
+    Io { path: PathBuf, error: io::Error },
+    #[error("{}: unknown circuit file extension (known: .sdd, .nnf, .json)", path.display())]
+    UnknownExtension { path: PathBuf },
+    #[error("{}{}: {}", path.display(), error.line.map(|l| format!(":{l}")).unwrap_or_default(), error.message)]
+    Format { path: PathBuf, error: FormatError },
+}
+
+/// Reads a circuit file, choosing the format by extension: `.sdd`, `.nnf`
+/// or `.json`.
+///
+/// An SDD does not record variables that its function does not depend on,
+/// so for `a.sdd` the variable count of its vtree `a.vtree` is used when
+/// that file exists (it is what model counts and weights range over).
+pub fn read_path(path: &Path) -> Result<Circuit, ReadError> {
+    let extension = path.extension().and_then(|e| e.to_str()).unwrap_or("").to_ascii_lowercase();
+    let read = |path: &Path| fs::read_to_string(path).map_err(|error| ReadError::Io { path: path.into(), error });
+    match extension.as_str() {
+        "sdd" => {
+            let text = read(path)?;
+            let vtree_path = path.with_extension("vtree");
+            if !vtree_path.is_file() {
+                return read_sdd(&text).map_err(in_file(path));
+            }
+            let vars = sdd::vtree_num_vars(&read(&vtree_path)?).map_err(in_file(&vtree_path))?;
+            let circuit = sdd::read_sdd_over(&text, vars).map_err(in_file(path))?;
+            if circuit.num_slots() > vars {
+                let message = format!(
+                    "the vtree has {vars} variables but {} mentions variable {}",
+                    path.display(),
+                    circuit.num_slots()
+                );
+                return Err(in_file(&vtree_path)(FormatError::whole_file(message)));
+            }
+            Ok(circuit)
+        }
+        "nnf" => read_nnf(&read(path)?).map_err(in_file(path)),
+        "json" => read_json(&read(path)?).map_err(in_file(path)),
+        _ => Err(ReadError::UnknownExtension { path: path.into() }),
+    }
+}
+
+fn in_file(path: &Path) -> impl FnOnce(FormatError) -> ReadError + '_ {
+    move |error| ReadError::Format { path: path.into(), error }
+}
+
+/// Writes `text` to `path` so that `path` ends up either unchanged or with
+/// all of `text`: the text goes to a temporary file in the same directory
+/// (same file system, so the rename is atomic), which is then renamed over
+/// the target.
+pub fn write_atomically(path: &Path, text: &str) -> io::Result<()> {
+    static COUNTER: AtomicU64 = AtomicU64::new(0);
+    let name = path.file_name().ok_or_else(|| io::Error::new(io::ErrorKind::InvalidInput, "path has no file name"))?;
+    let dir = match path.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p,
+        _ => Path::new("."),
+    };
+    let unique =
+        format!(".{}.{}.{}.tmp", name.to_string_lossy(), std::process::id(), COUNTER.fetch_add(1, Ordering::Relaxed));
+    let temp = dir.join(unique);
+    let result = (|| {
+        let mut file = fs::OpenOptions::new().write(true).create_new(true).open(&temp)?;
+        file.write_all(text.as_bytes())?;
+        file.sync_all()?;
+        drop(file);
+        fs::rename(&temp, path)
+    })();
+    if result.is_err() {
+        // The temporary may not exist (the open failed); nothing to report then.
+        let _ = fs::remove_file(&temp);
+    }
+    result
+}
+
+/// The largest variable a file may mention: slots are `u32` and a literal's
+/// negation must fit in an `i32`-sized DIMACS number.
+const MAX_VARIABLE: i64 = 1 << 31;
+
+/// Parses one whitespace-separated field as a number, naming what was
+/// expected when it is not one.
+fn parse_field<T: FromStr>(field: &str, what: &str, line: usize) -> Result<T, FormatError> {
+    field.parse().map_err(|_| FormatError::at(line, format!("expected {what}, found `{field}`")))
+}
+
+/// Parses a signed, 1-based DIMACS literal into a slot and a polarity.
+fn parse_literal(field: &str, line: usize) -> Result<(SlotId, bool), FormatError> {
+    let lit: i64 = parse_field(field, "a literal (a non-zero integer)", line)?;
+    if lit == 0 {
+        return Err(FormatError::at(line, "literal 0 is not a variable (variables are numbered from 1)"));
+    }
+    if lit.abs() > MAX_VARIABLE {
+        return Err(FormatError::at(line, format!("literal {lit} is out of range (variables go up to 2^31)")));
+    }
+    Ok((SlotId((lit.abs() - 1) as u32), lit > 0))
+}
+
+/// Whether a line is a DIMACS-style comment.
+fn is_comment(tag: &str) -> bool {
+    tag.starts_with('c')
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn temp_dir(name: &str) -> PathBuf {
+        let dir = std::env::temp_dir().join(format!("deeplog-formats-{name}-{}", std::process::id()));
+        fs::create_dir_all(&dir).unwrap();
+        dir
+    }
+
+    #[test]
+    fn format_errors_show_their_line() {
+        let e = FormatError::at(12, "unknown node id 57");
+        assert_eq!(e.to_string(), "line 12: unknown node id 57");
+        assert_eq!(FormatError::whole_file("file has no nodes").to_string(), "file has no nodes");
+        let r = ReadError::Format { path: "a.sdd".into(), error: e };
+        assert_eq!(r.to_string(), "a.sdd:12: unknown node id 57");
+    }
+
+    #[test]
+    fn read_path_dispatches_on_extension_and_names_the_file() {
+        let dir = temp_dir("dispatch");
+        let sdd = dir.join("f.sdd");
+        write_atomically(&sdd, "sdd 2\nL 1 0 1\nL 2 0 -2\n").unwrap();
+        assert_eq!(read_path(&sdd).unwrap().num_slots(), 2);
+        let nnf = dir.join("f.nnf");
+        write_atomically(&nnf, "nnf 2 1 1\nL 1\nA 1 0\n").unwrap();
+        assert_eq!(read_path(&nnf).unwrap().num_slots(), 1);
+        let json = dir.join("f.json");
+        write_atomically(&json, &write_json(&read_path(&sdd).unwrap())).unwrap();
+        assert_eq!(read_path(&json).unwrap().num_slots(), 2);
+
+        let bad = dir.join("bad.nnf");
+        write_atomically(&bad, "nnf 1 0 1\nL 0\n").unwrap();
+        let msg = read_path(&bad).unwrap_err().to_string();
+        assert!(msg.ends_with("bad.nnf:2: literal 0 is not a variable (variables are numbered from 1)"), "{msg}");
+
+        let msg = read_path(&dir.join("f.txt")).unwrap_err().to_string();
+        assert!(msg.contains("unknown circuit file extension") && msg.contains(".sdd, .nnf, .json"), "{msg}");
+        let msg = read_path(&dir.join("missing.sdd")).unwrap_err().to_string();
+        assert!(msg.starts_with("cannot read ") && msg.contains("missing.sdd: "), "{msg}");
+        fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn a_sibling_vtree_supplies_variables_the_sdd_does_not_mention() {
+        let dir = temp_dir("vtree");
+        let sdd = dir.join("g.sdd");
+        write_atomically(&sdd, "sdd 1\nL 1 0 2\n").unwrap();
+        assert_eq!(read_path(&sdd).unwrap().num_slots(), 2);
+        let vtree = dir.join("g.vtree");
+        write_atomically(&vtree, "c three variables\nvtree 5\nL 0 1\nL 2 2\nL 4 3\nI 3 2 4\nI 1 0 3\n").unwrap();
+        assert_eq!(read_path(&sdd).unwrap().num_slots(), 3);
+
+        write_atomically(&vtree, "vtree 1\nL 0 1\n").unwrap();
+        let msg = read_path(&sdd).unwrap_err().to_string();
+        assert!(msg.contains("g.vtree: the vtree has 1 variables but") && msg.contains("mentions variable 2"), "{msg}");
+        write_atomically(&vtree, "vtree 2\nL 0 1\n").unwrap();
+        let msg = read_path(&sdd).unwrap_err().to_string();
+        assert!(msg.contains("g.vtree:1: header declares 2 nodes but the file has 1"), "{msg}");
+        fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn writing_atomically_replaces_the_whole_file_and_leaves_no_temporary() {
+        let dir = temp_dir("atomic");
+        let target = dir.join("out.json");
+        write_atomically(&target, "first version, longer").unwrap();
+        write_atomically(&target, "second").unwrap();
+        assert_eq!(fs::read_to_string(&target).unwrap(), "second");
+        assert_eq!(fs::read_dir(&dir).unwrap().count(), 1);
+        // A directory that does not exist: an error, and nothing written.
+        assert!(write_atomically(&dir.join("no/such/dir.json"), "x").is_err());
+        assert_eq!(fs::read_dir(&dir).unwrap().count(), 1);
+        fs::remove_dir_all(&dir).unwrap();
+    }
+}

@@ -1,0 +1,205 @@
+//! Layering: the circuit as per-layer index arrays for batched evaluation.
+//!
+//! A node's layer is one more than its deepest child's, leaves are layer 0.
+//! Rows are numbered leaves first, then layer by layer (products before sums
+//! within a layer), so each layer is a contiguous range of rows and one
+//! layer is one gather + segmented reduction over a CSR array (`offsets`,
+//! `children`). Unlike KLay, an edge may skip layers: a node reads from any
+//! earlier layer, so no single-child padding nodes are inserted.
+//!
+//! Invariants: every child row is smaller than its parent's row; rows
+//! `0..leaves.len()` are leaves; `offsets` is non-decreasing with
+//! `offsets.len() == internal nodes + 1`. Nodes unreachable from the roots
+//! are dropped.
+
+use std::ops::Range;
+
+use crate::circuit::{Circuit, Literal, Node};
+use crate::properties::{check, Properties};
+
+/// A leaf row.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Leaf {
+    Constant(bool),
+    Literal(Literal),
+}
+
+/// Whether the internal nodes of a range are sums or products.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Op {
+    Sum,
+    Product,
+}
+
+/// A run of internal rows of one kind within a layer.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Segment {
+    pub op: Op,
+    /// Rows (all internal).
+    pub rows: Range<u32>,
+}
+
+/// One layer: its product segment and its sum segment (either may be empty).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Layer {
+    pub segments: Vec<Segment>,
+}
+
+/// A circuit laid out for evaluation.
+#[derive(Clone, Debug)]
+pub struct LayeredCircuit {
+    pub(crate) leaves: Vec<Leaf>,
+    pub(crate) layers: Vec<Layer>,
+    /// CSR over internal rows: the children of row `leaves.len() + i` are
+    /// `children[offsets[i]..offsets[i + 1]]`.
+    pub(crate) offsets: Vec<u32>,
+    pub(crate) children: Vec<u32>,
+    pub(crate) roots: Vec<u32>,
+    pub(crate) num_slots: u32,
+    pub(crate) properties: Properties,
+}
+
+impl LayeredCircuit {
+    /// Lays out `circuit`, checking its properties on the way.
+    pub fn new(circuit: &Circuit) -> Self {
+        Self::with_properties(circuit, check(circuit))
+    }
+
+    /// Lays out `circuit` with properties already known.
+    pub fn with_properties(circuit: &Circuit, properties: Properties) -> Self {
+        let nodes = circuit.nodes();
+        let mut reachable = vec![false; nodes.len()];
+        for r in circuit.roots() {
+            reachable[r.index()] = true;
+        }
+        for i in (0..nodes.len()).rev() {
+            if reachable[i] {
+                for c in nodes[i].children() {
+                    reachable[c.index()] = true;
+                }
+            }
+        }
+        let mut layer = vec![0u32; nodes.len()];
+        for (i, n) in nodes.iter().enumerate() {
+            layer[i] = n.children().iter().map(|c| layer[c.index()] + 1).max().unwrap_or(0);
+        }
+        let depth = (0..nodes.len()).filter(|&i| reachable[i]).map(|i| layer[i]).max().unwrap_or(0) as usize;
+
+        // Bucket internal nodes by (layer, op); leaves stay in node order.
+        let mut leaves = Vec::new();
+        let mut row_of = vec![u32::MAX; nodes.len()];
+        let mut buckets: Vec<[Vec<usize>; 2]> = vec![[Vec::new(), Vec::new()]; depth + 1];
+        for (i, n) in nodes.iter().enumerate() {
+            if !reachable[i] {
+                continue;
+            }
+            match n {
+                Node::False => leaves.push((i, Leaf::Constant(false))),
+                Node::True => leaves.push((i, Leaf::Constant(true))),
+                Node::Literal(l) => leaves.push((i, Leaf::Literal(*l))),
+                Node::Product(_) => buckets[layer[i] as usize][0].push(i),
+                Node::Sum(_) => buckets[layer[i] as usize][1].push(i),
+            }
+        }
+        for (row, (i, _)) in leaves.iter().enumerate() {
+            row_of[*i] = row as u32;
+        }
+        let mut next = leaves.len() as u32;
+        let mut offsets = vec![0u32];
+        let mut children = Vec::new();
+        let mut layers = Vec::with_capacity(depth);
+        for bucket in buckets.iter().skip(1) {
+            let mut segments = Vec::new();
+            for (ops, op) in bucket.iter().zip([Op::Product, Op::Sum]) {
+                if ops.is_empty() {
+                    continue;
+                }
+                let start = next;
+                for &i in ops {
+                    row_of[i] = next;
+                    next += 1;
+                    children.extend(nodes[i].children().iter().map(|c| row_of[c.index()]));
+                    offsets.push(children.len() as u32);
+                }
+                segments.push(Segment { op, rows: start..next });
+            }
+            layers.push(Layer { segments });
+        }
+        LayeredCircuit {
+            leaves: leaves.into_iter().map(|(_, l)| l).collect(),
+            layers,
+            offsets,
+            children,
+            roots: circuit.roots().iter().map(|r| row_of[r.index()]).collect(),
+            num_slots: circuit.num_slots(),
+            properties,
+        }
+    }
+
+    pub fn num_rows(&self) -> usize {
+        self.leaves.len() + self.offsets.len() - 1
+    }
+    pub fn num_edges(&self) -> usize {
+        self.children.len()
+    }
+    pub fn num_layers(&self) -> usize {
+        self.layers.len()
+    }
+    pub fn num_roots(&self) -> usize {
+        self.roots.len()
+    }
+    pub fn num_slots(&self) -> u32 {
+        self.num_slots
+    }
+    pub fn leaves(&self) -> &[Leaf] {
+        &self.leaves
+    }
+    pub fn layers(&self) -> &[Layer] {
+        &self.layers
+    }
+    pub fn offsets(&self) -> &[u32] {
+        &self.offsets
+    }
+    pub fn children(&self) -> &[u32] {
+        &self.children
+    }
+    pub fn roots(&self) -> &[u32] {
+        &self.roots
+    }
+    pub fn properties(&self) -> &Properties {
+        &self.properties
+    }
+
+    /// Children of internal row `row`.
+    #[inline(always)]
+    pub fn children_of(&self, row: usize) -> &[u32] {
+        let i = row - self.leaves.len();
+        &self.children[self.offsets[i] as usize..self.offsets[i + 1] as usize]
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::circuit::{CircuitBuilder, SlotId};
+
+    #[test]
+    fn edges_may_skip_layers_and_rows_are_topological() {
+        let mut b = CircuitBuilder::new(3);
+        let x = b.literal(SlotId(0), true);
+        let y = b.literal(SlotId(1), true);
+        let z = b.literal(SlotId(2), true);
+        let xy = b.product(vec![x, y]);
+        let s = b.sum(vec![xy, z]);
+        let top = b.product(vec![s, x]); // x skips two layers
+        let unused = b.sum(vec![y, z]);
+        let _ = unused;
+        let l = LayeredCircuit::new(&b.finish(vec![top]));
+        assert_eq!(l.num_layers(), 3);
+        assert_eq!(l.num_edges(), 6);
+        assert_eq!(l.leaves().len(), 3);
+        for row in l.leaves().len()..l.num_rows() {
+            assert!(l.children_of(row).iter().all(|&c| (c as usize) < row));
+        }
+    }
+}

@@ -1,0 +1,310 @@
+//! The CPU evaluator against brute force: weighted model counts of random
+//! deterministic, decomposable circuits equal sums over all assignments;
+//! gradients equal finite differences and hand-derived values.
+
+use deeplog_circuits::properties::{check, smooth};
+use deeplog_circuits::{
+    Circuit, CircuitBuilder, CpuEvaluator, EvalError, LayeredCircuit, Node, NodeId, SlotId, Weights,
+};
+use deeplog_semirings::{Counting, Godel, LogProbability, Lukasiewicz, MaxProduct, Probability, ProductTNorm};
+
+/// splitmix64: a small, fixed-seed generator so failures reproduce.
+struct Rng(u64);
+
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+        z ^ (z >> 31)
+    }
+    fn below(&mut self, n: usize) -> usize {
+        (self.next() % n as u64) as usize
+    }
+    fn unit(&mut self) -> f64 {
+        (self.next() >> 11) as f64 / (1u64 << 53) as f64
+    }
+}
+
+/// A random deterministic, decomposable circuit over `vars`: decision nodes
+/// on one variable, products over disjoint variable sets, literals and
+/// constants, sometimes shared.
+fn random_ddnnf(b: &mut CircuitBuilder, vars: &[u32], rng: &mut Rng, pool: &mut Vec<(Vec<u32>, NodeId)>) -> NodeId {
+    if !pool.is_empty() && rng.below(6) == 0 {
+        // Reuse a subcircuit whose variables lie within ours (keeps decomposability).
+        let (pv, id) = &pool[rng.below(pool.len())];
+        if pv.iter().all(|v| vars.contains(v)) {
+            return *id;
+        }
+    }
+    let node = match (vars.len(), rng.below(10)) {
+        (0, r) => b.constant(r < 8),
+        (_, 0) => b.constant(rng.below(2) == 0),
+        (1, _) | (_, 1) => b.literal(SlotId(vars[rng.below(vars.len())]), rng.below(2) == 0),
+        (_, 2..=5) => {
+            let x = vars[rng.below(vars.len())];
+            let rest: Vec<u32> = vars.iter().copied().filter(|&v| v != x).collect();
+            let hi = random_ddnnf(b, &rest, rng, pool);
+            let lo = random_ddnnf(b, &rest, rng, pool);
+            let (px, nx) = (b.literal(SlotId(x), true), b.literal(SlotId(x), false));
+            let h = b.product(vec![px, hi]);
+            let l = b.product(vec![nx, lo]);
+            b.sum(vec![h, l])
+        }
+        _ => {
+            let parts = 2 + rng.below(2);
+            let mut groups = vec![Vec::new(); parts];
+            for &v in vars {
+                groups[rng.below(parts)].push(v);
+            }
+            let children = groups.iter().map(|g| random_ddnnf(b, g, rng, pool)).collect();
+            b.product(children)
+        }
+    };
+    pool.push((vars.to_vec(), node));
+    node
+}
+
+/// The truth of every node under one assignment, by direct interpretation.
+fn truth(c: &Circuit, assignment: u32) -> Vec<bool> {
+    let mut t = Vec::with_capacity(c.num_nodes());
+    for n in c.nodes() {
+        let v = match n {
+            Node::False => false,
+            Node::True => true,
+            Node::Literal(l) => ((assignment >> l.slot.0) & 1 == 1) == l.positive,
+            Node::Sum(cs) => cs.iter().any(|c| t[c.index()]),
+            Node::Product(cs) => cs.iter().all(|c| t[c.index()]),
+        };
+        t.push(v);
+    }
+    t
+}
+
+struct Brute {
+    wmc: Vec<f64>,
+    count: Vec<u128>,
+    mpe: Vec<f64>,
+}
+
+fn brute_force(c: &Circuit, p: &[f64]) -> Brute {
+    let n = c.num_slots();
+    let roots = c.roots().len();
+    let mut out = Brute { wmc: vec![0.0; roots], count: vec![0; roots], mpe: vec![0.0; roots] };
+    for a in 0..(1u32 << n) {
+        let t = truth(c, a);
+        let w: f64 = (0..n).map(|v| if (a >> v) & 1 == 1 { p[v as usize] } else { 1.0 - p[v as usize] }).product();
+        for (i, r) in c.roots().iter().enumerate() {
+            if t[r.index()] {
+                out.wmc[i] += w;
+                out.count[i] += 1;
+                out.mpe[i] = out.mpe[i].max(w);
+            }
+        }
+    }
+    out
+}
+
+fn rel_close(a: f64, b: f64, tol: f64) -> bool {
+    a == b || (a - b).abs() <= tol * a.abs().max(b.abs())
+}
+
+fn random_case(seed: u64) -> (Circuit, Vec<f64>) {
+    let mut rng = Rng(seed);
+    let n = 1 + rng.below(8) as u32;
+    let mut b = CircuitBuilder::new(n);
+    let vars: Vec<u32> = (0..n).collect();
+    let mut pool = Vec::new();
+    let roots = (0..1 + rng.below(3)).map(|_| random_ddnnf(&mut b, &vars, &mut rng, &mut pool)).collect();
+    let p = (0..n).map(|_| 0.02 + 0.96 * rng.unit()).collect();
+    (b.finish(roots), p)
+}
+
+#[test]
+fn weighted_model_counts_equal_brute_force_in_every_semiring() {
+    for seed in 0..300 {
+        let (c, p) = random_case(seed);
+        let props = check(&c);
+        assert!(props.decomposable.holds() && props.deterministic.holds(), "seed {seed}: {props:?}");
+        let expected = brute_force(&c, &p);
+        let layered = LayeredCircuit::new(&c);
+
+        let prob = CpuEvaluator::<Probability<f64>>::new(&layered).unwrap();
+        let got = prob.forward(&Weights::complementary(1, p.clone())).unwrap();
+        for (g, e) in got.iter().zip(&expected.wmc) {
+            assert!(rel_close(*g, *e, 1e-12), "seed {seed}: probability {g} vs {e}");
+        }
+
+        let log = CpuEvaluator::<LogProbability<f64>>::new(&layered).unwrap();
+        let lp: Vec<f64> = p.iter().map(|x| x.ln()).collect();
+        let got = log.forward(&Weights::complementary(1, lp.clone())).unwrap();
+        for (g, e) in got.iter().zip(&expected.wmc) {
+            assert!(rel_close(g.exp(), *e, 1e-12), "seed {seed}: log {} vs {e}", g.exp());
+        }
+
+        // Counting and max-product range over all variables: smooth first.
+        let smoothed = LayeredCircuit::new(&smooth(&c, true));
+        let count = CpuEvaluator::<Counting>::new(&smoothed).unwrap();
+        let ones = Weights { batch: 1, positive: vec![1u128; p.len()], negative: Some(vec![1u128; p.len()]) };
+        assert_eq!(count.forward(&ones).unwrap(), expected.count, "seed {seed}: counting");
+
+        let mpe = CpuEvaluator::<MaxProduct<f64>>::new(&smoothed).unwrap();
+        let got = mpe.forward(&Weights::complementary(1, lp)).unwrap();
+        for (g, e) in got.iter().zip(&expected.mpe) {
+            assert!(rel_close(g.exp(), *e, 1e-12), "seed {seed}: max-product {} vs {e}", g.exp());
+        }
+    }
+}
+
+#[test]
+fn gradients_equal_central_finite_differences() {
+    for seed in 300..400 {
+        let (c, p) = random_case(seed);
+        let layered = LayeredCircuit::new(&c);
+        let eval = CpuEvaluator::<Probability<f64>>::new(&layered).unwrap();
+        let (_, grads) = eval.forward_backward(&Weights::complementary(1, p.clone()), None).unwrap();
+        let total = |p: &[f64]| -> f64 { eval.forward(&Weights::complementary(1, p.to_vec())).unwrap().iter().sum() };
+        for v in 0..p.len() {
+            let h = 1e-6;
+            let (mut up, mut down) = (p.clone(), p.clone());
+            up[v] += h;
+            down[v] -= h;
+            let numeric = (total(&up) - total(&down)) / (2.0 * h);
+            let analytic = grads.positive[v];
+            assert!(
+                (numeric - analytic).abs() <= 1e-6 * numeric.abs().max(analytic.abs()).max(1e-3),
+                "seed {seed} slot {v}: finite difference {numeric} vs {analytic}"
+            );
+        }
+    }
+}
+
+#[test]
+fn log_gradients_are_probability_gradients_rescaled() {
+    // d ln P / d ln p_v = (p_v / P) · dP/dp_v.
+    for seed in 400..450 {
+        let (c, p) = random_case(seed);
+        let layered = LayeredCircuit::new(&c);
+        let prob = CpuEvaluator::<Probability<f64>>::new(&layered).unwrap();
+        let log = CpuEvaluator::<LogProbability<f64>>::new(&layered).unwrap();
+        for r in 0..c.roots().len() {
+            let mut seeds = vec![0.0; c.roots().len()];
+            seeds[r] = 1.0;
+            let (pv, pg) = prob.forward_backward(&Weights::complementary(1, p.clone()), Some(&seeds)).unwrap();
+            let lp: Vec<f64> = p.iter().map(|x| x.ln()).collect();
+            let (_, lg) = log.forward_backward(&Weights::complementary(1, lp), Some(&seeds)).unwrap();
+            if pv[r] == 0.0 {
+                continue;
+            }
+            for v in 0..p.len() {
+                let expected = p[v] / pv[r] * pg.positive[v];
+                assert!((lg.positive[v] - expected).abs() < 1e-9 * expected.abs().max(1.0), "seed {seed}");
+            }
+        }
+    }
+}
+
+/// (a ∧ b) ∨ (¬a ∧ c), as a decision on a.
+fn hand_built() -> (Circuit, LayeredCircuit) {
+    let mut b = CircuitBuilder::new(3);
+    let (a, na) = (b.literal(SlotId(0), true), b.literal(SlotId(0), false));
+    let (x, y) = (b.literal(SlotId(1), true), b.literal(SlotId(2), true));
+    let ab = b.product(vec![a, x]);
+    let nac = b.product(vec![na, y]);
+    let root = b.sum(vec![ab, nac]);
+    let c = b.finish(vec![root]);
+    let l = LayeredCircuit::new(&c);
+    (c, l)
+}
+
+#[test]
+fn gradients_match_hand_derivation() {
+    let (_, l) = hand_built();
+    let (pa, pb, pc) = (0.3, 0.6, 0.8);
+    // P = pa·pb + (1 − pa)·pc; ∂/∂pa = pb − pc, ∂/∂pb = pa, ∂/∂pc = 1 − pa.
+    let eval = CpuEvaluator::<Probability<f64>>::new(&l).unwrap();
+    let (v, g) = eval.forward_backward(&Weights::complementary(1, vec![pa, pb, pc]), None).unwrap();
+    assert!((v[0] - (pa * pb + (1.0 - pa) * pc)).abs() < 1e-15);
+    let expected = [pb - pc, pa, 1.0 - pa];
+    for (g, e) in g.positive.iter().zip(expected) {
+        assert!((g - e).abs() < 1e-15, "{g} vs {e}");
+    }
+    // Gödel: max(min(a, b), min(1 − a, c)) = max(0.3, 0.7) = 0.7 via ¬a.
+    let eval = CpuEvaluator::<Godel<f64>>::new(&l).unwrap();
+    let (v, g) = eval.forward_backward(&Weights::complementary(1, vec![pa, pb, pc]), None).unwrap();
+    assert!((v[0] - 0.7).abs() < 1e-15);
+    assert_eq!(g.positive, vec![-1.0, 0.0, 0.0]);
+    // Product t-norm: s = pa·pb, t = (1 − pa)·pc, value s + t − s·t.
+    let eval = CpuEvaluator::<ProductTNorm<f64>>::new(&l).unwrap();
+    let (v, g) = eval.forward_backward(&Weights::complementary(1, vec![pa, pb, pc]), None).unwrap();
+    let (s, t) = (pa * pb, (1.0 - pa) * pc);
+    assert!((v[0] - (s + t - s * t)).abs() < 1e-15);
+    let ds = 1.0 - t;
+    let dt = 1.0 - s;
+    assert!((g.positive[0] - (ds * pb - dt * pc)).abs() < 1e-15);
+    // Łukasiewicz: a⊗b = max(0, 0.3 + 0.6 − 1) = 0, ¬a⊗c = 0.5, sum 0.5.
+    let eval = CpuEvaluator::<Lukasiewicz<f64>>::new(&l).unwrap();
+    let (v, g) = eval.forward_backward(&Weights::complementary(1, vec![pa, pb, pc]), None).unwrap();
+    assert!((v[0] - 0.5).abs() < 1e-15);
+    assert_eq!(g.positive, vec![-1.0, 0.0, 1.0]);
+}
+
+#[test]
+fn batches_split_into_tiles_agree_with_single_rows() {
+    let (c, _) = random_case(7);
+    let l = LayeredCircuit::new(&c);
+    let eval = CpuEvaluator::<LogProbability<f64>>::new(&l).unwrap();
+    let n = c.num_slots() as usize;
+    for batch in [1usize, 7, 64, 130, 1024] {
+        let mut rng = Rng(batch as u64);
+        let w: Vec<f64> = (0..n * batch).map(|_| (0.05 + 0.9 * rng.unit()).ln()).collect();
+        let (values, grads) = eval.forward_backward(&Weights::complementary(batch, w.clone()), None).unwrap();
+        for col in [0, batch / 2, batch - 1] {
+            let single: Vec<f64> = (0..n).map(|s| w[s * batch + col]).collect();
+            let (v1, g1) = eval.forward_backward(&Weights::complementary(1, single), None).unwrap();
+            for r in 0..c.roots().len() {
+                assert_eq!(values[r * batch + col], v1[r]);
+            }
+            for s in 0..n {
+                assert_eq!(grads.positive[s * batch + col], g1.positive[s]);
+            }
+        }
+    }
+}
+
+#[test]
+fn algebras_refuse_circuits_that_lack_what_they_need() {
+    let mut b = CircuitBuilder::new(2);
+    let (x, y) = (b.literal(SlotId(0), true), b.literal(SlotId(1), true));
+    let or = b.sum(vec![x, y]); // not deterministic
+    let c = b.finish(vec![or]);
+    let l = LayeredCircuit::new(&c);
+    let err = CpuEvaluator::<Probability<f64>>::new(&l).err().unwrap();
+    assert!(matches!(err, EvalError::Unmet { .. }));
+    assert!(err.to_string().contains("deterministic"), "{err}");
+    // Truth-functional logics evaluate it as it is.
+    let g = CpuEvaluator::<Godel<f64>>::new(&l).unwrap();
+    assert_eq!(g.forward(&Weights::complementary(1, vec![0.2, 0.9])).unwrap(), vec![0.9]);
+    // Counting without smoothing is refused, not silently wrong.
+    let (c, l) = hand_built();
+    assert!(CpuEvaluator::<Counting>::new(&l).is_err());
+    let smoothed = LayeredCircuit::new(&smooth(&c, true));
+    let count = CpuEvaluator::<Counting>::new(&smoothed).unwrap();
+    // Counting has no negation: negative weights must be given.
+    let err = count.forward(&Weights::complementary(1, vec![1, 1, 1])).unwrap_err();
+    assert!(matches!(err, EvalError::NoNegation { .. }));
+    let w = Weights { batch: 1, positive: vec![1, 1, 1], negative: Some(vec![1, 1, 1]) };
+    assert_eq!(count.forward(&w).unwrap(), vec![4]);
+    // Wrongly shaped weights are an error.
+    let err = count.forward(&Weights { batch: 2, positive: vec![1; 3], negative: Some(vec![1; 3]) }).unwrap_err();
+    assert!(err.to_string().contains("expected 6"), "{err}");
+}
+
+#[test]
+fn random_cases_are_not_trivial() {
+    let sizes: Vec<usize> = (0..300).map(|s| random_case(s).0.num_edges()).collect();
+    let nontrivial = sizes.iter().filter(|&&e| e >= 6).count();
+    eprintln!("edges: max {:?}, mean {}", sizes.iter().max(), sizes.iter().sum::<usize>() / sizes.len());
+    assert!(nontrivial > 150, "only {nontrivial} of 300 random circuits have 6 or more edges");
+}

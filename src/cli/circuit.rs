@@ -1,0 +1,303 @@
+//! `deeplog circuit stats | eval | convert`.
+
+use std::path::Path;
+use std::time::Instant;
+
+use indicatif::{ProgressBar, ProgressStyle};
+use serde_json::{json, Value};
+
+use deeplog_circuits::formats::{read_path, write_atomically, write_dot, write_json};
+use deeplog_circuits::properties::{check, smooth};
+use deeplog_circuits::{Circuit, CpuEvaluator, LayeredCircuit, Properties};
+use deeplog_semirings::{with_algebra, with_differentiable, Algebra, AlgebraKind, Boolean, Differentiable};
+
+use super::weights::Probabilities;
+use super::{CliError, EvalArgs};
+
+/// How many roots and gradient entries the text output lists.
+const SHOWN: usize = 20;
+
+pub fn stats(file: &Path, json: bool) -> Result<(), CliError> {
+    let circuit = read_path(file)?;
+    let props = check(&circuit);
+    let layered = LayeredCircuit::with_properties(&circuit, props);
+    let report = json!({
+        "file": file.display().to_string(),
+        "slots": circuit.num_slots(),
+        "nodes": circuit.num_nodes(),
+        "edges": circuit.num_edges(),
+        "roots": circuit.roots().len(),
+        "depth": circuit.depth(),
+        "layers": layered.num_layers(),
+        "evaluated_nodes": layered.num_rows(),
+        "evaluated_edges": layered.num_edges(),
+        "decomposable": props.decomposable.to_string(),
+        "deterministic": props.deterministic.to_string(),
+        "smooth": props.smooth.to_string(),
+    });
+    if json {
+        println!("{report}");
+        return Ok(());
+    }
+    println!("{}", file.display());
+    for key in ["slots", "nodes", "edges", "roots", "depth", "layers", "decomposable", "deterministic", "smooth"] {
+        let v = &report[key];
+        println!("  {key:<14} {}", v.as_str().map(str::to_string).unwrap_or_else(|| v.to_string()));
+    }
+    Ok(())
+}
+
+pub fn convert(file: &Path, output: &Path) -> Result<(), CliError> {
+    let circuit = read_path(file)?;
+    let text = match output.extension().and_then(|e| e.to_str()) {
+        Some("json") => write_json(&circuit),
+        Some("dot") => write_dot(&circuit),
+        _ => return Err(CliError::Usage(format!("{}: the output must end in .json or .dot", output.display()))),
+    };
+    write_atomically(output, &text).map_err(|source| CliError::Write { path: output.to_path_buf(), source })
+}
+
+/// A label as JSON (`-inf` and NaN, which JSON lacks, as strings).
+pub trait ToJson {
+    fn to_json(&self) -> Value;
+}
+
+impl ToJson for f64 {
+    fn to_json(&self) -> Value {
+        if self.is_finite() {
+            json!(self)
+        } else {
+            json!(self.to_string())
+        }
+    }
+}
+
+impl ToJson for f32 {
+    fn to_json(&self) -> Value {
+        (*self as f64).to_json()
+    }
+}
+
+impl ToJson for bool {
+    fn to_json(&self) -> Value {
+        json!(self)
+    }
+}
+
+impl ToJson for u128 {
+    fn to_json(&self) -> Value {
+        // Exact: serde_json keeps integers up to u128.
+        serde_json::to_value(self).unwrap_or_else(|_| json!(self.to_string()))
+    }
+}
+
+/// What an evaluation produced, for printing.
+struct Outcome {
+    roots_row0: Vec<Value>,
+    gradient_row0: Option<Vec<Value>>,
+    forward_s: Option<f64>,
+    forward_backward_s: Option<f64>,
+}
+
+pub fn eval(args: &EvalArgs, kind: AlgebraKind) -> Result<(), CliError> {
+    let circuit = read_path(&args.file)?;
+    let slots = circuit.num_slots() as usize;
+    let probabilities = match &args.weights {
+        Some(path) => {
+            let p = Probabilities::read(path, slots)?;
+            if args.batch != 1 && args.batch != p.batch {
+                return Err(CliError::Usage(format!(
+                    "--batch {} disagrees with the {} rows of {}",
+                    args.batch,
+                    p.batch,
+                    path.display()
+                )));
+            }
+            p
+        }
+        None => Probabilities::formula(slots, args.batch),
+    };
+    if args.batch == 0 {
+        return Err(CliError::Usage("--batch must be at least 1".into()));
+    }
+    if args.grad && !kind.differentiable() {
+        return Err(CliError::Usage(format!(
+            "the {kind} algebra has no gradient; drop --grad or pick another algebra"
+        )));
+    }
+    let (circuit, props) = prepare(circuit, kind, probabilities.negative.is_some(), args);
+    let layered = LayeredCircuit::with_properties(&circuit, props);
+    let outcome = with_differentiable!(
+        kind,
+        A => run_differentiable::<A>(&layered, probabilities, args)?,
+        otherwise => run_forward::<Boolean>(&layered, probabilities, args)?
+    );
+    report(args, kind, &layered, outcome);
+    Ok(())
+}
+
+/// Smooths the circuit when the algebra (or explicit negative weights)
+/// needs it. Counting and max-product then range over the variables the
+/// circuit mentions (as PySDD's `model_count`), or over every variable with
+/// `--all-variables`.
+fn prepare(circuit: Circuit, kind: AlgebraKind, explicit_negatives: bool, args: &EvalArgs) -> (Circuit, Properties) {
+    let props = check(&circuit);
+    let needs = with_algebra!(kind, A => A::REQUIRES.smooth) || explicit_negatives;
+    if !needs || (props.smooth.holds() && !args.all_variables) {
+        return (circuit, props);
+    }
+    let smoothed = smooth(&circuit, args.all_variables);
+    if !args.json {
+        let over = if args.all_variables { "all variables" } else { "the variables it mentions" };
+        eprintln!(
+            "note: the {kind} algebra needs a smooth circuit: smoothed over {over}, {} → {} edges",
+            circuit.num_edges(),
+            smoothed.num_edges()
+        );
+    }
+    let props = check(&smoothed);
+    (smoothed, props)
+}
+
+fn row0<V: ToJson>(matrix: &[V], rows: usize, batch: usize) -> Vec<Value> {
+    (0..rows).map(|r| matrix[r * batch].to_json()).collect()
+}
+
+fn run_forward<A: Algebra>(layered: &LayeredCircuit, p: Probabilities, args: &EvalArgs) -> Result<Outcome, CliError>
+where
+    A::Value: ToJson,
+{
+    let eval = CpuEvaluator::<A>::new(layered)?;
+    let w = p.into_weights::<A>();
+    let values = eval.forward(&w)?;
+    let forward_s = match args.repeat {
+        Some(n) => Some(median_time(n, "forward", || eval.forward(&w).map(drop))?),
+        None => None,
+    };
+    Ok(Outcome {
+        roots_row0: row0(&values, layered.num_roots(), w.batch),
+        gradient_row0: None,
+        forward_s,
+        forward_backward_s: None,
+    })
+}
+
+fn run_differentiable<A: Differentiable>(
+    layered: &LayeredCircuit,
+    p: Probabilities,
+    args: &EvalArgs,
+) -> Result<Outcome, CliError>
+where
+    A::Value: ToJson,
+{
+    let eval = CpuEvaluator::<A>::new(layered)?;
+    let w = p.into_weights::<A>();
+    let (values, gradient_row0) = if args.grad {
+        let (values, grads) = eval.forward_backward(&w, None)?;
+        (values, Some(row0(&grads.positive, layered.num_slots() as usize, w.batch)))
+    } else {
+        (eval.forward(&w)?, None)
+    };
+    let (forward_s, forward_backward_s) = match args.repeat {
+        Some(n) => (
+            Some(median_time(n, "forward", || eval.forward(&w).map(drop))?),
+            Some(median_time(n, "forward+backward", || eval.forward_backward(&w, None).map(drop))?),
+        ),
+        None => (None, None),
+    };
+    Ok(Outcome {
+        roots_row0: row0(&values, layered.num_roots(), w.batch),
+        gradient_row0,
+        forward_s,
+        forward_backward_s,
+    })
+}
+
+/// Median seconds of `n` runs after one warm-up, with a progress bar on a
+/// terminal when the runs take long.
+fn median_time<E>(n: usize, what: &str, mut f: impl FnMut() -> Result<(), E>) -> Result<f64, E> {
+    let n = n.max(1);
+    let start = Instant::now();
+    f()?;
+    let estimate = start.elapsed().as_secs_f64() * n as f64;
+    let bar = if estimate > 2.0 { ProgressBar::new(n as u64) } else { ProgressBar::hidden() };
+    if let Ok(style) = ProgressStyle::with_template("{msg} {bar:30} {pos}/{len} runs, {eta} left") {
+        bar.set_style(style);
+    }
+    bar.set_message(what.to_string());
+    let mut times = Vec::with_capacity(n);
+    for _ in 0..n {
+        let t = Instant::now();
+        f()?;
+        times.push(t.elapsed().as_secs_f64());
+        bar.inc(1);
+    }
+    bar.finish_and_clear();
+    times.sort_by(f64::total_cmp);
+    Ok(if n % 2 == 1 { times[n / 2] } else { 0.5 * (times[n / 2 - 1] + times[n / 2]) })
+}
+
+fn report(args: &EvalArgs, kind: AlgebraKind, layered: &LayeredCircuit, o: Outcome) {
+    let batch = args.batch.max(1);
+    let edges = layered.num_edges();
+    let per_s = |t: Option<f64>| t.map(|t| (edges * batch) as f64 / t);
+    if args.json {
+        let timing = args.repeat.map(|n| {
+            json!({
+                "repeat": n,
+                "forward_s": o.forward_s,
+                "forward_backward_s": o.forward_backward_s,
+                "edges": edges,
+                "edges_per_s_forward": per_s(o.forward_s),
+                "edges_per_s_forward_backward": per_s(o.forward_backward_s),
+            })
+        });
+        let mut out = json!({ "algebra": kind.name(), "batch": batch, "roots": o.roots_row0 });
+        if let Some(g) = o.gradient_row0 {
+            out["gradient"] = json!(g);
+        }
+        if let Some(t) = timing {
+            out["timing"] = t;
+        }
+        println!("{out}");
+        return;
+    }
+    println!(
+        "{}: {} algebra, batch {batch}, {edges} edges, {} layers",
+        args.file.display(),
+        kind,
+        layered.num_layers()
+    );
+    let show = |label: &str, values: &[Value]| {
+        for (i, v) in values.iter().take(SHOWN).enumerate() {
+            println!("  {label} {i}: {v}");
+        }
+        if values.len() > SHOWN {
+            println!("  ... {} more", values.len() - SHOWN);
+        }
+    };
+    show("root", &o.roots_row0);
+    if let Some(g) = &o.gradient_row0 {
+        println!("gradient of the sum of roots, row 0, per variable (1-based):");
+        let labelled: Vec<Value> = g.to_vec();
+        for (i, v) in labelled.iter().take(SHOWN).enumerate() {
+            println!("  x{}: {v}", i + 1);
+        }
+        if labelled.len() > SHOWN {
+            println!("  ... {} more", labelled.len() - SHOWN);
+        }
+    }
+    if let Some(n) = args.repeat {
+        println!("timing, median of {n} runs:");
+        if let Some(t) = o.forward_s {
+            println!("  forward           {t:.6e} s  ({:.3e} edges/s)", per_s(Some(t)).unwrap_or(0.0));
+        }
+        if let Some(t) = o.forward_backward_s {
+            println!(
+                "  forward+backward  {t:.6e} s  ({:.3e} edges/s, {:.1} passes/s)",
+                per_s(Some(t)).unwrap_or(0.0),
+                1.0 / t
+            );
+        }
+    }
+}

@@ -1,0 +1,108 @@
+//! The `deeplog` command line: argument parsing and the error type every
+//! subcommand returns. Each subcommand lives in its own module.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+
+use deeplog_circuits::formats::ReadError;
+use deeplog_circuits::EvalError;
+use deeplog_semirings::AlgebraKind;
+
+mod circuit;
+mod weights;
+
+/// deeplog: annotated logic compiled to algebraic circuits, evaluated and
+/// differentiated in a chosen algebra.
+#[derive(Debug, Parser)]
+#[command(name = "deeplog", version, about)]
+pub struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Work with circuit files (.sdd, .nnf, .json).
+    #[command(subcommand)]
+    Circuit(CircuitCommand),
+}
+
+#[derive(Debug, Subcommand)]
+enum CircuitCommand {
+    /// Size, depth, layers and properties of a circuit.
+    Stats {
+        file: PathBuf,
+        /// Print one JSON object.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Evaluate a circuit in an algebra, batched; optionally differentiate and time it.
+    Eval(EvalArgs),
+    /// Convert a circuit to deeplog's JSON format or Graphviz DOT (by the output's extension).
+    Convert {
+        file: PathBuf,
+        /// Output file: `.json` or `.dot`.
+        #[arg(short, long)]
+        output: PathBuf,
+    },
+}
+
+#[derive(Debug, Args)]
+struct EvalArgs {
+    file: PathBuf,
+    /// boolean, probability, probability-f32, log, log-f32, counting,
+    /// maxproduct, godel, product, lukasiewicz.
+    #[arg(long, default_value = "log")]
+    algebra: String,
+    /// Batch size. Without --weights, variable v in row r gets probability
+    /// 0.05 + 0.9·frac(v·0.6180339887498949 + r·0.1234).
+    #[arg(long, default_value_t = 1)]
+    batch: usize,
+    /// Also compute the gradient of the sum of roots over the batch.
+    #[arg(long)]
+    grad: bool,
+    /// Time N forward and N forward+backward passes and report medians.
+    #[arg(long)]
+    repeat: Option<usize>,
+    /// Weights file: {"probabilities": [[p per variable] per batch row],
+    /// "negative": optional, same shape}.
+    #[arg(long)]
+    weights: Option<PathBuf>,
+    /// Print one JSON object.
+    #[arg(long)]
+    json: bool,
+    /// Counting and max-product range over every variable of the file, not
+    /// only those the circuit mentions (PySDD's `global_model_count`).
+    #[arg(long)]
+    all_variables: bool,
+}
+
+/// Everything that can stop a command; printed as `error: ...`.
+#[derive(Debug, thiserror::Error)]
+pub enum CliError {
+    #[error(transparent)]
+    Read(#[from] ReadError),
+    #[error(transparent)]
+    Algebra(#[from] deeplog_semirings::UnknownAlgebra),
+    #[error(transparent)]
+    Eval(#[from] EvalError),
+    #[error("{0}")]
+    Usage(String),
+    #[error("cannot write {path}: {source}")]
+    Write { path: PathBuf, source: std::io::Error },
+    #[error("{path}: {message}")]
+    Weights { path: PathBuf, message: String },
+}
+
+/// Runs a parsed command line.
+pub fn run(cli: Cli) -> Result<(), CliError> {
+    match cli.command {
+        Command::Circuit(CircuitCommand::Stats { file, json }) => circuit::stats(&file, json),
+        Command::Circuit(CircuitCommand::Eval(args)) => {
+            let algebra: AlgebraKind = args.algebra.parse()?;
+            circuit::eval(&args, algebra)
+        }
+        Command::Circuit(CircuitCommand::Convert { file, output }) => circuit::convert(&file, &output),
+    }
+}
