@@ -8,16 +8,18 @@
 //! contiguous row, so each node is a gather of child rows and a reduction
 //! with the batch index innermost.
 //!
-//! Backward is reverse mode over the same rows: adjoints start at the roots'
-//! seeds and flow to children through the algebra's derivative kernels; a
-//! leaf hands its adjoint to its slot (through `negate`'s derivative for a
+//! Backward is reverse mode over the same rows. The forward pass also stores
+//! each edge's local derivative `∂node/∂child` (one row per edge, skipped
+//! where the algebra's derivative is identically 1), so the reverse pass is
+//! the same loop for every algebra: `adj[child] += adj[node] · ∂node/∂child`.
+//! A leaf hands its adjoint to its slot (through `negate`'s derivative for a
 //! negative literal whose weight is derived from the positive one).
 
 use std::sync::Mutex;
 
 use rayon::prelude::*;
 
-use deeplog_semirings::{Algebra, Differentiable, NodeRows};
+use deeplog_semirings::{Algebra, Differentiable};
 
 use crate::layered::{LayeredCircuit, Leaf, Op};
 use crate::properties::Unmet;
@@ -81,11 +83,11 @@ fn describe(unmet: &Unmet) -> String {
     }
 }
 
-/// One tile's rows.
+/// One tile's rows: node values, node adjoints, edge derivatives.
 struct Workspace<V> {
     values: Vec<V>,
     adjoints: Vec<V>,
-    scratch: Vec<V>,
+    derivs: Vec<V>,
 }
 
 /// Evaluates one layered circuit in algebra `A` on the CPU, many times.
@@ -135,7 +137,8 @@ impl<'c, A: Algebra> CpuEvaluator<'c, A> {
     fn tile_width(&self, batch: usize) -> usize {
         let threads = rayon::current_num_threads().max(1);
         let per_thread = batch.div_ceil(threads);
-        let row_bytes = self.circuit.num_rows().max(1) * std::mem::size_of::<A::Value>() * 2;
+        let c = self.circuit;
+        let row_bytes = (2 * c.num_rows() + c.num_edges()).max(1) * std::mem::size_of::<A::Value>();
         let by_memory = (TILE_BYTES / row_bytes).max(1);
         per_thread.clamp(1, MAX_TILE).min(by_memory)
     }
@@ -144,7 +147,7 @@ impl<'c, A: Algebra> CpuEvaluator<'c, A> {
         self.pool.lock().ok().and_then(|mut p| p.pop()).unwrap_or(Workspace {
             values: Vec::new(),
             adjoints: Vec::new(),
-            scratch: Vec::new(),
+            derivs: Vec::new(),
         })
     }
 
@@ -161,7 +164,8 @@ impl<'c, A: Algebra> CpuEvaluator<'c, A> {
         let tiles: Vec<_> = (0..w.batch).step_by(tile).map(|s| s..(s + tile).min(w.batch)).collect();
         let run = |range: &std::ops::Range<usize>| {
             let mut ws = self.workspace();
-            forward_tile::<A>(self.circuit, w, range.clone(), &mut ws.values);
+            fill_leaves::<A>(self.circuit, w, range.clone(), &mut ws.values);
+            forward_tile::<A>(self.circuit, range.len(), &mut ws.values);
             let roots = read_roots(self.circuit, &ws.values, range.len());
             self.give_back(ws);
             roots
@@ -198,7 +202,8 @@ impl<A: Differentiable> CpuEvaluator<'_, A> {
         let tiles: Vec<_> = (0..w.batch).step_by(tile).map(|s| s..(s + tile).min(w.batch)).collect();
         let run = |range: &std::ops::Range<usize>| {
             let mut ws = self.workspace();
-            forward_tile::<A>(c, w, range.clone(), &mut ws.values);
+            fill_leaves::<A>(c, w, range.clone(), &mut ws.values);
+            forward_tile_with_derivatives::<A>(c, range.len(), &mut ws.values, &mut ws.derivs);
             let roots = read_roots(c, &ws.values, range.len());
             let grads = backward_tile::<A>(c, w, range.clone(), seeds, &mut ws);
             self.give_back(ws);
@@ -218,13 +223,9 @@ impl<A: Differentiable> CpuEvaluator<'_, A> {
     }
 }
 
-/// Fills `values` (`rows × width`) for batch columns `range`.
-fn forward_tile<A: Algebra>(
-    c: &LayeredCircuit,
-    w: &Weights<A::Value>,
-    range: std::ops::Range<usize>,
-    values: &mut Vec<A::Value>,
-) {
+/// Sizes `values` to `rows × width` and fills the leaf rows for batch
+/// columns `range`.
+fn fill_leaves<A: Algebra>(c: &LayeredCircuit, w: &Weights<A::Value>, range: std::ops::Range<usize>, values: &mut Vec<A::Value>) {
     let width = range.len();
     values.clear();
     values.resize(c.num_rows() * width, A::zero());
@@ -238,25 +239,54 @@ fn forward_tile<A: Algebra>(
                 match (&w.negative, l.positive) {
                     (_, true) => out.copy_from_slice(&w.positive[src]),
                     (Some(neg), false) => out.copy_from_slice(&neg[src]),
-                    (None, false) => {
-                        for (o, &p) in out.iter_mut().zip(&w.positive[src]) {
-                            // validate() made sure negation exists.
-                            *o = A::negate(p).unwrap_or_else(A::zero);
-                        }
-                    }
+                    // validate() made sure negation exists.
+                    (None, false) => A::negate_rows(out, &w.positive[src]),
                 }
             }
         }
     }
+}
+
+/// The forward pass over internal rows, leaves already filled.
+fn forward_tile<A: Algebra>(c: &LayeredCircuit, width: usize, values: &mut [A::Value]) {
     for layer in &c.layers {
         for seg in &layer.segments {
             for row in seg.rows.start as usize..seg.rows.end as usize {
-                let children = c.children_of(row);
                 let (earlier, rest) = values.split_at_mut(row * width);
                 let out = &mut rest[..width];
+                let children = c.children_of(row);
                 match seg.op {
                     Op::Sum => A::sum_rows(out, earlier, children, width),
                     Op::Product => A::product_rows(out, earlier, children, width),
+                }
+            }
+        }
+    }
+}
+
+/// The forward pass that also stores each edge's local derivative in
+/// `derivs` (`edges × width`, in CSR order).
+fn forward_tile_with_derivatives<A: Differentiable>(
+    c: &LayeredCircuit,
+    width: usize,
+    values: &mut [A::Value],
+    derivs: &mut Vec<A::Value>,
+) {
+    derivs.clear();
+    derivs.resize(c.num_edges() * width, A::adjoint_zero());
+    let first = c.leaves.len();
+    for layer in &c.layers {
+        for seg in &layer.segments {
+            for row in seg.rows.start as usize..seg.rows.end as usize {
+                let (earlier, rest) = values.split_at_mut(row * width);
+                let out = &mut rest[..width];
+                let i = row - first;
+                let (e0, e1) = (c.offsets[i] as usize, c.offsets[i + 1] as usize);
+                let children = &c.children[e0..e1];
+                let d = &mut derivs[e0 * width..e1 * width];
+                match seg.op {
+                    Op::Sum => A::sum_rows_with_derivatives(out, earlier, children, width, d),
+                    Op::Product => A::product_rows_with_derivatives(out, earlier, children, width, d),
                 }
             }
         }
@@ -274,7 +304,8 @@ fn read_roots<V: Copy>(c: &LayeredCircuit, values: &[V], width: usize) -> Vec<V>
 
 type TileGradients<V> = (Vec<V>, Option<Vec<V>>);
 
-/// Reverse pass over a tile whose forward values are in `ws.values`.
+/// Reverse pass over a tile whose forward values and edge derivatives are
+/// in `ws`.
 fn backward_tile<A: Differentiable>(
     c: &LayeredCircuit,
     w: &Weights<A::Value>,
@@ -283,7 +314,7 @@ fn backward_tile<A: Differentiable>(
     ws: &mut Workspace<A::Value>,
 ) -> TileGradients<A::Value> {
     let width = range.len();
-    let Workspace { values, adjoints, scratch } = ws;
+    let Workspace { values, adjoints, derivs } = ws;
     adjoints.clear();
     adjoints.resize(c.num_rows() * width, A::adjoint_zero());
     for (&r, &s) in c.roots.iter().zip(seeds) {
@@ -291,20 +322,30 @@ fn backward_tile<A: Differentiable>(
             *a = A::adjoint_add(*a, s);
         }
     }
+    let first = c.leaves.len();
     for layer in c.layers.iter().rev() {
         for seg in layer.segments.iter().rev() {
+            let unit = match seg.op {
+                Op::Sum => A::SUM_DERIVATIVE_IS_ONE,
+                Op::Product => A::PRODUCT_DERIVATIVE_IS_ONE,
+            };
             for row in (seg.rows.start as usize..seg.rows.end as usize).rev() {
-                let (earlier_adj, rest_adj) = adjoints.split_at_mut(row * width);
-                let node = NodeRows {
-                    out: &values[row * width..(row + 1) * width],
-                    adj_out: &rest_adj[..width],
-                    rows: &values[..row * width],
-                    children: c.children_of(row),
-                    width,
-                };
-                match seg.op {
-                    Op::Sum => A::sum_backward(node, earlier_adj, scratch),
-                    Op::Product => A::product_backward(node, earlier_adj, scratch),
+                let (earlier, rest) = adjoints.split_at_mut(row * width);
+                let g = &rest[..width];
+                let i = row - first;
+                let (e0, e1) = (c.offsets[i] as usize, c.offsets[i + 1] as usize);
+                for (e, &child) in (e0..e1).zip(&c.children[e0..e1]) {
+                    let a = &mut earlier[child as usize * width..(child as usize + 1) * width];
+                    if unit {
+                        for (a, &g) in a.iter_mut().zip(g) {
+                            *a = A::adjoint_add(*a, g);
+                        }
+                    } else {
+                        let d = &derivs[e * width..(e + 1) * width];
+                        for ((a, &g), &d) in a.iter_mut().zip(g).zip(d) {
+                            *a = A::adjoint_add(*a, A::adjoint_mul(g, d));
+                        }
+                    }
                 }
             }
         }
@@ -330,8 +371,9 @@ fn backward_tile<A: Differentiable>(
             }
             (None, false) => {
                 let x = &w.positive[s * w.batch + range.start..s * w.batch + range.end];
-                for ((g, &a), &x) in pos[dst].iter_mut().zip(adj).zip(x) {
-                    *g = A::adjoint_add(*g, A::adjoint_mul(a, A::negate_derivative(x)));
+                let negated = &values[row * width..(row + 1) * width];
+                for (((g, &a), &x), &n) in pos[dst].iter_mut().zip(adj).zip(x).zip(negated) {
+                    *g = A::adjoint_add(*g, A::adjoint_mul(a, A::negate_derivative(x, n)));
                 }
             }
         }

@@ -51,6 +51,13 @@ pub trait Algebra: Send + Sync + 'static {
     /// The complement of a label (`1 − p`, `log(1 − e^x)`, `¬b`), or `None`
     /// where the algebra has none.
     fn negate(a: Self::Value) -> Option<Self::Value>;
+    /// `out[t] = negate(src[t])`, for algebras that have a negation.
+    #[inline]
+    fn negate_rows(out: &mut [Self::Value], src: &[Self::Value]) {
+        for (o, &x) in out.iter_mut().zip(src) {
+            *o = Self::negate(x).unwrap_or_else(Self::zero);
+        }
+    }
     /// The label of an event of probability `p` (`p`, `ln p`, `p ≥ 0.5`, a
     /// count of 1, ...): how weights given as probabilities enter.
     fn from_probability(p: f64) -> Self::Value;
@@ -73,46 +80,85 @@ pub trait Algebra: Send + Sync + 'static {
 /// An algebra with derivatives for reverse mode. Adjoints live in the
 /// algebra's value type but mean ordinary derivatives: for log-probability
 /// they are `∂L/∂x` of the log-values, not log-values themselves.
+///
+/// An algebra gives the *local* derivative of each node with respect to
+/// each of its children (one row per edge); the evaluator's reverse pass is
+/// then the same for every algebra: `adj[child] += adj[node] · ∂node/∂child`.
+/// Computing the local derivatives during the forward pass lets an algebra
+/// reuse work (log-probability reuses its `exp`s).
 pub trait Differentiable: Algebra {
-    /// `∂ negate(x) / ∂x`.
-    fn negate_derivative(x: Self::Value) -> Self::Value;
+    /// `∂(⊕)/∂child = 1` everywhere: no derivative rows are needed for sums.
+    const SUM_DERIVATIVE_IS_ONE: bool = false;
+    /// `∂(⊗)/∂child = 1` everywhere.
+    const PRODUCT_DERIVATIVE_IS_ONE: bool = false;
+
+    /// `∂ negate(x) / ∂x`, given also `negated = negate(x)`.
+    fn negate_derivative(x: Self::Value, negated: Self::Value) -> Self::Value;
     /// The adjoint `1`, and `0`.
     fn adjoint_one() -> Self::Value;
     fn adjoint_zero() -> Self::Value;
     /// Sum and product of adjoints (ordinary arithmetic, not the algebra's).
     fn adjoint_add(a: Self::Value, b: Self::Value) -> Self::Value;
     fn adjoint_mul(a: Self::Value, b: Self::Value) -> Self::Value;
-    /// `adj[c][t] += adj_out[t] · ∂out[t]/∂rows[c][t]` for a sum node.
-    fn sum_backward(node: NodeRows<'_, Self::Value>, adj: &mut [Self::Value], scratch: &mut Vec<Self::Value>);
+
+    /// `derivs[j * width + t] = ∂out[t] / ∂rows[children[j]][t]` for a sum
+    /// node whose forward value is `node.out`.
+    fn sum_derivatives(node: NodeRows<'_, Self::Value>, derivs: &mut [Self::Value]);
     /// The same for a product node.
-    fn product_backward(node: NodeRows<'_, Self::Value>, adj: &mut [Self::Value], scratch: &mut Vec<Self::Value>);
+    fn product_derivatives(node: NodeRows<'_, Self::Value>, derivs: &mut [Self::Value]);
+
+    /// [`Algebra::sum_rows`] and [`Differentiable::sum_derivatives`] in one
+    /// go; algebras override it to share work.
+    #[inline]
+    fn sum_rows_with_derivatives(
+        out: &mut [Self::Value],
+        rows: &[Self::Value],
+        children: &[u32],
+        width: usize,
+        derivs: &mut [Self::Value],
+    ) {
+        Self::sum_rows(out, rows, children, width);
+        if !Self::SUM_DERIVATIVE_IS_ONE {
+            Self::sum_derivatives(NodeRows { out, rows, children, width }, derivs);
+        }
+    }
+
+    /// [`Algebra::product_rows`] and its derivatives in one go.
+    #[inline]
+    fn product_rows_with_derivatives(
+        out: &mut [Self::Value],
+        rows: &[Self::Value],
+        children: &[u32],
+        width: usize,
+        derivs: &mut [Self::Value],
+    ) {
+        Self::product_rows(out, rows, children, width);
+        if !Self::PRODUCT_DERIVATIVE_IS_ONE {
+            Self::product_derivatives(NodeRows { out, rows, children, width }, derivs);
+        }
+    }
 }
 
-/// What a backward kernel reads about one node.
+/// What a derivative kernel reads about one node after its forward pass.
 #[derive(Clone, Copy)]
 pub struct NodeRows<'a, V> {
     /// The node's forward values.
     pub out: &'a [V],
-    /// The node's adjoints.
-    pub adj_out: &'a [V],
     /// Forward values of all earlier nodes.
     pub rows: &'a [V],
     pub children: &'a [u32],
     pub width: usize,
 }
 
+/// Batch elements per block in kernels that keep per-element state on the
+/// stack.
+pub const BLOCK: usize = 64;
+
 /// Row `c` of a row-major matrix of rows `width` wide.
 #[inline(always)]
 pub fn row<V>(rows: &[V], c: u32, width: usize) -> &[V] {
     let start = c as usize * width;
     &rows[start..start + width]
-}
-
-/// Mutable row `c`.
-#[inline(always)]
-pub fn row_mut<V>(rows: &mut [V], c: u32, width: usize) -> &mut [V] {
-    let start = c as usize * width;
-    &mut rows[start..start + width]
 }
 
 /// `out[t] = init ∘ rows[c0][t] ∘ rows[c1][t] ∘ ...`.
@@ -131,119 +177,70 @@ pub fn fold_rows<V: Copy>(out: &mut [V], rows: &[V], children: &[u32], width: us
     }
 }
 
-/// Backward through an n-ary product of a field-like algebra: each child
-/// receives the product of its siblings, by prefix and suffix products
-/// (O(k) per node, exact with zeros, no division).
+/// Derivatives of `⊗_i f(x_i)` for a multiplicative `⊗` where `f` is the
+/// identity (a product) or `1 − x` under an outer `1 − ·` (the
+/// probabilistic sum): child `j` gets the product of its siblings' `f(x_i)`.
+/// Prefix products, then a running suffix: O(k) per node, exact with zeros,
+/// no division.
 #[inline]
-pub fn product_backward_by_siblings<V: Copy>(
+pub fn sibling_products<V: Copy>(
     node: NodeRows<'_, V>,
-    adj: &mut [V],
-    scratch: &mut Vec<V>,
+    derivs: &mut [V],
     one: V,
     mul: impl Fn(V, V) -> V,
-    add: impl Fn(V, V) -> V,
-) {
-    product_backward_by_mapped_siblings(node, adj, scratch, one, mul, add, |x| x);
-}
-
-/// Backward through `⊗_i f(x_i)` where `f` has derivative 1 (the identity)
-/// or −1 with an outer negation (`1 − ∏(1 − x_i)`): each child receives the
-/// product of its siblings' `f(x_j)`.
-#[inline]
-pub fn product_backward_by_mapped_siblings<V: Copy>(
-    node: NodeRows<'_, V>,
-    adj: &mut [V],
-    scratch: &mut Vec<V>,
-    one: V,
-    mul: impl Fn(V, V) -> V,
-    add: impl Fn(V, V) -> V,
     map: impl Fn(V) -> V,
 ) {
-    let NodeRows { adj_out, rows, children, width, .. } = node;
-    match children {
-        [] => {}
-        [c] => {
-            for (a, &g) in row_mut(adj, *c, width).iter_mut().zip(adj_out) {
-                *a = add(*a, g);
-            }
-        }
-        [c0, c1] => {
-            // The common case in compiled circuits: each child gets the other.
-            let (c0, c1) = (*c0, *c1);
-            for t in 0..width {
-                let v0 = map(rows[c0 as usize * width + t]);
-                let v1 = map(rows[c1 as usize * width + t]);
-                let g = adj_out[t];
-                let a0 = &mut adj[c0 as usize * width + t];
-                *a0 = add(*a0, mul(g, v1));
-                let a1 = &mut adj[c1 as usize * width + t];
-                *a1 = add(*a1, mul(g, v0));
-            }
-        }
-        _ => {
-            // prefix[i] = adj_out · v_0 · ... · v_{i-1}; a running suffix
-            // product then completes each child's sibling product.
-            let k = children.len();
-            scratch.clear();
-            scratch.resize((k + 1) * width, one);
-            scratch[..width].copy_from_slice(adj_out);
-            for (i, &c) in children.iter().enumerate() {
-                let (done, next) = scratch.split_at_mut((i + 1) * width);
-                let prev = &done[i * width..];
-                for ((n, &p), &v) in next[..width].iter_mut().zip(prev).zip(row(rows, c, width)) {
-                    *n = mul(p, map(v));
-                }
-            }
-            let suffix = &mut scratch[k * width..];
-            suffix.fill(one);
-            for (i, &c) in children.iter().enumerate().rev() {
-                let (head, suffix) = scratch.split_at_mut(k * width);
-                let prefix = &head[i * width..(i + 1) * width];
-                let a = row_mut(adj, c, width);
-                let v = row(rows, c, width);
-                for t in 0..width {
-                    a[t] = add(a[t], mul(prefix[t], suffix[t]));
-                    suffix[t] = mul(suffix[t], map(v[t]));
-                }
-            }
-        }
-    }
-}
-
-/// Backward through an n-ary sum whose derivative is 1 in every child.
-#[inline]
-pub fn pass_adjoint_to_children<V: Copy>(node: NodeRows<'_, V>, adj: &mut [V], add: impl Fn(V, V) -> V) {
-    for &c in node.children {
-        for (a, &g) in row_mut(adj, c, node.width).iter_mut().zip(node.adj_out) {
-            *a = add(*a, g);
-        }
-    }
-}
-
-/// Backward through an idempotent selection (max or min): the whole adjoint
-/// goes to the first child whose value equals the node's, so ties are broken
-/// the same way every time.
-#[inline]
-pub fn select_backward<V: Copy + PartialEq>(
-    node: NodeRows<'_, V>,
-    adj: &mut [V],
-    scratch: &mut Vec<V>,
-    zero: V,
-    add: impl Fn(V, V) -> V,
-) {
-    let NodeRows { out, adj_out, rows, children, width } = node;
-    // `remaining[t]` is the adjoint not yet handed out: it drops to zero once
-    // the first matching child has taken it.
-    scratch.clear();
-    scratch.extend_from_slice(adj_out);
-    for &c in children {
-        let v = row(rows, c, width);
-        let a = row_mut(adj, c, width);
+    let NodeRows { rows, children, width, .. } = node;
+    let k = children.len();
+    if k == 2 {
+        let (a, b) = (row(rows, children[0], width), row(rows, children[1], width));
+        let (d0, d1) = derivs[..2 * width].split_at_mut(width);
         for t in 0..width {
-            let take = v[t] == out[t];
-            let g = if take { scratch[t] } else { zero };
-            a[t] = add(a[t], g);
-            scratch[t] = if take { zero } else { scratch[t] };
+            d0[t] = map(b[t]);
+            d1[t] = map(a[t]);
+        }
+        return;
+    }
+    for start in (0..width).step_by(BLOCK) {
+        let w = BLOCK.min(width - start);
+        let mut acc = [one; BLOCK];
+        for (j, &c) in children.iter().enumerate() {
+            let x = &row(rows, c, width)[start..start + w];
+            let d = &mut derivs[j * width + start..j * width + start + w];
+            for t in 0..w {
+                d[t] = acc[t];
+                acc[t] = mul(acc[t], map(x[t]));
+            }
+        }
+        acc[..w].fill(one);
+        for (j, &c) in children.iter().enumerate().rev() {
+            let x = &row(rows, c, width)[start..start + w];
+            let d = &mut derivs[j * width + start..j * width + start + w];
+            for t in 0..w {
+                d[t] = mul(d[t], acc[t]);
+                acc[t] = mul(acc[t], map(x[t]));
+            }
+        }
+    }
+}
+
+/// Derivatives of an idempotent selection (max or min): 1 for the first
+/// child whose value equals the node's, 0 for every other, so ties are
+/// broken the same way every time.
+#[inline]
+pub fn first_extreme<V: Copy + PartialEq>(node: NodeRows<'_, V>, derivs: &mut [V], one: V, zero: V) {
+    let NodeRows { out, rows, children, width } = node;
+    for start in (0..width).step_by(BLOCK) {
+        let w = BLOCK.min(width - start);
+        let mut taken = [false; BLOCK];
+        for (j, &c) in children.iter().enumerate() {
+            let x = &row(rows, c, width)[start..start + w];
+            let d = &mut derivs[j * width + start..j * width + start + w];
+            for t in 0..w {
+                let take = !taken[t] && x[t] == out[start + t];
+                d[t] = if take { one } else { zero };
+                taken[t] |= take;
+            }
         }
     }
 }

@@ -5,9 +5,7 @@
 //! overflow shows as that value instead of wrapping to a wrong count; the
 //! evaluator's callers report it. There is no negation.
 
-use crate::algebra::{
-    pass_adjoint_to_children, product_backward_by_siblings, Algebra, Differentiable, Laws, NodeRows, Requirements,
-};
+use crate::algebra::{sibling_products, Algebra, Differentiable, Laws, NodeRows, Requirements};
 
 /// Natural numbers under `+` and `×`.
 #[derive(Clone, Copy, Debug, Default)]
@@ -47,7 +45,7 @@ impl Algebra for Counting {
 }
 
 impl Differentiable for Counting {
-    fn negate_derivative(_: u128) -> u128 {
+    fn negate_derivative(_: u128, _: u128) -> u128 {
         0
     }
     fn adjoint_one() -> u128 {
@@ -62,10 +60,11 @@ impl Differentiable for Counting {
     fn adjoint_mul(a: u128, b: u128) -> u128 {
         a.saturating_mul(b)
     }
-    fn sum_backward(node: NodeRows<'_, u128>, adj: &mut [u128], _: &mut Vec<u128>) {
-        pass_adjoint_to_children(node, adj, Self::add);
+    const SUM_DERIVATIVE_IS_ONE: bool = true;
+    fn sum_derivatives(node: NodeRows<'_, u128>, derivs: &mut [u128]) {
+        derivs[..node.children.len() * node.width].fill(1);
     }
-    fn product_backward(node: NodeRows<'_, u128>, adj: &mut [u128], scratch: &mut Vec<u128>) {
-        product_backward_by_siblings(node, adj, scratch, 1, Self::mul, Self::add);
+    fn product_derivatives(node: NodeRows<'_, u128>, derivs: &mut [u128]) {
+        sibling_products(node, derivs, 1, Self::mul, |x| x);
     }
 }

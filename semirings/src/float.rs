@@ -42,7 +42,22 @@ pub trait Float:
     fn fast_ln(self) -> Self;
     /// `ln(1 - e^x)` for `x <= 0`, accurate near both ends.
     fn log1mexp(self) -> Self;
+    /// [`Float::log1mexp`], branch-free and vectorisable.
+    fn fast_log1mexp(self) -> Self;
     fn is_nan(self) -> bool;
+    fn mul_add(self, a: Self, b: Self) -> Self;
+}
+
+/// `a · b + c`, fused where the target has FMA (one rounding, half the
+/// latency of a multiply and an add); plain arithmetic elsewhere, since a
+/// software `fma` would be far slower.
+#[inline(always)]
+fn madd<F: Float>(a: F, b: F, c: F) -> F {
+    if cfg!(target_feature = "fma") {
+        a.mul_add(b, c)
+    } else {
+        a * b + c
+    }
 }
 
 macro_rules! float_common {
@@ -88,11 +103,45 @@ macro_rules! float_common {
         fn is_nan(self) -> bool {
             <$t>::is_nan(self)
         }
+        #[inline(always)]
+        fn mul_add(self, a: Self, b: Self) -> Self {
+            <$t>::mul_add(self, a, b)
+        }
+    };
+}
+
+/// [`Float::fast_log1mexp`] with one `exp` and one `ln`:
+/// near 0, `ln(1 − eˣ) = ln(−2 sinh(x/2)) + x/2` with `sinh` as its series;
+/// further out, `ln(1 − y)` for `y = eˣ ≤ 1/2`, with the rounding of `1 − y`
+/// compensated (the classic `log1p` trick).
+macro_rules! fast_log1mexp {
+    ($t:ty, $inv_odd_factorials:expr) => {
+        #[inline(always)]
+        fn fast_log1mexp(self) -> $t {
+            let x = self;
+            let h = 0.5 * x;
+            let h2 = h * h;
+            // q = sinh(h) / h = Σ h^(2k) / (2k + 1)!, Horner from the last term.
+            let mut q: $t = 0.0;
+            for c in $inv_odd_factorials.iter().rev() {
+                q = madd(q, h2, *c as $t);
+            }
+            let y = x.fast_exp();
+            let near = x > -std::f64::consts::LN_2 as $t;
+            let u = if near { -2.0 * h * q } else { 1.0 - y };
+            let l = u.fast_ln();
+            if near {
+                l + h
+            } else {
+                l - ((u - 1.0) + y) / u
+            }
+        }
     };
 }
 
 impl Float for f64 {
     float_common!(f64, "f64");
+    fast_log1mexp!(f64, [1.0, 1.0 / 6.0, 1.0 / 120.0, 1.0 / 5040.0, 1.0 / 362_880.0, 1.0 / 39_916_800.0, 1.0 / 6_227_020_800.0]);
 
     #[inline(always)]
     fn fast_exp(self) -> f64 {
@@ -103,19 +152,19 @@ impl Float for f64 {
         let r = x - n * LN2_HI - n * LN2_LO;
         // Taylor series to degree 13: the remainder on |r| <= ln2/2 is below 1e-17.
         let mut p = 1.0 / 6_227_020_800.0;
-        p = p * r + 1.0 / 479_001_600.0;
-        p = p * r + 1.0 / 39_916_800.0;
-        p = p * r + 1.0 / 3_628_800.0;
-        p = p * r + 1.0 / 362_880.0;
-        p = p * r + 1.0 / 40_320.0;
-        p = p * r + 1.0 / 5_040.0;
-        p = p * r + 1.0 / 720.0;
-        p = p * r + 1.0 / 120.0;
-        p = p * r + 1.0 / 24.0;
-        p = p * r + 1.0 / 6.0;
-        p = p * r + 0.5;
-        p = p * r + 1.0;
-        p = p * r + 1.0;
+        p = madd(p, r, 1.0 / 479_001_600.0);
+        p = madd(p, r, 1.0 / 39_916_800.0);
+        p = madd(p, r, 1.0 / 3_628_800.0);
+        p = madd(p, r, 1.0 / 362_880.0);
+        p = madd(p, r, 1.0 / 40_320.0);
+        p = madd(p, r, 1.0 / 5_040.0);
+        p = madd(p, r, 1.0 / 720.0);
+        p = madd(p, r, 1.0 / 120.0);
+        p = madd(p, r, 1.0 / 24.0);
+        p = madd(p, r, 1.0 / 6.0);
+        p = madd(p, r, 0.5);
+        p = madd(p, r, 1.0);
+        p = madd(p, r, 1.0);
         let scale = f64::from_bits(((n as i64 + 1023) as u64) << 52);
         let y = p * scale;
         if self < -708.0 {
@@ -128,8 +177,12 @@ impl Float for f64 {
     #[inline(always)]
     fn fast_ln(self) -> f64 {
         // x = m * 2^e with m in [sqrt(1/2), sqrt(2)); ln m = 2 atanh((m-1)/(m+1)).
-        let bits = self.to_bits();
-        let mut e = ((bits >> 52) & 0x7ff) as i64 - 1023;
+        // Subnormals are scaled up first; no branch calls out to libm, so
+        // loops over this stay vectorised.
+        let tiny = self < f64::MIN_POSITIVE;
+        let x = if tiny { self * 18_014_398_509_481_984.0 } else { self }; // 2^54
+        let bits = x.to_bits();
+        let mut e = ((bits >> 52) & 0x7ff) as i64 - 1023 - if tiny { 54 } else { 0 };
         let mut m = f64::from_bits((bits & 0x000f_ffff_ffff_ffff) | 0x3ff0_0000_0000_0000);
         let big = m > std::f64::consts::SQRT_2;
         m = if big { m * 0.5 } else { m };
@@ -137,25 +190,20 @@ impl Float for f64 {
         let f = (m - 1.0) / (m + 1.0);
         let f2 = f * f;
         let mut p = 1.0 / 23.0;
-        p = p * f2 + 1.0 / 21.0;
-        p = p * f2 + 1.0 / 19.0;
-        p = p * f2 + 1.0 / 17.0;
-        p = p * f2 + 1.0 / 15.0;
-        p = p * f2 + 1.0 / 13.0;
-        p = p * f2 + 1.0 / 11.0;
-        p = p * f2 + 1.0 / 9.0;
-        p = p * f2 + 1.0 / 7.0;
-        p = p * f2 + 1.0 / 5.0;
-        p = p * f2 + 1.0 / 3.0;
-        p = p * f2 + 1.0;
+        p = madd(p, f2, 1.0 / 21.0);
+        p = madd(p, f2, 1.0 / 19.0);
+        p = madd(p, f2, 1.0 / 17.0);
+        p = madd(p, f2, 1.0 / 15.0);
+        p = madd(p, f2, 1.0 / 13.0);
+        p = madd(p, f2, 1.0 / 11.0);
+        p = madd(p, f2, 1.0 / 9.0);
+        p = madd(p, f2, 1.0 / 7.0);
+        p = madd(p, f2, 1.0 / 5.0);
+        p = madd(p, f2, 1.0 / 3.0);
+        p = madd(p, f2, 1.0);
         let y = e as f64 * std::f64::consts::LN_2 + 2.0 * f * p;
-        // Zero, subnormals (never produced by the algebras' sums) and infinity.
-        if self < f64::MIN_POSITIVE {
-            if self == 0.0 {
-                f64::NEG_INFINITY
-            } else {
-                self.ln()
-            }
+        if self == 0.0 {
+            f64::NEG_INFINITY
         } else if self == f64::INFINITY {
             f64::INFINITY
         } else {
@@ -166,6 +214,7 @@ impl Float for f64 {
 
 impl Float for f32 {
     float_common!(f32, "f32");
+    fast_log1mexp!(f32, [1.0, 1.0 / 6.0, 1.0 / 120.0, 1.0 / 5040.0, 1.0 / 362_880.0]);
 
     #[inline(always)]
     fn fast_exp(self) -> f32 {
@@ -176,13 +225,13 @@ impl Float for f32 {
         let r = x - n * LN2_HI - n * LN2_LO;
         // Taylor to degree 7: remainder below 5e-9 on |r| <= ln2/2.
         let mut p = 1.0 / 5040.0;
-        p = p * r + 1.0 / 720.0;
-        p = p * r + 1.0 / 120.0;
-        p = p * r + 1.0 / 24.0;
-        p = p * r + 1.0 / 6.0;
-        p = p * r + 0.5;
-        p = p * r + 1.0;
-        p = p * r + 1.0;
+        p = madd(p, r, 1.0 / 720.0);
+        p = madd(p, r, 1.0 / 120.0);
+        p = madd(p, r, 1.0 / 24.0);
+        p = madd(p, r, 1.0 / 6.0);
+        p = madd(p, r, 0.5);
+        p = madd(p, r, 1.0);
+        p = madd(p, r, 1.0);
         let scale = f32::from_bits(((n as i32 + 127) as u32) << 23);
         let y = p * scale;
         if self < -87.0 {
@@ -194,8 +243,10 @@ impl Float for f32 {
 
     #[inline(always)]
     fn fast_ln(self) -> f32 {
-        let bits = self.to_bits();
-        let mut e = ((bits >> 23) & 0xff) as i32 - 127;
+        let tiny = self < f32::MIN_POSITIVE;
+        let x = if tiny { self * 16_777_216.0 } else { self }; // 2^24
+        let bits = x.to_bits();
+        let mut e = ((bits >> 23) & 0xff) as i32 - 127 - if tiny { 24 } else { 0 };
         let mut m = f32::from_bits((bits & 0x007f_ffff) | 0x3f80_0000);
         let big = m > std::f32::consts::SQRT_2;
         m = if big { m * 0.5 } else { m };
@@ -203,18 +254,14 @@ impl Float for f32 {
         let f = (m - 1.0) / (m + 1.0);
         let f2 = f * f;
         let mut p = 1.0 / 11.0;
-        p = p * f2 + 1.0 / 9.0;
-        p = p * f2 + 1.0 / 7.0;
-        p = p * f2 + 1.0 / 5.0;
-        p = p * f2 + 1.0 / 3.0;
-        p = p * f2 + 1.0;
+        p = madd(p, f2, 1.0 / 9.0);
+        p = madd(p, f2, 1.0 / 7.0);
+        p = madd(p, f2, 1.0 / 5.0);
+        p = madd(p, f2, 1.0 / 3.0);
+        p = madd(p, f2, 1.0);
         let y = e as f32 * std::f32::consts::LN_2 + 2.0 * f * p;
-        if self < f32::MIN_POSITIVE {
-            if self == 0.0 {
-                f32::NEG_INFINITY
-            } else {
-                self.ln()
-            }
+        if self == 0.0 {
+            f32::NEG_INFINITY
         } else if self == f32::INFINITY {
             f32::INFINITY
         } else {
@@ -260,6 +307,9 @@ mod tests {
         assert!(worst < 4e-16, "worst error {worst}");
         assert_eq!(0.0f64.fast_ln(), f64::NEG_INFINITY);
         assert_eq!(1.0f64.fast_ln(), 0.0);
+        for x in [1e-310f64, 4e-320, f64::MIN_POSITIVE / 3.0] {
+            assert!((x.fast_ln() - x.ln()).abs() < 1e-12 * x.ln().abs(), "subnormal {x}");
+        }
     }
 
     #[test]
@@ -280,6 +330,29 @@ mod tests {
         }
         assert!(worst < 4e-7, "ln worst {worst}");
         assert_eq!(0.0f32.fast_ln(), f32::NEG_INFINITY);
+    }
+
+    #[test]
+    fn fast_log1mexp_matches_log1mexp() {
+        let mut worst: f64 = 0.0;
+        let mut x: f64 = -60.0;
+        while x < 0.0 {
+            worst = worst.max(rel(x.fast_log1mexp(), x.log1mexp()));
+            x += 0.00731;
+        }
+        for x in [-1e-300, -1e-12, -1e-5, -0.69, -0.7, -700.0] {
+            worst = worst.max(rel(x.fast_log1mexp(), x.log1mexp()));
+        }
+        assert!(worst < 1e-14, "f64 worst {worst}");
+        let mut worst: f64 = 0.0;
+        let mut x: f32 = -30.0;
+        while x < 0.0 {
+            worst = worst.max(rel(x.fast_log1mexp() as f64, (x as f64).log1mexp()));
+            x += 0.00731;
+        }
+        assert!(worst < 2e-6, "f32 worst {worst}");
+        assert_eq!(0.0f64.fast_log1mexp(), f64::NEG_INFINITY);
+        assert_eq!(f64::NEG_INFINITY.fast_log1mexp(), 0.0);
     }
 
     #[test]

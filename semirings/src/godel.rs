@@ -8,7 +8,7 @@
 
 use std::marker::PhantomData;
 
-use crate::algebra::{select_backward, Algebra, Differentiable, Laws, NodeRows, Requirements};
+use crate::algebra::{first_extreme, Algebra, Differentiable, Laws, NodeRows, Requirements};
 use crate::float::Float;
 
 /// Truth degrees under `max` and `min`.
@@ -56,7 +56,7 @@ fn dl_dneg(a: f32) -> f32 { return -1.0; }
 }
 
 impl<F: Float> Differentiable for Godel<F> {
-    fn negate_derivative(_: F) -> F {
+    fn negate_derivative(_: F, _: F) -> F {
         -F::ONE
     }
     fn adjoint_one() -> F {
@@ -73,10 +73,10 @@ impl<F: Float> Differentiable for Godel<F> {
     fn adjoint_mul(a: F, b: F) -> F {
         a * b
     }
-    fn sum_backward(node: NodeRows<'_, F>, adj: &mut [F], scratch: &mut Vec<F>) {
-        select_backward(node, adj, scratch, F::ZERO, |a, b| a + b);
+    fn sum_derivatives(node: NodeRows<'_, F>, derivs: &mut [F]) {
+        first_extreme(node, derivs, F::ONE, F::ZERO);
     }
-    fn product_backward(node: NodeRows<'_, F>, adj: &mut [F], scratch: &mut Vec<F>) {
-        select_backward(node, adj, scratch, F::ZERO, |a, b| a + b);
+    fn product_derivatives(node: NodeRows<'_, F>, derivs: &mut [F]) {
+        first_extreme(node, derivs, F::ONE, F::ZERO);
     }
 }

@@ -121,15 +121,25 @@ fn kernel_gradient_matches<A: Differentiable<Value = f64>>(xs: &[f64], label: im
     let rows: Vec<f64> = xs.iter().map(|&p| label(p)).collect();
     let children: Vec<u32> = (0..xs.len() as u32).collect();
     type Kernel = fn(&mut [f64], &[f64], &[u32], usize);
-    type Backward<V> = fn(NodeRows<'_, V>, &mut [V], &mut Vec<V>);
-    let kernels: [(Kernel, Backward<f64>); 2] =
-        [(A::sum_rows, A::sum_backward), (A::product_rows, A::product_backward)];
-    for (forward, backward) in kernels {
+    type Fused = fn(&mut [f64], &[f64], &[u32], usize, &mut [f64]);
+    type Derivs = fn(NodeRows<'_, f64>, &mut [f64]);
+    let kernels: [(Kernel, Fused, Derivs); 2] = [
+        (A::sum_rows, A::sum_rows_with_derivatives, A::sum_derivatives),
+        (A::product_rows, A::product_rows_with_derivatives, A::product_derivatives),
+    ];
+    for (forward, fused, derivatives) in kernels {
         let mut out = [0.0];
         forward(&mut out, &rows, &children, 1);
-        let mut adj = vec![0.0; rows.len()];
-        let node = NodeRows { out: &out, adj_out: &[1.0], rows: &rows, children: &children, width: 1 };
-        backward(node, &mut adj, &mut Vec::new());
+        let mut derivs = vec![0.0; rows.len()];
+        derivatives(NodeRows { out: &out, rows: &rows, children: &children, width: 1 }, &mut derivs);
+        // The fused kernel gives the same value and, where it stores them, the same derivatives.
+        let mut fused_out = [0.0];
+        let mut fused_derivs = derivs.clone();
+        fused(&mut fused_out, &rows, &children, 1, &mut fused_derivs);
+        assert!(close(out[0], fused_out[0]));
+        for (a, b) in derivs.iter().zip(&fused_derivs) {
+            assert!(close(*a, *b), "{}: fused derivative {b} vs {a}", A::NAME);
+        }
         for i in 0..rows.len() {
             let h = 1e-6;
             let mut plus = rows.clone();
@@ -140,7 +150,12 @@ fn kernel_gradient_matches<A: Differentiable<Value = f64>>(xs: &[f64], label: im
             forward(&mut fp, &plus, &children, 1);
             forward(&mut fm, &minus, &children, 1);
             let numeric = (fp[0] - fm[0]) / (2.0 * h);
-            assert!((numeric - adj[i]).abs() < 1e-6 * numeric.abs().max(1.0), "{}: {numeric} vs {}", A::NAME, adj[i]);
+            assert!(
+                (numeric - derivs[i]).abs() < 1e-6 * numeric.abs().max(1.0),
+                "{}: {numeric} vs {}",
+                A::NAME,
+                derivs[i]
+            );
         }
     }
 }
@@ -166,10 +181,11 @@ fn log_sum_of_zeros_is_zero_not_nan() {
     let mut out = [0.0];
     L::sum_rows(&mut out, &rows, &[0, 1], 1);
     assert_eq!(out[0], f64::NEG_INFINITY);
-    let mut adj = [0.0; 2];
-    let node = NodeRows { out: &out, adj_out: &[1.0], rows: &rows, children: &[0, 1], width: 1 };
-    L::sum_backward(node, &mut adj, &mut Vec::new());
-    assert_eq!(adj, [0.0, 0.0]);
+    let mut derivs = [f64::NAN; 2];
+    L::sum_derivatives(NodeRows { out: &out, rows: &rows, children: &[0, 1], width: 1 }, &mut derivs);
+    assert_eq!(derivs, [0.0, 0.0]);
+    L::sum_rows_with_derivatives(&mut out, &rows, &[0, 1], 1, &mut derivs);
+    assert_eq!(derivs, [0.0, 0.0]);
 }
 
 #[test]
@@ -177,10 +193,10 @@ fn ties_in_max_send_the_gradient_to_the_first_child() {
     let rows = [0.5, 0.5, 0.2];
     let mut out = [0.0];
     Godel::<f64>::sum_rows(&mut out, &rows, &[0, 1, 2], 1);
-    let mut adj = [0.0; 3];
-    let node = NodeRows { out: &out, adj_out: &[1.0], rows: &rows, children: &[1, 0, 2], width: 1 };
-    Godel::<f64>::sum_backward(node, &mut adj, &mut Vec::new());
-    assert_eq!(adj, [0.0, 1.0, 0.0]);
+    // Children listed as (1, 0, 2): child 1 comes first and takes the gradient.
+    let mut derivs = [f64::NAN; 3];
+    Godel::<f64>::sum_derivatives(NodeRows { out: &out, rows: &rows, children: &[1, 0, 2], width: 1 }, &mut derivs);
+    assert_eq!(derivs, [1.0, 0.0, 0.0]);
 }
 
 #[test]

@@ -9,15 +9,13 @@
 
 use std::marker::PhantomData;
 
-use crate::algebra::{pass_adjoint_to_children, row, row_mut, Algebra, Differentiable, Laws, NodeRows, Requirements};
+use crate::algebra::{row, Algebra, Differentiable, Laws, NodeRows, Requirements, BLOCK};
 use crate::float::Float;
 
 /// Log-probabilities under `logaddexp` and `+`.
 #[derive(Clone, Copy, Debug, Default)]
 pub struct LogProbability<F = f64>(PhantomData<F>);
 
-/// Batch elements handled per block of the n-ary log-sum-exp (stack buffers).
-const BLOCK: usize = 64;
 
 impl<F: Float> Algebra for LogProbability<F> {
     type Value = F;
@@ -63,7 +61,12 @@ fn dl_dneg(a: f32) -> f32 { return -exp(a - dl_neg(a)); }
         a + b
     }
     fn negate(a: F) -> Option<F> {
-        Some(a.log1mexp())
+        Some(a.fast_log1mexp())
+    }
+    fn negate_rows(out: &mut [F], src: &[F]) {
+        for (o, &x) in out.iter_mut().zip(src) {
+            *o = x.fast_log1mexp();
+        }
     }
     fn from_probability(p: f64) -> F {
         F::from_f64(p.ln())
@@ -73,36 +76,7 @@ fn dl_dneg(a: f32) -> f32 { return -exp(a - dl_neg(a)); }
     }
 
     fn sum_rows(out: &mut [F], rows: &[F], children: &[u32], width: usize) {
-        match children {
-            [] => out.fill(F::NEG_INFINITY),
-            [c] => out.copy_from_slice(row(rows, *c, width)),
-            _ => {
-                for start in (0..width).step_by(BLOCK) {
-                    let w = BLOCK.min(width - start);
-                    let mut m = [F::NEG_INFINITY; BLOCK];
-                    for &c in children {
-                        let x = &row(rows, c, width)[start..start + w];
-                        for t in 0..w {
-                            m[t] = m[t].max(x[t]);
-                        }
-                    }
-                    for mt in &mut m[..w] {
-                        // All children −∞: shift by 0 so the sum is ln 0 = −∞.
-                        *mt = if *mt == F::NEG_INFINITY { F::ZERO } else { *mt };
-                    }
-                    let mut s = [F::ZERO; BLOCK];
-                    for &c in children {
-                        let x = &row(rows, c, width)[start..start + w];
-                        for t in 0..w {
-                            s[t] = s[t] + (x[t] - m[t]).fast_exp();
-                        }
-                    }
-                    for t in 0..w {
-                        out[start + t] = m[t] + s[t].fast_ln();
-                    }
-                }
-            }
-        }
+        log_sum_exp(out, rows, children, width, None);
     }
 
     fn product_rows(out: &mut [F], rows: &[F], children: &[u32], width: usize) {
@@ -110,10 +84,107 @@ fn dl_dneg(a: f32) -> f32 { return -exp(a - dl_neg(a)); }
     }
 }
 
+/// `out[t] = ln Σ_c exp(rows[c][t])`, shifted by the largest child so that
+/// nothing overflows; with `derivs`, also each child's share
+/// `exp(rows[c][t] − out[t])`, which is its derivative, from the same `exp`s.
+#[inline(always)]
+fn log_sum_exp<F: Float>(out: &mut [F], rows: &[F], children: &[u32], width: usize, mut derivs: Option<&mut [F]>) {
+    if let [c] = children {
+        out.copy_from_slice(row(rows, *c, width));
+        if let Some(d) = derivs {
+            d[..width].fill(F::ONE);
+        }
+        return;
+    }
+    if children.is_empty() {
+        out.fill(F::NEG_INFINITY);
+        return;
+    }
+    if width == 1 {
+        // One batch element: plain scalar loops, no per-block buffers.
+        let mut m = F::NEG_INFINITY;
+        for &c in children {
+            m = m.max(rows[c as usize]);
+        }
+        let shift = if m == F::NEG_INFINITY { F::ZERO } else { m };
+        let mut s = F::ZERO;
+        match derivs.as_deref_mut() {
+            Some(d) => {
+                for (dj, &c) in d.iter_mut().zip(children) {
+                    *dj = (rows[c as usize] - shift).fast_exp();
+                    s = s + *dj;
+                }
+                let inv = if s > F::ZERO { F::ONE / s } else { F::ZERO };
+                for dj in &mut d[..children.len()] {
+                    *dj = *dj * inv;
+                }
+            }
+            None => {
+                for &c in children {
+                    s = s + (rows[c as usize] - shift).fast_exp();
+                }
+            }
+        }
+        out[0] = shift + s.fast_ln();
+        return;
+    }
+    for start in (0..width).step_by(BLOCK) {
+        let w = BLOCK.min(width - start);
+        let mut m = [F::NEG_INFINITY; BLOCK];
+        for &c in children {
+            let x = &row(rows, c, width)[start..start + w];
+            for t in 0..w {
+                m[t] = m[t].max(x[t]);
+            }
+        }
+        for mt in &mut m[..w] {
+            // All children −∞: shift by 0 so the sum is ln 0 = −∞.
+            *mt = if *mt == F::NEG_INFINITY { F::ZERO } else { *mt };
+        }
+        let mut s = [F::ZERO; BLOCK];
+        match derivs.as_deref_mut() {
+            Some(d) => {
+                for (j, &c) in children.iter().enumerate() {
+                    let x = &row(rows, c, width)[start..start + w];
+                    let dj = &mut d[j * width + start..j * width + start + w];
+                    for t in 0..w {
+                        dj[t] = (x[t] - m[t]).fast_exp();
+                        s[t] = s[t] + dj[t];
+                    }
+                }
+                let mut inv = [F::ZERO; BLOCK];
+                for t in 0..w {
+                    inv[t] = if s[t] > F::ZERO { F::ONE / s[t] } else { F::ZERO };
+                }
+                for j in 0..children.len() {
+                    let dj = &mut d[j * width + start..j * width + start + w];
+                    for t in 0..w {
+                        dj[t] = dj[t] * inv[t];
+                    }
+                }
+            }
+            None => {
+                for &c in children {
+                    let x = &row(rows, c, width)[start..start + w];
+                    for t in 0..w {
+                        s[t] = s[t] + (x[t] - m[t]).fast_exp();
+                    }
+                }
+            }
+        }
+        for t in 0..w {
+            out[start + t] = m[t] + s[t].fast_ln();
+        }
+    }
+}
+
 impl<F: Float> Differentiable for LogProbability<F> {
-    fn negate_derivative(x: F) -> F {
+    const PRODUCT_DERIVATIVE_IS_ONE: bool = true;
+
+    #[inline(always)]
+    fn negate_derivative(x: F, negated: F) -> F {
         // d/dx ln(1 − eˣ) = −eˣ / (1 − eˣ) = −exp(x − log1mexp(x)).
-        -(x - x.log1mexp()).fast_exp()
+        -(x - negated).fast_exp()
     }
     fn adjoint_one() -> F {
         F::ONE
@@ -129,25 +200,21 @@ impl<F: Float> Differentiable for LogProbability<F> {
     fn adjoint_mul(a: F, b: F) -> F {
         a * b
     }
-    fn sum_backward(node: NodeRows<'_, F>, adj: &mut [F], _: &mut Vec<F>) {
+    fn sum_derivatives(node: NodeRows<'_, F>, derivs: &mut [F]) {
         // ∂ logsumexp / ∂x_i = exp(x_i − out): the child's share of the sum.
-        let NodeRows { out, adj_out, rows, children, width } = node;
-        if let [c] = children {
-            for (a, &g) in row_mut(adj, *c, width).iter_mut().zip(adj_out) {
-                *a = *a + g;
-            }
-            return;
-        }
-        for &c in children {
+        let NodeRows { out, rows, children, width } = node;
+        for (j, &c) in children.iter().enumerate() {
             let x = row(rows, c, width);
-            let a = row_mut(adj, c, width);
             for t in 0..width {
                 let d = if out[t] == F::NEG_INFINITY { F::NEG_INFINITY } else { x[t] - out[t] };
-                a[t] = a[t] + adj_out[t] * d.fast_exp();
+                derivs[j * width + t] = d.fast_exp();
             }
         }
     }
-    fn product_backward(node: NodeRows<'_, F>, adj: &mut [F], _: &mut Vec<F>) {
-        pass_adjoint_to_children(node, adj, |a, b| a + b);
+    fn product_derivatives(node: NodeRows<'_, F>, derivs: &mut [F]) {
+        derivs[..node.children.len() * node.width].fill(F::ONE);
+    }
+    fn sum_rows_with_derivatives(out: &mut [F], rows: &[F], children: &[u32], width: usize, derivs: &mut [F]) {
+        log_sum_exp(out, rows, children, width, Some(derivs));
     }
 }

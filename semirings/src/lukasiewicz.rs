@@ -10,7 +10,7 @@
 
 use std::marker::PhantomData;
 
-use crate::algebra::{row, row_mut, Algebra, Differentiable, Laws, NodeRows, Requirements};
+use crate::algebra::{row, Algebra, Differentiable, Laws, NodeRows, Requirements};
 use crate::float::Float;
 
 /// Truth degrees under bounded sum and bounded product.
@@ -81,19 +81,18 @@ fn sum_children<F: Float>(out: &mut [F], rows: &[F], children: &[u32], width: us
     }
 }
 
-/// Pass the adjoint to every child where the node is unsaturated.
-fn pass_where<F: Float>(node: NodeRows<'_, F>, adj: &mut [F], active: impl Fn(F) -> bool) {
-    let NodeRows { out, adj_out, children, width, .. } = node;
-    for &c in children {
-        let a = row_mut(adj, c, width);
-        for t in 0..width {
-            a[t] = a[t] + if active(out[t]) { adj_out[t] } else { F::ZERO };
+/// Derivative 1 for every child where the node is unsaturated, else 0.
+fn one_where<F: Float>(node: NodeRows<'_, F>, derivs: &mut [F], active: impl Fn(F) -> bool) {
+    let NodeRows { out, children, width, .. } = node;
+    for j in 0..children.len() {
+        for (d, &o) in derivs[j * width..(j + 1) * width].iter_mut().zip(out) {
+            *d = if active(o) { F::ONE } else { F::ZERO };
         }
     }
 }
 
 impl<F: Float> Differentiable for Lukasiewicz<F> {
-    fn negate_derivative(_: F) -> F {
+    fn negate_derivative(_: F, _: F) -> F {
         -F::ONE
     }
     fn adjoint_one() -> F {
@@ -110,10 +109,10 @@ impl<F: Float> Differentiable for Lukasiewicz<F> {
     fn adjoint_mul(a: F, b: F) -> F {
         a * b
     }
-    fn sum_backward(node: NodeRows<'_, F>, adj: &mut [F], _: &mut Vec<F>) {
-        pass_where(node, adj, |v| v < F::ONE);
+    fn sum_derivatives(node: NodeRows<'_, F>, derivs: &mut [F]) {
+        one_where(node, derivs, |v| v < F::ONE);
     }
-    fn product_backward(node: NodeRows<'_, F>, adj: &mut [F], _: &mut Vec<F>) {
-        pass_where(node, adj, |v| v > F::ZERO);
+    fn product_derivatives(node: NodeRows<'_, F>, derivs: &mut [F]) {
+        one_where(node, derivs, |v| v > F::ZERO);
     }
 }

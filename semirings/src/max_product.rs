@@ -8,9 +8,7 @@
 
 use std::marker::PhantomData;
 
-use crate::algebra::{
-    pass_adjoint_to_children, select_backward, Algebra, Differentiable, Laws, NodeRows, Requirements,
-};
+use crate::algebra::{first_extreme, Algebra, Differentiable, Laws, NodeRows, Requirements};
 use crate::float::Float;
 
 /// Log-probabilities under `max` and `+`.
@@ -51,7 +49,12 @@ fn dl_dneg(a: f32) -> f32 { return -exp(a - dl_neg(a)); }
         a + b
     }
     fn negate(a: F) -> Option<F> {
-        Some(a.log1mexp())
+        Some(a.fast_log1mexp())
+    }
+    fn negate_rows(out: &mut [F], src: &[F]) {
+        for (o, &x) in out.iter_mut().zip(src) {
+            *o = x.fast_log1mexp();
+        }
     }
     fn from_probability(p: f64) -> F {
         F::from_f64(p.ln())
@@ -62,8 +65,8 @@ fn dl_dneg(a: f32) -> f32 { return -exp(a - dl_neg(a)); }
 }
 
 impl<F: Float> Differentiable for MaxProduct<F> {
-    fn negate_derivative(x: F) -> F {
-        -(x - x.log1mexp()).fast_exp()
+    fn negate_derivative(x: F, negated: F) -> F {
+        -(x - negated).fast_exp()
     }
     fn adjoint_one() -> F {
         F::ONE
@@ -79,10 +82,11 @@ impl<F: Float> Differentiable for MaxProduct<F> {
     fn adjoint_mul(a: F, b: F) -> F {
         a * b
     }
-    fn sum_backward(node: NodeRows<'_, F>, adj: &mut [F], scratch: &mut Vec<F>) {
-        select_backward(node, adj, scratch, F::ZERO, |a, b| a + b);
+    const PRODUCT_DERIVATIVE_IS_ONE: bool = true;
+    fn sum_derivatives(node: NodeRows<'_, F>, derivs: &mut [F]) {
+        first_extreme(node, derivs, F::ONE, F::ZERO);
     }
-    fn product_backward(node: NodeRows<'_, F>, adj: &mut [F], _: &mut Vec<F>) {
-        pass_adjoint_to_children(node, adj, |a, b| a + b);
+    fn product_derivatives(node: NodeRows<'_, F>, derivs: &mut [F]) {
+        derivs[..node.children.len() * node.width].fill(F::ONE);
     }
 }

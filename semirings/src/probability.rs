@@ -8,9 +8,7 @@
 
 use std::marker::PhantomData;
 
-use crate::algebra::{
-    pass_adjoint_to_children, product_backward_by_siblings, Algebra, Differentiable, Laws, NodeRows, Requirements,
-};
+use crate::algebra::{sibling_products, Algebra, Differentiable, Laws, NodeRows, Requirements};
 use crate::float::Float;
 
 /// Probabilities under `+` and `×`.
@@ -58,7 +56,7 @@ fn dl_dneg(a: f32) -> f32 { return -1.0; }
 }
 
 impl<F: Float> Differentiable for Probability<F> {
-    fn negate_derivative(_: F) -> F {
+    fn negate_derivative(_: F, _: F) -> F {
         -F::ONE
     }
     fn adjoint_one() -> F {
@@ -75,10 +73,11 @@ impl<F: Float> Differentiable for Probability<F> {
     fn adjoint_mul(a: F, b: F) -> F {
         a * b
     }
-    fn sum_backward(node: NodeRows<'_, F>, adj: &mut [F], _: &mut Vec<F>) {
-        pass_adjoint_to_children(node, adj, |a, b| a + b);
+    const SUM_DERIVATIVE_IS_ONE: bool = true;
+    fn sum_derivatives(node: NodeRows<'_, F>, derivs: &mut [F]) {
+        derivs[..node.children.len() * node.width].fill(F::ONE);
     }
-    fn product_backward(node: NodeRows<'_, F>, adj: &mut [F], scratch: &mut Vec<F>) {
-        product_backward_by_siblings(node, adj, scratch, F::ONE, |a, b| a * b, |a, b| a + b);
+    fn product_derivatives(node: NodeRows<'_, F>, derivs: &mut [F]) {
+        sibling_products(node, derivs, F::ONE, |a, b| a * b, |x| x);
     }
 }

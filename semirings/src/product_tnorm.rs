@@ -10,10 +10,7 @@
 
 use std::marker::PhantomData;
 
-use crate::algebra::{
-    fold_rows, product_backward_by_mapped_siblings, product_backward_by_siblings, Algebra, Differentiable, Laws,
-    NodeRows, Requirements,
-};
+use crate::algebra::{fold_rows, sibling_products, Algebra, Differentiable, Laws, NodeRows, Requirements};
 use crate::float::Float;
 
 /// Truth degrees under the probabilistic sum and the product.
@@ -78,7 +75,7 @@ fn dl_dneg(a: f32) -> f32 { return -1.0; }
 }
 
 impl<F: Float> Differentiable for ProductTNorm<F> {
-    fn negate_derivative(_: F) -> F {
+    fn negate_derivative(_: F, _: F) -> F {
         -F::ONE
     }
     fn adjoint_one() -> F {
@@ -95,11 +92,11 @@ impl<F: Float> Differentiable for ProductTNorm<F> {
     fn adjoint_mul(a: F, b: F) -> F {
         a * b
     }
-    fn sum_backward(node: NodeRows<'_, F>, adj: &mut [F], scratch: &mut Vec<F>) {
+    fn sum_derivatives(node: NodeRows<'_, F>, derivs: &mut [F]) {
         // ∂(1 − ∏(1 − x_j))/∂x_i = ∏_{j≠i}(1 − x_j).
-        product_backward_by_mapped_siblings(node, adj, scratch, F::ONE, |a, b| a * b, |a, b| a + b, |x| F::ONE - x);
+        sibling_products(node, derivs, F::ONE, |a, b| a * b, |x| F::ONE - x);
     }
-    fn product_backward(node: NodeRows<'_, F>, adj: &mut [F], scratch: &mut Vec<F>) {
-        product_backward_by_siblings(node, adj, scratch, F::ONE, |a, b| a * b, |a, b| a + b);
+    fn product_derivatives(node: NodeRows<'_, F>, derivs: &mut [F]) {
+        sibling_products(node, derivs, F::ONE, |a, b| a * b, |x| x);
     }
 }
