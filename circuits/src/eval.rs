@@ -19,7 +19,7 @@ use std::sync::Mutex;
 
 use rayon::prelude::*;
 
-use deeplog_semirings::{Algebra, Differentiable};
+use deeplog_semirings::{Algebra, Differentiable, Segment};
 
 use crate::layered::{LayeredCircuit, Leaf, Op};
 use crate::properties::Unmet;
@@ -58,6 +58,9 @@ pub struct Gradients<V> {
     pub negative: Option<Vec<V>>,
 }
 
+/// Root values `[roots × batch]` and gradients.
+pub type Evaluated<V> = (Vec<V>, Gradients<V>);
+
 /// Why an evaluation was refused.
 #[derive(Clone, Debug, PartialEq, thiserror::Error)]
 pub enum EvalError {
@@ -83,11 +86,13 @@ fn describe(unmet: &Unmet) -> String {
     }
 }
 
-/// One tile's rows: node values, node adjoints, edge derivatives.
+/// One tile's rows: node values, node adjoints, edge derivatives, and room
+/// for the kernels' intermediate values.
 struct Workspace<V> {
     values: Vec<V>,
     adjoints: Vec<V>,
     derivs: Vec<V>,
+    scratch: Vec<V>,
 }
 
 /// Evaluates one layered circuit in algebra `A` on the CPU, many times.
@@ -148,6 +153,7 @@ impl<'c, A: Algebra> CpuEvaluator<'c, A> {
             values: Vec::new(),
             adjoints: Vec::new(),
             derivs: Vec::new(),
+            scratch: Vec::new(),
         })
     }
 
@@ -165,7 +171,7 @@ impl<'c, A: Algebra> CpuEvaluator<'c, A> {
         let run = |range: &std::ops::Range<usize>| {
             let mut ws = self.workspace();
             fill_leaves::<A>(self.circuit, w, range.clone(), &mut ws.values);
-            forward_tile::<A>(self.circuit, range.len(), &mut ws.values);
+            forward_tile::<A>(self.circuit, range.len(), &mut ws.values, None, &mut ws.scratch, plain());
             let roots = read_roots(self.circuit, &ws.values, range.len());
             self.give_back(ws);
             roots
@@ -184,7 +190,7 @@ impl<A: Differentiable> CpuEvaluator<'_, A> {
         &self,
         w: &Weights<A::Value>,
         seeds: Option<&[A::Value]>,
-    ) -> Result<(Vec<A::Value>, Gradients<A::Value>), EvalError> {
+    ) -> Result<Evaluated<A::Value>, EvalError> {
         self.validate(w)?;
         let c = self.circuit;
         let ones;
@@ -203,7 +209,10 @@ impl<A: Differentiable> CpuEvaluator<'_, A> {
         let run = |range: &std::ops::Range<usize>| {
             let mut ws = self.workspace();
             fill_leaves::<A>(c, w, range.clone(), &mut ws.values);
-            forward_tile_with_derivatives::<A>(c, range.len(), &mut ws.values, &mut ws.derivs);
+            ws.derivs.clear();
+            ws.derivs.resize(c.num_edges() * range.len(), A::adjoint_zero());
+            let derivs = Some(&mut ws.derivs[..]);
+            forward_tile::<A>(c, range.len(), &mut ws.values, derivs, &mut ws.scratch, with_derivatives());
             let roots = read_roots(c, &ws.values, range.len());
             let grads = backward_tile::<A>(c, w, range.clone(), seeds, &mut ws);
             self.give_back(ws);
@@ -225,7 +234,12 @@ impl<A: Differentiable> CpuEvaluator<'_, A> {
 
 /// Sizes `values` to `rows × width` and fills the leaf rows for batch
 /// columns `range`.
-fn fill_leaves<A: Algebra>(c: &LayeredCircuit, w: &Weights<A::Value>, range: std::ops::Range<usize>, values: &mut Vec<A::Value>) {
+fn fill_leaves<A: Algebra>(
+    c: &LayeredCircuit,
+    w: &Weights<A::Value>,
+    range: std::ops::Range<usize>,
+    values: &mut Vec<A::Value>,
+) {
     let width = range.len();
     values.clear();
     values.resize(c.num_rows() * width, A::zero());
@@ -247,50 +261,59 @@ fn fill_leaves<A: Algebra>(c: &LayeredCircuit, w: &Weights<A::Value>, range: std
     }
 }
 
-/// The forward pass over internal rows, leaves already filled.
-fn forward_tile<A: Algebra>(c: &LayeredCircuit, width: usize, values: &mut [A::Value]) {
+/// The forward pass over internal rows, leaves already filled; with
+/// `derivs`, also each edge's local derivative (`edges × width`, CSR order).
+fn forward_tile<A: Algebra>(
+    c: &LayeredCircuit,
+    width: usize,
+    values: &mut [A::Value],
+    mut derivs: Option<&mut [A::Value]>,
+    scratch: &mut Vec<A::Value>,
+    kernels: Kernels<A>,
+) {
+    let first = c.leaves.len();
     for layer in &c.layers {
         for seg in &layer.segments {
-            for row in seg.rows.start as usize..seg.rows.end as usize {
-                let (earlier, rest) = values.split_at_mut(row * width);
-                let out = &mut rest[..width];
-                let children = c.children_of(row);
-                match seg.op {
-                    Op::Sum => A::sum_rows(out, earlier, children, width),
-                    Op::Product => A::product_rows(out, earlier, children, width),
-                }
+            let (start, end) = (seg.rows.start as usize, seg.rows.end as usize);
+            let offsets = &c.offsets[start - first..=end - first];
+            let (e0, e1) = (offsets[0] as usize, offsets[end - start] as usize);
+            let (earlier, rest) = values.split_at_mut(start * width);
+            let segment = Segment {
+                out: &mut rest[..(end - start) * width],
+                rows: earlier,
+                offsets,
+                children: &c.children[e0..e1],
+                width,
+                derivs: derivs.as_deref_mut().map(|d| &mut d[e0 * width..e1 * width]),
+                scratch,
+            };
+            match seg.op {
+                Op::Sum => (kernels.sum)(segment),
+                Op::Product => (kernels.product)(segment),
             }
         }
     }
 }
 
-/// The forward pass that also stores each edge's local derivative in
-/// `derivs` (`edges × width`, in CSR order).
-fn forward_tile_with_derivatives<A: Differentiable>(
-    c: &LayeredCircuit,
-    width: usize,
-    values: &mut [A::Value],
-    derivs: &mut Vec<A::Value>,
-) {
-    derivs.clear();
-    derivs.resize(c.num_edges() * width, A::adjoint_zero());
-    let first = c.leaves.len();
-    for layer in &c.layers {
-        for seg in &layer.segments {
-            for row in seg.rows.start as usize..seg.rows.end as usize {
-                let (earlier, rest) = values.split_at_mut(row * width);
-                let out = &mut rest[..width];
-                let i = row - first;
-                let (e0, e1) = (c.offsets[i] as usize, c.offsets[i + 1] as usize);
-                let children = &c.children[e0..e1];
-                let d = &mut derivs[e0 * width..e1 * width];
-                match seg.op {
-                    Op::Sum => A::sum_rows_with_derivatives(out, earlier, children, width, d),
-                    Op::Product => A::product_rows_with_derivatives(out, earlier, children, width, d),
-                }
-            }
-        }
+/// The segment kernels a pass runs: plain, or storing derivatives.
+struct Kernels<A: Algebra> {
+    sum: fn(Segment<'_, A::Value>),
+    product: fn(Segment<'_, A::Value>),
+}
+
+impl<A: Algebra> Clone for Kernels<A> {
+    fn clone(&self) -> Self {
+        *self
     }
+}
+impl<A: Algebra> Copy for Kernels<A> {}
+
+fn plain<A: Algebra>() -> Kernels<A> {
+    Kernels { sum: A::sum_segment, product: A::product_segment }
+}
+
+fn with_derivatives<A: Differentiable>() -> Kernels<A> {
+    Kernels { sum: A::sum_segment_with_derivatives, product: A::product_segment_with_derivatives }
 }
 
 /// Root rows of a finished tile, `[roots × width]`.
@@ -314,7 +337,7 @@ fn backward_tile<A: Differentiable>(
     ws: &mut Workspace<A::Value>,
 ) -> TileGradients<A::Value> {
     let width = range.len();
-    let Workspace { values, adjoints, derivs } = ws;
+    let Workspace { values, adjoints, derivs, .. } = ws;
     adjoints.clear();
     adjoints.resize(c.num_rows() * width, A::adjoint_zero());
     for (&r, &s) in c.roots.iter().zip(seeds) {
@@ -329,6 +352,19 @@ fn backward_tile<A: Differentiable>(
                 Op::Sum => A::SUM_DERIVATIVE_IS_ONE,
                 Op::Product => A::PRODUCT_DERIVATIVE_IS_ONE,
             };
+            if width == 1 {
+                // One batch element: scalar loops without per-edge slicing.
+                for row in (seg.rows.start as usize..seg.rows.end as usize).rev() {
+                    let g = adjoints[row];
+                    let i = row - first;
+                    let (e0, e1) = (c.offsets[i] as usize, c.offsets[i + 1] as usize);
+                    for (&child, &d) in c.children[e0..e1].iter().zip(&derivs[e0..e1]) {
+                        let a = &mut adjoints[child as usize];
+                        *a = A::adjoint_add(*a, if unit { g } else { A::adjoint_mul(g, d) });
+                    }
+                }
+                continue;
+            }
             for row in (seg.rows.start as usize..seg.rows.end as usize).rev() {
                 let (earlier, rest) = adjoints.split_at_mut(row * width);
                 let g = &rest[..width];

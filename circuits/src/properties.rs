@@ -119,10 +119,8 @@ pub fn check(circuit: &Circuit) -> Properties {
                     decomposable = Knowledge::Fails(id);
                 }
             }
-            Node::Sum(cs) if smooth.holds() => {
-                if cs.iter().any(|c| sets[c.index()].len() != sets[i].len()) {
-                    smooth = Knowledge::Fails(id);
-                }
+            Node::Sum(cs) if smooth.holds() && cs.iter().any(|c| sets[c.index()].len() != sets[i].len()) => {
+                smooth = Knowledge::Fails(id);
             }
             _ => {}
         }

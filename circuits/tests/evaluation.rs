@@ -197,9 +197,9 @@ fn log_gradients_are_probability_gradients_rescaled() {
             if pv[r] == 0.0 {
                 continue;
             }
-            for v in 0..p.len() {
-                let expected = p[v] / pv[r] * pg.positive[v];
-                assert!((lg.positive[v] - expected).abs() < 1e-9 * expected.abs().max(1.0), "seed {seed}");
+            for ((pv_v, pg_v), lg_v) in p.iter().zip(&pg.positive).zip(&lg.positive) {
+                let expected = pv_v / pv[r] * pg_v;
+                assert!((lg_v - expected).abs() < 1e-9 * expected.abs().max(1.0), "seed {seed}");
             }
         }
     }

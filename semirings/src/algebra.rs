@@ -75,6 +75,81 @@ pub trait Algebra: Send + Sync + 'static {
     fn product_rows(out: &mut [Self::Value], rows: &[Self::Value], children: &[u32], width: usize) {
         fold_rows(out, rows, children, width, Self::one(), Self::mul);
     }
+
+    /// Every node of a segment of sums (see [`Segment`]). Algebras override
+    /// it where whole segments vectorise better than single nodes (a batch
+    /// of one, where the only long loops run over edges).
+    #[inline]
+    fn sum_segment(seg: Segment<'_, Self::Value>) {
+        seg.each_node(Self::sum_rows);
+    }
+
+    /// Every node of a segment of products.
+    #[inline]
+    fn product_segment(seg: Segment<'_, Self::Value>) {
+        seg.each_node(Self::product_rows);
+    }
+}
+
+/// A run of nodes of one kind, all of whose children lie before it: node `i`
+/// of the segment writes row `i` of `out` from the rows of `rows` listed in
+/// `children[offsets[i] - offsets[0]..offsets[i + 1] - offsets[0]]`.
+pub struct Segment<'a, V> {
+    /// The segment's rows, `nodes × width`.
+    pub out: &'a mut [V],
+    /// All earlier rows.
+    pub rows: &'a [V],
+    /// `nodes + 1` edge offsets (absolute, as in the circuit's CSR).
+    pub offsets: &'a [u32],
+    /// The segment's children, from edge `offsets[0]` on.
+    pub children: &'a [u32],
+    pub width: usize,
+    /// Local derivatives of the segment's edges, `edges × width`, when the
+    /// caller wants them ([`Differentiable`]).
+    pub derivs: Option<&'a mut [V]>,
+    /// Room for per-edge intermediate values.
+    pub scratch: &'a mut Vec<V>,
+}
+
+impl<V> Segment<'_, V> {
+    pub fn num_nodes(&self) -> usize {
+        self.offsets.len() - 1
+    }
+
+    /// Edge range of node `i`, relative to the segment.
+    #[inline(always)]
+    pub fn edges(&self, i: usize) -> std::ops::Range<usize> {
+        let base = self.offsets[0] as usize;
+        self.offsets[i] as usize - base..self.offsets[i + 1] as usize - base
+    }
+
+    /// Runs a per-node kernel over every node.
+    #[inline]
+    pub fn each_node(self, kernel: impl Fn(&mut [V], &[V], &[u32], usize)) {
+        let w = self.width;
+        for i in 0..self.offsets.len() - 1 {
+            let e = self.edges(i);
+            kernel(&mut self.out[i * w..(i + 1) * w], self.rows, &self.children[e], w);
+        }
+    }
+
+    /// Runs a per-node kernel that also writes its edges' derivatives.
+    #[inline]
+    pub fn each_node_with_derivatives(self, kernel: impl Fn(&mut [V], &[V], &[u32], usize, &mut [V])) {
+        let w = self.width;
+        let Some(derivs) = self.derivs else { return };
+        for i in 0..self.offsets.len() - 1 {
+            let base = self.offsets[0] as usize;
+            let e = self.offsets[i] as usize - base..self.offsets[i + 1] as usize - base;
+            kernel(
+                &mut self.out[i * w..(i + 1) * w],
+                self.rows,
+                &self.children[e.clone()],
+                w,
+                &mut derivs[e.start * w..e.end * w],
+            );
+        }
+    }
 }
 
 /// An algebra with derivatives for reverse mode. Adjoints live in the
@@ -136,6 +211,18 @@ pub trait Differentiable: Algebra {
         if !Self::PRODUCT_DERIVATIVE_IS_ONE {
             Self::product_derivatives(NodeRows { out, rows, children, width }, derivs);
         }
+    }
+
+    /// [`Algebra::sum_segment`] that also fills `seg.derivs`.
+    #[inline]
+    fn sum_segment_with_derivatives(seg: Segment<'_, Self::Value>) {
+        seg.each_node_with_derivatives(Self::sum_rows_with_derivatives);
+    }
+
+    /// [`Algebra::product_segment`] that also fills `seg.derivs`.
+    #[inline]
+    fn product_segment_with_derivatives(seg: Segment<'_, Self::Value>) {
+        seg.each_node_with_derivatives(Self::product_rows_with_derivatives);
     }
 }
 

@@ -141,14 +141,21 @@ macro_rules! fast_log1mexp {
 
 impl Float for f64 {
     float_common!(f64, "f64");
-    fast_log1mexp!(f64, [1.0, 1.0 / 6.0, 1.0 / 120.0, 1.0 / 5040.0, 1.0 / 362_880.0, 1.0 / 39_916_800.0, 1.0 / 6_227_020_800.0]);
+    fast_log1mexp!(
+        f64,
+        [1.0, 1.0 / 6.0, 1.0 / 120.0, 1.0 / 5040.0, 1.0 / 362_880.0, 1.0 / 39_916_800.0, 1.0 / 6_227_020_800.0]
+    );
 
     #[inline(always)]
     fn fast_exp(self) -> f64 {
-        const LN2_HI: f64 = 6.931_471_803_691_238_2e-1;
+        const LN2_HI: f64 = 6.931_471_803_691_238e-1;
         const LN2_LO: f64 = 1.908_214_929_270_587_7e-10;
+        // Adding 1.5·2⁵² rounds to an integer that sits in the low mantissa
+        // bits: float ops only, since AVX2 has no f64 ↔ i64 conversion.
+        const ROUND: f64 = 6_755_399_441_055_744.0;
         let x = self.clamp(-708.0, 709.0);
-        let n = (x * std::f64::consts::LOG2_E).round();
+        let t = x * std::f64::consts::LOG2_E + ROUND;
+        let n = t - ROUND;
         let r = x - n * LN2_HI - n * LN2_LO;
         // Taylor series to degree 13: the remainder on |r| <= ln2/2 is below 1e-17.
         let mut p = 1.0 / 6_227_020_800.0;
@@ -165,7 +172,7 @@ impl Float for f64 {
         p = madd(p, r, 0.5);
         p = madd(p, r, 1.0);
         p = madd(p, r, 1.0);
-        let scale = f64::from_bits(((n as i64 + 1023) as u64) << 52);
+        let scale = f64::from_bits(t.to_bits().wrapping_add(1023) << 52);
         let y = p * scale;
         if self < -708.0 {
             0.0
@@ -182,11 +189,12 @@ impl Float for f64 {
         let tiny = self < f64::MIN_POSITIVE;
         let x = if tiny { self * 18_014_398_509_481_984.0 } else { self }; // 2^54
         let bits = x.to_bits();
-        let mut e = ((bits >> 52) & 0x7ff) as i64 - 1023 - if tiny { 54 } else { 0 };
+        // The exponent field as a float, without an int → float conversion.
+        let field = f64::from_bits(0x4330_0000_0000_0000 | ((bits >> 52) & 0x7ff)) - 4_503_599_627_370_496.0;
         let mut m = f64::from_bits((bits & 0x000f_ffff_ffff_ffff) | 0x3ff0_0000_0000_0000);
         let big = m > std::f64::consts::SQRT_2;
         m = if big { m * 0.5 } else { m };
-        e += big as i64;
+        let e = field - 1023.0 - if tiny { 54.0 } else { 0.0 } + if big { 1.0 } else { 0.0 };
         let f = (m - 1.0) / (m + 1.0);
         let f2 = f * f;
         let mut p = 1.0 / 23.0;
@@ -201,7 +209,7 @@ impl Float for f64 {
         p = madd(p, f2, 1.0 / 5.0);
         p = madd(p, f2, 1.0 / 3.0);
         p = madd(p, f2, 1.0);
-        let y = e as f64 * std::f64::consts::LN_2 + 2.0 * f * p;
+        let y = e * std::f64::consts::LN_2 + 2.0 * f * p;
         if self == 0.0 {
             f64::NEG_INFINITY
         } else if self == f64::INFINITY {
@@ -220,8 +228,10 @@ impl Float for f32 {
     fn fast_exp(self) -> f32 {
         const LN2_HI: f32 = 0.693_145_75;
         const LN2_LO: f32 = 1.428_606_8e-6;
+        const ROUND: f32 = 12_582_912.0; // 1.5·2²³, as for f64
         let x = self.clamp(-87.0, 88.0);
-        let n = (x * std::f32::consts::LOG2_E).round();
+        let t = x * std::f32::consts::LOG2_E + ROUND;
+        let n = t - ROUND;
         let r = x - n * LN2_HI - n * LN2_LO;
         // Taylor to degree 7: remainder below 5e-9 on |r| <= ln2/2.
         let mut p = 1.0 / 5040.0;
@@ -232,7 +242,7 @@ impl Float for f32 {
         p = madd(p, r, 0.5);
         p = madd(p, r, 1.0);
         p = madd(p, r, 1.0);
-        let scale = f32::from_bits(((n as i32 + 127) as u32) << 23);
+        let scale = f32::from_bits(t.to_bits().wrapping_add(127) << 23);
         let y = p * scale;
         if self < -87.0 {
             0.0
@@ -246,11 +256,11 @@ impl Float for f32 {
         let tiny = self < f32::MIN_POSITIVE;
         let x = if tiny { self * 16_777_216.0 } else { self }; // 2^24
         let bits = x.to_bits();
-        let mut e = ((bits >> 23) & 0xff) as i32 - 127 - if tiny { 24 } else { 0 };
+        let field = f32::from_bits(0x4b00_0000 | ((bits >> 23) & 0xff)) - 8_388_608.0;
         let mut m = f32::from_bits((bits & 0x007f_ffff) | 0x3f80_0000);
         let big = m > std::f32::consts::SQRT_2;
         m = if big { m * 0.5 } else { m };
-        e += big as i32;
+        let e = field - 127.0 - if tiny { 24.0 } else { 0.0 } + if big { 1.0 } else { 0.0 };
         let f = (m - 1.0) / (m + 1.0);
         let f2 = f * f;
         let mut p = 1.0 / 11.0;
@@ -259,7 +269,7 @@ impl Float for f32 {
         p = madd(p, f2, 1.0 / 5.0);
         p = madd(p, f2, 1.0 / 3.0);
         p = madd(p, f2, 1.0);
-        let y = e as f32 * std::f32::consts::LN_2 + 2.0 * f * p;
+        let y = e * std::f32::consts::LN_2 + 2.0 * f * p;
         if self == 0.0 {
             f32::NEG_INFINITY
         } else if self == f32::INFINITY {

@@ -9,13 +9,12 @@
 
 use std::marker::PhantomData;
 
-use crate::algebra::{row, Algebra, Differentiable, Laws, NodeRows, Requirements, BLOCK};
+use crate::algebra::{row, Algebra, Differentiable, Laws, NodeRows, Requirements, Segment, BLOCK};
 use crate::float::Float;
 
 /// Log-probabilities under `logaddexp` and `+`.
 #[derive(Clone, Copy, Debug, Default)]
 pub struct LogProbability<F = f64>(PhantomData<F>);
-
 
 impl<F: Float> Algebra for LogProbability<F> {
     type Value = F;
@@ -81,6 +80,80 @@ fn dl_dneg(a: f32) -> f32 { return -exp(a - dl_neg(a)); }
 
     fn product_rows(out: &mut [F], rows: &[F], children: &[u32], width: usize) {
         crate::algebra::fold_rows(out, rows, children, width, F::ZERO, |a, b| a + b);
+    }
+
+    fn sum_segment(seg: Segment<'_, F>) {
+        if seg.width == 1 {
+            log_sum_exp_edges(seg);
+        } else {
+            seg.each_node(Self::sum_rows);
+        }
+    }
+
+    fn product_segment(seg: Segment<'_, F>) {
+        if seg.width == 1 {
+            for i in 0..seg.num_nodes() {
+                let mut acc = F::ZERO;
+                for &c in &seg.children[seg.edges(i)] {
+                    acc = acc + seg.rows[c as usize];
+                }
+                seg.out[i] = acc;
+            }
+        } else {
+            seg.each_node(Self::product_rows);
+        }
+    }
+}
+
+/// A segment of log-sum-exp nodes at batch width 1, edge by edge: the
+/// shifted child values of the whole segment go into one buffer, so the
+/// `exp`s run as one vectorised loop instead of one short loop per node.
+/// With `seg.derivs`, that buffer is the derivative rows themselves.
+fn log_sum_exp_edges<F: Float>(seg: Segment<'_, F>) {
+    let Segment { out, rows, offsets, children, derivs, scratch, .. } = seg;
+    let n = offsets.len() - 1;
+    let base = offsets[0] as usize;
+    let has_derivs = derivs.is_some();
+    scratch.clear();
+    scratch.resize(n + if has_derivs { 0 } else { children.len() }, F::ZERO);
+    let (sums, spare) = scratch.split_at_mut(n);
+    let buf: &mut [F] = match derivs {
+        Some(d) => d,
+        None => spare,
+    };
+    for i in 0..n {
+        let e = offsets[i] as usize - base..offsets[i + 1] as usize - base;
+        // One gather per edge; the shift then runs over the contiguous buffer.
+        let mut m = F::NEG_INFINITY;
+        for (b, &c) in buf[e.clone()].iter_mut().zip(&children[e.clone()]) {
+            *b = rows[c as usize];
+            m = m.max(*b);
+        }
+        // All children −∞: shift by 0 so the sum is ln 0 = −∞.
+        let shift = if m == F::NEG_INFINITY { F::ZERO } else { m };
+        out[i] = shift;
+        for b in &mut buf[e] {
+            *b = *b - shift;
+        }
+    }
+    for b in buf.iter_mut() {
+        *b = b.fast_exp();
+    }
+    for (i, s) in sums.iter_mut().enumerate() {
+        let e = offsets[i] as usize - base..offsets[i + 1] as usize - base;
+        *s = buf[e].iter().fold(F::ZERO, |a, &b| a + b);
+    }
+    for (o, &s) in out.iter_mut().zip(sums.iter()) {
+        *o = *o + s.fast_ln();
+    }
+    if has_derivs {
+        for (i, &s) in sums.iter().enumerate() {
+            let inv = if s > F::ZERO { F::ONE / s } else { F::ZERO };
+            let e = offsets[i] as usize - base..offsets[i + 1] as usize - base;
+            for b in &mut buf[e] {
+                *b = *b * inv;
+            }
+        }
     }
 }
 
@@ -216,5 +289,16 @@ impl<F: Float> Differentiable for LogProbability<F> {
     }
     fn sum_rows_with_derivatives(out: &mut [F], rows: &[F], children: &[u32], width: usize, derivs: &mut [F]) {
         log_sum_exp(out, rows, children, width, Some(derivs));
+    }
+    fn sum_segment_with_derivatives(seg: Segment<'_, F>) {
+        if seg.width == 1 {
+            log_sum_exp_edges(seg);
+        } else {
+            seg.each_node_with_derivatives(Self::sum_rows_with_derivatives);
+        }
+    }
+    fn product_segment_with_derivatives(seg: Segment<'_, F>) {
+        // The derivative of a log-space product is 1: nothing to store.
+        Self::product_segment(seg);
     }
 }

@@ -84,8 +84,15 @@ impl ToJson for bool {
     }
 }
 
+/// What a saturated count prints as.
+pub const COUNT_OVERFLOW: &str = "overflow: at least 2^128";
+
 impl ToJson for u128 {
     fn to_json(&self) -> Value {
+        if *self == u128::MAX {
+            // Counting saturates rather than wrapping to a wrong number.
+            return json!(COUNT_OVERFLOW);
+        }
         // Exact: serde_json keeps integers up to u128.
         serde_json::to_value(self).unwrap_or_else(|_| json!(self.to_string()))
     }
@@ -93,6 +100,7 @@ impl ToJson for u128 {
 
 /// What an evaluation produced, for printing.
 struct Outcome {
+    batch: usize,
     roots_row0: Vec<Value>,
     gradient_row0: Option<Vec<Value>>,
     forward_s: Option<f64>,
@@ -175,6 +183,7 @@ where
         None => None,
     };
     Ok(Outcome {
+        batch: w.batch,
         roots_row0: row0(&values, layered.num_roots(), w.batch),
         gradient_row0: None,
         forward_s,
@@ -206,6 +215,7 @@ where
         None => (None, None),
     };
     Ok(Outcome {
+        batch: w.batch,
         roots_row0: row0(&values, layered.num_roots(), w.batch),
         gradient_row0,
         forward_s,
@@ -238,7 +248,7 @@ fn median_time<E>(n: usize, what: &str, mut f: impl FnMut() -> Result<(), E>) ->
 }
 
 fn report(args: &EvalArgs, kind: AlgebraKind, layered: &LayeredCircuit, o: Outcome) {
-    let batch = args.batch.max(1);
+    let batch = o.batch;
     let edges = layered.num_edges();
     let per_s = |t: Option<f64>| t.map(|t| (edges * batch) as f64 / t);
     if args.json {

@@ -34,12 +34,24 @@ pub fn read_nnf(text: &str) -> Result<Circuit, FormatError> {
         .ok_or_else(|| FormatError::whole_file("empty file: no nodes"))?;
     // c2d's tags are upper case, d4's lower case or numbers.
     let c2d = matches!(first_tag, "nnf" | "L" | "A" | "O");
-    let mut circuit = if c2d { read_c2d(text)? } else { read_d4(text)? };
-    circuit.declare_deterministic("d-DNNF file");
+    if !c2d {
+        // Decisions show as literals on d4's edges: the checker proves them.
+        return read_d4(text);
+    }
+    let (mut circuit, every_or_decides) = read_c2d(text)?;
+    // c2d's `O j` names the variable its children disagree on; an `O 0`
+    // with several children makes no such promise, so then it is up to the
+    // checker.
+    if every_or_decides {
+        circuit.declare_deterministic("d-DNNF file");
+    }
     Ok(circuit)
 }
 
-fn read_c2d(text: &str) -> Result<Circuit, FormatError> {
+/// The circuit, and whether every `O` node with several children names a
+/// decision variable.
+fn read_c2d(text: &str) -> Result<(Circuit, bool), FormatError> {
+    let mut every_or_decides = true;
     // (line, nodes, edges, variables)
     let mut header: Option<(usize, u64, u64, u32)> = None;
     let mut b = CircuitBuilder::new(0);
@@ -81,6 +93,12 @@ fn read_c2d(text: &str) -> Result<Circuit, FormatError> {
                     return Err(FormatError::at(line, format!("`L literal` has 2 fields, found {}", fields.len())));
                 }
                 let (slot, positive) = parse_literal(fields[1], line)?;
+                let declared = header.map_or(0, |(.., v)| v);
+                if slot.0 >= declared {
+                    let msg =
+                        format!("literal {} is out of range: the header declares {declared} variables", fields[1]);
+                    return Err(FormatError::at(line, msg));
+                }
                 b.literal(slot, positive)
             }
             "A" | "O" => {
@@ -91,13 +109,14 @@ fn read_c2d(text: &str) -> Result<Circuit, FormatError> {
                     let msg = format!("`{usage}` needs at least {} fields, found {}", count_at + 1, fields.len());
                     return Err(FormatError::at(line, msg));
                 }
+                let count: u64 = parse_field(fields[count_at], "a child count", line)?;
                 if tag == "O" {
                     let var: i64 = parse_field(fields[1], "a decision variable (0 for none)", line)?;
                     if !(0..=MAX_VARIABLE).contains(&var) {
                         return Err(FormatError::at(line, format!("decision variable {var} is out of range")));
                     }
+                    every_or_decides &= var != 0 || count < 2;
                 }
-                let count: u64 = parse_field(fields[count_at], "a child count", line)?;
                 let given = fields.len() - count_at - 1;
                 if given as u64 != count {
                     let msg =
@@ -142,7 +161,7 @@ fn read_c2d(text: &str) -> Result<Circuit, FormatError> {
     if e != edges {
         return Err(FormatError::at(header_line, format!("header declares {e} edges but the nodes have {edges}")));
     }
-    Ok(b.finish(vec![root]))
+    Ok((b.finish(vec![root]), every_or_decides))
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -344,12 +363,13 @@ mod tests {
     }
 
     #[test]
-    fn c2d_constants_and_variables_beyond_the_header() {
+    fn c2d_constants_and_variables_beyond_the_header_are_refused() {
         let t = read_nnf("nnf 1 0 0\nA 0\n").unwrap();
         assert_eq!(t.roots(), &[NodeId(1)]);
         let f = read_nnf("nnf 1 0 3\nO 0 0\n").unwrap();
         assert_eq!((f.roots(), f.num_slots()), (&[NodeId(0)][..], 3));
-        assert_eq!(read_nnf("nnf 1 0 2\nL -9\n").unwrap().num_slots(), 9);
+        let err = read_nnf("nnf 1 0 2\nL -9\n").unwrap_err().to_string();
+        assert!(err.contains("line 2: literal -9 is out of range: the header declares 2 variables"), "{err}");
     }
 
     /// The same function in d4's dialect, with edges before their nodes and

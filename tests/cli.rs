@@ -1,0 +1,173 @@
+//! The `deeplog` command line, run as a user runs it: answers, JSON shape,
+//! and clear errors with a non-zero exit on bad input.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+fn deeplog(args: &[&str]) -> (bool, String, String) {
+    let out = Command::new(env!("CARGO_BIN_EXE_deeplog")).args(args).output().expect("run deeplog");
+    (out.status.success(), String::from_utf8_lossy(&out.stdout).into(), String::from_utf8_lossy(&out.stderr).into())
+}
+
+fn example(name: &str) -> String {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/circuits").join(name).display().to_string()
+}
+
+/// A scratch file with this content, removed when dropped.
+struct TempFile(PathBuf);
+
+impl TempFile {
+    fn new(name: &str, content: &str) -> Self {
+        let dir = std::env::temp_dir().join(format!("deeplog-cli-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join(name);
+        std::fs::write(&path, content).unwrap();
+        TempFile(path)
+    }
+    fn path(&self) -> &str {
+        self.0.to_str().unwrap()
+    }
+}
+
+impl Drop for TempFile {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.0);
+    }
+}
+
+#[test]
+fn eval_prints_the_weighted_model_count_as_json() {
+    let (ok, out, err) =
+        deeplog(&["circuit", "eval", &example("two_coins.nnf"), "--algebra", "probability", "--grad", "--json"]);
+    assert!(ok, "{err}");
+    let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+    // a ∨ b with p(a) = 0.05 + 0.9·frac(φ⁻¹), p(b) = 0.05 + 0.9·frac(2φ⁻¹).
+    let pa = 0.05 + 0.9 * 0.618_033_988_749_894_9_f64;
+    let pb = 0.05 + 0.9 * (2.0 * 0.618_033_988_749_894_9_f64).fract();
+    let root = v["roots"][0].as_f64().unwrap();
+    assert!((root - (1.0 - (1.0 - pa) * (1.0 - pb))).abs() < 1e-12, "{root}");
+    assert!((v["gradient"][0].as_f64().unwrap() - (1.0 - pb)).abs() < 1e-12);
+    assert_eq!(v["algebra"], "probability");
+    assert!(v.get("timing").is_none());
+}
+
+#[test]
+fn eval_with_repeat_reports_timing() {
+    let (ok, out, err) =
+        deeplog(&["circuit", "eval", &example("sudoku_4.sdd"), "--batch", "4", "--repeat", "3", "--json"]);
+    assert!(ok, "{err}");
+    let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert!((v["roots"][0].as_f64().unwrap() - -44.48243752268068).abs() < 1e-9);
+    let t = &v["timing"];
+    assert!(t["forward_s"].as_f64().unwrap() > 0.0 && t["forward_backward_s"].as_f64().unwrap() > 0.0);
+    assert!(t["edges"].as_u64().unwrap() > 1000);
+}
+
+#[test]
+fn counting_smooths_and_counts_models() {
+    let (ok, out, err) = deeplog(&["circuit", "eval", &example("sudoku_4.sdd"), "--algebra", "counting"]);
+    assert!(ok, "{err}");
+    assert!(out.contains("root 0: 288"), "{out}");
+    assert!(err.contains("smoothed"), "{err}");
+}
+
+#[test]
+fn stats_and_convert_round_trip() {
+    let (ok, out, _) = deeplog(&["circuit", "stats", &example("sudoku_4.sdd"), "--json"]);
+    assert!(ok);
+    let stats: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(stats["slots"], 64);
+    assert_eq!(stats["deterministic"], "yes (SDD)");
+    let json = TempFile::new("sudoku.json", "");
+    let (ok, _, err) = deeplog(&["circuit", "convert", &example("sudoku_4.sdd"), "-o", json.path()]);
+    assert!(ok, "{err}");
+    let (ok, out, _) = deeplog(&["circuit", "stats", json.path(), "--json"]);
+    assert!(ok);
+    let again: serde_json::Value = serde_json::from_str(&out).unwrap();
+    for key in ["slots", "edges", "nodes", "layers", "depth"] {
+        assert_eq!(stats[key], again[key], "{key}");
+    }
+    assert!(again["deterministic"].as_str().unwrap().starts_with("yes"));
+    let dot = TempFile::new("sudoku.dot", "");
+    let (ok, _, _) = deeplog(&["circuit", "convert", &example("sudoku_4.sdd"), "-o", dot.path()]);
+    assert!(ok);
+    assert!(std::fs::read_to_string(dot.path()).unwrap().starts_with("digraph"));
+}
+
+/// Runs `circuit eval` on `content` saved as `name` and returns stderr,
+/// asserting the run failed cleanly (exit 1, no panic).
+fn fails(name: &str, content: &str, extra: &[&str]) -> String {
+    let file = TempFile::new(name, content);
+    let mut args = vec!["circuit", "eval", file.path()];
+    args.extend_from_slice(extra);
+    let out = Command::new(env!("CARGO_BIN_EXE_deeplog")).args(&args).output().unwrap();
+    let err = String::from_utf8_lossy(&out.stderr).to_string();
+    assert_eq!(out.status.code(), Some(1), "{name}: {err}");
+    assert!(err.starts_with("error: "), "{name}: {err}");
+    assert!(!err.contains("panicked"), "{name}: {err}");
+    err
+}
+
+#[test]
+fn bad_files_give_clear_errors() {
+    let truncated = "sdd 3\nL 1 0 1\nL 2 2 2\nD 3 1 2 1 2";
+    let err = fails("truncated.sdd", truncated, &[]);
+    assert!(err.contains("truncated.sdd:4"), "{err}");
+
+    let unknown = "sdd 2\nL 1 0 1\nD 2 1 1 1 7\n";
+    let err = fails("unknown.sdd", unknown, &[]);
+    assert!(err.contains("unknown node id 7"), "{err}");
+
+    // d4 edges that go round in a circle.
+    let cycle = "o 1 0\na 2 0\no 3 0\n1 2 1 0\n2 3 0\n3 2 0\n";
+    let err = fails("cycle.nnf", cycle, &[]);
+    assert!(err.contains("cycle"), "{err}");
+
+    let json_cycle = r#"{"format":"deeplog-circuit","version":1,"slots":1,"deterministic":null,"nodes":[
+{"kind":"sum","children":[1]},
+{"kind":"literal","slot":0,"positive":true}
+],"roots":[0]}"#;
+    let err = fails("forward.json", json_cycle, &[]);
+    assert!(err.contains("forward.json:2"), "{err}");
+
+    let out_of_range = "nnf 1 0 2\nL 3\n";
+    let err = fails("range.nnf", out_of_range, &[]);
+    assert!(err.contains("range.nnf:2"), "{err}");
+    let zero = "sdd 1\nL 1 0 0\n";
+    let err = fails("zero.sdd", zero, &[]);
+    assert!(err.contains("zero.sdd:2"), "{err}");
+}
+
+#[test]
+fn bad_arguments_give_clear_errors() {
+    let err = fails("ok.nnf", "nnf 1 0 1\nL 1\n", &["--algebra", "tropical"]);
+    assert!(err.contains("unknown algebra `tropical`") && err.contains("lukasiewicz"), "{err}");
+    let err = fails("ok.nnf", "nnf 1 0 1\nL 1\n", &["--algebra", "boolean", "--grad"]);
+    assert!(err.contains("no gradient"), "{err}");
+    let err = fails("ok.nnf", "nnf 1 0 1\nL 1\n", &["--batch", "0"]);
+    assert!(err.contains("at least 1"), "{err}");
+    // Not deterministic: a ∨ b as a plain OR.
+    let or = "nnf 3 2 2\nL 1\nL 2\nO 0 2 0 1\n";
+    let err = fails("or.nnf", or, &["--algebra", "probability"]);
+    assert!(err.contains("deterministic"), "{err}");
+
+    let (ok, _, err) = deeplog(&["circuit", "eval", "/no/such/file.sdd"]);
+    assert!(!ok && err.contains("/no/such/file.sdd"), "{err}");
+    let (ok, _, err) = deeplog(&["circuit", "eval", "model.cnf"]);
+    assert!(!ok && err.contains(".sdd"), "{err}");
+
+    let weights = TempFile::new("w.json", r#"{"probabilities": [[0.5, 1.5]]}"#);
+    let err = fails("two.nnf", "nnf 3 2 2\nL 1\nL 2\nA 2 0 1\n", &["--weights", weights.path()]);
+    assert!(err.contains("1.5 is not a probability"), "{err}");
+}
+
+#[test]
+fn weights_file_sets_the_batch() {
+    let file = TempFile::new("and.nnf", "nnf 3 2 2\nL 1\nL 2\nA 2 0 1\n");
+    let weights = TempFile::new("and-w.json", r#"{"probabilities": [[0.5, 0.5], [0.2, 0.25]]}"#);
+    let (ok, out, err) = deeplog(&["circuit", "eval", file.path(), "--weights", weights.path(), "--json"]);
+    assert!(ok, "{err}");
+    let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(v["batch"], 2);
+    assert!((v["roots"][0].as_f64().unwrap() - 0.25f64.ln()).abs() < 1e-12);
+}
