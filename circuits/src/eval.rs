@@ -170,7 +170,7 @@ impl<'c, A: Algebra> CpuEvaluator<'c, A> {
         let tiles: Vec<_> = (0..w.batch).step_by(tile).map(|s| s..(s + tile).min(w.batch)).collect();
         let run = |range: &std::ops::Range<usize>| {
             let mut ws = self.workspace();
-            fill_leaves::<A>(self.circuit, w, range.clone(), &mut ws.values);
+            fill_leaves::<A>(self.circuit, w, range.clone(), &mut ws.values, &mut ws.scratch);
             forward_tile::<A>(self.circuit, range.len(), &mut ws.values, None, &mut ws.scratch, plain());
             let roots = read_roots(self.circuit, &ws.values, range.len());
             self.give_back(ws);
@@ -208,7 +208,7 @@ impl<A: Differentiable> CpuEvaluator<'_, A> {
         let tiles: Vec<_> = (0..w.batch).step_by(tile).map(|s| s..(s + tile).min(w.batch)).collect();
         let run = |range: &std::ops::Range<usize>| {
             let mut ws = self.workspace();
-            fill_leaves::<A>(c, w, range.clone(), &mut ws.values);
+            fill_leaves::<A>(c, w, range.clone(), &mut ws.values, &mut ws.scratch);
             ws.derivs.clear();
             ws.derivs.resize(c.num_edges() * range.len(), A::adjoint_zero());
             let derivs = Some(&mut ws.derivs[..]);
@@ -239,10 +239,22 @@ fn fill_leaves<A: Algebra>(
     w: &Weights<A::Value>,
     range: std::ops::Range<usize>,
     values: &mut Vec<A::Value>,
+    scratch: &mut Vec<A::Value>,
 ) {
     let width = range.len();
     values.clear();
     values.resize(c.num_rows() * width, A::zero());
+    // When the tile is the whole batch, derived negative weights are one
+    // vectorised pass over all slots rather than one short pass per leaf
+    // (at batch 1, a leaf's row is a single element).
+    let negated = if w.negative.is_none() && w.batch == width {
+        scratch.clear();
+        scratch.resize(w.positive.len(), A::zero());
+        A::negate_rows(scratch, &w.positive);
+        Some(&scratch[..])
+    } else {
+        None
+    };
     for (row, leaf) in c.leaves.iter().enumerate() {
         let out = &mut values[row * width..(row + 1) * width];
         match *leaf {
@@ -253,8 +265,11 @@ fn fill_leaves<A: Algebra>(
                 match (&w.negative, l.positive) {
                     (_, true) => out.copy_from_slice(&w.positive[src]),
                     (Some(neg), false) => out.copy_from_slice(&neg[src]),
-                    // validate() made sure negation exists.
-                    (None, false) => A::negate_rows(out, &w.positive[src]),
+                    (None, false) => match negated {
+                        Some(n) => out.copy_from_slice(&n[src]),
+                        // validate() made sure negation exists.
+                        None => A::negate_rows(out, &w.positive[src]),
+                    },
                 }
             }
         }
