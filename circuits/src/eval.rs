@@ -305,6 +305,7 @@ fn forward_tile<A: Algebra>(
             match seg.op {
                 Op::Sum => (kernels.sum)(segment),
                 Op::Product => (kernels.product)(segment),
+                Op::SumOfPairs => (kernels.pairs)(segment),
             }
         }
     }
@@ -314,6 +315,7 @@ fn forward_tile<A: Algebra>(
 struct Kernels<A: Algebra> {
     sum: fn(Segment<'_, A::Value>),
     product: fn(Segment<'_, A::Value>),
+    pairs: fn(Segment<'_, A::Value>),
 }
 
 impl<A: Algebra> Clone for Kernels<A> {
@@ -324,11 +326,15 @@ impl<A: Algebra> Clone for Kernels<A> {
 impl<A: Algebra> Copy for Kernels<A> {}
 
 fn plain<A: Algebra>() -> Kernels<A> {
-    Kernels { sum: A::sum_segment, product: A::product_segment }
+    Kernels { sum: A::sum_segment, product: A::product_segment, pairs: A::sum_of_pairs_segment }
 }
 
 fn with_derivatives<A: Differentiable>() -> Kernels<A> {
-    Kernels { sum: A::sum_segment_with_derivatives, product: A::product_segment_with_derivatives }
+    Kernels {
+        sum: A::sum_segment_with_derivatives,
+        product: A::product_segment_with_derivatives,
+        pairs: A::sum_of_pairs_segment_with_derivatives,
+    }
 }
 
 /// Root rows of a finished tile, `[roots × width]`.
@@ -361,11 +367,13 @@ fn backward_tile<A: Differentiable>(
         }
     }
     let first = c.leaves.len();
+    let constants = c.num_constants;
     for layer in c.layers.iter().rev() {
         for seg in layer.segments.iter().rev() {
             let unit = match seg.op {
                 Op::Sum => A::SUM_DERIVATIVE_IS_ONE,
                 Op::Product => A::PRODUCT_DERIVATIVE_IS_ONE,
+                Op::SumOfPairs => false,
             };
             if width == 1 {
                 // One batch element: scalar loops without per-edge slicing.
@@ -374,8 +382,10 @@ fn backward_tile<A: Differentiable>(
                     let i = row - first;
                     let (e0, e1) = (c.offsets[i] as usize, c.offsets[i + 1] as usize);
                     for (&child, &d) in c.children[e0..e1].iter().zip(&derivs[e0..e1]) {
-                        let a = &mut adjoints[child as usize];
-                        *a = A::adjoint_add(*a, if unit { g } else { A::adjoint_mul(g, d) });
+                        if child >= constants {
+                            let a = &mut adjoints[child as usize];
+                            *a = A::adjoint_add(*a, if unit { g } else { A::adjoint_mul(g, d) });
+                        }
                     }
                 }
                 continue;
@@ -386,6 +396,9 @@ fn backward_tile<A: Differentiable>(
                 let i = row - first;
                 let (e0, e1) = (c.offsets[i] as usize, c.offsets[i + 1] as usize);
                 for (e, &child) in (e0..e1).zip(&c.children[e0..e1]) {
+                    if child < constants {
+                        continue;
+                    }
                     let a = &mut earlier[child as usize * width..(child as usize + 1) * width];
                     if unit {
                         for (a, &g) in a.iter_mut().zip(g) {

@@ -7,10 +7,16 @@
 //! `children`). Unlike KLay, an edge may skip layers: a node reads from any
 //! earlier layer, so no single-child padding nodes are inserted.
 //!
+//! Binary products that are used by exactly one sum (an SDD's elements,
+//! `prime ∧ sub`) are *fused* into that sum: it becomes a
+//! [`Op::SumOfPairs`] row whose children come in pairs `(a, b)` and whose
+//! value is `⊕_j (a_j ⊗ b_j)`; its other children are paired with the
+//! constant `true`. A fused product needs no row and no pass of its own.
+//!
 //! Invariants: every child row is smaller than its parent's row; rows
 //! `0..leaves.len()` are leaves; `offsets` is non-decreasing with
-//! `offsets.len() == internal nodes + 1`. Nodes unreachable from the roots
-//! are dropped.
+//! `offsets.len() == internal nodes + 1`; a `SumOfPairs` row has an even
+//! number of children. Nodes unreachable from the roots are dropped.
 
 use std::ops::Range;
 
@@ -29,6 +35,8 @@ pub enum Leaf {
 pub enum Op {
     Sum,
     Product,
+    /// `⊕_j (a_j ⊗ b_j)` over consecutive pairs of children.
+    SumOfPairs,
 }
 
 /// A run of internal rows of one kind within a layer.
@@ -56,6 +64,7 @@ pub struct LayeredCircuit {
     pub(crate) children: Vec<u32>,
     pub(crate) roots: Vec<u32>,
     pub(crate) num_slots: u32,
+    pub(crate) num_constants: u32,
     pub(crate) properties: Properties,
 }
 
@@ -69,28 +78,83 @@ impl LayeredCircuit {
     pub fn with_properties(circuit: &Circuit, properties: Properties) -> Self {
         let nodes = circuit.nodes();
         let mut reachable = vec![false; nodes.len()];
+        // Parents of each node (roots count as one), and whether the only
+        // parent, if there is one, is a sum.
+        let mut parents = vec![0u32; nodes.len()];
+        let mut under_sum = vec![false; nodes.len()];
         for r in circuit.roots() {
             reachable[r.index()] = true;
+            parents[r.index()] += 1;
         }
         for i in (0..nodes.len()).rev() {
             if reachable[i] {
+                let is_sum = matches!(nodes[i], Node::Sum(_));
                 for c in nodes[i].children() {
                     reachable[c.index()] = true;
+                    parents[c.index()] += 1;
+                    under_sum[c.index()] = is_sum;
                 }
             }
         }
+        let fused: Vec<bool> = (0..nodes.len())
+            .map(|i| {
+                reachable[i]
+                    && parents[i] == 1
+                    && under_sum[i]
+                    && matches!(&nodes[i], Node::Product(cs) if cs.len() == 2)
+            })
+            .collect();
+        let pairs_of = |i: usize| matches!(&nodes[i], Node::Sum(cs) if cs.iter().any(|c| fused[c.index()]));
+        let true_node = nodes.iter().position(|n| *n == Node::True);
+        let needs_true = (0..nodes.len())
+            .any(|i| reachable[i] && pairs_of(i) && nodes[i].children().iter().any(|c| !fused[c.index()]));
+        let mut true_row_node = None;
+        if needs_true {
+            // The builder always interns `true`; fall back to a new leaf if a
+            // circuit was made otherwise.
+            if let Some(t) = true_node {
+                reachable[t] = true;
+                true_row_node = Some(t);
+            }
+        }
+
+        // What each row reads: a fused sum reads its pairs' factors.
+        let effective = |i: usize| -> Vec<usize> {
+            let cs = nodes[i].children();
+            if !pairs_of(i) {
+                return cs.iter().map(|c| c.index()).collect();
+            }
+            let mut out = Vec::with_capacity(2 * cs.len());
+            for c in cs {
+                if fused[c.index()] {
+                    out.extend(nodes[c.index()].children().iter().map(|g| g.index()));
+                } else {
+                    out.push(c.index());
+                    out.push(true_row_node.unwrap_or(usize::MAX));
+                }
+            }
+            out
+        };
         let mut layer = vec![0u32; nodes.len()];
         for (i, n) in nodes.iter().enumerate() {
-            layer[i] = n.children().iter().map(|c| layer[c.index()] + 1).max().unwrap_or(0);
+            if n.children().is_empty() || fused[i] {
+                continue;
+            }
+            layer[i] = effective(i)
+                .into_iter()
+                .map(|c| if c == usize::MAX { 1 } else { layer[c] + 1 })
+                .max()
+                .unwrap_or(0);
         }
-        let depth = (0..nodes.len()).filter(|&i| reachable[i]).map(|i| layer[i]).max().unwrap_or(0) as usize;
+        let live = |i: usize| reachable[i] && !fused[i];
+        let depth = (0..nodes.len()).filter(|&i| live(i)).map(|i| layer[i]).max().unwrap_or(0) as usize;
 
         // Bucket internal nodes by (layer, op); leaves stay in node order.
         let mut leaves = Vec::new();
-        let mut row_of = vec![u32::MAX; nodes.len()];
-        let mut buckets: Vec<[Vec<usize>; 2]> = vec![[Vec::new(), Vec::new()]; depth + 1];
+        let mut row_of = vec![u32::MAX; nodes.len() + 1];
+        let mut buckets: Vec<[Vec<usize>; 3]> = vec![[Vec::new(), Vec::new(), Vec::new()]; depth + 1];
         for (i, n) in nodes.iter().enumerate() {
-            if !reachable[i] {
+            if !live(i) {
                 continue;
             }
             match n {
@@ -98,19 +162,29 @@ impl LayeredCircuit {
                 Node::True => leaves.push((i, Leaf::Constant(true))),
                 Node::Literal(l) => leaves.push((i, Leaf::Literal(*l))),
                 Node::Product(_) => buckets[layer[i] as usize][0].push(i),
+                Node::Sum(_) if pairs_of(i) => buckets[layer[i] as usize][2].push(i),
                 Node::Sum(_) => buckets[layer[i] as usize][1].push(i),
             }
         }
+        if needs_true && true_row_node.is_none() {
+            leaves.push((nodes.len(), Leaf::Constant(true)));
+        }
+        // Constants first: the reverse pass skips rows below the first
+        // literal (their adjoints are never read, and `true`, partner of
+        // every unpaired child, would serialise the adjoint updates).
+        leaves.sort_by_key(|(_, l)| matches!(l, Leaf::Literal(_)));
+        let num_constants = leaves.iter().take_while(|(_, l)| matches!(l, Leaf::Constant(_))).count() as u32;
         for (row, (i, _)) in leaves.iter().enumerate() {
             row_of[*i] = row as u32;
         }
+        let true_row = row_of[true_row_node.unwrap_or(nodes.len())];
         let mut next = leaves.len() as u32;
         let mut offsets = vec![0u32];
         let mut children = Vec::new();
         let mut layers = Vec::with_capacity(depth);
         for bucket in buckets.iter().skip(1) {
             let mut segments = Vec::new();
-            for (ops, op) in bucket.iter().zip([Op::Product, Op::Sum]) {
+            for (ops, op) in bucket.iter().zip([Op::Product, Op::Sum, Op::SumOfPairs]) {
                 if ops.is_empty() {
                     continue;
                 }
@@ -118,7 +192,9 @@ impl LayeredCircuit {
                 for &i in ops {
                     row_of[i] = next;
                     next += 1;
-                    children.extend(nodes[i].children().iter().map(|c| row_of[c.index()]));
+                    children.extend(
+                        effective(i).into_iter().map(|c| if c == usize::MAX { true_row } else { row_of[c] }),
+                    );
                     offsets.push(children.len() as u32);
                 }
                 segments.push(Segment { op, rows: start..next });
@@ -132,8 +208,14 @@ impl LayeredCircuit {
             children,
             roots: circuit.roots().iter().map(|r| row_of[r.index()]).collect(),
             num_slots: circuit.num_slots(),
+            num_constants,
             properties,
         }
+    }
+
+    /// Rows `0..num_constants()` are the constant leaves.
+    pub fn num_constants(&self) -> u32 {
+        self.num_constants
     }
 
     pub fn num_rows(&self) -> usize {
@@ -170,7 +252,8 @@ impl LayeredCircuit {
         &self.properties
     }
 
-    /// Children of internal row `row`.
+    /// Children of internal row `row` (for a `SumOfPairs` row, its pairs'
+    /// factors, two by two).
     #[inline(always)]
     pub fn children_of(&self, row: usize) -> &[u32] {
         let i = row - self.leaves.len();
@@ -191,15 +274,33 @@ mod tests {
         let z = b.literal(SlotId(2), true);
         let xy = b.product(vec![x, y]);
         let s = b.sum(vec![xy, z]);
-        let top = b.product(vec![s, x]); // x skips two layers
+        let top = b.product(vec![s, x]); // x skips a layer
         let unused = b.sum(vec![y, z]);
         let _ = unused;
         let l = LayeredCircuit::new(&b.finish(vec![top]));
-        assert_eq!(l.num_layers(), 3);
+        // x ∧ y is fused into its only parent, which pairs z with `true`.
+        assert_eq!(l.num_layers(), 2);
+        assert_eq!(l.layers()[0].segments[0].op, Op::SumOfPairs);
         assert_eq!(l.num_edges(), 6);
-        assert_eq!(l.leaves().len(), 3);
+        assert_eq!(l.leaves().len(), 4);
+        assert!(l.leaves().contains(&Leaf::Constant(true)));
         for row in l.leaves().len()..l.num_rows() {
             assert!(l.children_of(row).iter().all(|&c| (c as usize) < row));
         }
+    }
+
+    #[test]
+    fn shared_products_are_not_fused() {
+        let mut b = CircuitBuilder::new(3);
+        let x = b.literal(SlotId(0), true);
+        let y = b.literal(SlotId(1), true);
+        let z = b.literal(SlotId(2), true);
+        let xy = b.product(vec![x, y]);
+        let s1 = b.sum(vec![xy, z]);
+        let nz = b.literal(SlotId(2), false);
+        let s2 = b.sum(vec![xy, nz]);
+        let l = LayeredCircuit::new(&b.finish(vec![s1, s2]));
+        let ops: Vec<Op> = l.layers().iter().flat_map(|l| l.segments.iter().map(|s| s.op)).collect();
+        assert_eq!(ops, vec![Op::Product, Op::Sum]);
     }
 }

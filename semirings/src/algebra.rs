@@ -89,6 +89,74 @@ pub trait Algebra: Send + Sync + 'static {
     fn product_segment(seg: Segment<'_, Self::Value>) {
         seg.each_node(Self::product_rows);
     }
+
+    /// Every node of a segment of *sums of pairs*: a node's children come in
+    /// pairs `(a, b)` and its value is `⊕_j (a_j ⊗ b_j)`. This is a sum whose
+    /// binary products were fused into it (an SDD's decision node), which
+    /// saves a row and a pass per product.
+    #[inline]
+    fn sum_of_pairs_segment(seg: Segment<'_, Self::Value>) {
+        pairs_by_parts::<Self>(seg, None);
+    }
+}
+
+/// [`Algebra::sum_of_pairs_segment`] from the algebra's own kernels: each
+/// pair's product into a scratch row, then the sum over those rows; with
+/// `derivs`, the chain rule through both.
+pub fn pairs_by_parts<A: Algebra + ?Sized>(
+    seg: Segment<'_, A::Value>,
+    derivatives: Option<PairDerivatives<A::Value>>,
+) {
+    let Segment { out, rows, offsets, children, width: w, mut derivs, scratch } = seg;
+    let base = offsets[0] as usize;
+    let most = offsets.windows(2).map(|o| (o[1] - o[0]) as usize / 2).max().unwrap_or(0);
+    let iota: Vec<u32> = (0..most as u32).collect();
+    scratch.clear();
+    scratch.resize((2 * most + 2) * w, A::zero());
+    let (terms, rest) = scratch.split_at_mut(most * w);
+    let (dterms, dpair) = rest.split_at_mut(most * w);
+    for i in 0..offsets.len() - 1 {
+        let e = offsets[i] as usize - base..offsets[i + 1] as usize - base;
+        let k = e.len() / 2;
+        for j in 0..k {
+            let pair = &children[e.start + 2 * j..e.start + 2 * j + 2];
+            A::product_rows(&mut terms[j * w..(j + 1) * w], rows, pair, w);
+        }
+        let node_out = &mut out[i * w..(i + 1) * w];
+        let Some(PairDerivatives { sum_with_derivatives, product_derivatives, product_unit, one, mul }) = derivatives
+        else {
+            A::sum_rows(node_out, terms, &iota[..k], w);
+            continue;
+        };
+        let Some(d) = derivs.as_deref_mut() else { continue };
+        dterms[..k * w].fill(one);
+        sum_with_derivatives(node_out, terms, &iota[..k], w, &mut dterms[..k * w]);
+        for j in 0..k {
+            let pair = &children[e.start + 2 * j..e.start + 2 * j + 2];
+            let term = &terms[j * w..(j + 1) * w];
+            if product_unit {
+                dpair.fill(one);
+            } else {
+                product_derivatives(NodeRows { out: term, rows, children: pair, width: w }, dpair);
+            }
+            let dt = &dterms[j * w..(j + 1) * w];
+            let dst = &mut d[(e.start + 2 * j) * w..(e.start + 2 * j + 2) * w];
+            for f in 0..2 {
+                for t in 0..w {
+                    dst[f * w + t] = mul(dt[t], dpair[f * w + t]);
+                }
+            }
+        }
+    }
+}
+
+/// What [`pairs_by_parts`] needs to also compute derivatives.
+pub struct PairDerivatives<V> {
+    pub sum_with_derivatives: fn(&mut [V], &[V], &[u32], usize, &mut [V]),
+    pub product_derivatives: fn(NodeRows<'_, V>, &mut [V]),
+    pub product_unit: bool,
+    pub one: V,
+    pub mul: fn(V, V) -> V,
 }
 
 /// A run of nodes of one kind, all of whose children lie before it: node `i`
@@ -223,6 +291,20 @@ pub trait Differentiable: Algebra {
     #[inline]
     fn product_segment_with_derivatives(seg: Segment<'_, Self::Value>) {
         seg.each_node_with_derivatives(Self::product_rows_with_derivatives);
+    }
+
+    /// [`Algebra::sum_of_pairs_segment`] that also fills `seg.derivs` (per
+    /// child, i.e. per factor of each pair).
+    #[inline]
+    fn sum_of_pairs_segment_with_derivatives(seg: Segment<'_, Self::Value>) {
+        let parts = PairDerivatives {
+            sum_with_derivatives: Self::sum_rows_with_derivatives,
+            product_derivatives: Self::product_derivatives,
+            product_unit: Self::PRODUCT_DERIVATIVE_IS_ONE,
+            one: Self::adjoint_one(),
+            mul: Self::adjoint_mul,
+        };
+        pairs_by_parts::<Self>(seg, Some(parts));
     }
 }
 

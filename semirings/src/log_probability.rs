@@ -90,6 +90,10 @@ fn dl_dneg(a: f32) -> f32 { return -exp(a - dl_neg(a)); }
         }
     }
 
+    fn sum_of_pairs_segment(seg: Segment<'_, F>) {
+        log_sum_of_pairs(seg);
+    }
+
     fn product_segment(seg: Segment<'_, F>) {
         if seg.width == 1 {
             for i in 0..seg.num_nodes() {
@@ -101,6 +105,86 @@ fn dl_dneg(a: f32) -> f32 { return -exp(a - dl_neg(a)); }
             }
         } else {
             seg.each_node(Self::product_rows);
+        }
+    }
+}
+
+/// `⊕_j (a_j ⊗ b_j)` in log space: `ln Σ_j exp(a_j + b_j)`. Both factors
+/// of a pair share the pair's derivative `exp(a_j + b_j − out)`.
+fn log_sum_of_pairs<F: Float>(seg: Segment<'_, F>) {
+    let Segment { out, rows, offsets, children, width: w, derivs, scratch } = seg;
+    let base = offsets[0] as usize;
+    let n = offsets.len() - 1;
+    let pairs = children.len() / 2;
+    if w == 1 {
+        // Edge-major, as in `log_sum_exp_edges`: one vectorised exp pass.
+        scratch.clear();
+        scratch.resize(pairs + n, F::ZERO);
+        let (buf, sums) = scratch.split_at_mut(pairs);
+        for i in 0..n {
+            let p = (offsets[i] as usize - base) / 2..(offsets[i + 1] as usize - base) / 2;
+            let mut m = F::NEG_INFINITY;
+            for (j, b) in p.clone().zip(buf[p.clone()].iter_mut()) {
+                *b = rows[children[2 * j] as usize] + rows[children[2 * j + 1] as usize];
+                m = m.max(*b);
+            }
+            let shift = if m == F::NEG_INFINITY { F::ZERO } else { m };
+            out[i] = shift;
+            for b in &mut buf[p] {
+                *b = *b - shift;
+            }
+        }
+        for b in buf.iter_mut() {
+            *b = b.fast_exp();
+        }
+        for (i, s) in sums.iter_mut().enumerate() {
+            let p = (offsets[i] as usize - base) / 2..(offsets[i + 1] as usize - base) / 2;
+            *s = buf[p].iter().fold(F::ZERO, |a, &b| a + b);
+        }
+        for (o, &s) in out.iter_mut().zip(sums.iter()) {
+            *o = *o + s.fast_ln();
+        }
+        if let Some(d) = derivs {
+            for (i, &s) in sums.iter().enumerate() {
+                let inv = if s > F::ZERO { F::ONE / s } else { F::ZERO };
+                let p = (offsets[i] as usize - base) / 2..(offsets[i + 1] as usize - base) / 2;
+                for j in p {
+                    let share = buf[j] * inv;
+                    d[2 * j] = share;
+                    d[2 * j + 1] = share;
+                }
+            }
+        }
+        return;
+    }
+    let most = offsets.windows(2).map(|o| (o[1] - o[0]) as usize / 2).max().unwrap_or(0);
+    let iota: Vec<u32> = (0..most as u32).collect();
+    scratch.clear();
+    scratch.resize(2 * most * w, F::ZERO);
+    let (terms, dterms) = scratch.split_at_mut(most * w);
+    let mut derivs = derivs;
+    for i in 0..n {
+        let e = offsets[i] as usize - base..offsets[i + 1] as usize - base;
+        let k = e.len() / 2;
+        for j in 0..k {
+            let a = row(rows, children[e.start + 2 * j], w);
+            let b = row(rows, children[e.start + 2 * j + 1], w);
+            for (t, term) in terms[j * w..(j + 1) * w].iter_mut().enumerate() {
+                *term = a[t] + b[t];
+            }
+        }
+        let node_out = &mut out[i * w..(i + 1) * w];
+        match derivs.as_deref_mut() {
+            None => log_sum_exp(node_out, terms, &iota[..k], w, None),
+            Some(d) => {
+                log_sum_exp(node_out, terms, &iota[..k], w, Some(&mut dterms[..k * w]));
+                for j in 0..k {
+                    let share = &dterms[j * w..(j + 1) * w];
+                    let at = (e.start + 2 * j) * w;
+                    d[at..at + w].copy_from_slice(share);
+                    d[at + w..at + 2 * w].copy_from_slice(share);
+                }
+            }
         }
     }
 }
@@ -300,5 +384,8 @@ impl<F: Float> Differentiable for LogProbability<F> {
     fn product_segment_with_derivatives(seg: Segment<'_, F>) {
         // The derivative of a log-space product is 1: nothing to store.
         Self::product_segment(seg);
+    }
+    fn sum_of_pairs_segment_with_derivatives(seg: Segment<'_, F>) {
+        log_sum_of_pairs(seg);
     }
 }
