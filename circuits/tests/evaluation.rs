@@ -308,3 +308,19 @@ fn random_cases_are_not_trivial() {
     eprintln!("edges: max {:?}, mean {}", sizes.iter().max(), sizes.iter().sum::<usize>() / sizes.len());
     assert!(nontrivial > 150, "only {nontrivial} of 300 random circuits have 6 or more edges");
 }
+
+#[test]
+fn a_literal_root_gets_its_seed_and_its_parents_adjoints() {
+    // Roots: x itself, and x ∧ y.
+    let mut b = CircuitBuilder::new(2);
+    let (x, y) = (b.literal(SlotId(0), true), b.literal(SlotId(1), true));
+    let xy = b.product(vec![x, y]);
+    let l = LayeredCircuit::new(&b.finish(vec![x, xy]));
+    let eval = CpuEvaluator::<Probability<f64>>::new(&l).unwrap();
+    for batch in [1, 3] {
+        let w = Weights::complementary(batch, [vec![0.3; batch], vec![0.6; batch]].concat());
+        let (_, g) = eval.forward_backward(&w, Some(&[2.0, 1.0])).unwrap();
+        // ∂(2x + xy)/∂x = 2 + y, ∂/∂y = x.
+        assert!((g.positive[0] - 2.6).abs() < 1e-15 && (g.positive[batch] - 0.3).abs() < 1e-15, "{g:?}");
+    }
+}
