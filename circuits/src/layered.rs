@@ -140,11 +140,8 @@ impl LayeredCircuit {
             if n.children().is_empty() || fused[i] {
                 continue;
             }
-            layer[i] = effective(i)
-                .into_iter()
-                .map(|c| if c == usize::MAX { 1 } else { layer[c] + 1 })
-                .max()
-                .unwrap_or(0);
+            layer[i] =
+                effective(i).into_iter().map(|c| if c == usize::MAX { 1 } else { layer[c] + 1 }).max().unwrap_or(0);
         }
         let live = |i: usize| reachable[i] && !fused[i];
         let depth = (0..nodes.len()).filter(|&i| live(i)).map(|i| layer[i]).max().unwrap_or(0) as usize;
@@ -192,9 +189,8 @@ impl LayeredCircuit {
                 for &i in ops {
                     row_of[i] = next;
                     next += 1;
-                    children.extend(
-                        effective(i).into_iter().map(|c| if c == usize::MAX { true_row } else { row_of[c] }),
-                    );
+                    children
+                        .extend(effective(i).into_iter().map(|c| if c == usize::MAX { true_row } else { row_of[c] }));
                     offsets.push(children.len() as u32);
                 }
                 segments.push(Segment { op, rows: start..next });

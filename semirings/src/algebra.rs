@@ -103,10 +103,7 @@ pub trait Algebra: Send + Sync + 'static {
 /// [`Algebra::sum_of_pairs_segment`] from the algebra's own kernels: each
 /// pair's product into a scratch row, then the sum over those rows; with
 /// `derivs`, the chain rule through both.
-pub fn pairs_by_parts<A: Algebra + ?Sized>(
-    seg: Segment<'_, A::Value>,
-    derivatives: Option<PairDerivatives<A::Value>>,
-) {
+pub fn pairs_by_parts<A: Algebra + ?Sized>(seg: Segment<'_, A::Value>, derivatives: Option<PairDerivatives<A::Value>>) {
     let Segment { out, rows, offsets, children, width: w, mut derivs, scratch } = seg;
     let base = offsets[0] as usize;
     let most = offsets.windows(2).map(|o| (o[1] - o[0]) as usize / 2).max().unwrap_or(0);
@@ -150,9 +147,13 @@ pub fn pairs_by_parts<A: Algebra + ?Sized>(
     }
 }
 
+/// A per-node kernel that also writes its edges' derivatives:
+/// `(out, rows, children, width, derivs)`.
+pub type KernelWithDerivatives<V> = fn(&mut [V], &[V], &[u32], usize, &mut [V]);
+
 /// What [`pairs_by_parts`] needs to also compute derivatives.
 pub struct PairDerivatives<V> {
-    pub sum_with_derivatives: fn(&mut [V], &[V], &[u32], usize, &mut [V]),
+    pub sum_with_derivatives: KernelWithDerivatives<V>,
     pub product_derivatives: fn(NodeRows<'_, V>, &mut [V]),
     pub product_unit: bool,
     pub one: V,
