@@ -209,9 +209,13 @@ impl<A: Differentiable> CpuEvaluator<'_, A> {
         let run = |range: &std::ops::Range<usize>| {
             let mut ws = self.workspace();
             fill_leaves::<A>(c, w, range.clone(), &mut ws.values, &mut ws.scratch);
-            ws.derivs.clear();
-            ws.derivs.resize(c.num_edges() * range.len(), A::adjoint_zero());
-            let derivs = Some(&mut ws.derivs[..]);
+            // Every derivative the reverse pass reads is written by the
+            // forward pass first, so a reused buffer needs no clearing.
+            let n = c.num_edges() * range.len();
+            if ws.derivs.len() < n {
+                ws.derivs.resize(n, A::adjoint_zero());
+            }
+            let derivs = Some(&mut ws.derivs[..n]);
             forward_tile::<A>(c, range.len(), &mut ws.values, derivs, &mut ws.scratch, with_derivatives());
             let roots = read_roots(c, &ws.values, range.len());
             let grads = backward_tile::<A>(c, w, range.clone(), seeds, &mut ws);
@@ -242,8 +246,13 @@ fn fill_leaves<A: Algebra>(
     scratch: &mut Vec<A::Value>,
 ) {
     let width = range.len();
-    values.clear();
-    values.resize(c.num_rows() * width, A::zero());
+    // Every row is written before it is read: leaves here, the rest by the
+    // forward pass. A reused buffer needs no clearing.
+    let n = c.num_rows() * width;
+    if values.len() != n {
+        values.clear();
+        values.resize(n, A::zero());
+    }
     // When the tile is the whole batch, derived negative weights are one
     // vectorised pass over all slots rather than one short pass per leaf
     // (at batch 1, a leaf's row is a single element).

@@ -29,6 +29,9 @@ pub trait Float:
 {
     const ZERO: Self;
     const ONE: Self;
+    /// Below this magnitude a log-sum-exp needs no shift: `exp` of every
+    /// term stays finite and the largest term normal.
+    const EXP_SAFE: Self;
     const NEG_INFINITY: Self;
     /// `"f32"` or `"f64"`.
     const NAME: &'static str;
@@ -61,9 +64,10 @@ fn madd<F: Float>(a: F, b: F, c: F) -> F {
 }
 
 macro_rules! float_common {
-    ($t:ty, $name:expr) => {
+    ($t:ty, $name:expr, $safe:expr) => {
         const ZERO: Self = 0.0;
         const ONE: Self = 1.0;
+        const EXP_SAFE: Self = $safe;
         const NEG_INFINITY: Self = <$t>::NEG_INFINITY;
         const NAME: &'static str = $name;
         #[inline(always)]
@@ -140,7 +144,7 @@ macro_rules! fast_log1mexp {
 }
 
 impl Float for f64 {
-    float_common!(f64, "f64");
+    float_common!(f64, "f64", 600.0);
     fast_log1mexp!(
         f64,
         [1.0, 1.0 / 6.0, 1.0 / 120.0, 1.0 / 5040.0, 1.0 / 362_880.0, 1.0 / 39_916_800.0, 1.0 / 6_227_020_800.0]
@@ -221,7 +225,7 @@ impl Float for f64 {
 }
 
 impl Float for f32 {
-    float_common!(f32, "f32");
+    float_common!(f32, "f32", 60.0);
     fast_log1mexp!(f32, [1.0, 1.0 / 6.0, 1.0 / 120.0, 1.0 / 5040.0, 1.0 / 362_880.0]);
 
     #[inline(always)]

@@ -4,7 +4,7 @@
 
 use proptest::prelude::*;
 
-use crate::algebra::NodeRows;
+use crate::algebra::{NodeRows, Segment};
 use crate::*;
 
 fn close(a: f64, b: f64) -> bool {
@@ -213,4 +213,37 @@ fn names_round_trip_and_unknown_names_are_listed() {
     }
     let err = "tropical".parse::<AlgebraKind>().unwrap_err().to_string();
     assert!(err.contains("tropical") && err.contains("lukasiewicz"), "{err}");
+}
+
+#[test]
+fn log_sums_are_exact_far_from_zero_at_every_width() {
+    // Magnitudes where an unshifted exp would underflow or overflow.
+    type L = LogProbability<f64>;
+    for base in [-5000.0, -650.0, -1.0, 650.0, 5000.0] {
+        let xs = [base, base - 0.5, base - 3.0];
+        let expected = base + (1.0 + (-0.5f64).exp() + (-3.0f64).exp()).ln();
+        for width in [1usize, 3] {
+            // Row c holds xs[c] in every column.
+            let rows: Vec<f64> = xs.iter().flat_map(|&x| std::iter::repeat_n(x, width)).collect();
+            let mut out = vec![0.0; width];
+            L::sum_rows(&mut out, &rows, &[0, 1, 2], width);
+            let mut seg_out = vec![0.0; width];
+            let mut derivs = vec![0.0; 3 * width];
+            let mut scratch = Vec::new();
+            L::sum_segment_with_derivatives(Segment {
+                out: &mut seg_out,
+                rows: &rows,
+                offsets: &[0, 3],
+                children: &[0, 1, 2],
+                width,
+                derivs: Some(&mut derivs),
+                scratch: &mut scratch,
+            });
+            for (o, s) in out.iter().zip(&seg_out) {
+                assert!(close(*o, expected) && close(*s, expected), "{base} width {width}: {o}, {s} vs {expected}");
+            }
+            let share: f64 = (0..3).map(|j| derivs[j * width]).sum();
+            assert!(close(share, 1.0), "derivatives of a log-sum-exp sum to 1, got {share}");
+        }
+    }
 }

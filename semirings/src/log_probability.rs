@@ -109,6 +109,18 @@ fn dl_dneg(a: f32) -> f32 { return -exp(a - dl_neg(a)); }
     }
 }
 
+/// The shift of a log-sum-exp whose largest term is `m`: none while every
+/// `exp` stays finite and the largest term normal (saving a pass), `m`
+/// otherwise; 0 when every term is −∞, so that the sum is ln 0 = −∞.
+#[inline(always)]
+fn shift_for<F: Float>(m: F) -> F {
+    if m == F::NEG_INFINITY || (m > -F::EXP_SAFE && m < F::EXP_SAFE) {
+        F::ZERO
+    } else {
+        m
+    }
+}
+
 /// `⊕_j (a_j ⊗ b_j)` in log space: `ln Σ_j exp(a_j + b_j)`. Both factors
 /// of a pair share the pair's derivative `exp(a_j + b_j − out)`.
 fn log_sum_of_pairs<F: Float>(seg: Segment<'_, F>) {
@@ -128,10 +140,12 @@ fn log_sum_of_pairs<F: Float>(seg: Segment<'_, F>) {
                 *b = rows[children[2 * j] as usize] + rows[children[2 * j + 1] as usize];
                 m = m.max(*b);
             }
-            let shift = if m == F::NEG_INFINITY { F::ZERO } else { m };
+            let shift = shift_for(m);
             out[i] = shift;
-            for b in &mut buf[p] {
-                *b = *b - shift;
+            if shift != F::ZERO {
+                for b in &mut buf[p] {
+                    *b = *b - shift;
+                }
             }
         }
         for b in buf.iter_mut() {
@@ -213,11 +227,12 @@ fn log_sum_exp_edges<F: Float>(seg: Segment<'_, F>) {
             *b = rows[c as usize];
             m = m.max(*b);
         }
-        // All children −∞: shift by 0 so the sum is ln 0 = −∞.
-        let shift = if m == F::NEG_INFINITY { F::ZERO } else { m };
+        let shift = shift_for(m);
         out[i] = shift;
-        for b in &mut buf[e] {
-            *b = *b - shift;
+        if shift != F::ZERO {
+            for b in &mut buf[e] {
+                *b = *b - shift;
+            }
         }
     }
     for b in buf.iter_mut() {
