@@ -264,6 +264,30 @@ fn fill_leaves<A: Algebra>(
     } else {
         None
     };
+    if width == 1 {
+        // One element per row: plain indexing, no slice copies.
+        for (v, leaf) in values.iter_mut().zip(&c.leaves) {
+            *v = match *leaf {
+                Leaf::Constant(b) => {
+                    if b {
+                        A::one()
+                    } else {
+                        A::zero()
+                    }
+                }
+                Leaf::Literal(l) => {
+                    let at = l.slot.0 as usize * w.batch + range.start;
+                    match (&w.negative, l.positive, negated) {
+                        (_, true, _) => w.positive[at],
+                        (Some(neg), false, _) => neg[at],
+                        (None, false, Some(n)) => n[at],
+                        (None, false, None) => A::negate(w.positive[at]).unwrap_or_else(A::zero),
+                    }
+                }
+            };
+        }
+        return;
+    }
     for (row, leaf) in c.leaves.iter().enumerate() {
         let out = &mut values[row * width..(row + 1) * width];
         match *leaf {
@@ -367,7 +391,7 @@ fn backward_tile<A: Differentiable>(
     ws: &mut Workspace<A::Value>,
 ) -> TileGradients<A::Value> {
     let width = range.len();
-    let Workspace { values, adjoints, derivs, .. } = ws;
+    let Workspace { values, adjoints, derivs, scratch } = ws;
     adjoints.clear();
     adjoints.resize(c.num_rows() * width, A::adjoint_zero());
     for (&r, &s) in c.roots.iter().zip(seeds) {
@@ -426,6 +450,31 @@ fn backward_tile<A: Differentiable>(
     let slots = c.num_slots as usize;
     let mut pos = vec![A::adjoint_zero(); slots * width];
     let mut neg = w.negative.as_ref().map(|_| vec![A::adjoint_zero(); slots * width]);
+    if width == 1 && w.negative.is_none() {
+        // Derivatives of the derived negative weights in one vectorised pass
+        // (`scratch` holds, per leaf, its slot's weight, then its value).
+        let n = c.leaves.len();
+        scratch.clear();
+        scratch.resize(2 * n, A::adjoint_zero());
+        let (xs, vs) = scratch.split_at_mut(n);
+        for (row, leaf) in c.leaves.iter().enumerate() {
+            if let Leaf::Literal(l) = leaf {
+                xs[row] = w.positive[l.slot.0 as usize * w.batch + range.start];
+                vs[row] = values[row];
+            }
+        }
+        for (x, &v) in xs.iter_mut().zip(vs.iter()) {
+            *x = A::negate_derivative(*x, v);
+        }
+        for (row, leaf) in c.leaves.iter().enumerate() {
+            if let Leaf::Literal(l) = leaf {
+                let g = &mut pos[l.slot.0 as usize];
+                let a = adjoints[row];
+                *g = A::adjoint_add(*g, if l.positive { a } else { A::adjoint_mul(a, xs[row]) });
+            }
+        }
+        return (pos, neg);
+    }
     for (row, leaf) in c.leaves.iter().enumerate() {
         let Leaf::Literal(l) = *leaf else { continue };
         let adj = &adjoints[row * width..(row + 1) * width];
