@@ -56,7 +56,7 @@ fn decision_diagram(levels: u32, width: usize) -> deeplog_circuits::Circuit {
 
 #[test]
 fn a_million_edges_at_batch_1024_stay_under_2_gib() {
-    let circuit = decision_diagram(170, 1700);
+    let circuit = decision_diagram(185, 1700);
     let layered = LayeredCircuit::new(&circuit);
     assert!(layered.num_edges() >= 1_000_000, "only {} edges", layered.num_edges());
     let eval = CpuEvaluator::<LogProbability<f64>>::new(&layered).unwrap();
