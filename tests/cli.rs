@@ -171,3 +171,34 @@ fn weights_file_sets_the_batch() {
     assert_eq!(v["batch"], 2);
     assert!((v["roots"][0].as_f64().unwrap() - 0.25f64.ln()).abs() < 1e-12);
 }
+
+#[test]
+fn check_reports_diagnostics_with_location_and_exit_code() {
+    let good = TempFile::new("good.pl", "0.3::a(s); 0.7::a(t).\nquery(a(s)).\n");
+    let (ok, _, err) = deeplog(&["check", good.path()]);
+    assert!(ok, "{err}");
+    assert!(err.contains("2 statements, 0 warnings"), "{err}");
+
+    let bad = TempFile::new("bad.pl", "1.5::rain.\nquery(wet).\n");
+    let out = Command::new(env!("CARGO_BIN_EXE_deeplog")).args(["check", bad.path()]).output().unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(err.contains("probability 1.5 is outside [0, 1]") && err.contains("bad.pl:1:1"), "{err}");
+    assert!(err.contains("`wet/0` is never defined"), "{err}");
+    assert!(err.contains("1 error, 1 warning"), "{err}");
+
+    let out = Command::new(env!("CARGO_BIN_EXE_deeplog")).args(["check", bad.path(), "--json"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v[0]["line"], 1);
+    assert_eq!(v[0]["column"], 1);
+    assert_eq!(v[0]["severity"], "error");
+    assert_eq!(v[1]["severity"], "warning");
+    assert_eq!(v[1]["line"], 2);
+
+    let syntax = TempFile::new("syntax.pl", "a :- b\nc.\n");
+    let (ok, _, err) = deeplog(&["check", syntax.path()]);
+    assert!(!ok && err.contains("syntax.pl:1:7") && err.contains("expected `.`"), "{err}");
+    let (ok, _, err) = deeplog(&["check", "/no/such/model.pl"]);
+    assert!(!ok && err.contains("/no/such/model.pl"), "{err}");
+}

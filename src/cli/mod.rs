@@ -9,6 +9,7 @@ use deeplog_circuits::formats::ReadError;
 use deeplog_circuits::EvalError;
 use deeplog_semirings::AlgebraKind;
 
+mod check;
 mod circuit;
 mod weights;
 
@@ -23,6 +24,13 @@ pub struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Command {
+    /// Parse and check a model file; print its diagnostics (exit 1 on errors).
+    Check {
+        file: PathBuf,
+        /// Print the diagnostics as a JSON array of {file, line, column, severity, message}.
+        #[arg(long)]
+        json: bool,
+    },
     /// Work with circuit files (.sdd, .nnf, .json).
     #[command(subcommand)]
     Circuit(CircuitCommand),
@@ -93,11 +101,14 @@ pub enum CliError {
     Write { path: PathBuf, source: std::io::Error },
     #[error("{path}: {message}")]
     Weights { path: PathBuf, message: String },
+    #[error("{file}: {errors} error{}, {warnings} warning{}", if *errors == 1 { "" } else { "s" }, if *warnings == 1 { "" } else { "s" })]
+    Diagnostics { file: String, errors: usize, warnings: usize },
 }
 
 /// Runs a parsed command line.
 pub fn run(cli: Cli) -> Result<(), CliError> {
     match cli.command {
+        Command::Check { file, json } => check::check(&file, json),
         Command::Circuit(CircuitCommand::Stats { file, json }) => circuit::stats(&file, json),
         Command::Circuit(CircuitCommand::Eval(args)) => {
             let algebra: AlgebraKind = args.algebra.parse()?;

@@ -1,0 +1,497 @@
+//! Checks on a [`Model`]: probabilities in range, annotated disjunctions
+//! that do not sum above 1, one arity per predicate, safe rules, queries and
+//! evidence on defined predicates, stratified negation, and neural
+//! predicates used within their output domains.
+//!
+//! ```
+//! use deeplog_language::{check::check, model::lower, parse};
+//!
+//! let (model, _) = lower(parse("0.7::a; 0.6::a2.\nquery(b).").unwrap());
+//! let found = check(&model);
+//! assert!(found.iter().any(|d| d.message.contains("sum to 1.3")));
+//! assert!(found.iter().any(|d| d.message.contains("`b/0` is never defined")));
+//! ```
+
+use std::collections::{BTreeSet, HashMap, HashSet};
+
+use crate::diagnostic::Diagnostic;
+use crate::model::{Annotation, Model, Neural, Rule, Statement};
+use crate::syntax::{Span, Term, TermKind};
+
+/// A predicate: name and arity.
+pub type Predicate<'a> = (&'a str, usize);
+
+/// Everything suspicious or wrong in `model`, in file order per check.
+pub fn check(model: &Model) -> Vec<Diagnostic> {
+    let mut out = Vec::new();
+    check_probabilities(model, &mut out);
+    check_arities(model, &mut out);
+    for rule in model.rules() {
+        check_safety(rule, &mut out);
+    }
+    check_defined(model, &mut out);
+    check_stratified(model, &mut out);
+    check_neural_domains(model, &mut out);
+    out
+}
+
+fn fmt_number(x: f64) -> String {
+    let s = format!("{x:.6}");
+    s.trim_end_matches('0').trim_end_matches('.').to_string()
+}
+
+fn check_probabilities(model: &Model, out: &mut Vec<Diagnostic>) {
+    let in_range = |p: f64| (0.0..=1.0).contains(&p);
+    for statement in &model.statements {
+        match statement {
+            Statement::Rule(rule) => {
+                let mut total = 0.0;
+                for head in &rule.heads {
+                    match head.annotation {
+                        Annotation::Probability { value, span }
+                        | Annotation::Learnable { initial: Some(value), span } => {
+                            if !in_range(value) {
+                                out.push(
+                                    Diagnostic::error(
+                                        span,
+                                        format!("probability {} is outside [0, 1]", fmt_number(value)),
+                                    )
+                                    .with_label("not a probability"),
+                                );
+                            }
+                            total += value;
+                        }
+                        _ => {}
+                    }
+                }
+                if rule.heads.len() > 1 && total > 1.0 + 1e-9 {
+                    let span = rule.heads[0].span.to(rule.heads[rule.heads.len() - 1].span);
+                    out.push(
+                        Diagnostic::error(
+                            span,
+                            format!(
+                                "the probabilities of this annotated disjunction sum to {}, more than 1",
+                                fmt_number(total)
+                            ),
+                        )
+                        .with_note("its choices are exclusive, so at most one holds: their probabilities must sum to 1 or less"),
+                    );
+                }
+            }
+            Statement::Constraint(c) => {
+                if let Some((w, span)) = c.weight {
+                    if !in_range(w) {
+                        out.push(Diagnostic::error(
+                            span,
+                            format!("constraint weight {} is outside [0, 1]", fmt_number(w)),
+                        ));
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
+}
+
+/// Operators and control constructs a body is built from.
+fn is_connective(name: &str, arity: usize) -> bool {
+    matches!((name, arity), ("," | ";" | "->" | "and" | "or" | "implies" | "<->" | "iff", 2) | ("\\+" | "not", 1))
+}
+
+/// Built-in predicates: they bind or test, and are never defined by rules.
+fn is_builtin(name: &str, arity: usize) -> bool {
+    matches!(
+        (name, arity),
+        ("is" | "=" | "\\=" | "==" | "\\==" | "<" | ">" | "=<" | ">=" | "=:=" | "=\\=", 2)
+            | ("true" | "fail" | "false", 0)
+            | ("between" | "append" | "plus" | "findall", 3)
+            | ("member" | "length" | "succ", 2)
+    )
+}
+
+/// Comparisons bind nothing.
+fn is_test(name: &str, arity: usize) -> bool {
+    matches!((name, arity), ("\\=" | "==" | "\\==" | "<" | ">" | "=<" | ">=" | "=:=" | "=\\=", 2))
+}
+
+/// Quantifiers and aggregates of DeepLog formulas: `forall(X in D, F)`.
+fn is_binder(name: &str, arity: usize) -> bool {
+    matches!((name, arity), ("forall" | "exists" | "sum" | "max" | "min" | "product", 2) | ("pmean" | "pmean_error", 3))
+}
+
+/// A literal of a body or formula: its predicate, its term, whether it sits
+/// under negation.
+struct Use<'a> {
+    predicate: Predicate<'a>,
+    term: &'a Term,
+    negative: bool,
+}
+
+/// Every predicate use in a body or formula.
+fn uses<'a>(term: &'a Term, negative: bool, out: &mut Vec<Use<'a>>) {
+    match &term.kind {
+        TermKind::Atom(name) if !is_builtin(name, 0) => out.push(Use { predicate: (name.as_str(), 0), term, negative }),
+        TermKind::Annotated { term, .. } => uses(term, negative, out),
+        TermKind::Compound { functor, args } => {
+            let (name, arity) = (functor.as_str(), args.len());
+            if matches!((name, arity), ("\\+" | "not", 1)) {
+                uses(&args[0], !negative, out);
+            } else if is_connective(name, arity) {
+                for a in args {
+                    uses(a, negative, out);
+                }
+            } else if is_binder(name, arity) {
+                // `X in D` names a domain, not a predicate.
+                for a in &args[1..] {
+                    uses(a, negative, out);
+                }
+            } else if (name, arity) == ("findall", 3) {
+                // An aggregate over a goal depends on it as negation does.
+                uses(&args[1], true, out);
+            } else if !is_builtin(name, arity) {
+                out.push(Use { predicate: (name, arity), term, negative });
+            }
+        }
+        _ => {}
+    }
+}
+
+fn predicate_of(term: &Term) -> Option<Predicate<'_>> {
+    match &term.kind {
+        TermKind::Atom(n) => Some((n.as_str(), 0)),
+        TermKind::Compound { functor, args } => Some((functor.as_str(), args.len())),
+        _ => None,
+    }
+}
+
+/// Calls `f` with every (predicate, span) a model mentions, heads and
+/// bodies, in file order.
+fn for_each_mention<'a>(model: &'a Model, mut f: impl FnMut(Predicate<'a>, Span)) {
+    let mut found = Vec::new();
+    for statement in &model.statements {
+        found.clear();
+        match statement {
+            Statement::Rule(rule) => {
+                for h in &rule.heads {
+                    if let Some(p) = predicate_of(&h.atom) {
+                        f(p, h.atom.span);
+                    }
+                }
+                if let Some(body) = &rule.body {
+                    uses(body, false, &mut found);
+                }
+            }
+            Statement::Query(q) => uses(&q.target, false, &mut found),
+            Statement::Evidence(e) => uses(&e.atom, false, &mut found),
+            Statement::Constraint(c) => uses(&c.formula, false, &mut found),
+            _ => {}
+        }
+        for u in &found {
+            f(u.predicate, u.term.span);
+        }
+    }
+}
+
+fn check_arities(model: &Model, out: &mut Vec<Diagnostic>) {
+    let mut first: HashMap<&str, (usize, Span)> = HashMap::new();
+    let mut reported: HashSet<&str> = HashSet::new();
+    for_each_mention(model, |(name, arity), span| match first.get(&name) {
+        None => {
+            first.insert(name, (arity, span));
+        }
+        Some(&(a0, s0)) if a0 != arity && !reported.contains(name) => {
+            out.push(
+                Diagnostic::warning(
+                    span,
+                    format!("`{name}` is used with two arities: {name}/{arity} here and {name}/{a0} before"),
+                )
+                .with_label(format!("{name}/{arity}"))
+                .with_related(s0, format!("{name}/{a0}"))
+                .with_note("these are two different predicates; if that is intended, give them different names"),
+            );
+            reported.insert(name);
+        }
+        _ => {}
+    });
+}
+
+fn variables(term: &Term, out: &mut BTreeSet<String>) {
+    match &term.kind {
+        TermKind::Var(v) => {
+            out.insert(v.clone());
+        }
+        TermKind::Compound { args, .. } => args.iter().for_each(|a| variables(a, out)),
+        TermKind::List { items, tail } => {
+            items.iter().for_each(|a| variables(a, out));
+            if let Some(t) = tail {
+                variables(t, out);
+            }
+        }
+        TermKind::Annotated { term, .. } => variables(term, out),
+        _ => {}
+    }
+}
+
+/// Variables a body binds for sure: those of its positive literals (a
+/// disjunction binds what both sides bind; negation and comparisons bind
+/// nothing).
+fn bound_by(body: &Term) -> BTreeSet<String> {
+    let mut out = BTreeSet::new();
+    match &body.kind {
+        TermKind::Compound { functor, args } => match (functor.as_str(), args.as_slice()) {
+            ("," | "and", [a, b]) => {
+                out = bound_by(a);
+                out.extend(bound_by(b));
+            }
+            (";" | "or", [a, b]) => {
+                let right = bound_by(b);
+                out = bound_by(a).intersection(&right).cloned().collect();
+            }
+            ("->", [a, b]) => {
+                out = bound_by(a);
+                out.extend(bound_by(b));
+            }
+            ("\\+" | "not", [_]) => {}
+            (name, args) if is_test(name, args.len()) => {}
+            _ => variables(body, &mut out),
+        },
+        TermKind::Annotated { term, .. } => out = bound_by(term),
+        _ => {}
+    }
+    out
+}
+
+fn check_safety(rule: &Rule, out: &mut Vec<Diagnostic>) {
+    let bound = rule.body.as_deref().map(bound_by).unwrap_or_default();
+    for head in &rule.heads {
+        let mut needed = BTreeSet::new();
+        variables(&head.atom, &mut needed);
+        if let Annotation::Neural(n) = &head.annotation {
+            // The network binds its inputs and output.
+            let mut given = BTreeSet::new();
+            n.inputs.iter().chain(&n.output).for_each(|t| variables(t, &mut given));
+            needed.retain(|v| !given.contains(v));
+        }
+        let unbound: Vec<&String> = needed.iter().filter(|v| !bound.contains(*v)).collect();
+        if unbound.is_empty() {
+            continue;
+        }
+        let list = unbound.iter().map(|v| format!("`{v}`")).collect::<Vec<_>>().join(", ");
+        let probabilistic = !matches!(head.annotation, Annotation::None);
+        match (&rule.body, probabilistic) {
+            (Some(_), _) => out.push(
+                Diagnostic::error(head.atom.span, format!("unsafe rule: {list} in the head is not bound by the body"))
+                    .with_label("unbound variable")
+                    .with_note("every head variable must appear in a positive literal of the body"),
+            ),
+            (None, true) => out.push(
+                Diagnostic::error(
+                    head.atom.span,
+                    format!("a probabilistic fact must be ground, but {list} is a variable"),
+                )
+                .with_note(
+                    "write it as a rule that says where the variable comes from, e.g. `0.2::p(X) :- person(X).`",
+                ),
+            ),
+            (None, false) => {}
+        }
+    }
+}
+
+fn check_defined(model: &Model, out: &mut Vec<Diagnostic>) {
+    let defined: HashSet<Predicate<'_>> =
+        model.rules().flat_map(|r| r.heads.iter().filter_map(|h| predicate_of(&h.atom))).collect();
+    for statement in &model.statements {
+        let (target, what) = match statement {
+            Statement::Query(q) => (&q.target, "queried"),
+            Statement::Evidence(e) => (&e.atom, "given as evidence"),
+            _ => continue,
+        };
+        let mut found = Vec::new();
+        uses(target, false, &mut found);
+        for u in found {
+            if !defined.contains(&u.predicate) {
+                let (name, arity) = &u.predicate;
+                out.push(
+                    Diagnostic::warning(u.term.span, format!("`{name}/{arity}` is never defined"))
+                        .with_label(format!("{what}, but no fact or rule has this head")),
+                );
+            }
+        }
+    }
+}
+
+/// Tarjan's strongly connected components over predicates, iteratively.
+fn components(nodes: usize, edges: &[Vec<usize>]) -> Vec<usize> {
+    let mut index = vec![usize::MAX; nodes];
+    let mut low = vec![0; nodes];
+    let mut on_stack = vec![false; nodes];
+    let mut stack = Vec::new();
+    let mut component = vec![usize::MAX; nodes];
+    let (mut next, mut count) = (0, 0);
+    for root in 0..nodes {
+        if index[root] != usize::MAX {
+            continue;
+        }
+        let mut work = vec![(root, 0usize)];
+        while let Some((v, i)) = work.pop() {
+            if i == 0 {
+                index[v] = next;
+                low[v] = next;
+                next += 1;
+                stack.push(v);
+                on_stack[v] = true;
+            }
+            if let Some(&w) = edges[v].get(i) {
+                work.push((v, i + 1));
+                if index[w] == usize::MAX {
+                    work.push((w, 0));
+                } else if on_stack[w] {
+                    low[v] = low[v].min(index[w]);
+                }
+                continue;
+            }
+            if low[v] == index[v] {
+                while let Some(w) = stack.pop() {
+                    on_stack[w] = false;
+                    component[w] = count;
+                    if w == v {
+                        break;
+                    }
+                }
+                count += 1;
+            }
+            if let Some(&(parent, _)) = work.last() {
+                low[parent] = low[parent].min(low[v]);
+            }
+        }
+    }
+    component
+}
+
+fn check_stratified(model: &Model, out: &mut Vec<Diagnostic>) {
+    let mut ids: HashMap<Predicate<'_>, usize> = HashMap::new();
+    fn id<'a>(p: Predicate<'a>, ids: &mut HashMap<Predicate<'a>, usize>) -> usize {
+        let n = ids.len();
+        *ids.entry(p).or_insert(n)
+    }
+    // (head, body literal, negative, literal span)
+    let mut deps = Vec::new();
+    for rule in model.rules() {
+        let Some(body) = &rule.body else { continue };
+        let mut found = Vec::new();
+        uses(body, false, &mut found);
+        for head in &rule.heads {
+            let Some(h) = predicate_of(&head.atom) else { continue };
+            let hid = id(h, &mut ids);
+            for u in &found {
+                deps.push((hid, id(u.predicate, &mut ids), u.negative, u.term.span, h, u.predicate));
+            }
+        }
+    }
+    let mut edges = vec![Vec::new(); ids.len()];
+    for (h, b, ..) in &deps {
+        edges[*h].push(*b);
+    }
+    let comp = components(ids.len(), &edges);
+    for (h, b, negative, span, head, lit) in deps {
+        if negative && comp[h] == comp[b] {
+            out.push(
+                Diagnostic::error(
+                    span,
+                    format!("negation through recursion: `{}/{}` depends on the negation of `{}/{}`, which depends on it in turn", head.0, head.1, lit.0, lit.1),
+                )
+                .with_label("negated here")
+                .with_note("deeplog gives a program a meaning only when its negation is stratified"),
+            );
+        }
+    }
+}
+
+/// Structural equality, ignoring spans.
+fn same(a: &Term, b: &Term) -> bool {
+    match (&a.kind, &b.kind) {
+        (TermKind::Compound { functor: f, args: x }, TermKind::Compound { functor: g, args: y }) => {
+            f == g && x.len() == y.len() && x.iter().zip(y).all(|(a, b)| same(a, b))
+        }
+        (TermKind::List { items: x, tail: s }, TermKind::List { items: y, tail: t }) => {
+            x.len() == y.len()
+                && x.iter().zip(y).all(|(a, b)| same(a, b))
+                && match (s, t) {
+                    (Some(s), Some(t)) => same(s, t),
+                    (None, None) => true,
+                    _ => false,
+                }
+        }
+        (TermKind::Annotated { term: x, algebra: p }, TermKind::Annotated { term: y, algebra: q }) => {
+            p == q && same(x, y)
+        }
+        (x, y) => x == y,
+    }
+}
+
+fn is_constant(t: &Term) -> bool {
+    matches!(t.kind, TermKind::Atom(_) | TermKind::Int(_) | TermKind::Float(_) | TermKind::Str(_))
+}
+
+fn check_neural_domains(model: &Model, out: &mut Vec<Diagnostic>) {
+    // Neural heads with a domain: predicate → (argument position, network, domain).
+    let mut declared: HashMap<Predicate<'_>, (usize, &Neural)> = HashMap::new();
+    for rule in model.rules() {
+        for head in &rule.heads {
+            let Annotation::Neural(n) = &head.annotation else { continue };
+            let (Some(output), Some(_)) = (&n.output, &n.domain) else { continue };
+            let Some((name, args)) = head.atom.as_compound() else { continue };
+            match args.iter().position(|a| same(a, output)) {
+                Some(k) => {
+                    declared.insert((name, args.len()), (k, n));
+                }
+                None => out.push(
+                    Diagnostic::error(
+                        output.span,
+                        format!("the network's output does not appear in the head `{name}`"),
+                    )
+                    .with_related(head.atom.span, "head"),
+                ),
+            }
+        }
+    }
+    if declared.is_empty() {
+        return;
+    }
+    for statement in &model.statements {
+        let mut found = Vec::new();
+        match statement {
+            Statement::Rule(r) => {
+                if let Some(b) = &r.body {
+                    uses(b, false, &mut found)
+                }
+            }
+            Statement::Query(q) => uses(&q.target, false, &mut found),
+            Statement::Evidence(e) => uses(&e.atom, false, &mut found),
+            Statement::Constraint(c) => uses(&c.formula, false, &mut found),
+            _ => {}
+        }
+        for u in found {
+            let Some(&(k, n)) = declared.get(&u.predicate) else { continue };
+            let Some((name, args)) = u.term.as_compound() else { continue };
+            let arg = &args[k];
+            let domain = n.domain.as_deref().unwrap_or_default();
+            if is_constant(arg) && !domain.iter().any(|d| same(d, arg)) {
+                out.push(
+                    Diagnostic::error(
+                        arg.span,
+                        format!(
+                            "`{name}/{}` takes argument {} from the outputs of network `{}`, and this value is not one of them",
+                            args.len(),
+                            k + 1,
+                            n.network
+                        ),
+                    )
+                    .with_label("not in the network's output domain")
+                    .with_related(n.span, "outputs declared here"),
+                );
+            }
+        }
+    }
+}
