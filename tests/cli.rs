@@ -177,7 +177,11 @@ fn check_reports_diagnostics_with_location_and_exit_code() {
     let good = TempFile::new("good.pl", "0.3::a(s); 0.7::a(t).\nquery(a(s)).\n");
     let (ok, _, err) = deeplog(&["check", good.path()]);
     assert!(ok, "{err}");
-    assert!(err.contains("2 statements, 0 warnings"), "{err}");
+    assert!(err.contains("2 statements, 0 warnings; logic: probability (the default)"), "{err}");
+    let (ok, _, err) = deeplog(&["check", good.path(), "--logic", "godel"]);
+    assert!(ok && err.contains("logic: godel (from --logic)"), "{err}");
+    let (ok, _, err) = deeplog(&["check", good.path(), "--logic", "fuzzy"]);
+    assert!(!ok && err.contains("unknown logic `fuzzy`"), "{err}");
 
     let bad = TempFile::new("bad.pl", "1.5::rain.\nquery(wet).\n");
     let out = Command::new(env!("CARGO_BIN_EXE_deeplog")).args(["check", bad.path()]).output().unwrap();

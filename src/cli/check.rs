@@ -3,10 +3,12 @@
 use std::path::Path;
 
 use deeplog_language::diagnostic::Severity;
+use deeplog_language::model::Logic;
 
 use super::CliError;
 
-pub fn check(file: &Path, json: bool) -> Result<(), CliError> {
+pub fn check(file: &Path, json: bool, logic: Option<&str>) -> Result<(), CliError> {
+    let logic: Option<Logic> = logic.map(str::parse).transpose().map_err(CliError::Usage)?;
     let source =
         std::fs::read_to_string(file).map_err(|e| CliError::Usage(format!("cannot read {}: {e}", file.display())))?;
     let name = file.display().to_string();
@@ -25,9 +27,14 @@ pub fn check(file: &Path, json: bool) -> Result<(), CliError> {
         return Err(CliError::Diagnostics { file: name, errors, warnings });
     }
     if !json {
-        let statements = checked.model.map_or(0, |m| m.statements.len());
+        let statements = checked.model.as_ref().map_or(0, |m| m.statements.len());
         let plural = |n: usize, what: &str| format!("{n} {what}{}", if n == 1 { "" } else { "s" });
-        eprintln!("{name}: {}, {}", plural(statements, "statement"), plural(warnings, "warning"));
+        let chosen = match (logic, checked.model.as_ref().and_then(|m| m.logic())) {
+            (Some(l), _) => format!("{l} (from --logic)"),
+            (None, Some(l)) => format!("{l} (from the model)"),
+            (None, None) => "probability (the default)".to_string(),
+        };
+        eprintln!("{name}: {}, {}; logic: {chosen}", plural(statements, "statement"), plural(warnings, "warning"));
     }
     Ok(())
 }

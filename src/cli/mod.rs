@@ -30,6 +30,11 @@ enum Command {
         /// Print the diagnostics as a JSON array of {file, line, column, severity, message}.
         #[arg(long)]
         json: bool,
+        /// The logic to read the model in, overriding its `:- logic(NAME).`:
+        /// boolean, probability, log-probability, godel, product,
+        /// lukasiewicz, maxproduct.
+        #[arg(long)]
+        logic: Option<String>,
     },
     /// Work with circuit files (.sdd, .nnf, .json).
     #[command(subcommand)]
@@ -108,7 +113,7 @@ pub enum CliError {
 /// Runs a parsed command line.
 pub fn run(cli: Cli) -> Result<(), CliError> {
     match cli.command {
-        Command::Check { file, json } => check::check(&file, json),
+        Command::Check { file, json, logic } => check::check(&file, json, logic.as_deref()),
         Command::Circuit(CircuitCommand::Stats { file, json }) => circuit::stats(&file, json),
         Command::Circuit(CircuitCommand::Eval(args)) => {
             let algebra: AlgebraKind = args.algebra.parse()?;
