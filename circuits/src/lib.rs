@@ -9,7 +9,9 @@
 //! algebra of `deeplog-semirings`, batched over rayon, and refuses an algebra
 //! whose requirements the circuit does not meet. [`formats`] reads SDD
 //! (`.sdd`) and d-DNNF (`.nnf`, c2d and d4 dialects) files, reads and writes
-//! the project's own JSON format, and writes Graphviz DOT.
+//! the project's own JSON format, and writes Graphviz DOT. [`compile`]
+//! turns a ground [`logic::LogicProgram`] and its queries into one such
+//! circuit, deterministic and decomposable, for exact inference.
 //!
 //! ```
 //! use deeplog_circuits::{CircuitBuilder, CpuEvaluator, LayeredCircuit, SlotId, Weights};
@@ -32,12 +34,15 @@
 //! ```
 
 pub mod circuit;
+pub mod compile;
 pub mod eval;
 pub mod formats;
 pub mod layered;
+pub mod logic;
 pub mod properties;
 
 pub use circuit::{Circuit, CircuitBuilder, Literal, Node, NodeId, SlotId};
+pub use compile::{compile, Budget, CompileError, Compiled};
 pub use eval::{CpuEvaluator, EvalError, Gradients, Weights};
 pub use layered::LayeredCircuit;
 pub use properties::{Knowledge, Properties};

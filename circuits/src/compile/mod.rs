@@ -1,0 +1,363 @@
+//! Exact inference's middle: a ground [`LogicProgram`] and its queries
+//! become one deterministic, decomposable [`Circuit`].
+//!
+//! The pipeline has two stages, one file each:
+//!
+//! 1. [`lineage`]: every choice becomes input slots (an annotated
+//!    disjunction a chain of conditional slots), and every relevant atom a
+//!    hash-consed boolean formula over the slots, with cycles unrolled to
+//!    their least fixpoint.
+//! 2. [`bdd`]: the formulas are compiled into one reduced ordered BDD
+//!    (shared by all queries), and the BDD is written out as a circuit of
+//!    decision nodes `x·hi + ¬x·lo`: deterministic and decomposable by
+//!    construction.
+//!
+//! Both stages count their nodes against a [`Budget`] and watch its
+//! timeout, and stop with a [`CompileError`] that names the query being
+//! compiled and how large it got.
+//!
+//! ```
+//! use deeplog_circuits::compile::{compile, Budget};
+//! use deeplog_circuits::logic::{Choice, LogicProgram};
+//! use deeplog_circuits::{CpuEvaluator, LayeredCircuit, Weights};
+//! use deeplog_semirings::Probability;
+//!
+//! // 0.3::a(s); 0.7::a(t).   query(a(s)).
+//! let program = LogicProgram {
+//!     num_atoms: 2,
+//!     rules: vec![],
+//!     choices: vec![Choice::Disjunction { atoms: vec![(0, 0.3), (1, 0.7)] }],
+//! };
+//! let compiled = compile(&program, &[0, 1], &[], &Budget::default()).unwrap();
+//! let layered = LayeredCircuit::new(&compiled.circuit);
+//! let eval = CpuEvaluator::<Probability<f64>>::new(&layered).unwrap();
+//! let weights = compiled.slots.iter().map(|s| s.probability).collect();
+//! let p = eval.forward(&Weights::complementary(1, weights)).unwrap();
+//! assert!((p[0] - 0.3).abs() < 1e-12 && (p[1] - 0.7).abs() < 1e-12);
+//! ```
+
+pub mod bdd;
+pub mod lineage;
+
+use std::hash::{BuildHasherDefault, Hasher};
+use std::time::{Duration, Instant};
+
+use crate::circuit::{Circuit, SlotId};
+use crate::logic::{AtomId, LogicProgram};
+
+use bdd::Bdd;
+use lineage::{Formula, FormulaId, Lineage};
+
+/// How much a compilation may build before it gives up.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Budget {
+    /// Most nodes of any one structure (lineage formulas, BDD nodes).
+    pub max_nodes: usize,
+    /// Wall-clock limit for the whole compilation.
+    pub timeout: Option<Duration>,
+}
+
+impl Default for Budget {
+    fn default() -> Self {
+        Budget { max_nodes: 50_000_000, timeout: None }
+    }
+}
+
+/// The weight of one input slot.
+#[derive(Clone, Debug, PartialEq)]
+pub struct SlotWeight {
+    /// Probability of the slot's positive literal (its negative literal has
+    /// `1 − probability`: weights are complementary).
+    pub probability: f64,
+    /// The choice (index into [`LogicProgram::choices`]) the slot encodes.
+    pub choice: usize,
+    /// For a disjunction, the alternative whose chain link this is
+    /// (conditional probability `p_i / (1 − p_1 − … − p_{i−1})`); 0 for a fact.
+    pub alternative: usize,
+}
+
+/// Sizes of the intermediate structures, for `--timings`.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct CompileStats {
+    /// Hash-consed formula nodes of the lineage (all queries).
+    pub lineage_nodes: usize,
+    /// Nodes of the shared BDD, terminals included, garbage included.
+    pub bdd_nodes: usize,
+    /// BDD nodes reachable from the roots.
+    pub bdd_live_nodes: usize,
+}
+
+/// A compiled program.
+#[derive(Clone, Debug)]
+pub struct Compiled {
+    /// Deterministic (declared) and decomposable; roots described by
+    /// [`Compiled::with_evidence`].
+    pub circuit: Circuit,
+    /// One per input slot: `SlotId(i)` is `slots[i]`.
+    pub slots: Vec<SlotWeight>,
+    /// Roots: without evidence, root `i` is query `i`. With evidence `E`,
+    /// root `2i` is `query i ∧ E` and root `2i + 1` is `E`, so
+    /// `P(q_i | E) = value[2i] / value[2i + 1]`.
+    pub with_evidence: bool,
+    pub stats: CompileStats,
+}
+
+/// Why a program could not be compiled. `query: None` means the evidence.
+#[derive(Clone, Debug, PartialEq, thiserror::Error)]
+pub enum CompileError {
+    #[error(
+        "compiling {} exceeded the node budget: its BDD reached {nodes} nodes (lineage: {lineage} formula nodes); \
+         raise the budget or simplify the program",
+        what(*.query)
+    )]
+    Budget { query: Option<AtomId>, nodes: usize, lineage: usize },
+    #[error("the lineage of {} exceeded the node budget at {nodes} formula nodes", what(*.query))]
+    LineageBudget { query: Option<AtomId>, nodes: usize },
+    #[error("compiling {} timed out after {elapsed:?}, with {nodes} nodes built", what(*.query))]
+    Timeout { query: Option<AtomId>, nodes: usize, elapsed: Duration },
+    #[error("atom {atom} is out of range: the program has {num_atoms} atoms")]
+    UnknownAtom { atom: AtomId, num_atoms: u32 },
+    #[error("negation is not stratified: atom {atom} depends on \\+ atom {negated}, which depends on atom {atom}")]
+    NotStratified { atom: AtomId, negated: AtomId },
+    #[error("choice {choice} gives atom {atom} the probability {probability}, outside [0, 1]")]
+    BadProbability { choice: usize, atom: AtomId, probability: f64 },
+    #[error("the annotated disjunction of choice {choice} has probabilities summing to {total}, more than 1")]
+    DisjunctionOverOne { choice: usize, total: f64 },
+    #[error("the evidence is impossible: no world has atom {atom} {} together with the evidence before it", if *.value { "true" } else { "false" })]
+    EvidenceImpossible { atom: AtomId, value: bool },
+}
+
+fn what(query: Option<AtomId>) -> String {
+    match query {
+        Some(q) => format!("query atom {q}"),
+        None => "the evidence".to_string(),
+    }
+}
+
+/// Why a stage stopped early; [`compile`] adds which query it was on.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Stop {
+    Nodes(usize),
+    Time(usize),
+    NotStratified { atom: AtomId, negated: AtomId },
+}
+
+impl Stop {
+    /// The error for a stop while building the lineage of `query`.
+    pub(crate) fn in_lineage(self, query: Option<AtomId>, limits: &Limits) -> CompileError {
+        match self {
+            Stop::Nodes(nodes) => CompileError::LineageBudget { query, nodes },
+            Stop::Time(nodes) => CompileError::Timeout { query, nodes, elapsed: limits.started.elapsed() },
+            Stop::NotStratified { atom, negated } => CompileError::NotStratified { atom, negated },
+        }
+    }
+
+    /// The error for a stop while compiling the BDD of `query`.
+    fn in_bdd(self, query: Option<AtomId>, lineage: usize, limits: &Limits) -> CompileError {
+        match self {
+            Stop::Nodes(nodes) => CompileError::Budget { query, nodes, lineage },
+            other => other.in_lineage(query, limits),
+        }
+    }
+}
+
+/// The budget as the stages check it.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Limits {
+    pub max_nodes: usize,
+    started: Instant,
+    deadline: Option<Instant>,
+}
+
+impl Limits {
+    fn new(budget: &Budget) -> Self {
+        let started = Instant::now();
+        Limits { max_nodes: budget.max_nodes, started, deadline: budget.timeout.map(|t| started + t) }
+    }
+
+    /// `Err` once the deadline has passed; `nodes` says how far it got.
+    pub fn check_time(&self, nodes: usize) -> Result<(), Stop> {
+        match self.deadline {
+            Some(d) if Instant::now() >= d => Err(Stop::Time(nodes)),
+            _ => Ok(()),
+        }
+    }
+}
+
+/// How often (in nodes or steps) the stages look at the clock.
+pub(crate) const CLOCK_EVERY: usize = 4096;
+
+/// FxHash-style hasher: the tables key on small integer tuples, where
+/// SipHash's flooding resistance buys nothing and costs most of the time.
+#[derive(Clone, Copy, Default)]
+pub(crate) struct FxHasher(u64);
+
+impl FxHasher {
+    #[inline]
+    fn add(&mut self, x: u64) {
+        self.0 = (self.0.rotate_left(5) ^ x).wrapping_mul(0x51_7c_c1_b7_27_22_0a_95);
+    }
+}
+
+impl Hasher for FxHasher {
+    fn write(&mut self, bytes: &[u8]) {
+        for chunk in bytes.chunks(8) {
+            let mut word = [0u8; 8];
+            word[..chunk.len()].copy_from_slice(chunk);
+            self.add(u64::from_le_bytes(word));
+        }
+    }
+    fn write_u8(&mut self, i: u8) {
+        self.add(i as u64);
+    }
+    fn write_u32(&mut self, i: u32) {
+        self.add(i as u64);
+    }
+    fn write_u64(&mut self, i: u64) {
+        self.add(i);
+    }
+    fn write_usize(&mut self, i: usize) {
+        self.add(i as u64);
+    }
+    fn finish(&self) -> u64 {
+        // The table takes its control bits from the top: bring the
+        // well-mixed middle bits up there.
+        self.0.rotate_left(26)
+    }
+}
+
+pub(crate) type FxMap<K, V> = std::collections::HashMap<K, V, BuildHasherDefault<FxHasher>>;
+
+/// Compiles `program` for `queries` given `evidence` (atom, observed value)
+/// into one circuit; see [`Compiled`] for its roots.
+pub fn compile(
+    program: &LogicProgram,
+    queries: &[AtomId],
+    evidence: &[(AtomId, bool)],
+    budget: &Budget,
+) -> Result<Compiled, CompileError> {
+    let limits = Limits::new(budget);
+    for &atom in queries.iter().chain(evidence.iter().map(|(a, _)| a)) {
+        if atom >= program.num_atoms {
+            return Err(CompileError::UnknownAtom { atom, num_atoms: program.num_atoms });
+        }
+    }
+    let mut lineage = Lineage::new(program, &limits)?;
+    let mut query_formulas = Vec::with_capacity(queries.len());
+    for &q in queries {
+        query_formulas.push(lineage.atom(q).map_err(|s| s.in_lineage(Some(q), &limits))?);
+    }
+    let mut evidence_formulas = Vec::with_capacity(evidence.len());
+    for &(atom, value) in evidence {
+        let f = lineage.atom(atom).map_err(|s| s.in_lineage(None, &limits))?;
+        evidence_formulas.push(if value { f } else { lineage.not(f) });
+    }
+
+    let roots: Vec<FormulaId> = query_formulas.iter().chain(&evidence_formulas).copied().collect();
+    let var_of_slot = variable_order(&lineage, &roots);
+    let mut slot_of_var = vec![SlotId(0); var_of_slot.len()];
+    for (slot, &var) in var_of_slot.iter().enumerate() {
+        slot_of_var[var as usize] = SlotId(slot as u32);
+    }
+
+    let lineage_nodes = lineage.len();
+    let mut bdd = Bdd::new(&limits);
+    let mut memo = vec![u32::MAX; lineage_nodes];
+    let bdd_error = |stop: Stop, query| stop.in_bdd(query, lineage_nodes, &limits);
+    let mut observed = bdd::TRUE;
+    for (&(atom, value), &f) in evidence.iter().zip(&evidence_formulas) {
+        let e = to_bdd(&lineage, &var_of_slot, &mut bdd, &mut memo, f).map_err(|s| bdd_error(s, None))?;
+        observed = bdd.and(observed, e).map_err(|s| bdd_error(s, None))?;
+        if observed == bdd::FALSE {
+            return Err(CompileError::EvidenceImpossible { atom, value });
+        }
+    }
+    let with_evidence = !evidence.is_empty();
+    let mut bdd_roots = Vec::with_capacity(queries.len() * (1 + with_evidence as usize));
+    for (&q, &f) in queries.iter().zip(&query_formulas) {
+        let b = to_bdd(&lineage, &var_of_slot, &mut bdd, &mut memo, f).map_err(|s| bdd_error(s, Some(q)))?;
+        if with_evidence {
+            let joint = bdd.and(b, observed).map_err(|s| bdd_error(s, Some(q)))?;
+            bdd_roots.extend([joint, observed]);
+        } else {
+            bdd_roots.push(b);
+        }
+    }
+
+    let slots = lineage.into_slots();
+    let (mut circuit, live) = bdd.to_circuit(&bdd_roots, &slot_of_var, slots.len() as u32);
+    circuit.declare_deterministic("compiled from an ordered BDD: every sum decides one slot");
+    let stats = CompileStats { lineage_nodes, bdd_nodes: bdd.len(), bdd_live_nodes: live };
+    Ok(Compiled { circuit, slots, with_evidence, stats })
+}
+
+/// BDD variable of each slot: slots in order of first appearance in a
+/// depth-first walk of the formulas from the roots, then the rest. For
+/// rule-shaped lineage this follows proofs, so variables that appear
+/// together in a proof sit close together in the order.
+fn variable_order(lineage: &Lineage, roots: &[FormulaId]) -> Vec<u32> {
+    let num_slots = lineage.num_slots();
+    let mut var_of_slot = vec![u32::MAX; num_slots];
+    let mut next = 0u32;
+    let mut seen = vec![false; lineage.len()];
+    let mut stack: Vec<FormulaId> = roots.iter().rev().copied().collect();
+    while let Some(f) = stack.pop() {
+        if std::mem::replace(&mut seen[f.index()], true) {
+            continue;
+        }
+        match lineage.formula(f) {
+            Formula::Slot(s) => {
+                if var_of_slot[s.0 as usize] == u32::MAX {
+                    var_of_slot[s.0 as usize] = next;
+                    next += 1;
+                }
+            }
+            Formula::Not(c) => stack.push(*c),
+            Formula::And(cs) | Formula::Or(cs) => stack.extend(cs.iter().rev().copied()),
+            Formula::False | Formula::True => {}
+        }
+    }
+    for v in var_of_slot.iter_mut().filter(|v| **v == u32::MAX) {
+        *v = next;
+        next += 1;
+    }
+    var_of_slot
+}
+
+/// The BDD of formula `root`, building (and memoising) its sub-formulas
+/// bottom-up.
+fn to_bdd(
+    lineage: &Lineage,
+    var_of_slot: &[u32],
+    bdd: &mut Bdd,
+    memo: &mut [u32],
+    root: FormulaId,
+) -> Result<u32, Stop> {
+    // (formula, children done?)
+    let mut stack = vec![(root, false)];
+    while let Some((f, expanded)) = stack.pop() {
+        if memo[f.index()] != u32::MAX {
+            continue;
+        }
+        let node = lineage.formula(f);
+        if !expanded {
+            stack.push((f, true));
+            match node {
+                Formula::Not(c) => stack.push((*c, false)),
+                Formula::And(cs) | Formula::Or(cs) => stack.extend(cs.iter().map(|c| (*c, false))),
+                _ => {}
+            }
+            continue;
+        }
+        let b = match node {
+            Formula::False => bdd::FALSE,
+            Formula::True => bdd::TRUE,
+            Formula::Slot(s) => bdd.var(var_of_slot[s.0 as usize])?,
+            Formula::Not(c) => bdd.not(memo[c.index()])?,
+            Formula::And(cs) => bdd.and_all(cs.iter().map(|c| memo[c.index()]).collect())?,
+            Formula::Or(cs) => bdd.or_all(cs.iter().map(|c| memo[c.index()]).collect())?,
+        };
+        memo[f.index()] = b;
+    }
+    Ok(memo[root.index()])
+}

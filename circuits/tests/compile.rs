@@ -1,0 +1,443 @@
+//! Compilation of ground programs against brute force: every query's
+//! probability equals the weight of the total choices whose least model
+//! contains it, on random stratified programs with cycles, negation, facts
+//! and annotated disjunctions; hand-computed cases; evidence; budgets.
+
+use std::time::{Duration, Instant};
+
+use deeplog_circuits::compile::{compile, Budget, CompileError, Compiled};
+use deeplog_circuits::logic::{AtomId, Choice, LogicProgram, Rule};
+use deeplog_circuits::{CpuEvaluator, LayeredCircuit, Weights};
+use deeplog_semirings::Probability;
+
+/// splitmix64: a small, fixed-seed generator so failures reproduce.
+struct Rng(u64);
+
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+        z ^ (z >> 31)
+    }
+    fn below(&mut self, n: usize) -> usize {
+        (self.next() % n as u64) as usize
+    }
+    fn unit(&mut self) -> f64 {
+        (self.next() >> 11) as f64 / (1u64 << 53) as f64
+    }
+}
+
+/// Root values of a compiled program, evaluated in the probability algebra.
+fn evaluate(compiled: &Compiled) -> Vec<f64> {
+    let layered = LayeredCircuit::new(&compiled.circuit);
+    let eval = CpuEvaluator::<Probability<f64>>::new(&layered).expect("compiled circuits are d-DNNFs");
+    let weights = compiled.slots.iter().map(|s| s.probability).collect();
+    eval.forward(&Weights::complementary(1, weights)).unwrap()
+}
+
+fn probabilities(program: &LogicProgram, queries: &[AtomId]) -> Vec<f64> {
+    evaluate(&compile(program, queries, &[], &Budget::default()).unwrap())
+}
+
+/// `P(q | evidence)` for each query.
+fn conditionals(program: &LogicProgram, queries: &[AtomId], evidence: &[(AtomId, bool)]) -> Vec<f64> {
+    let compiled = compile(program, queries, evidence, &Budget::default()).unwrap();
+    assert!(compiled.with_evidence);
+    let v = evaluate(&compiled);
+    v.chunks(2).map(|c| c[0] / c[1]).collect()
+}
+
+/// The least model of `program` given the atoms its choices made true,
+/// by naive iteration to a fixpoint per stratum. `strata[a]` orders the
+/// atoms so that negation only looks down.
+fn least_model(program: &LogicProgram, chosen: &[bool], strata: &[usize]) -> Vec<bool> {
+    let mut model = chosen.to_vec();
+    let top = strata.iter().copied().max().unwrap_or(0);
+    for stratum in 0..=top {
+        loop {
+            let mut changed = false;
+            for rule in program.rules.iter().filter(|r| strata[r.head as usize] == stratum) {
+                if !model[rule.head as usize] && rule.body.iter().all(|&(b, pos)| model[b as usize] == pos) {
+                    model[rule.head as usize] = true;
+                    changed = true;
+                }
+            }
+            if !changed {
+                break;
+            }
+        }
+    }
+    model
+}
+
+/// Brute force over all total choices: `(P(q ∧ E) for each q, P(E))`.
+fn brute_force(
+    program: &LogicProgram,
+    strata: &[usize],
+    queries: &[AtomId],
+    evidence: &[(AtomId, bool)],
+) -> (Vec<f64>, f64) {
+    // Outcomes of each choice: (atom made true or none, probability).
+    let outcomes: Vec<Vec<(Option<AtomId>, f64)>> = program
+        .choices
+        .iter()
+        .map(|c| match c {
+            Choice::Fact { atom, probability } => vec![(Some(*atom), *probability), (None, 1.0 - probability)],
+            Choice::Disjunction { atoms } => {
+                let mut o: Vec<_> = atoms.iter().map(|&(a, p)| (Some(a), p)).collect();
+                o.push((None, 1.0 - atoms.iter().map(|(_, p)| p).sum::<f64>()));
+                o
+            }
+        })
+        .collect();
+    let mut joint = vec![0.0; queries.len()];
+    let mut total = 0.0;
+    let mut pick = vec![0usize; outcomes.len()];
+    loop {
+        let mut chosen = vec![false; program.num_atoms as usize];
+        let mut weight = 1.0;
+        for (o, &i) in outcomes.iter().zip(&pick) {
+            if let Some(a) = o[i].0 {
+                chosen[a as usize] = true;
+            }
+            weight *= o[i].1;
+        }
+        let model = least_model(program, &chosen, strata);
+        if evidence.iter().all(|&(a, v)| model[a as usize] == v) {
+            total += weight;
+            for (j, &q) in queries.iter().enumerate() {
+                if model[q as usize] {
+                    joint[j] += weight;
+                }
+            }
+        }
+        // Next total choice (odometer).
+        let mut k = 0;
+        while k < pick.len() {
+            pick[k] += 1;
+            if pick[k] < outcomes[k].len() {
+                break;
+            }
+            pick[k] = 0;
+            k += 1;
+        }
+        if k == pick.len() {
+            break;
+        }
+    }
+    (joint, total)
+}
+
+/// A random stratified program: atoms `0..c` are choice-only, the rest are
+/// derived, each in one of three strata. Rule bodies use choice atoms and
+/// derived atoms of the same or lower strata positively (so cycles appear
+/// within a stratum), and choice atoms or lower derived atoms negatively.
+/// Some derived atoms are also probabilistic facts.
+fn random_program(rng: &mut Rng) -> (LogicProgram, Vec<usize>) {
+    let num_choice = 3 + rng.below(3);
+    let num_derived = 4 + rng.below(4);
+    let n = num_choice + num_derived;
+    // Choice-only atoms sit below every stratum (stratum 0, never a head).
+    let strata: Vec<usize> = (0..n).map(|a| if a < num_choice { 0 } else { rng.below(3) }).collect();
+    let mut choices = Vec::new();
+    let mut a = 0;
+    while a < num_choice {
+        let k = if a + 1 < num_choice && rng.below(3) == 0 { 2 + rng.below(2).min(num_choice - a - 2) } else { 1 };
+        if k == 1 {
+            choices.push(Choice::Fact { atom: a as AtomId, probability: 0.05 + 0.9 * rng.unit() });
+        } else {
+            // Sometimes the alternatives use all the mass.
+            let full = rng.below(3) == 0;
+            let raw: Vec<f64> = (0..k).map(|_| 0.1 + rng.unit()).collect();
+            let scale = if full { 1.0 } else { 0.5 + 0.5 * rng.unit() } / raw.iter().sum::<f64>();
+            choices.push(Choice::Disjunction { atoms: (0..k).map(|i| ((a + i) as AtomId, raw[i] * scale)).collect() });
+        }
+        a += k;
+    }
+    for d in num_choice..n {
+        if rng.below(5) == 0 {
+            choices.push(Choice::Fact { atom: d as AtomId, probability: 0.1 + 0.8 * rng.unit() });
+        }
+    }
+    let mut rules = Vec::new();
+    for _ in 0..(n + rng.below(2 * n)) {
+        let head = num_choice + rng.below(num_derived);
+        let s = strata[head];
+        let mut body = Vec::new();
+        for _ in 0..1 + rng.below(3) {
+            let b = rng.below(n);
+            let is_choice = b < num_choice;
+            if rng.below(4) == 0 && (is_choice || strata[b] < s) {
+                body.push((b as AtomId, false));
+            } else if is_choice || strata[b] <= s {
+                body.push((b as AtomId, true));
+            }
+        }
+        if !body.is_empty() {
+            rules.push(Rule { head: head as AtomId, body });
+        }
+    }
+    // Choice-only atoms get stratum 0 in the brute force, derived ones 1..=3.
+    let strata = (0..n).map(|a| if a < num_choice { 0 } else { strata[a] + 1 }).collect();
+    (LogicProgram { num_atoms: n as u32, rules, choices }, strata)
+}
+
+#[test]
+fn random_programs_match_brute_force() {
+    let mut rng = Rng(7);
+    let mut conditioned = 0;
+    for case in 0..400 {
+        let (program, strata) = random_program(&mut rng);
+        let queries: Vec<AtomId> = (0..program.num_atoms).collect();
+        let (expected, _) = brute_force(&program, &strata, &queries, &[]);
+        let got = probabilities(&program, &queries);
+        for (q, (e, g)) in expected.iter().zip(&got).enumerate() {
+            assert!((e - g).abs() < 1e-12, "case {case}, atom {q}: brute force {e}, compiled {g}\n{program:?}");
+        }
+
+        let evidence: Vec<(AtomId, bool)> = (0..1 + rng.below(2))
+            .map(|_| (rng.below(program.num_atoms as usize) as AtomId, rng.below(2) == 0))
+            .collect();
+        let (joint, total) = brute_force(&program, &strata, &queries, &evidence);
+        match compile(&program, &queries, &evidence, &Budget::default()) {
+            Ok(compiled) => {
+                let v = evaluate(&compiled);
+                for (q, j) in joint.iter().enumerate() {
+                    let (vj, ve) = (v[2 * q], v[2 * q + 1]);
+                    assert!((ve - total).abs() < 1e-12, "case {case}: P(E) brute force {total}, compiled {ve}");
+                    assert!((vj - j).abs() < 1e-12, "case {case}, atom {q}: P(q ∧ E) {j}, compiled {vj}");
+                    if total > 1e-6 {
+                        assert!((vj / ve - j / total).abs() < 1e-9, "case {case}, atom {q}: conditional");
+                        conditioned += 1;
+                    }
+                }
+            }
+            Err(CompileError::EvidenceImpossible { .. }) => {
+                assert!(total.abs() < 1e-12, "case {case}: evidence called impossible, brute force says {total}")
+            }
+            Err(e) => panic!("case {case}: {e}"),
+        }
+    }
+    assert!(conditioned > 1000, "too few conditional probabilities checked: {conditioned}");
+}
+
+#[test]
+fn annotated_disjunction_alternatives_exclude_each_other() {
+    // 0.3::a(s); 0.7::a(t).   both :- a(s), a(t).
+    let program = LogicProgram {
+        num_atoms: 3,
+        rules: vec![Rule { head: 2, body: vec![(0, true), (1, true)] }],
+        choices: vec![Choice::Disjunction { atoms: vec![(0, 0.3), (1, 0.7)] }],
+    };
+    let p = probabilities(&program, &[0, 1, 2]);
+    assert!((p[0] - 0.3).abs() < 1e-12, "P(a(s)) = {}", p[0]);
+    assert!((p[1] - 0.7).abs() < 1e-12, "P(a(t)) = {}", p[1]);
+    assert_eq!(p[2], 0.0);
+}
+
+#[test]
+fn annotated_disjunction_in_a_rule_head_with_a_shared_body() {
+    // 0.5::b. 0.4::c.  body :- b.  body :- c.
+    // 0.2::h1; 0.5::h2 :- body.   as the grounder writes it: a choice over
+    // fresh atoms x1, x2 and  h1 :- body, x1.  h2 :- body, x2.
+    // Atoms: b 0, c 1, body 2, x1 3, x2 4, h1 5, h2 6, both 7, either 8.
+    let program = LogicProgram {
+        num_atoms: 9,
+        rules: vec![
+            Rule { head: 2, body: vec![(0, true)] },
+            Rule { head: 2, body: vec![(1, true)] },
+            Rule { head: 5, body: vec![(2, true), (3, true)] },
+            Rule { head: 6, body: vec![(2, true), (4, true)] },
+            Rule { head: 7, body: vec![(5, true), (6, true)] },
+            Rule { head: 8, body: vec![(5, true)] },
+            Rule { head: 8, body: vec![(6, true)] },
+        ],
+        choices: vec![
+            Choice::Fact { atom: 0, probability: 0.5 },
+            Choice::Fact { atom: 1, probability: 0.4 },
+            Choice::Disjunction { atoms: vec![(3, 0.2), (4, 0.5)] },
+        ],
+    };
+    let p = probabilities(&program, &[2, 5, 6, 7, 8]);
+    let body = 1.0 - 0.5 * 0.6;
+    let want = [body, body * 0.2, body * 0.5, 0.0, body * 0.7];
+    for (g, w) in p.iter().zip(want) {
+        assert!((g - w).abs() < 1e-12, "{p:?} vs {want:?}");
+    }
+}
+
+/// Atoms of a reachability program over `n` nodes: `edge` atoms first (one
+/// per edge), then `path(x, y)` at `edges.len() + x·n + y`.
+fn reachability(n: usize, edges: &[(usize, usize, f64)]) -> LogicProgram {
+    let path = |x: usize, y: usize| (edges.len() + x * n + y) as AtomId;
+    let mut rules = Vec::new();
+    for (e, &(x, z, _)) in edges.iter().enumerate() {
+        // path(X,Y) :- edge(X,Y).   path(X,Y) :- edge(X,Z), path(Z,Y).
+        rules.push(Rule { head: path(x, z), body: vec![(e as AtomId, true)] });
+        for y in 0..n {
+            rules.push(Rule { head: path(x, y), body: vec![(e as AtomId, true), (path(z, y), true)] });
+        }
+    }
+    let choices =
+        edges.iter().enumerate().map(|(e, &(_, _, p))| Choice::Fact { atom: e as AtomId, probability: p }).collect();
+    LogicProgram { num_atoms: (edges.len() + n * n) as u32, rules, choices }
+}
+
+#[test]
+fn cyclic_paths_do_not_support_themselves() {
+    let edges = [(0, 1, 0.6), (1, 2, 0.5), (2, 0, 0.4), (1, 0, 0.3)];
+    let program = reachability(3, &edges);
+    let path = |x: u32, y: u32| 4 + 3 * x + y;
+    let p = probabilities(&program, &[path(0, 2), path(2, 1), path(1, 1), path(0, 0), path(2, 2)]);
+    // Every path from 0 to 2 is 0→1→2; from 2 to 1 it is 2→0→1.
+    assert!((p[0] - 0.3).abs() < 1e-12, "path(0,2) = {}", p[0]);
+    assert!((p[1] - 0.24).abs() < 1e-12, "path(2,1) = {}", p[1]);
+    // Back to 1 needs 0→1 and a way back to 0: 1→0, or 1→2→0.
+    let back = 0.6 * (1.0 - 0.7 * (1.0 - 0.5 * 0.4));
+    assert!((p[2] - back).abs() < 1e-12, "path(1,1) = {}", p[2]);
+    assert!((p[3] - back).abs() < 1e-12, "path(0,0) = {}", p[3]);
+    // 2→0→1→2 is the only cycle through 2.
+    assert!((p[4] - 0.4 * 0.6 * 0.5).abs() < 1e-12, "path(2,2) = {}", p[4]);
+}
+
+#[test]
+fn negation_of_a_derived_atom() {
+    // 0.6::rain. 0.3::sprinkler. wet :- rain. wet :- sprinkler. dry :- \+ wet.
+    let program = LogicProgram {
+        num_atoms: 4,
+        rules: vec![
+            Rule { head: 2, body: vec![(0, true)] },
+            Rule { head: 2, body: vec![(1, true)] },
+            Rule { head: 3, body: vec![(2, false)] },
+        ],
+        choices: vec![Choice::Fact { atom: 0, probability: 0.6 }, Choice::Fact { atom: 1, probability: 0.3 }],
+    };
+    let p = probabilities(&program, &[3]);
+    assert!((p[0] - 0.4 * 0.7).abs() < 1e-12);
+}
+
+#[test]
+fn evidence_conditions_queries() {
+    // 0.5::burglary. 0.4::earthquake. alarm :- burglary. alarm :- earthquake.
+    let program = LogicProgram {
+        num_atoms: 3,
+        rules: vec![Rule { head: 2, body: vec![(0, true)] }, Rule { head: 2, body: vec![(1, true)] }],
+        choices: vec![Choice::Fact { atom: 0, probability: 0.5 }, Choice::Fact { atom: 1, probability: 0.4 }],
+    };
+    let p = conditionals(&program, &[0, 1], &[(2, true)]);
+    assert!((p[0] - 0.5 / 0.7).abs() < 1e-12, "P(burglary | alarm) = {}", p[0]);
+    assert!((p[1] - 0.4 / 0.7).abs() < 1e-12, "P(earthquake | alarm) = {}", p[1]);
+    let p = conditionals(&program, &[2], &[(0, false)]);
+    assert!((p[0] - 0.4).abs() < 1e-12, "P(alarm | ¬burglary) = {}", p[0]);
+    let err = compile(&program, &[2], &[(2, false), (0, true)], &Budget::default()).unwrap_err();
+    assert_eq!(err, CompileError::EvidenceImpossible { atom: 0, value: true });
+}
+
+#[test]
+fn unstratified_negation_is_refused() {
+    // 0.5::c.  p :- c, \+ q.  q :- p.
+    let program = LogicProgram {
+        num_atoms: 3,
+        rules: vec![Rule { head: 1, body: vec![(0, true), (2, false)] }, Rule { head: 2, body: vec![(1, true)] }],
+        choices: vec![Choice::Fact { atom: 0, probability: 0.5 }],
+    };
+    let err = compile(&program, &[1], &[], &Budget::default()).unwrap_err();
+    assert!(matches!(err, CompileError::NotStratified { .. }), "{err}");
+}
+
+/// `n` nodes, `out` random out-edges per node, probabilities in [0.1, 0.9].
+fn random_graph(rng: &mut Rng, n: usize, out: usize) -> Vec<(usize, usize, f64)> {
+    let mut edges = Vec::new();
+    for x in 0..n {
+        let mut targets = Vec::new();
+        while targets.len() < out {
+            let y = rng.below(n);
+            if y != x && !targets.contains(&y) {
+                targets.push(y);
+            }
+        }
+        edges.extend(targets.into_iter().map(|y| (x, y, 0.1 + 0.8 * rng.unit())));
+    }
+    edges
+}
+
+#[test]
+fn an_exceeded_budget_names_the_query() {
+    let edges = random_graph(&mut Rng(3), 10, 3);
+    let program = reachability(10, &edges);
+    let query = (edges.len() + 9) as AtomId; // path(0, 9)
+    let full = compile(&program, &[query], &[], &Budget::default()).unwrap();
+    let (lineage, bdd) = (full.stats.lineage_nodes, full.stats.bdd_nodes);
+    assert!(bdd > lineage + 10, "the test needs a BDD larger than the lineage: {bdd} vs {lineage}");
+
+    let budget = Budget { max_nodes: lineage + 10, timeout: None };
+    let err = compile(&program, &[query], &[], &budget).unwrap_err();
+    assert_eq!(err, CompileError::Budget { query: Some(query), nodes: lineage + 10, lineage });
+    let message = err.to_string();
+    assert!(message.contains(&format!("query atom {query}")) && message.contains("budget"), "{message}");
+
+    let budget = Budget { max_nodes: 40, timeout: None };
+    let err = compile(&program, &[query], &[], &budget).unwrap_err();
+    assert!(matches!(err, CompileError::LineageBudget { query: Some(q), nodes: 40 } if q == query), "{err}");
+
+    let budget = Budget { max_nodes: usize::MAX, timeout: Some(Duration::ZERO) };
+    let err = compile(&program, &[query], &[], &budget).unwrap_err();
+    assert!(matches!(err, CompileError::Timeout { .. }), "{err}");
+}
+
+/// Monte Carlo estimate of reachability from 0 to `target`, for an
+/// independent check of a program too large to enumerate.
+fn sampled_reachability(rng: &mut Rng, n: usize, edges: &[(usize, usize, f64)], target: usize, samples: usize) -> f64 {
+    let mut hits = 0;
+    for _ in 0..samples {
+        let live: Vec<bool> = edges.iter().map(|e| rng.unit() < e.2).collect();
+        let mut seen = vec![false; n];
+        let mut stack = vec![0];
+        let mut reached = false;
+        // path(0, 0) needs a cycle: start from 0's successors.
+        while let Some(x) = stack.pop() {
+            for (e, &(from, to, _)) in edges.iter().enumerate() {
+                if from == x && live[e] && !seen[to] {
+                    seen[to] = true;
+                    reached |= to == target;
+                    stack.push(to);
+                }
+            }
+        }
+        hits += reached as usize;
+    }
+    hits as f64 / samples as f64
+}
+
+#[test]
+fn reachability_on_20_nodes_compiles_quickly() {
+    let mut rng = Rng(20);
+    let (n, target) = (20, 19);
+    let edges = random_graph(&mut rng, n, 3);
+    let program = reachability(n, &edges);
+    let query = (edges.len() + target) as AtomId;
+    let start = Instant::now();
+    let compiled = compile(&program, &[query], &[], &Budget::default()).unwrap();
+    let took = start.elapsed();
+    let p = evaluate(&compiled)[0];
+    let s = compiled.stats;
+    println!(
+        "path(0,{target}) over {n} nodes, {} edges: {took:?}, lineage {} nodes, BDD {} nodes ({} live), \
+         circuit {} nodes / {} edges, P = {p}",
+        edges.len(),
+        s.lineage_nodes,
+        s.bdd_nodes,
+        s.bdd_live_nodes,
+        compiled.circuit.num_nodes(),
+        compiled.circuit.num_edges(),
+    );
+    let samples = 200_000;
+    let estimate = sampled_reachability(&mut rng, n, &edges, target, samples);
+    let sigma = (p * (1.0 - p) / samples as f64).sqrt();
+    assert!((estimate - p).abs() < 5.0 * sigma + 1e-9, "sampled {estimate}, compiled {p} (σ {sigma})");
+    if !cfg!(debug_assertions) {
+        assert!(took < Duration::from_secs(10), "took {took:?}");
+    }
+}
