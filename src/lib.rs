@@ -26,3 +26,6 @@ pub use deeplog_circuits as circuits;
 pub use deeplog_semirings as semirings;
 
 pub mod cli;
+pub mod model;
+
+pub use model::{Answer, Answers, Model, QueryOptions};

@@ -12,7 +12,13 @@ fn main() -> ExitCode {
     match deeplog::cli::run(cli) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
-            eprintln!("error: {e}");
+            let text = e.to_string();
+            // Rendered diagnostics already say `error:` on each of their lines.
+            if text.starts_with("error: ") || text.starts_with("warning: ") {
+                eprintln!("{text}");
+            } else {
+                eprintln!("error: {text}");
+            }
             ExitCode::FAILURE
         }
     }

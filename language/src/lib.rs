@@ -42,6 +42,7 @@
 
 pub mod check;
 pub mod diagnostic;
+pub mod ground;
 mod lexer;
 pub mod model;
 mod parser;

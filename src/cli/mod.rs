@@ -11,6 +11,7 @@ use deeplog_semirings::AlgebraKind;
 
 mod check;
 mod circuit;
+mod query;
 mod weights;
 
 /// deeplog: annotated logic compiled to algebraic circuits, evaluated and
@@ -35,6 +36,25 @@ enum Command {
         /// lukasiewicz, maxproduct.
         #[arg(long)]
         logic: Option<String>,
+    },
+    /// Answer every query of a model: exact probabilities (ProbLog's output shape).
+    Query {
+        file: PathBuf,
+        /// Print {"queries": [{"query": ..., "value": ...}]}.
+        #[arg(long)]
+        json: bool,
+        /// probability (default) or log-probability; overrides the model's `:- logic(...)`.
+        #[arg(long)]
+        logic: Option<String>,
+        /// Print per-stage times and the circuit's size (on stderr; in the JSON with --json).
+        #[arg(long)]
+        timings: bool,
+        /// Give up compiling after this many seconds.
+        #[arg(long)]
+        timeout: Option<f64>,
+        /// Give up compiling past this many circuit nodes.
+        #[arg(long, default_value_t = 50_000_000)]
+        max_nodes: usize,
     },
     /// Work with circuit files (.sdd, .nnf, .json).
     #[command(subcommand)]
@@ -106,6 +126,8 @@ pub enum CliError {
     Write { path: PathBuf, source: std::io::Error },
     #[error("{path}: {message}")]
     Weights { path: PathBuf, message: String },
+    #[error(transparent)]
+    Model(#[from] crate::model::Error),
     #[error("{file}: {errors} error{}, {warnings} warning{}", if *errors == 1 { "" } else { "s" }, if *warnings == 1 { "" } else { "s" })]
     Diagnostics { file: String, errors: usize, warnings: usize },
 }
@@ -114,6 +136,9 @@ pub enum CliError {
 pub fn run(cli: Cli) -> Result<(), CliError> {
     match cli.command {
         Command::Check { file, json, logic } => check::check(&file, json, logic.as_deref()),
+        Command::Query { file, json, logic, timings, timeout, max_nodes } => {
+            query::query(query::QueryArgs { file: &file, json, logic: logic.as_deref(), timings, timeout, max_nodes })
+        }
         Command::Circuit(CircuitCommand::Stats { file, json }) => circuit::stats(&file, json),
         Command::Circuit(CircuitCommand::Eval(args)) => {
             let algebra: AlgebraKind = args.algebra.parse()?;

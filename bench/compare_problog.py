@@ -1,0 +1,114 @@
+#!/usr/bin/env python3
+"""deeplog vs ProbLog on the shared benchmark programs, side by side.
+
+Each side runs as a whole process (what a user waits for), with a time
+limit; answers are compared with each other and with the exact references
+in ../shared/bench/reference.json where present. Prints one Markdown table.
+
+Usage: bench/problog.sh [--limit SECONDS] [--only PREFIX]
+       compare_problog.py --deeplog PATH --problog PATH [--limit 60] [--out FILE]
+"""
+import argparse
+import json
+import os
+import re
+import statistics
+import subprocess
+import sys
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+SHARED = os.path.normpath(os.path.join(HERE, "..", "..", "shared", "bench"))
+
+
+def size_key(name):
+    m = re.match(r"(.*)_(\d+)$", name)
+    return (m.group(1), int(m.group(2))) if m else (name, 0)
+
+
+def run(cmd, limit):
+    t = time.perf_counter()
+    try:
+        p = subprocess.run(cmd, capture_output=True, text=True, timeout=limit)
+    except subprocess.TimeoutExpired:
+        return None, None, f">{limit:g}"
+    elapsed = time.perf_counter() - t
+    if p.returncode != 0:
+        return elapsed, None, (p.stderr.strip().splitlines() or ["failed"])[-1][:80]
+    return elapsed, p.stdout, None
+
+
+def parse_answers(text):
+    out = {}
+    for line in text.splitlines():
+        if ":" in line:
+            q, v = line.rsplit(":", 1)
+            try:
+                out[q.strip()] = float(v)
+            except ValueError:
+                pass
+    return out
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--deeplog", required=True)
+    ap.add_argument("--problog", required=True, help="the `problog` command of a venv")
+    ap.add_argument("--limit", type=float, default=60.0)
+    ap.add_argument("--only", default="")
+    ap.add_argument("--out")
+    a = ap.parse_args()
+    with open(os.path.join(SHARED, "reference.json")) as f:
+        reference = json.load(f)
+    programs = sorted((f[:-3] for f in os.listdir(os.path.join(SHARED, "programs")) if f.endswith(".pl")), key=size_key)
+    programs = [p for p in programs if p.startswith(a.only)]
+    rows = []
+    for name in programs:
+        path = os.path.join(SHARED, "programs", name + ".pl")
+        d_t, d_out, d_err = run([a.deeplog, "query", path, "--json"], a.limit)
+        p_t, p_out, p_err = run([a.problog, path], a.limit)
+        d_ans = {q["query"]: q["value"] for q in json.loads(d_out)["queries"]} if d_out else {}
+        p_ans = parse_answers(p_out) if p_out else {}
+        ref = reference.get(name + ".pl", {})
+        ref_ans = {q: float(v["decimal"]) for q, v in ref.get("queries", {}).items()}
+        err_ref = max((abs(d_ans[q] - v) for q, v in ref_ans.items() if q in d_ans), default=None)
+        err_problog = max((abs(d_ans[q] - v) for q, v in p_ans.items() if q in d_ans), default=None)
+        rows.append(dict(program=name, deeplog_s=d_t, deeplog_err=d_err, problog_s=p_t, problog_err=p_err,
+                         n=len(d_ans), max_err_ref=err_ref, max_diff_problog=err_problog,
+                         first=next(iter(d_ans.items()), None)))
+        print(json.dumps(rows[-1]), file=sys.stderr, flush=True)
+
+    fmt = lambda t, e: e if e else f"{t:.3f}"
+    lines = ["| program | ProbLog s | deeplog s | ratio | queries | max |deeplog − reference| | max |deeplog − ProbLog| | first answer |",
+             "|---|---|---|---|---|---|---|---|"]
+    ratios, over1, solved_over60 = [], [], []
+    for r in rows:
+        ratio = r["problog_s"] / r["deeplog_s"] if r["problog_s"] and r["deeplog_s"] and not r["deeplog_err"] and not r["problog_err"] else None
+        if ratio:
+            ratios.append(ratio)
+            if r["problog_s"] > 1:
+                over1.append((r["program"], ratio))
+        if r["problog_err"] and r["problog_err"].startswith(">") and not r["deeplog_err"]:
+            solved_over60.append(r["program"])
+        first = f"{r['first'][0]}: {r['first'][1]:.8g}" if r["first"] else ""
+        e = lambda x: f"{x:.1e}" if x is not None else "–"
+        lines.append(f"| {r['program']} | {fmt(r['problog_s'], r['problog_err'])} | {fmt(r['deeplog_s'], r['deeplog_err'])} | "
+                     f"{f'{ratio:.1f}×' if ratio else '–'} | {r['n']} | {e(r['max_err_ref'])} | {e(r['max_diff_problog'])} | {first} |")
+    lines.append("")
+    if ratios:
+        lines.append(f"Median ratio (ProbLog time / deeplog time, both finished): {statistics.median(ratios):.1f}× over {len(ratios)} programs.")
+    if over1:
+        worst = min(over1, key=lambda x: x[1])
+        lines.append(f"Where ProbLog takes over 1 s: smallest ratio {worst[1]:.1f}× ({worst[0]}).")
+    lines.append(f"Solved by deeplog where ProbLog exceeded {a.limit:g} s: {len(solved_over60)} ({', '.join(solved_over60)}).")
+    lines.append(f"Each side timed as a whole process; limit {a.limit:g} s. Measured {time.strftime('%Y-%m-%d %H:%M')}.")
+    table = "\n".join(lines)
+    print(table)
+    if a.out:
+        with open(a.out + ".tmp", "w") as f:
+            f.write(table + "\n")
+        os.replace(a.out + ".tmp", a.out)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,476 @@
+//! Grounding: small programs whose ground programs can be checked by hand,
+//! the limits and errors, and every shared benchmark program.
+
+use std::path::Path;
+use std::time::Instant;
+
+use deeplog_language::ground::{ground, GroundChoice, GroundError, GroundProgram, Limits};
+use deeplog_language::model::lower;
+use deeplog_language::{check_source, parse};
+
+fn grounded_with(source: &str, limits: &Limits) -> Result<GroundProgram, GroundError> {
+    let checked = check_source(source);
+    if checked.has_errors() {
+        panic!("{source}\n{:#?}", checked.diagnostics);
+    }
+    ground(checked.model.as_ref().expect("a model"), limits)
+}
+
+fn grounded(source: &str) -> GroundProgram {
+    grounded_with(source, &Limits::default()).unwrap_or_else(|e| panic!("{source}\n{e}"))
+}
+
+/// Grounds without the checker, for programs the checker rejects.
+fn grounded_unchecked(source: &str) -> Result<GroundProgram, GroundError> {
+    let (model, _) = lower(parse(source).expect("parses"));
+    ground(&model, &Limits::default())
+}
+
+fn error_of(source: &str) -> GroundError {
+    match grounded_with(source, &Limits::default()) {
+        Ok(p) => panic!("expected an error, got\n{p}"),
+        Err(e) => e,
+    }
+}
+
+fn queries(p: &GroundProgram) -> Vec<(&str, bool)> {
+    p.queries.iter().map(|q| (q.text.as_str(), q.atom.is_some())).collect()
+}
+
+#[test]
+fn probabilistic_facts_and_a_rule() {
+    let p = grounded("0.3::a.\n0.4::b.\n0.5::unused.\nc :- a, b.\nquery(c).\n");
+    assert_eq!(p.to_string(), "0.3::a.\n0.4::b.\nc :- a, b.\nquery(c).\n");
+    assert_eq!(p.atoms, ["a", "b", "c"]);
+}
+
+#[test]
+fn annotated_disjunction_fact_uses_its_heads() {
+    let p = grounded("0.3::a(s); 0.7::a(t).\nquery(a(s)).\n");
+    assert_eq!(p.choices, [GroundChoice::Disjunction { atoms: vec![(0, 0.3), (1, 0.7)] }]);
+    assert_eq!(p.atoms, ["a(s)", "a(t)"]);
+    assert!(p.rules.is_empty());
+    assert_eq!(queries(&p), [("a(s)", true)]);
+}
+
+#[test]
+fn annotated_disjunction_in_a_rule_head_shares_one_choice_per_body_instance() {
+    let p =
+        grounded("0.5::x(1).\n0.5::x(2).\n0.2::h(X, r); 0.3::h(X, g) :- x(X).\nq :- h(1, r), h(1, g).\nquery(q).\n");
+    assert_eq!(
+        p.to_string(),
+        "0.5::x(1).\n\
+         0.2::choice(2,0,[X=1]); 0.3::choice(2,1,[X=1]).\n\
+         h(1,r) :- x(1), choice(2,0,[X=1]).\n\
+         h(1,g) :- x(1), choice(2,1,[X=1]).\n\
+         q :- h(1,r), h(1,g).\n\
+         query(q).\n"
+    );
+}
+
+#[test]
+fn annotated_disjunction_whose_head_has_another_definition_gets_fresh_atoms() {
+    let p = grounded("0.3::a; 0.7::b.\n0.2::c.\na :- c.\nquery(a).\n");
+    assert_eq!(p.to_string(), "0.3::choice(0,0,[]); 0.7::b.\n0.2::c.\na :- c.\na :- choice(0,0,[]).\nquery(a).\n");
+}
+
+#[test]
+fn two_probabilistic_facts_on_one_atom_are_independent() {
+    let p = grounded("0.3::a.\n0.4::a.\nquery(a).\n");
+    assert_eq!(p.choices.len(), 2);
+    assert_eq!(p.rules.len(), 2);
+    assert!(p.rules.iter().all(|r| r.body.len() == 1 && p.atoms[r.head as usize] == "a"));
+}
+
+#[test]
+fn non_ground_probabilistic_rule_is_one_independent_choice_per_instance() {
+    let p = grounded(
+        "person(ann).\nperson(bob).\n0.2::stressed(X) :- person(X).\nquery(stressed(ann)).\nquery(stressed(bob)).\n",
+    );
+    assert_eq!(
+        p.to_string(),
+        "0.2::stressed(ann).\n0.2::stressed(bob).\nquery(stressed(ann)).\nquery(stressed(bob)).\n"
+    );
+
+    // With an uncertain body, the choice is a fresh atom beside it.
+    let p = grounded("0.5::person(ann).\n0.2::stressed(X) :- person(X).\nquery(stressed(ann)).\n");
+    assert_eq!(
+        p.to_string(),
+        "0.5::person(ann).\n0.2::choice(1,0,[X=ann]).\nstressed(ann) :- person(ann), choice(1,0,[X=ann]).\nquery(stressed(ann)).\n"
+    );
+
+    // Every variable of the clause counts, as in ProbLog: two instances.
+    let p = grounded("b(1).\nb(2).\n0.2::h :- b(X).\nquery(h).\n");
+    assert_eq!(p.to_string(), "0.2::choice(2,0,[X=1]).\n0.2::choice(2,0,[X=2]).\nh :- choice(2,0,[X=1]).\nh :- choice(2,0,[X=2]).\nquery(h).\n");
+}
+
+#[test]
+fn learnable_probabilities_ground_like_their_initial_value() {
+    let p = grounded("t(0.25)::a.\nt(_)::b.\nc :- a, b.\nquery(c).\n");
+    assert_eq!(p.to_string(), "0.25::a.\n0.5::b.\nc :- a, b.\nquery(c).\n");
+}
+
+#[test]
+fn negation_of_a_probabilistic_atom_is_kept() {
+    let p = grounded("0.3::rain.\ndry :- \\+ rain.\nquery(dry).\n");
+    assert_eq!(p.to_string(), "0.3::rain.\ndry :- \\+rain.\nquery(dry).\n");
+    let p = grounded("0.3::rain.\ndry :- not(rain).\nquery(dry).\n");
+    assert_eq!(p.to_string(), "0.3::rain.\ndry :- \\+rain.\nquery(dry).\n");
+}
+
+#[test]
+fn negation_of_certain_atoms() {
+    // `\+ b` with `b` never derivable holds: `a` is certain.
+    let p = grounded_unchecked("a :- \\+ b.\nquery(a).\n").unwrap();
+    assert_eq!(p.to_string(), "a.\nquery(a).\n");
+    // `\+ b` with `b` certain fails: `a` is certainly false.
+    let p = grounded("b.\na :- \\+ b.\nquery(a).\n");
+    assert_eq!(queries(&p), [("a", false)]);
+    assert!(p.rules.is_empty() && p.atoms.is_empty());
+}
+
+#[test]
+fn negation_of_a_conjunction_with_local_variables() {
+    let p = grounded(
+        "0.5::e(1,2).\nnode(1).\nnode(2).\nnode(3).\nsource(X) :- node(X), \\+ (e(Y, X), node(Y)).\nquery(source(X)).\n",
+    );
+    let texts: Vec<&str> = p.queries.iter().map(|q| q.text.as_str()).collect();
+    assert_eq!(texts, ["source(1)", "source(2)", "source(3)"]);
+    // source(2) depends on the negation of an auxiliary atom for `e(Y, 2)`.
+    let s2 = p.atoms.iter().position(|a| a == "source(2)").unwrap() as u32;
+    let rule = p.rules.iter().find(|r| r.head == s2).unwrap();
+    assert_eq!(rule.body.len(), 1);
+    assert!(!rule.body[0].1);
+    // source(1) and source(3) are certain.
+    assert!(p.rules.iter().filter(|r| r.body.is_empty()).count() == 2);
+}
+
+#[test]
+fn stratified_negation_waits_for_the_lower_stratum() {
+    let p = grounded(
+        "0.4::e(a,b).\n0.4::e(b,c).\nr(X,Y) :- e(X,Y).\nr(X,Y) :- e(X,Z), r(Z,Y).\nn(X,Y) :- node(X), node(Y), \\+ r(X,Y).\nnode(a).\nnode(c).\nquery(n(a,c)).\nquery(n(c,a)).\n",
+    );
+    assert_eq!(queries(&p), [("n(a,c)", true), ("n(c,a)", true)]);
+    // n(c,a) is certain: r(c,a) is never derivable.
+    let nca = p.queries[1].atom.unwrap();
+    assert!(p.rules.iter().any(|r| r.head == nca && r.body.is_empty()));
+    let nac = p.queries[0].atom.unwrap();
+    let rule = p.rules.iter().find(|r| r.head == nac).unwrap();
+    assert_eq!(p.atoms[rule.body[0].0 as usize], "r(a,c)");
+    assert!(!rule.body[0].1);
+}
+
+#[test]
+fn arithmetic_and_list_builtins() {
+    let p = grounded("n(X) :- between(1, 5, X), X mod 2 =:= 1.\nquery(n(X)).\n");
+    assert_eq!(queries(&p), [("n(1)", true), ("n(3)", true), ("n(5)", true)]);
+
+    let p = grounded("sq(X, Y) :- between(1, 3, X), Y is X * X.\nquery(sq(3, Y)).\nquery(sq(2, 5)).\n");
+    assert_eq!(queries(&p), [("sq(3,9)", true), ("sq(2,5)", false)]);
+
+    let p = grounded("m(X) :- member(X, [a, f(b), [1, 2]]).\nquery(m(X)).\n");
+    assert_eq!(queries(&p), [("m(a)", true), ("m(f(b))", true), ("m([1,2])", true)]);
+
+    let p = grounded("s(A, B) :- append(A, B, [1, 2]).\nquery(s(A, B)).\n");
+    assert_eq!(queries(&p), [("s([],[1,2])", true), ("s([1],[2])", true), ("s([1,2],[])", true)]);
+
+    let p = grounded("c(L) :- append([x], [y, z], L).\nl(N) :- c(L), length(L, N).\nquery(l(N)).\n");
+    assert_eq!(queries(&p), [("l(3)", true)]);
+
+    let p = grounded("f(X, Y) :- Y = 1, X = g(Y, 2).\nk(X) :- f(g(X, 2), X).\nquery(k(X)).\n");
+    assert_eq!(queries(&p), [("k(1)", true)]);
+
+    let p = grounded(
+        "v(X) :- member(X, [1, 2.5, -3, 7]), X >= 0, X =\\= 7, X \\== 2.5, succ(X, S), plus(S, 1, T), T < 10.\nquery(v(X)).\n",
+    );
+    assert_eq!(queries(&p), [("v(1)", true)]);
+
+    let p = grounded("d(X) :- X is 7 / 2.\ne(X) :- X is 6 / 2.\nf(X) :- X is -7 // 2 + -7 mod 2 + 2 ** 3 + max(1, 2.0) + abs(-1).\nquery(d(X)).\nquery(e(X)).\nquery(f(X)).\n");
+    assert_eq!(queries(&p), [("d(3.5)", true), ("e(3)", true), ("f(9.0)", true)]);
+
+    let p = grounded("p(1).\np(2).\np(3).\ncount(N) :- findall(X, p(X), L), length(L, N).\nquery(count(N)).\n");
+    assert_eq!(queries(&p), [("count(3)", true)]);
+
+    let p = grounded("x(a).\ny(X) :- x(X), X \\= b, \\+ X = c, true.\nz :- fail.\nquery(y(X)).\nquery(z).\n");
+    assert_eq!(queries(&p), [("y(a)", true), ("z", false)]);
+}
+
+#[test]
+fn findall_over_a_probabilistic_goal_is_an_error() {
+    let e = error_of("0.5::p(1).\nall(L) :- findall(X, p(X), L).\nquery(all(L)).\n");
+    assert!(e.message.contains("findall/3"), "{e}");
+}
+
+#[test]
+fn cyclic_graph_keeps_its_cycle() {
+    let p = grounded(
+        "0.5::e(1,2).\n0.5::e(2,1).\n0.5::e(2,3).\n0.5::e(4,1).\np(X,Y) :- e(X,Y).\np(X,Y) :- e(X,Z), p(Z,Y).\nquery(p(1,3)).\n",
+    );
+    let text = p.to_string();
+    for line in ["p(1,3) :- e(1,2), p(2,3).", "p(2,3) :- e(2,3).", "p(2,3) :- e(2,1), p(1,3)."] {
+        assert!(text.contains(line), "{line} missing from\n{text}");
+    }
+    // e(4,1) cannot matter to p(1,3).
+    assert!(!text.contains("e(4,1)"), "{text}");
+    assert_eq!(p.choices.len(), 3);
+    assert_eq!(p.rules.len(), 3);
+}
+
+#[test]
+fn query_on_an_underivable_atom_is_certainly_false() {
+    let p = grounded_unchecked("0.5::a.\nquery(b).\nquery(c(1)).\n").unwrap();
+    assert_eq!(p.queries.len(), 2);
+    assert_eq!(queries(&p), [("b", false), ("c(1)", false)]);
+    assert!(p.atoms.is_empty() && p.choices.is_empty());
+    // A non-ground query with no answers has no entries.
+    let p = grounded("0.5::a(1).\nb(X) :- a(X), X > 1.\nquery(b(X)).\n");
+    assert!(p.queries.is_empty());
+}
+
+#[test]
+fn evidence_is_grounded_and_checked() {
+    let p = grounded("0.3::a.\n0.4::b.\nc :- a.\nevidence(c, true).\nevidence(\\+ b).\nquery(b).\n");
+    assert_eq!(p.to_string(), "0.3::a.\n0.4::b.\nc :- a.\nquery(b).\nevidence(c, true).\nevidence(b, false).\n");
+    let e = grounded_unchecked("0.3::a.\nevidence(d, true).\nquery(a).\n").unwrap_err();
+    assert!(e.message.contains("probability zero") && e.message.contains("`d`"), "{e}");
+    let e = error_of("a.\nevidence(a, false).\nquery(a).\n");
+    assert!(e.message.contains("probability zero"), "{e}");
+}
+
+#[test]
+fn infinite_grounding_stops_at_the_limits() {
+    let nat = "nat(0).\nnat(s(X)) :- nat(X).\nquery(nat(X)).\n";
+    let e = grounded_with(nat, &Limits { max_depth: 50, ..Limits::default() }).unwrap_err();
+    assert!(e.message.contains("`nat/1`") && e.message.contains("max_depth"), "{e}");
+    assert_eq!(&nat[e.span.range()], "nat(s(X)) :- nat(X).");
+    let e = grounded_with(nat, &Limits { max_atoms: 100, ..Limits::default() }).unwrap_err();
+    assert!(e.message.contains("`nat/1`") && e.message.contains("max_atoms"), "{e}");
+    let e = grounded_with(nat, &Limits::default()).unwrap_err();
+    assert!(e.message.contains("`nat/1`") && e.message.contains("10000"), "{e}");
+
+    let count = "c(0).\nc(N) :- c(M), N is M + 1.\nquery(c(5)).\n";
+    let e = grounded_with(count, &Limits { max_atoms: 1000, ..Limits::default() }).unwrap_err();
+    assert!(e.message.contains("`c/1`") && e.message.contains("max_atoms"), "{e}");
+    let e = grounded_with(
+        "0.5::e(0).\nr(X) :- e(X).\nr(Y) :- r(X), Y is X + 1.\nquery(r(3)).\n",
+        &Limits { max_rules: 50, ..Limits::default() },
+    )
+    .unwrap_err();
+    assert!(e.message.contains("`r/1`") && e.message.contains("max_rules"), "{e}");
+}
+
+#[test]
+fn unbound_arithmetic_is_an_error_that_names_it() {
+    let source = "a(Y) :- Y is X + 1.\nquery(a(2)).\n";
+    let e = error_of(source);
+    assert_eq!(e.message, "`is` needs its right side ground here");
+    assert_eq!(&source[e.span.range()], "Y is X + 1");
+    let e = grounded_unchecked("b(X) :- X > 1.\nquery(b(Y)).\n").unwrap_err();
+    assert_eq!(e.message, "`>` needs both sides ground here");
+}
+
+#[test]
+fn neural_predicates_fail_only_when_needed() {
+    let source = "nn(net, [X], Y, [0, 1])::digit(X, Y).\n0.5::a.\nq :- digit(img, 1).\nquery(a).\n";
+    let p = grounded(source);
+    assert_eq!(queries(&p), [("a", true)]);
+    let e = error_of("nn(net, [X], Y, [0, 1])::digit(X, Y).\nq :- digit(img, 1).\nquery(q).\n");
+    assert_eq!(e.message, "neural predicates are not supported by `deeplog query` yet");
+}
+
+#[test]
+fn formula_queries_are_not_supported_yet() {
+    let source = "p(1).\nquery(forall(X in d, p(X))).\n";
+    let e = grounded_unchecked(source).unwrap_err();
+    assert_eq!(e.message, "formula queries are not supported yet");
+    assert_eq!(&source[e.span.range()], "query(forall(X in d, p(X))).");
+}
+
+#[test]
+fn atoms_print_as_problog_prints_them() {
+    let p = grounded("p(-1, 2.5, 'New York', [a, b], f(x, y), [c|d], \"s\").\nquery(p(A, B, C, D, E, F, G)).\n");
+    assert_eq!(p.queries[0].text, "p(-1,2.5,'New York',[a,b],f(x,y),[c|d],\"s\")");
+    let p = grounded("q(1 + 2).\nquery(q(X)).\n");
+    assert_eq!(p.queries[0].text, "q(1+2)");
+}
+
+#[test]
+fn a_query_with_a_logic_keeps_its_target() {
+    let p = grounded("0.3::a.\nquery(a, logic(godel)).\n");
+    assert_eq!(queries(&p), [("a", true)]);
+}
+
+#[test]
+fn disjunctive_bodies_share_the_choice_of_their_clause() {
+    let p = grounded("0.5::a.\n0.5::b.\n0.3::h :- a ; b.\nquery(h).\n");
+    // One choice, two ways to its head: P(h) = 0.3 * P(a or b).
+    assert_eq!(p.choices.len(), 3);
+    assert_eq!(p.rules.len(), 2);
+}
+
+/// A chain of 100,000 probabilistic edges: the whole chain is relevant to
+/// `path(0, N)`, only its end to `path(N-10, N)`.
+#[test]
+fn large_fact_base_grounds_fast() {
+    let n = 100_000;
+    let mut source = String::with_capacity(n * 24);
+    for i in 0..n {
+        source.push_str(&format!("0.9::edge({i},{}).\n", i + 1));
+    }
+    source.push_str("path(X,Y) :- edge(X,Y).\npath(X,Y) :- edge(X,Z), path(Z,Y).\n");
+    let (model, _) = lower(parse(&(source.clone() + &format!("query(path({},{n})).\n", n - 10))).unwrap());
+    let start = Instant::now();
+    let p = ground(&model, &Limits::default()).unwrap();
+    let near = start.elapsed();
+    assert_eq!(p.choices.len(), 10);
+    assert_eq!(p.atoms.len(), 20);
+
+    let (model, _) = lower(parse(&(source + &format!("query(path(0,{n})).\n"))).unwrap());
+    let start = Instant::now();
+    let p = ground(&model, &Limits::default()).unwrap();
+    let whole = start.elapsed();
+    assert_eq!(p.choices.len(), n);
+    assert_eq!(p.rules.len(), n);
+    println!("100,000-edge chain: path({},{n}) grounds in {near:?}, path(0,{n}) in {whole:?}", n - 10);
+}
+
+#[test]
+fn every_benchmark_program_grounds() {
+    let dir = Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/../../shared/bench/programs"));
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        println!("skipped: {} is missing", dir.display());
+        return;
+    };
+    let reference: Option<serde_json::Value> =
+        std::fs::read_to_string(dir.join("../reference.json")).ok().and_then(|s| serde_json::from_str(&s).ok());
+    let mut files: Vec<_> = entries.filter_map(|e| e.ok()).map(|e| e.path()).collect();
+    files.sort();
+    assert_eq!(files.len(), 55);
+    let mut times = Vec::new();
+    for path in &files {
+        let name = path.file_name().unwrap().to_string_lossy().to_string();
+        let source = std::fs::read_to_string(path).unwrap();
+        let checked = check_source(&source);
+        assert!(!checked.has_errors(), "{name}: {:?}", checked.diagnostics);
+        let model = checked.model.unwrap();
+        let start = Instant::now();
+        let p = ground(&model, &Limits::default()).unwrap_or_else(|e| panic!("{name}: {e}"));
+        times.push((start.elapsed(), name.clone(), p.atoms.len(), p.rules.len(), p.choices.len()));
+
+        let expected: Vec<String> = source
+            .lines()
+            .filter_map(|l| l.strip_prefix("query(").and_then(|q| q.strip_suffix(")).")).map(|q| format!("{q})")))
+            .collect();
+        let texts: Vec<String> = p.queries.iter().map(|q| q.text.clone()).collect();
+        assert_eq!(texts, expected, "{name}");
+        assert!(p.queries.iter().all(|q| q.atom.is_some()), "{name}: a query is certainly false");
+        if let Some(answers) = reference.as_ref().and_then(|r| r.get(&name)) {
+            let mut keys: Vec<&String> = answers["queries"].as_object().unwrap().keys().collect();
+            keys.sort();
+            let mut texts: Vec<&String> = texts.iter().collect();
+            texts.sort();
+            assert_eq!(texts, keys, "{name}: query texts differ from the reference");
+        }
+        match name.as_str() {
+            "mnist_flat_2.pl" => {
+                assert_eq!(p.choices.len(), 2);
+                for c in &p.choices {
+                    assert!(matches!(c, GroundChoice::Disjunction { atoms } if atoms.len() == 10), "{c:?}");
+                }
+                assert_eq!(texts, ["sum(9)"]);
+                assert_eq!(p.rules.len(), 10);
+            }
+            "path_sparse_10.pl" => {
+                assert_eq!(p.choices.len(), 28);
+                assert!(p.choices.iter().all(|c| matches!(c, GroundChoice::Fact { .. })));
+            }
+            "smokers_5.pl" => assert!(!p.atoms.iter().any(|a| a.starts_with("asthma"))),
+            _ => {}
+        }
+    }
+    times.sort();
+    for (t, name, atoms, rules, choices) in times.iter().rev().take(8) {
+        println!("{name}: ground {t:?} ({atoms} atoms, {rules} rules, {choices} choices)");
+    }
+}
+
+/// P(atom) by enumerating every world of the choices and taking the least
+/// model of the (positive) rules in each.
+fn brute_force(p: &GroundProgram, atom: u32) -> f64 {
+    let options: Vec<Vec<(Option<u32>, f64)>> = p
+        .choices
+        .iter()
+        .map(|c| match c {
+            GroundChoice::Fact { atom, probability } => vec![(Some(*atom), *probability), (None, 1.0 - probability)],
+            GroundChoice::Disjunction { atoms } => {
+                let rest = 1.0 - atoms.iter().map(|a| a.1).sum::<f64>();
+                atoms.iter().map(|&(a, q)| (Some(a), q)).chain([(None, rest)]).collect()
+            }
+        })
+        .collect();
+    let mut total = 0.0;
+    let mut pick = vec![0usize; options.len()];
+    loop {
+        let mut truth = vec![false; p.atoms.len()];
+        let mut weight = 1.0;
+        for (o, &k) in options.iter().zip(&pick) {
+            if let Some(a) = o[k].0 {
+                truth[a as usize] = true;
+            }
+            weight *= o[k].1;
+        }
+        let mut changed = true;
+        while changed {
+            changed = false;
+            for r in &p.rules {
+                if !truth[r.head as usize] && r.body.iter().all(|&(a, positive)| truth[a as usize] == positive) {
+                    truth[r.head as usize] = true;
+                    changed = true;
+                }
+            }
+        }
+        if truth[atom as usize] {
+            total += weight;
+        }
+        let Some(i) = (0..pick.len()).find(|&i| pick[i] + 1 < options[i].len()) else { break };
+        pick[i] += 1;
+        pick[..i].iter_mut().for_each(|k| *k = 0);
+    }
+    total
+}
+
+/// The ground programs of the small benchmark programs give the reference
+/// probabilities (a check of the grounding alone, by enumeration).
+#[test]
+fn small_benchmark_ground_programs_give_the_reference_answers() {
+    let dir = Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/../../shared/bench"));
+    let Ok(text) = std::fs::read_to_string(dir.join("reference.json")) else {
+        println!("skipped: {} is missing", dir.display());
+        return;
+    };
+    let reference: serde_json::Value = serde_json::from_str(&text).unwrap();
+    let mut checked = 0;
+    for (name, answers) in reference.as_object().unwrap() {
+        let source = std::fs::read_to_string(dir.join("programs").join(name)).unwrap();
+        let p = grounded(&source);
+        let worlds: f64 = p
+            .choices
+            .iter()
+            .map(|c| match c {
+                GroundChoice::Fact { .. } => 2.0,
+                GroundChoice::Disjunction { atoms } => atoms.len() as f64 + 1.0,
+            })
+            .product();
+        if worlds > 20_000.0 {
+            continue;
+        }
+        for q in &p.queries {
+            let expected: f64 = answers["queries"][&q.text]["decimal"].as_str().unwrap().parse().unwrap();
+            let got = brute_force(&p, q.atom.unwrap());
+            assert!((got - expected).abs() < 1e-9, "{name} {}: {got} vs {expected}", q.text);
+        }
+        checked += 1;
+    }
+    println!("{checked} programs checked by enumeration");
+    assert!(checked >= 8);
+}

@@ -1,0 +1,115 @@
+//! Exact inference end to end: every benchmark program with a reference
+//! answer (`../shared/bench/reference.json`, exact rational arithmetic) is
+//! answered within 1e-9; hand-checked programs for annotated disjunctions,
+//! cycles, negation and evidence.
+
+use std::path::PathBuf;
+use std::time::Instant;
+
+use deeplog::{Model, QueryOptions};
+
+fn answers(source: &str) -> Vec<(String, f64)> {
+    let model = Model::from_source("test.pl", source).unwrap_or_else(|e| panic!("{e}"));
+    let answers = model.query(&QueryOptions::default()).unwrap_or_else(|e| panic!("{e}"));
+    answers.answers.into_iter().map(|a| (a.query, a.value)).collect()
+}
+
+fn close(a: f64, b: f64) -> bool {
+    (a - b).abs() <= 1e-12
+}
+
+#[test]
+fn annotated_disjunctions_are_exclusive_choices() {
+    // A known peer bug answers 0.51 here.
+    let got = answers("0.3::a(s); 0.7::a(t).\nquery(a(s)).\nquery(a(t)).\n");
+    assert!(close(got[0].1, 0.3) && close(got[1].1, 0.7), "{got:?}");
+    // In a rule head with a shared body: one choice per body instance.
+    let got = answers("0.5::ball.\n0.2::c(red); 0.5::c(green) :- ball.\nquery(c(red)).\nquery(c(green)).\n");
+    assert!(close(got[0].1, 0.1) && close(got[1].1, 0.25), "{got:?}");
+    // Two digits, exclusive per digit: P(sum = 1) = p1(0)p2(1) + p1(1)p2(0).
+    let got = answers(
+        "0.1::d(1,0); 0.9::d(1,1).\n0.4::d(2,0); 0.6::d(2,1).\ns(S) :- d(1,A), d(2,B), S is A+B.\nquery(s(1)).\n",
+    );
+    assert!(close(got[0].1, 0.1 * 0.6 + 0.9 * 0.4), "{got:?}");
+}
+
+#[test]
+fn cycles_have_least_model_semantics() {
+    // 0→1 (0.6), 1→0 (0.5), 1→2 (0.7): path(0,2) needs 0→1 and 1→2; the
+    // cycle 0→1→0 adds nothing.
+    let src = "0.6::e(0,1). 0.5::e(1,0). 0.7::e(1,2).\n\
+               p(X,Y) :- e(X,Y).\np(X,Y) :- e(X,Z), p(Z,Y).\n\
+               query(p(0,2)).\nquery(p(0,0)).\nquery(p(2,0)).\n";
+    let got = answers(src);
+    assert!(close(got[0].1, 0.6 * 0.7), "{got:?}");
+    assert!(close(got[1].1, 0.6 * 0.5), "{got:?}");
+    assert_eq!(got[2].1, 0.0, "{got:?}");
+}
+
+#[test]
+fn negation_and_evidence() {
+    // P(b) = 0.4, P(\+ a) = 0.7; c :- b, \+ a.
+    let got = answers("0.3::a.\n0.4::b.\nc :- b, \\+ a.\nquery(c).\n");
+    assert!(close(got[0].1, 0.4 * 0.7), "{got:?}");
+    // Conditioning: P(a | a ∨ b) = 0.3 / (1 − 0.7·0.6).
+    let got = answers("0.3::a.\n0.4::b.\nab :- a.\nab :- b.\nevidence(ab, true).\nquery(a).\n");
+    assert!(close(got[0].1, 0.3 / (1.0 - 0.7 * 0.6)), "{got:?}");
+    let got = answers("0.3::a.\n0.4::b.\nab :- a.\nab :- b.\nevidence(ab, false).\nquery(a).\n");
+    assert!(close(got[0].1, 0.0), "{got:?}");
+}
+
+#[test]
+fn impossible_evidence_is_an_error_that_names_it() {
+    let model = Model::from_source("t.pl", "0.3::a.\nb :- a, \\+ a.\nevidence(b, true).\nquery(a).\n").unwrap();
+    let err = model.query(&QueryOptions::default()).unwrap_err().to_string();
+    assert!(err.contains("evidence is impossible") && err.contains("`b`"), "{err}");
+}
+
+fn shared() -> Option<PathBuf> {
+    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../shared/bench");
+    if dir.is_dir() {
+        Some(dir)
+    } else {
+        eprintln!("skipped: {} is missing", dir.display());
+        None
+    }
+}
+
+/// Reference programs deeplog cannot answer yet within the test's budget:
+/// their BDDs outgrow it (issue 4 stays open until this list is empty).
+const NOT_YET: &[&str] = &["path_sparse_14"];
+
+#[test]
+fn every_reference_program_is_answered_exactly() {
+    let Some(dir) = shared() else { return };
+    let text = std::fs::read_to_string(dir.join("reference.json")).unwrap();
+    let reference: serde_json::Value = serde_json::from_str(&text).unwrap();
+    let options = QueryOptions {
+        max_nodes: 10_000_000,
+        timeout: Some(std::time::Duration::from_secs(20)),
+        ..QueryOptions::default()
+    };
+    let (mut checked, mut unanswered) = (0, Vec::new());
+    for (file, expected) in reference.as_object().unwrap() {
+        let start = Instant::now();
+        let model = Model::from_file(&dir.join("programs").join(file)).unwrap_or_else(|e| panic!("{file}: {e}"));
+        let got = match model.query(&options) {
+            Ok(got) => got,
+            Err(e) => {
+                eprintln!("{file}: not answered: {e}");
+                unanswered.push(file.trim_end_matches(".pl").to_string());
+                continue;
+            }
+        };
+        for (query, value) in expected["queries"].as_object().unwrap() {
+            let want: f64 = value["decimal"].as_str().unwrap().parse().unwrap();
+            let answer = got.answers.iter().find(|a| &a.query == query).unwrap_or_else(|| panic!("{file}: no {query}"));
+            assert!((answer.value - want).abs() <= 1e-9, "{file} {query}: {} vs {want}", answer.value);
+            checked += 1;
+        }
+        eprintln!("{file}: {:.3} s", start.elapsed().as_secs_f64());
+    }
+    unanswered.sort();
+    assert_eq!(unanswered, NOT_YET, "programs not answered within the budget changed");
+    assert!(checked > 40, "only {checked} answers checked");
+}
