@@ -206,3 +206,28 @@ fn check_reports_diagnostics_with_location_and_exit_code() {
     let (ok, _, err) = deeplog(&["check", "/no/such/model.pl"]);
     assert!(!ok && err.contains("/no/such/model.pl"), "{err}");
 }
+
+#[test]
+fn query_answers_like_problog() {
+    let model = Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/models/graph.pl").display().to_string();
+    // ProbLog 2.3 prints 0.25824, 0.2167296 and 0.12912 for this model.
+    let (ok, out, err) = deeplog(&["query", &model]);
+    assert!(ok, "{err}");
+    assert_eq!(out, "path(1,5): 0.25824\npath(1,6): 0.2167296\npath(5,5): 0.12912\n");
+    let (ok, out, err) = deeplog(&["query", &model, "--json", "--timings"]);
+    assert!(ok, "{err}");
+    let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(v["queries"][0]["query"], "path(1,5)");
+    assert!((v["queries"][0]["value"].as_f64().unwrap() - 0.25824).abs() < 1e-12);
+    assert!(v["timings"]["circuit_edges"].as_u64().unwrap() > 0);
+    let (ok, out, _) = deeplog(&["query", &model, "--logic", "log-probability"]);
+    assert!(ok && out.starts_with("path(1,5): -1.35"), "{out}");
+    let (ok, _, err) = deeplog(&["query", &model, "--logic", "godel"]);
+    assert!(!ok && err.contains("not supported by `query` yet"), "{err}");
+    let bad = TempFile::new("nat.pl", "nat(0).\nnat(s(X)) :- nat(X).\nquery(nat(X)).\n");
+    let (ok, _, err) = deeplog(&["query", bad.path()]);
+    assert!(!ok && err.contains("nat.pl:") && err.contains("nat/1"), "{err}");
+    let unbound = TempFile::new("is.pl", "p(X) :- q(Y), X is Y + Z.\nq(1).\nquery(p(_)).\n");
+    let (ok, _, err) = deeplog(&["query", unbound.path()]);
+    assert!(!ok && err.contains("is.pl:1"), "{err}");
+}
