@@ -43,7 +43,7 @@
 
 use std::collections::HashMap;
 use std::fmt::{self, Write as _};
-use std::hash::{BuildHasherDefault, Hasher};
+use std::hash::Hasher;
 
 use crate::diagnostic::Diagnostic;
 use crate::model::{Annotation, Model, Rule, Statement};
@@ -145,42 +145,9 @@ pub fn ground(model: &Model, limits: &Limits) -> Result<GroundProgram, GroundErr
 // ---------------------------------------------------------------------------
 // Hashing: the keys are small integers, for which SipHash is needlessly slow.
 
-#[derive(Default, Clone, Copy)]
-struct FxHasher(u64);
-
-impl FxHasher {
-    fn add(&mut self, word: u64) {
-        self.0 = (self.0.rotate_left(5) ^ word).wrapping_mul(0x51_7c_c1_b7_27_22_0a_95);
-    }
-}
-
-impl Hasher for FxHasher {
-    fn write(&mut self, bytes: &[u8]) {
-        for chunk in bytes.chunks(8) {
-            let mut word = [0u8; 8];
-            word[..chunk.len()].copy_from_slice(chunk);
-            self.add(u64::from_le_bytes(word));
-        }
-    }
-    fn write_u8(&mut self, i: u8) {
-        self.add(i.into())
-    }
-    fn write_u32(&mut self, i: u32) {
-        self.add(i.into())
-    }
-    fn write_u64(&mut self, i: u64) {
-        self.add(i)
-    }
-    fn write_usize(&mut self, i: usize) {
-        self.add(i as u64)
-    }
-    fn finish(&self) -> u64 {
-        // The multiply mixes upward; hash tables index with the low bits.
-        self.0.rotate_left(26)
-    }
-}
-
-type FxMap<K, V> = HashMap<K, V, BuildHasherDefault<FxHasher>>;
+/// Keys are small integers and short names: FxHash, not SipHash.
+type FxMap<K, V> = rustc_hash::FxHashMap<K, V>;
+use rustc_hash::FxHasher;
 
 // ---------------------------------------------------------------------------
 // Ground terms, hash-consed: equal terms have equal ids.
@@ -255,19 +222,19 @@ impl Terms {
     fn hash(node: Node, args: &[TermId]) -> u64 {
         let mut h = FxHasher::default();
         match node {
-            Node::Atom(s) => h.add(u64::from(s) << 3 | 1),
+            Node::Atom(s) => h.write_u64(u64::from(s) << 3 | 1),
             Node::Int(i) => {
-                h.add(2);
-                h.add(i as u64);
+                h.write_u64(2);
+                h.write_u64(i as u64);
             }
             Node::Float(bits) => {
-                h.add(3);
-                h.add(bits);
+                h.write_u64(3);
+                h.write_u64(bits);
             }
-            Node::Str(s) => h.add(u64::from(s) << 3 | 4),
+            Node::Str(s) => h.write_u64(u64::from(s) << 3 | 4),
             Node::Compound { functor, .. } => {
-                h.add(u64::from(functor) << 3 | 5);
-                args.iter().for_each(|a| h.add(a.0.into()));
+                h.write_u64(u64::from(functor) << 3 | 5);
+                args.iter().for_each(|a| h.write_u64(a.0.into()));
             }
         }
         h.finish()
@@ -1792,8 +1759,8 @@ impl State {
             return Ok(());
         }
         let mut h = FxHasher::default();
-        h.add(head.into());
-        body.iter().for_each(|&l| h.add(l.into()));
+        h.write_u64(head.into());
+        body.iter().for_each(|&l| h.write_u64(l.into()));
         let hash = h.finish();
         let mut cur = self.rule_first.get(&hash).copied().unwrap_or(NONE);
         while cur != NONE {

@@ -39,7 +39,6 @@
 pub mod bdd;
 pub mod lineage;
 
-use std::hash::{BuildHasherDefault, Hasher};
 use std::time::{Duration, Instant};
 
 use crate::circuit::{Circuit, SlotId};
@@ -187,46 +186,9 @@ impl Limits {
 /// How often (in nodes or steps) the stages look at the clock.
 pub(crate) const CLOCK_EVERY: usize = 4096;
 
-/// FxHash-style hasher: the tables key on small integer tuples, where
-/// SipHash's flooding resistance buys nothing and costs most of the time.
-#[derive(Clone, Copy, Default)]
-pub(crate) struct FxHasher(u64);
-
-impl FxHasher {
-    #[inline]
-    fn add(&mut self, x: u64) {
-        self.0 = (self.0.rotate_left(5) ^ x).wrapping_mul(0x51_7c_c1_b7_27_22_0a_95);
-    }
-}
-
-impl Hasher for FxHasher {
-    fn write(&mut self, bytes: &[u8]) {
-        for chunk in bytes.chunks(8) {
-            let mut word = [0u8; 8];
-            word[..chunk.len()].copy_from_slice(chunk);
-            self.add(u64::from_le_bytes(word));
-        }
-    }
-    fn write_u8(&mut self, i: u8) {
-        self.add(i as u64);
-    }
-    fn write_u32(&mut self, i: u32) {
-        self.add(i as u64);
-    }
-    fn write_u64(&mut self, i: u64) {
-        self.add(i);
-    }
-    fn write_usize(&mut self, i: usize) {
-        self.add(i as u64);
-    }
-    fn finish(&self) -> u64 {
-        // The table takes its control bits from the top: bring the
-        // well-mixed middle bits up there.
-        self.0.rotate_left(26)
-    }
-}
-
-pub(crate) type FxMap<K, V> = std::collections::HashMap<K, V, BuildHasherDefault<FxHasher>>;
+/// The tables key on small integer tuples, where SipHash's flooding
+/// resistance buys nothing and costs most of the time.
+pub(crate) type FxMap<K, V> = rustc_hash::FxHashMap<K, V>;
 
 /// Compiles `program` for `queries` given `evidence` (atom, observed value)
 /// into one circuit; see [`Compiled`] for its roots.
