@@ -1263,6 +1263,27 @@ struct Index {
     buckets: Vec<Bucket>,
 }
 
+impl Index {
+    /// The number of the bucket of `key`, made empty on first use.
+    fn bucket_id(&mut self, key: &[TermId]) -> u32 {
+        match self.keys.get(key) {
+            Some(&b) => b,
+            None => {
+                let b = self.buckets.len() as u32;
+                self.keys.insert(key.into(), b);
+                self.buckets.push(Bucket::default());
+                b
+            }
+        }
+    }
+
+    /// The bucket of `key`, made empty on first use.
+    fn bucket(&mut self, key: &[TermId]) -> &mut Bucket {
+        let b = self.bucket_id(key);
+        &mut self.buckets[b as usize]
+    }
+}
+
 /// A rule body waiting at literal `pos` for the answers of a call.
 struct Consumer {
     clause: u32,
@@ -1735,16 +1756,7 @@ impl State {
         for index in relations[pred as usize].iter_mut() {
             key.clear();
             key.extend(args.iter().enumerate().filter(|(i, _)| index.mask & mask_bit(*i) != 0).map(|(_, &t)| t));
-            let b = match index.keys.get(&key[..]) {
-                Some(&b) => b,
-                None => {
-                    let b = index.buckets.len() as u32;
-                    index.keys.insert(key.as_slice().into(), b);
-                    index.buckets.push(Bucket::default());
-                    b
-                }
-            };
-            let bucket = &mut index.buckets[b as usize];
+            let bucket = index.bucket(key);
             bucket.atoms.push(a);
             tasks.extend(bucket.consumers.iter().rev().map(|&c| Task::Resume { consumer: c, atom: a }));
         }
@@ -1881,15 +1893,7 @@ impl State {
         }
         let ix = self.index(pred, mask);
         let index = &mut self.relations[pred as usize][ix];
-        let b = match index.keys.get(&key[..]) {
-            Some(&b) => b,
-            None => {
-                let b = index.buckets.len() as u32;
-                index.keys.insert(key.as_slice().into(), b);
-                index.buckets.push(Bucket::default());
-                b
-            }
-        };
+        let b = index.bucket_id(&key);
         let bucket = &mut index.buckets[b as usize];
         if !bucket.called && !p.preds[pred as usize].complete {
             bucket.called = true;

@@ -309,6 +309,28 @@ pub trait Differentiable: Algebra {
     }
 }
 
+/// The adjoint arithmetic of every algebra over a [`Float`](crate::Float)
+/// `F`: ordinary real numbers. Expands inside `impl Differentiable`.
+macro_rules! float_adjoints {
+    () => {
+        fn adjoint_one() -> F {
+            F::ONE
+        }
+        fn adjoint_zero() -> F {
+            F::ZERO
+        }
+        #[inline(always)]
+        fn adjoint_add(a: F, b: F) -> F {
+            a + b
+        }
+        #[inline(always)]
+        fn adjoint_mul(a: F, b: F) -> F {
+            a * b
+        }
+    };
+}
+pub(crate) use float_adjoints;
+
 /// What a derivative kernel reads about one node after its forward pass.
 #[derive(Clone, Copy)]
 pub struct NodeRows<'a, V> {

@@ -9,6 +9,7 @@
 
 use std::marker::PhantomData;
 
+use crate::algebra::float_adjoints;
 use crate::algebra::{row, Algebra, Differentiable, Laws, NodeRows, Requirements, Segment, BLOCK};
 use crate::float::Float;
 
@@ -358,20 +359,7 @@ impl<F: Float> Differentiable for LogProbability<F> {
         // d/dx ln(1 − eˣ) = −eˣ / (1 − eˣ) = −exp(x − log1mexp(x)).
         -(x - negated).fast_exp()
     }
-    fn adjoint_one() -> F {
-        F::ONE
-    }
-    fn adjoint_zero() -> F {
-        F::ZERO
-    }
-    #[inline(always)]
-    fn adjoint_add(a: F, b: F) -> F {
-        a + b
-    }
-    #[inline(always)]
-    fn adjoint_mul(a: F, b: F) -> F {
-        a * b
-    }
+    float_adjoints!();
     fn sum_derivatives(node: NodeRows<'_, F>, derivs: &mut [F]) {
         // ∂ logsumexp / ∂x_i = exp(x_i − out): the child's share of the sum.
         let NodeRows { out, rows, children, width } = node;

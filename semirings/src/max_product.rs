@@ -8,6 +8,7 @@
 
 use std::marker::PhantomData;
 
+use crate::algebra::float_adjoints;
 use crate::algebra::{first_extreme, Algebra, Differentiable, Laws, NodeRows, Requirements};
 use crate::float::Float;
 
@@ -68,20 +69,7 @@ impl<F: Float> Differentiable for MaxProduct<F> {
     fn negate_derivative(x: F, negated: F) -> F {
         -(x - negated).fast_exp()
     }
-    fn adjoint_one() -> F {
-        F::ONE
-    }
-    fn adjoint_zero() -> F {
-        F::ZERO
-    }
-    #[inline(always)]
-    fn adjoint_add(a: F, b: F) -> F {
-        a + b
-    }
-    #[inline(always)]
-    fn adjoint_mul(a: F, b: F) -> F {
-        a * b
-    }
+    float_adjoints!();
     const PRODUCT_DERIVATIVE_IS_ONE: bool = true;
     fn sum_derivatives(node: NodeRows<'_, F>, derivs: &mut [F]) {
         first_extreme(node, derivs, F::ONE, F::ZERO);

@@ -8,6 +8,7 @@
 
 use std::marker::PhantomData;
 
+use crate::algebra::float_adjoints;
 use crate::algebra::{sibling_products, Algebra, Differentiable, Laws, NodeRows, Requirements};
 use crate::float::Float;
 
@@ -59,20 +60,7 @@ impl<F: Float> Differentiable for Probability<F> {
     fn negate_derivative(_: F, _: F) -> F {
         -F::ONE
     }
-    fn adjoint_one() -> F {
-        F::ONE
-    }
-    fn adjoint_zero() -> F {
-        F::ZERO
-    }
-    #[inline(always)]
-    fn adjoint_add(a: F, b: F) -> F {
-        a + b
-    }
-    #[inline(always)]
-    fn adjoint_mul(a: F, b: F) -> F {
-        a * b
-    }
+    float_adjoints!();
     const SUM_DERIVATIVE_IS_ONE: bool = true;
     fn sum_derivatives(node: NodeRows<'_, F>, derivs: &mut [F]) {
         derivs[..node.children.len() * node.width].fill(F::ONE);

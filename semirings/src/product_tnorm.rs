@@ -10,6 +10,7 @@
 
 use std::marker::PhantomData;
 
+use crate::algebra::float_adjoints;
 use crate::algebra::{fold_rows, sibling_products, Algebra, Differentiable, Laws, NodeRows, Requirements};
 use crate::float::Float;
 
@@ -78,20 +79,7 @@ impl<F: Float> Differentiable for ProductTNorm<F> {
     fn negate_derivative(_: F, _: F) -> F {
         -F::ONE
     }
-    fn adjoint_one() -> F {
-        F::ONE
-    }
-    fn adjoint_zero() -> F {
-        F::ZERO
-    }
-    #[inline(always)]
-    fn adjoint_add(a: F, b: F) -> F {
-        a + b
-    }
-    #[inline(always)]
-    fn adjoint_mul(a: F, b: F) -> F {
-        a * b
-    }
+    float_adjoints!();
     fn sum_derivatives(node: NodeRows<'_, F>, derivs: &mut [F]) {
         // ∂(1 − ∏(1 − x_j))/∂x_i = ∏_{j≠i}(1 − x_j).
         sibling_products(node, derivs, F::ONE, |a, b| a * b, |x| F::ONE - x);
