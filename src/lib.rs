@@ -28,4 +28,5 @@ pub use deeplog_semirings as semirings;
 pub mod cli;
 pub mod model;
 
+pub use deeplog_circuits::compile::Method;
 pub use model::{Answer, Answers, Model, QueryOptions};

@@ -14,7 +14,7 @@ use std::path::Path;
 use std::time::{Duration, Instant};
 
 use deeplog_circuits::logic::{self, Choice, LogicProgram};
-use deeplog_circuits::{compile, Budget};
+use deeplog_circuits::{compile_with, Budget, Method};
 use deeplog_circuits::{CpuEvaluator, LayeredCircuit, Weights};
 use deeplog_language::ground::{ground, GroundChoice, Limits};
 use deeplog_language::model::Logic;
@@ -50,11 +50,13 @@ pub struct QueryOptions {
     pub timeout: Option<Duration>,
     /// Stop compiling past this many circuit nodes.
     pub max_nodes: usize,
+    /// Which knowledge compiler to run (default: chosen per program).
+    pub compiler: Method,
 }
 
 impl Default for QueryOptions {
     fn default() -> Self {
-        QueryOptions { logic: None, timeout: None, max_nodes: 50_000_000 }
+        QueryOptions { logic: None, timeout: None, max_nodes: 50_000_000, compiler: Method::Auto }
     }
 }
 
@@ -73,6 +75,8 @@ pub struct Timings {
     pub ground_s: f64,
     pub compile_s: f64,
     pub evaluate_s: f64,
+    /// The knowledge compiler that ran: `top-down` or `bottom-up`.
+    pub compiler: &'static str,
     pub ground_atoms: usize,
     pub ground_rules: usize,
     pub circuit_nodes: usize,
@@ -160,11 +164,13 @@ impl Model {
         let derivable: Vec<u32> = grounded.queries.iter().filter_map(|q| q.atom).collect();
         let start = Instant::now();
         let budget = Budget { max_nodes: options.max_nodes, timeout: options.timeout };
-        let compiled = compile(&program, &derivable, &grounded.evidence, &budget).map_err(|e| {
-            let text = e.to_string();
-            Error::Compile(format!("{}: {}", self.name, name_atoms(&text, &grounded.atoms)))
-        })?;
+        let compiled =
+            compile_with(&program, &derivable, &grounded.evidence, &budget, options.compiler).map_err(|e| {
+                let text = e.to_string();
+                Error::Compile(format!("{}: {}", self.name, name_atoms(&text, &grounded.atoms)))
+            })?;
         timings.compile_s = start.elapsed().as_secs_f64();
+        timings.compiler = compiled.stats.method.name();
         timings.circuit_nodes = compiled.circuit.num_nodes();
         timings.circuit_edges = compiled.circuit.num_edges();
 

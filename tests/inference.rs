@@ -75,9 +75,8 @@ fn shared() -> Option<PathBuf> {
     }
 }
 
-/// Reference programs deeplog cannot answer yet within the test's budget:
-/// their BDDs outgrow it (issue 4 stays open until this list is empty).
-const NOT_YET: &[&str] = &["path_sparse_14"];
+/// Reference programs deeplog cannot answer yet within the test's budget.
+const NOT_YET: &[&str] = &[];
 
 #[test]
 fn every_reference_program_is_answered_exactly() {

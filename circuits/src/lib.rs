@@ -42,7 +42,7 @@ pub mod logic;
 pub mod properties;
 
 pub use circuit::{Circuit, CircuitBuilder, Literal, Node, NodeId, SlotId};
-pub use compile::{compile, Budget, CompileError, Compiled};
+pub use compile::{compile, compile_with, Budget, CompileError, Compiled, Method};
 pub use eval::{CpuEvaluator, EvalError, Gradients, Weights};
 pub use layered::LayeredCircuit;
 pub use properties::{Knowledge, Properties};

@@ -5,7 +5,7 @@
 
 use std::time::{Duration, Instant};
 
-use deeplog_circuits::compile::{compile, Budget, CompileError, Compiled};
+use deeplog_circuits::compile::{compile, compile_with, Budget, CompileError, Compiled, Method};
 use deeplog_circuits::logic::{AtomId, Choice, LogicProgram, Rule};
 use deeplog_circuits::{CpuEvaluator, LayeredCircuit, Weights};
 use deeplog_semirings::Probability;
@@ -135,7 +135,7 @@ fn brute_force(
 /// derived atoms of the same or lower strata positively (so cycles appear
 /// within a stratum), and choice atoms or lower derived atoms negatively.
 /// Some derived atoms are also probabilistic facts.
-fn random_program(rng: &mut Rng) -> (LogicProgram, Vec<usize>) {
+fn random_program(rng: &mut Rng, negation: bool) -> (LogicProgram, Vec<usize>) {
     let num_choice = 3 + rng.below(3);
     let num_derived = 4 + rng.below(4);
     let n = num_choice + num_derived;
@@ -169,7 +169,7 @@ fn random_program(rng: &mut Rng) -> (LogicProgram, Vec<usize>) {
         for _ in 0..1 + rng.below(3) {
             let b = rng.below(n);
             let is_choice = b < num_choice;
-            if rng.below(4) == 0 && (is_choice || strata[b] < s) {
+            if negation && rng.below(4) == 0 && (is_choice || strata[b] < s) {
                 body.push((b as AtomId, false));
             } else if is_choice || strata[b] <= s {
                 body.push((b as AtomId, true));
@@ -189,7 +189,7 @@ fn random_programs_match_brute_force() {
     let mut rng = Rng(7);
     let mut conditioned = 0;
     for case in 0..400 {
-        let (program, strata) = random_program(&mut rng);
+        let (program, strata) = random_program(&mut rng, true);
         let queries: Vec<AtomId> = (0..program.num_atoms).collect();
         let (expected, _) = brute_force(&program, &strata, &queries, &[]);
         let got = probabilities(&program, &queries);
@@ -221,6 +221,50 @@ fn random_programs_match_brute_force() {
         }
     }
     assert!(conditioned > 1000, "too few conditional probabilities checked: {conditioned}");
+}
+
+/// Both compilers on random positive programs (cycles, facts on derived
+/// atoms, annotated disjunctions, bodies of several atoms), with and
+/// without evidence, against brute force.
+#[test]
+fn both_compilers_match_brute_force_on_positive_programs() {
+    let mut rng = Rng(11);
+    let mut cyclic = 0;
+    for case in 0..400 {
+        let (program, strata) = random_program(&mut rng, false);
+        let queries: Vec<AtomId> = (0..program.num_atoms).collect();
+        let (expected, _) = brute_force(&program, &strata, &queries, &[]);
+        let evidence: Vec<(AtomId, bool)> = (0..1 + rng.below(2))
+            .map(|_| (rng.below(program.num_atoms as usize) as AtomId, rng.below(2) == 0))
+            .collect();
+        let (joint, total) = brute_force(&program, &strata, &queries, &evidence);
+        for method in [Method::TopDown, Method::BottomUp] {
+            let compiled = compile_with(&program, &queries, &[], &Budget::default(), method).unwrap();
+            assert_eq!(compiled.stats.method, method);
+            for (q, (e, g)) in expected.iter().zip(evaluate(&compiled)).enumerate() {
+                assert!(
+                    (e - g).abs() < 1e-12,
+                    "case {case}, {method:?}, atom {q}: brute force {e}, compiled {g}\n{program:?}"
+                );
+            }
+            match compile_with(&program, &queries, &evidence, &Budget::default(), method) {
+                Ok(compiled) => {
+                    let v = evaluate(&compiled);
+                    for (q, j) in joint.iter().enumerate() {
+                        assert!((v[2 * q + 1] - total).abs() < 1e-12, "case {case}, {method:?}: P(E)");
+                        assert!((v[2 * q] - j).abs() < 1e-12, "case {case}, {method:?}, atom {q}: P(q ∧ E)");
+                    }
+                }
+                Err(CompileError::EvidenceImpossible { .. }) => {
+                    assert!(total.abs() < 1e-12, "case {case}: P(E) = {total}")
+                }
+                Err(e) => panic!("case {case}: {e}"),
+            }
+        }
+        let auto = compile(&program, &queries, &[], &Budget::default()).unwrap();
+        cyclic += (auto.stats.method == Method::TopDown) as usize;
+    }
+    assert!(cyclic > 100, "too few cyclic programs: {cyclic}");
 }
 
 #[test]
@@ -368,23 +412,41 @@ fn an_exceeded_budget_names_the_query() {
     let edges = random_graph(&mut Rng(3), 10, 3);
     let program = reachability(10, &edges);
     let query = (edges.len() + 9) as AtomId; // path(0, 9)
-    let full = compile(&program, &[query], &[], &Budget::default()).unwrap();
+    let bottom_up = |budget: &Budget| compile_with(&program, &[query], &[], budget, Method::BottomUp);
+    let full = bottom_up(&Budget::default()).unwrap();
     let (lineage, bdd) = (full.stats.lineage_nodes, full.stats.bdd_nodes);
     assert!(bdd > lineage + 10, "the test needs a BDD larger than the lineage: {bdd} vs {lineage}");
 
     let budget = Budget { max_nodes: lineage + 10, timeout: None };
-    let err = compile(&program, &[query], &[], &budget).unwrap_err();
+    let err = bottom_up(&budget).unwrap_err();
     assert_eq!(err, CompileError::Budget { query: Some(query), nodes: lineage + 10, lineage });
     let message = err.to_string();
     assert!(message.contains(&format!("query atom {query}")) && message.contains("budget"), "{message}");
 
     let budget = Budget { max_nodes: 40, timeout: None };
-    let err = compile(&program, &[query], &[], &budget).unwrap_err();
+    let err = bottom_up(&budget).unwrap_err();
     assert!(matches!(err, CompileError::LineageBudget { query: Some(q), nodes: 40 } if q == query), "{err}");
 
     let budget = Budget { max_nodes: usize::MAX, timeout: Some(Duration::ZERO) };
+    for method in [Method::BottomUp, Method::TopDown] {
+        let err = compile_with(&program, &[query], &[], &budget, method).unwrap_err();
+        assert!(matches!(err, CompileError::Timeout { .. }), "{method:?}: {err}");
+    }
+
+    // Top-down (what `compile` picks for this cyclic program): the BDD
+    // node budget, with the count of cached residual programs.
+    let full = compile(&program, &[query], &[], &Budget::default()).unwrap();
+    assert_eq!(full.stats.method, Method::TopDown);
+    let needed = full.stats.bdd_nodes;
+    assert!(needed > 2 * edges.len(), "the test needs a BDD larger than the slots' formulas: {needed}");
+    let budget = Budget { max_nodes: needed - 1, timeout: None };
     let err = compile(&program, &[query], &[], &budget).unwrap_err();
-    assert!(matches!(err, CompileError::Timeout { .. }), "{err}");
+    assert!(
+        matches!(err, CompileError::TopDownBudget { query: Some(q), nodes, states, .. } if q == query && nodes < needed && states > 0),
+        "{err}"
+    );
+    let message = err.to_string();
+    assert!(message.contains(&format!("query atom {query}")) && message.contains("residual programs"), "{message}");
 }
 
 /// Monte Carlo estimate of reachability from 0 to `target`, for an

@@ -55,6 +55,9 @@ enum Command {
         /// Give up compiling past this many circuit nodes.
         #[arg(long, default_value_t = 50_000_000)]
         max_nodes: usize,
+        /// Knowledge compiler: auto (top-down for cyclic positive programs, else bottom-up), top-down or bottom-up.
+        #[arg(long, default_value = "auto")]
+        compiler: String,
     },
     /// Work with circuit files (.sdd, .nnf, .json).
     #[command(subcommand)]
@@ -136,9 +139,15 @@ pub enum CliError {
 pub fn run(cli: Cli) -> Result<(), CliError> {
     match cli.command {
         Command::Check { file, json, logic } => check::check(&file, json, logic.as_deref()),
-        Command::Query { file, json, logic, timings, timeout, max_nodes } => {
-            query::query(query::QueryArgs { file: &file, json, logic: logic.as_deref(), timings, timeout, max_nodes })
-        }
+        Command::Query { file, json, logic, timings, timeout, max_nodes, compiler } => query::query(query::QueryArgs {
+            file: &file,
+            json,
+            logic: logic.as_deref(),
+            timings,
+            timeout,
+            max_nodes,
+            compiler: &compiler,
+        }),
         Command::Circuit(CircuitCommand::Stats { file, json }) => circuit::stats(&file, json),
         Command::Circuit(CircuitCommand::Eval(args)) => {
             let algebra: AlgebraKind = args.algebra.parse()?;

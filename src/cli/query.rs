@@ -15,6 +15,7 @@ pub struct QueryArgs<'a> {
     pub timings: bool,
     pub timeout: Option<f64>,
     pub max_nodes: usize,
+    pub compiler: &'a str,
 }
 
 /// `x` with `digits` significant digits, trailing zeros dropped (C's `%g`).
@@ -37,12 +38,14 @@ fn significant(x: f64, digits: usize) -> String {
 
 pub fn query(args: QueryArgs<'_>) -> Result<(), CliError> {
     let logic: Option<Logic> = args.logic.map(str::parse).transpose().map_err(CliError::Usage)?;
+    let compiler = args.compiler.parse().map_err(CliError::Usage)?;
     let model = Model::from_file(args.file)?;
     let warnings = model.warnings();
     if !warnings.is_empty() && !args.json {
         eprint!("{warnings}");
     }
-    let options = QueryOptions { logic, timeout: args.timeout.map(Duration::from_secs_f64), max_nodes: args.max_nodes };
+    let options =
+        QueryOptions { logic, timeout: args.timeout.map(Duration::from_secs_f64), max_nodes: args.max_nodes, compiler };
     let answers = model.query(&options)?;
     if args.json {
         let mut out = serde_json::json!({
@@ -61,12 +64,13 @@ pub fn query(args: QueryArgs<'_>) -> Result<(), CliError> {
     if args.timings {
         let t = &answers.timings;
         eprintln!(
-            "parse+check {:.3} s, ground {:.3} s ({} atoms, {} rules), compile {:.3} s ({} nodes, {} edges), evaluate {:.3} s",
+            "parse+check {:.3} s, ground {:.3} s ({} atoms, {} rules), compile {:.3} s ({}: {} nodes, {} edges), evaluate {:.3} s",
             t.parse_and_check_s,
             t.ground_s,
             t.ground_atoms,
             t.ground_rules,
             t.compile_s,
+            t.compiler,
             t.circuit_nodes,
             t.circuit_edges,
             t.evaluate_s

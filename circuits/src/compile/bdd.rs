@@ -113,7 +113,7 @@ impl<'l> Bdd<'l> {
     }
 
     /// The reduced node `(var, lo, hi)`.
-    fn make(&mut self, var: u32, lo: u32, hi: u32) -> Result<u32, Stop> {
+    pub fn make(&mut self, var: u32, lo: u32, hi: u32) -> Result<u32, Stop> {
         if lo == hi {
             return Ok(lo);
         }

@@ -38,6 +38,7 @@
 
 pub mod bdd;
 pub mod lineage;
+pub(crate) mod topdown;
 
 use std::time::{Duration, Instant};
 
@@ -46,6 +47,7 @@ use crate::logic::{AtomId, LogicProgram};
 
 use bdd::Bdd;
 use lineage::{Formula, FormulaId, Lineage};
+use topdown::TopDown;
 
 /// How much a compilation may build before it gives up.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -75,10 +77,50 @@ pub struct SlotWeight {
     pub alternative: usize,
 }
 
+/// Which compiler [`compile_with`] runs.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Method {
+    /// Top-down where the relevant rules are positive and cyclic (where
+    /// bottom-up compilation unrolls cycles into diagrams far larger than
+    /// the result), bottom-up otherwise.
+    #[default]
+    Auto,
+    /// Shannon expansion of the residual program with a cache of residual
+    /// programs ([`topdown`]). Programs whose relevant part negates an
+    /// atom are compiled bottom-up instead.
+    TopDown,
+    /// Lineage formulas, then BDD operations on them ([`lineage`], [`bdd`]).
+    BottomUp,
+}
+
+impl Method {
+    pub fn name(self) -> &'static str {
+        match self {
+            Method::Auto => "auto",
+            Method::TopDown => "top-down",
+            Method::BottomUp => "bottom-up",
+        }
+    }
+}
+
+impl std::str::FromStr for Method {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s {
+            "auto" => Ok(Method::Auto),
+            "top-down" => Ok(Method::TopDown),
+            "bottom-up" => Ok(Method::BottomUp),
+            other => Err(format!("unknown compiler `{other}`: expected auto, top-down or bottom-up")),
+        }
+    }
+}
+
 /// Sizes of the intermediate structures, for `--timings`.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct CompileStats {
-    /// Hash-consed formula nodes of the lineage (all queries).
+    /// The compiler that ran (never `Auto`).
+    pub method: Method,
+    /// Hash-consed formula nodes of the lineage (all queries; 0 top-down).
     pub lineage_nodes: usize,
     /// Nodes of the shared BDD, terminals included, garbage included.
     pub bdd_nodes: usize,
@@ -110,6 +152,12 @@ pub enum CompileError {
         what(*.query)
     )]
     Budget { query: Option<AtomId>, nodes: usize, lineage: usize },
+    #[error(
+        "compiling {} exceeded the node budget: {nodes} BDD nodes and {states} cached residual programs \
+         (from {rules} relevant rules); raise the budget or simplify the program",
+        what(*.query)
+    )]
+    TopDownBudget { query: Option<AtomId>, nodes: usize, states: usize, rules: usize },
     #[error("the lineage of {} exceeded the node budget at {nodes} formula nodes", what(*.query))]
     LineageBudget { query: Option<AtomId>, nodes: usize },
     #[error("compiling {} timed out after {elapsed:?}, with {nodes} nodes built", what(*.query))]
@@ -198,6 +246,17 @@ pub fn compile(
     evidence: &[(AtomId, bool)],
     budget: &Budget,
 ) -> Result<Compiled, CompileError> {
+    compile_with(program, queries, evidence, budget, Method::Auto)
+}
+
+/// [`compile`] with a chosen compiler.
+pub fn compile_with(
+    program: &LogicProgram,
+    queries: &[AtomId],
+    evidence: &[(AtomId, bool)],
+    budget: &Budget,
+    method: Method,
+) -> Result<Compiled, CompileError> {
     let limits = Limits::new(budget);
     for &atom in queries.iter().chain(evidence.iter().map(|(a, _)| a)) {
         if atom >= program.num_atoms {
@@ -205,28 +264,43 @@ pub fn compile(
         }
     }
     let mut lineage = Lineage::new(program, &limits)?;
-    let mut query_formulas = Vec::with_capacity(queries.len());
-    for &q in queries {
-        query_formulas.push(lineage.atom(q).map_err(|s| s.in_lineage(Some(q), &limits))?);
-    }
-    let mut evidence_formulas = Vec::with_capacity(evidence.len());
-    for &(atom, value) in evidence {
-        let f = lineage.atom(atom).map_err(|s| s.in_lineage(None, &limits))?;
-        evidence_formulas.push(if value { f } else { lineage.not(f) });
-    }
-
-    let roots: Vec<FormulaId> = query_formulas.iter().chain(&evidence_formulas).copied().collect();
-    let targets = Targets { queries, evidence, query_formulas: &query_formulas, evidence_formulas: &evidence_formulas };
-    // A portfolio of two variable orders: the choices' own order (program
-    // order: 10–50× better on the shared digit sums) on a slice of the
-    // budget, then first appearance along proofs (better on some graphs)
-    // with all of it.
+    let target_atoms: Vec<AtomId> = queries.iter().copied().chain(evidence.iter().map(|&(a, _)| a)).collect();
     let slice = Limits { max_nodes: (limits.max_nodes / 8).max(1 << 20).min(limits.max_nodes), ..limits };
-    let program_order: Vec<u32> = (0..lineage.num_slots() as u32).collect();
-    let (bdd, bdd_roots, var_of_slot) = match build_bdd(&lineage, &targets, program_order, &slice) {
-        Ok(built) => built,
-        Err(CompileError::Budget { .. }) => build_bdd(&lineage, &targets, variable_order(&lineage, &roots), &limits)?,
-        Err(e) => return Err(e),
+    let top_down = match method {
+        Method::BottomUp => None,
+        Method::TopDown => TopDown::new(program, &target_atoms, &limits),
+        Method::Auto => TopDown::new(program, &target_atoms, &limits).filter(|t| t.cyclic),
+    };
+    let used = if top_down.is_some() { Method::TopDown } else { Method::BottomUp };
+    let (bdd, bdd_roots, var_of_slot) = match top_down {
+        Some(mut top_down) => build_top_down(&mut top_down, queries, evidence, &limits)?,
+        None => {
+            let mut query_formulas = Vec::with_capacity(queries.len());
+            for &q in queries {
+                query_formulas.push(lineage.atom(q).map_err(|s| s.in_lineage(Some(q), &limits))?);
+            }
+            let mut evidence_formulas = Vec::with_capacity(evidence.len());
+            for &(atom, value) in evidence {
+                let f = lineage.atom(atom).map_err(|s| s.in_lineage(None, &limits))?;
+                evidence_formulas.push(if value { f } else { lineage.not(f) });
+            }
+
+            let roots: Vec<FormulaId> = query_formulas.iter().chain(&evidence_formulas).copied().collect();
+            let targets =
+                Targets { queries, evidence, query_formulas: &query_formulas, evidence_formulas: &evidence_formulas };
+            // A portfolio of two variable orders: the choices' own order
+            // (program order: 10–50× better on the shared digit sums) on a
+            // slice of the budget, then first appearance along proofs
+            // (better on some graphs) with all of it.
+            let program_order: Vec<u32> = (0..lineage.num_slots() as u32).collect();
+            match build_bdd(&lineage, &targets, program_order, &slice) {
+                Ok(built) => built,
+                Err(CompileError::Budget { .. }) => {
+                    build_bdd(&lineage, &targets, variable_order(&lineage, &roots), &limits)?
+                }
+                Err(e) => return Err(e),
+            }
+        }
     };
     let lineage_nodes = lineage.len();
     let mut slot_of_var = vec![SlotId(0); var_of_slot.len()];
@@ -238,8 +312,48 @@ pub fn compile(
     let slots = lineage.into_slots();
     let (mut circuit, live) = bdd.to_circuit(&bdd_roots, &slot_of_var, slots.len() as u32);
     circuit.declare_deterministic("compiled from an ordered BDD: every sum decides one slot");
-    let stats = CompileStats { lineage_nodes, bdd_nodes: bdd.len(), bdd_live_nodes: live };
+    let stats = CompileStats { method: used, lineage_nodes, bdd_nodes: bdd.len(), bdd_live_nodes: live };
     Ok(Compiled { circuit, slots, with_evidence, stats })
+}
+
+/// The diagrams of every root (as [`Compiled`] describes them) by the
+/// top-down compiler: the manager, the roots and the order.
+fn build_top_down<'l>(
+    top_down: &mut TopDown<'_>,
+    queries: &[AtomId],
+    evidence: &[(AtomId, bool)],
+    limits: &'l Limits,
+) -> Result<(Bdd<'l>, Vec<u32>, Vec<u32>), CompileError> {
+    let mut bdd = Bdd::new(limits);
+    let error = |stop: Stop, query, top_down: &TopDown| match stop {
+        Stop::Nodes(nodes) => {
+            CompileError::TopDownBudget { query, nodes, states: top_down.states(), rules: top_down.num_rules() }
+        }
+        other => other.in_lineage(query, limits),
+    };
+    let mut observed = bdd::TRUE;
+    for &(atom, value) in evidence {
+        let mut e = top_down.compile(&mut bdd, atom).map_err(|s| error(s, None, top_down))?;
+        if !value {
+            e = bdd.not(e).map_err(|s| error(s, None, top_down))?;
+        }
+        observed = bdd.and(observed, e).map_err(|s| error(s, None, top_down))?;
+        if observed == bdd::FALSE {
+            return Err(CompileError::EvidenceImpossible { atom, value });
+        }
+    }
+    let with_evidence = !evidence.is_empty();
+    let mut roots = Vec::with_capacity(queries.len() * (1 + with_evidence as usize));
+    for &q in queries {
+        let b = top_down.compile(&mut bdd, q).map_err(|s| error(s, Some(q), top_down))?;
+        if with_evidence {
+            let joint = bdd.and(b, observed).map_err(|s| error(s, Some(q), top_down))?;
+            roots.extend([joint, observed]);
+        } else {
+            roots.push(b);
+        }
+    }
+    Ok((bdd, roots, top_down.var_of_slot.clone()))
 }
 
 /// What [`build_bdd`] compiles.

@@ -1,0 +1,943 @@
+//! Top-down compilation of positive programs: Shannon expansion of the
+//! *residual program*, with a cache of residual programs.
+//!
+//! The Kleene iteration of [`lineage`](super::lineage) builds, on the way to
+//! a cyclic atom's least fixpoint, the formulas "derivable in at most `k`
+//! steps", whose diagrams remember path lengths and grow far beyond the
+//! final one (reachability in a graph of 11 nodes: a million intermediate
+//! BDD nodes for a final diagram of four thousand). This compiler never
+//! builds them. It decides the slots one at a time, in a fixed order, and
+//! after each decision simplifies what is left of the program:
+//!
+//! - a rule with a false literal goes, a true literal leaves its body;
+//! - atoms derivable without undecided slots are true, atoms not derivable
+//!   even with every undecided slot true are false (an unfounded loop is
+//!   false), and both are substituted away;
+//! - rules that cannot reach the target atom go;
+//! - an atom whose rules no longer mention any slot is *unfolded* into the
+//!   rules that use it (`h :- a, B` and `a :- C` give `h :- B, C`), which
+//!   preserves the least model; a rule whose body holds its own head goes;
+//! - duplicate and subsumed rules go, and the rest is sorted.
+//!
+//! The result is a canonical residual program; equal residual programs
+//! have equal functions, so the cache maps each to its diagram node. For a
+//! graph, the residual program after the edges near the source are decided
+//! is, in effect, which frontier nodes are connected to which: the state of
+//! frontier-based reachability algorithms, found here for any positive
+//! program. Decisions follow one global order, so the nodes it makes are
+//! those of the reduced ordered BDD, in the same manager as the other
+//! compiler's, and evidence and queries combine with its operations.
+//!
+//! Slots are those of [`Lineage`](super::lineage::Lineage) (one per fact,
+//! one per alternative of an annotated disjunction, in choice order). An
+//! atom defined only by one choice is replaced by the choice's literals
+//! wherever it is used. Programs whose relevant part negates an atom are
+//! left to the lineage compiler.
+
+use std::collections::VecDeque;
+
+use crate::logic::{AtomId, Choice, LogicProgram};
+
+use super::bdd::{self, Bdd};
+use super::{FxMap, Limits, Stop};
+
+const NONE: u32 = u32::MAX;
+
+/// A literal: `var << 1 | negated`, `var` the slot's place in the order.
+type Lit = u32;
+
+/// A rule of the slot program: `head :- lits, atoms` (both sorted, distinct).
+#[derive(Clone, Debug)]
+struct SlotRule {
+    head: AtomId,
+    lits: Vec<Lit>,
+    atoms: Vec<AtomId>,
+}
+
+/// A rule before the order is known: head, slot literals `(slot, value)`,
+/// body atoms.
+type RawRule = (AtomId, Vec<(u32, bool)>, Vec<AtomId>);
+
+/// What a residual program reduces to.
+enum Reduced {
+    Constant(u32),
+    /// The canonical encoding: target, then per rule
+    /// `head, #lits, #atoms, lits…, atoms…`, rules sorted.
+    State(Box<[u32]>),
+}
+
+/// The compiler for one program: its slot program, the variable order, and
+/// the cache of residual programs.
+pub(crate) struct TopDown<'l> {
+    /// Whether the relevant rules have a cycle (where this compiler pays:
+    /// bottom-up compilation of an acyclic program builds no
+    /// intermediate diagrams that the final one does not contain).
+    pub cyclic: bool,
+    /// `var_of_slot[slot]`: the slot's place in the order.
+    pub var_of_slot: Vec<u32>,
+    rules: Vec<SlotRule>,
+    /// Rule indices by head.
+    by_head: Vec<Vec<u32>>,
+    cache: FxMap<Box<[u32]>, u32>,
+    cached_words: usize,
+    limits: &'l Limits,
+    scratch: Scratch,
+    visits: usize,
+}
+
+impl<'l> TopDown<'l> {
+    /// The compiler for `program`, targets `targets`; `None` if the part of
+    /// the program the targets depend on negates an atom.
+    pub fn new(program: &LogicProgram, targets: &[AtomId], limits: &'l Limits) -> Option<Self> {
+        let n = program.num_atoms as usize;
+        let mut by_head_program: Vec<Vec<u32>> = vec![Vec::new(); n];
+        for (r, rule) in program.rules.iter().enumerate() {
+            by_head_program[rule.head as usize].push(r as u32);
+        }
+        // The choices' literals per atom, over slots (in slot numbering).
+        let mut chosen: Vec<Vec<Vec<(u32, bool)>>> = vec![Vec::new(); n];
+        let mut slot = 0u32;
+        for c in &program.choices {
+            match c {
+                Choice::Fact { atom, .. } => {
+                    chosen[*atom as usize].push(vec![(slot, true)]);
+                    slot += 1;
+                }
+                Choice::Disjunction { atoms } => {
+                    let first = slot;
+                    for &(atom, _) in atoms {
+                        let mut lits: Vec<(u32, bool)> = (first..slot).map(|s| (s, false)).collect();
+                        lits.push((slot, true));
+                        chosen[atom as usize].push(lits);
+                        slot += 1;
+                    }
+                }
+            }
+        }
+        let num_slots = slot as usize;
+
+        // The relevant atoms, breadth first from the targets; an atom
+        // defined by exactly one choice and no rule is inlined.
+        let inlined = |a: usize| by_head_program[a].is_empty() && chosen[a].len() == 1;
+        let mut seen = vec![false; n];
+        let mut queue: VecDeque<AtomId> = VecDeque::new();
+        for &t in targets {
+            if !std::mem::replace(&mut seen[t as usize], true) {
+                queue.push_back(t);
+            }
+        }
+        let mut var_of_slot = vec![NONE; num_slots];
+        let mut next_var = 0u32;
+        let mut order = |s: u32, var_of_slot: &mut Vec<u32>| {
+            if var_of_slot[s as usize] == NONE {
+                var_of_slot[s as usize] = next_var;
+                next_var += 1;
+            }
+        };
+        // (head, slot literals, body atoms) in slot numbering.
+        let mut raw: Vec<RawRule> = Vec::new();
+        while let Some(a) = queue.pop_front() {
+            let ai = a as usize;
+            for lits in &chosen[ai] {
+                for &(s, _) in lits {
+                    order(s, &mut var_of_slot);
+                }
+                raw.push((a, lits.clone(), Vec::new()));
+            }
+            for &r in &by_head_program[ai] {
+                let rule = &program.rules[r as usize];
+                let mut lits = Vec::new();
+                let mut atoms = Vec::new();
+                for &(b, positive) in &rule.body {
+                    if !positive {
+                        return None;
+                    }
+                    let bi = b as usize;
+                    if inlined(bi) {
+                        for &(s, value) in &chosen[bi][0] {
+                            order(s, &mut var_of_slot);
+                            lits.push((s, value));
+                        }
+                    } else {
+                        atoms.push(b);
+                        if !std::mem::replace(&mut seen[bi], true) {
+                            queue.push_back(b);
+                        }
+                    }
+                }
+                raw.push((a, lits, atoms));
+            }
+        }
+        for v in var_of_slot.iter_mut().filter(|v| **v == NONE) {
+            *v = next_var;
+            next_var += 1;
+        }
+        let cyclic = has_cycle(&raw);
+        if let Some(order) = frontier_order(&raw, targets, num_slots) {
+            var_of_slot = order;
+        }
+        let mut rules = Vec::with_capacity(raw.len());
+        let mut by_head = vec![Vec::new(); n];
+        'rules: for (head, slot_lits, mut atoms) in raw {
+            let mut lits: Vec<Lit> =
+                slot_lits.iter().map(|&(s, value)| var_of_slot[s as usize] << 1 | (!value) as u32).collect();
+            lits.sort_unstable();
+            lits.dedup();
+            // `x ∧ ¬x`: the rule never fires.
+            for pair in lits.windows(2) {
+                if pair[0] >> 1 == pair[1] >> 1 {
+                    continue 'rules;
+                }
+            }
+            atoms.sort_unstable();
+            atoms.dedup();
+            by_head[head as usize].push(rules.len() as u32);
+            rules.push(SlotRule { head, lits, atoms });
+        }
+        Some(TopDown {
+            cyclic,
+            var_of_slot,
+            rules,
+            by_head,
+            cache: FxMap::default(),
+            cached_words: 0,
+            limits,
+            scratch: Scratch::new(n),
+            visits: 0,
+        })
+    }
+
+    /// Residual programs cached so far.
+    pub fn states(&self) -> usize {
+        self.cache.len()
+    }
+
+    /// Rules of the slot program (the part the targets depend on).
+    pub fn num_rules(&self) -> usize {
+        self.rules.len()
+    }
+
+    /// The diagram of `target`, in `bdd`, whose variables are this
+    /// compiler's order.
+    pub fn compile(&mut self, bdd: &mut Bdd, target: AtomId) -> Result<u32, Stop> {
+        // The whole relevant program, as a raw (unsorted) state.
+        let mut start = vec![target];
+        let mut seen = vec![false; self.by_head.len()];
+        let mut stack = vec![target];
+        seen[target as usize] = true;
+        while let Some(a) = stack.pop() {
+            for &r in &self.by_head[a as usize] {
+                let rule = &self.rules[r as usize];
+                start.extend([rule.head, rule.lits.len() as u32, rule.atoms.len() as u32]);
+                start.extend_from_slice(&rule.lits);
+                start.extend_from_slice(&rule.atoms);
+                for &b in &rule.atoms {
+                    if !std::mem::replace(&mut seen[b as usize], true) {
+                        stack.push(b);
+                    }
+                }
+            }
+        }
+
+        enum Task {
+            Visit(Vec<u32>),
+            Join { key: Box<[u32]>, var: u32 },
+        }
+        let mut tasks = vec![Task::Visit(start)];
+        let mut results: Vec<u32> = Vec::new();
+        let word_limit = self.limits.max_nodes.saturating_mul(4);
+        while let Some(task) = tasks.pop() {
+            match task {
+                Task::Visit(raw) => {
+                    self.visits += 1;
+                    if self.visits.is_multiple_of(1024) {
+                        self.limits.check_time(bdd.len())?;
+                    }
+                    match self.scratch.reduce(&raw) {
+                        Reduced::Constant(c) => results.push(c),
+                        Reduced::State(key) => {
+                            if let Some(&node) = self.cache.get(&key) {
+                                results.push(node);
+                                continue;
+                            }
+                            let var = first_var(&key);
+                            let lo = condition(&key, var, false);
+                            let hi = condition(&key, var, true);
+                            tasks.push(Task::Join { key, var });
+                            tasks.push(Task::Visit(lo));
+                            tasks.push(Task::Visit(hi));
+                        }
+                    }
+                }
+                Task::Join { key, var } => {
+                    let lo = results.pop().expect("the low branch's result");
+                    let hi = results.pop().expect("the high branch's result");
+                    let node = bdd.make(var, lo, hi)?;
+                    self.cached_words += key.len();
+                    if self.cached_words > word_limit {
+                        return Err(Stop::Nodes(bdd.len()));
+                    }
+                    self.cache.insert(key, node);
+                    results.push(node);
+                }
+            }
+        }
+        Ok(results.pop().expect("the target's diagram"))
+    }
+}
+
+/// Whether the atoms' dependencies (head on body atom) have a cycle
+/// (Kahn's algorithm: a cycle is what never drains).
+fn has_cycle(raw: &[RawRule]) -> bool {
+    let mut local: FxMap<AtomId, usize> = FxMap::default();
+    for (head, _, atoms) in raw {
+        for &a in std::iter::once(head).chain(atoms) {
+            let next = local.len();
+            local.entry(a).or_insert(next);
+        }
+    }
+    let n = local.len();
+    let mut waiting = vec![0usize; n];
+    let mut dependents: Vec<Vec<usize>> = vec![Vec::new(); n];
+    for (head, _, atoms) in raw {
+        let h = local[head];
+        for a in atoms {
+            waiting[h] += 1;
+            dependents[local[a]].push(h);
+        }
+    }
+    let mut ready: Vec<usize> = (0..n).filter(|&a| waiting[a] == 0).collect();
+    let mut drained = 0;
+    while let Some(a) = ready.pop() {
+        drained += 1;
+        for &h in &dependents[a] {
+            waiting[h] -= 1;
+            if waiting[h] == 0 {
+                ready.push(h);
+            }
+        }
+    }
+    drained < n
+}
+
+/// Most atoms for which [`frontier_order`] runs (it takes time quadratic in
+/// them).
+const MOST_ATOMS_ORDERED: usize = 4000;
+
+/// A variable order that keeps the frontier small: atoms are placed one at
+/// a time, from the targets, each time the one that leaves the fewest
+/// placed atoms with unplaced neighbours (ties: more placed neighbours,
+/// then breadth-first position), where a rule makes its head and body
+/// atoms neighbours; a rule's slots come as soon as all its atoms are
+/// placed. The residual programs of the top-down compiler then only
+/// distinguish how the frontier's atoms are connected. `None` when there
+/// are too many atoms to order this way.
+fn frontier_order(raw: &[RawRule], targets: &[AtomId], num_slots: usize) -> Option<Vec<u32>> {
+    // Local numbering in breadth-first order (the order of `raw`).
+    let mut local: FxMap<AtomId, u32> = FxMap::default();
+    let number = |a: AtomId, local: &mut FxMap<AtomId, u32>| {
+        let next = local.len() as u32;
+        *local.entry(a).or_insert(next)
+    };
+    for &t in targets {
+        number(t, &mut local);
+    }
+    let rules: Vec<(u32, Vec<u32>)> = raw
+        .iter()
+        .map(|(head, _, atoms)| {
+            let h = number(*head, &mut local);
+            (h, atoms.iter().map(|&a| number(a, &mut local)).collect())
+        })
+        .collect();
+    let n = local.len();
+    if n > MOST_ATOMS_ORDERED {
+        return None;
+    }
+    let mut neighbours: Vec<Vec<u32>> = vec![Vec::new(); n];
+    let mut rules_of: Vec<Vec<u32>> = vec![Vec::new(); n];
+    for (r, (h, body)) in rules.iter().enumerate() {
+        rules_of[*h as usize].push(r as u32);
+        for &b in body {
+            rules_of[b as usize].push(r as u32);
+            if b != *h {
+                neighbours[*h as usize].push(b);
+                neighbours[b as usize].push(*h);
+            }
+        }
+    }
+    for list in neighbours.iter_mut().chain(rules_of.iter_mut()) {
+        list.sort_unstable();
+        list.dedup();
+    }
+    let mut unplaced_neighbours: Vec<u32> = neighbours.iter().map(|l| l.len() as u32).collect();
+    let mut placed = vec![false; n];
+    let mut placed_neighbours = vec![0u32; n];
+    let mut candidates: Vec<u32> = Vec::new();
+    let mut is_candidate = vec![false; n];
+    let mut var_of_slot = vec![NONE; num_slots];
+    let mut next_var = 0u32;
+    let mut next_unplaced = 0usize;
+    for step in 0..n {
+        let v = if step < targets.len().min(n) && !placed[step] {
+            step as u32
+        } else if candidates.is_empty() {
+            while placed[next_unplaced] {
+                next_unplaced += 1;
+            }
+            next_unplaced as u32
+        } else {
+            // Frontier change: +1 if `v` keeps unplaced neighbours, −1 per
+            // placed neighbour whose last unplaced neighbour `v` is.
+            let score = |v: u32| {
+                let vi = v as usize;
+                let stays = (unplaced_neighbours[vi] > placed_neighbours[vi]) as i64;
+                let closes = neighbours[vi]
+                    .iter()
+                    .filter(|&&u| placed[u as usize] && unplaced_neighbours[u as usize] == 1)
+                    .count() as i64;
+                (stays - closes, std::cmp::Reverse(placed_neighbours[vi]), v)
+            };
+            let (i, _) = candidates.iter().enumerate().min_by_key(|(_, &v)| score(v)).expect("candidates");
+            candidates.swap_remove(i)
+        };
+        let vi = v as usize;
+        if placed[vi] {
+            continue;
+        }
+        placed[vi] = true;
+        is_candidate[vi] = false;
+        candidates.retain(|&c| c != v);
+        for &u in &neighbours[vi] {
+            let ui = u as usize;
+            unplaced_neighbours[ui] -= 1;
+            placed_neighbours[ui] += 1;
+            if !placed[ui] && !std::mem::replace(&mut is_candidate[ui], true) {
+                candidates.push(u);
+            }
+        }
+        for &r in &rules_of[vi] {
+            let (h, body) = &rules[r as usize];
+            if placed[*h as usize] && body.iter().all(|&b| placed[b as usize]) {
+                for &(s, _) in &raw[r as usize].1 {
+                    if var_of_slot[s as usize] == NONE {
+                        var_of_slot[s as usize] = next_var;
+                        next_var += 1;
+                    }
+                }
+            }
+        }
+    }
+    for v in var_of_slot.iter_mut().filter(|v| **v == NONE) {
+        *v = next_var;
+        next_var += 1;
+    }
+    Some(var_of_slot)
+}
+
+/// Iterates over the rules of an encoded state: `(head, lits, atoms)`.
+fn rules_of(state: &[u32]) -> impl Iterator<Item = (u32, &[u32], &[u32])> {
+    let mut at = 1;
+    std::iter::from_fn(move || {
+        if at >= state.len() {
+            return None;
+        }
+        let (head, nl, na) = (state[at], state[at + 1] as usize, state[at + 2] as usize);
+        let lits = &state[at + 3..at + 3 + nl];
+        let atoms = &state[at + 3 + nl..at + 3 + nl + na];
+        at += 3 + nl + na;
+        Some((head, lits, atoms))
+    })
+}
+
+/// The first variable of the order in a reduced state (which has at least
+/// one literal: a state without any is a constant).
+fn first_var(state: &[u32]) -> u32 {
+    rules_of(state).filter_map(|(_, lits, _)| lits.first()).min().expect("a reduced state mentions a slot") >> 1
+}
+
+/// `state` with `var` set to `value` (`var` is the state's first variable,
+/// so it can only be the first literal of a rule).
+fn condition(state: &[u32], var: u32, value: bool) -> Vec<u32> {
+    let mut out = Vec::with_capacity(state.len());
+    out.push(state[0]);
+    for (head, lits, atoms) in rules_of(state) {
+        let lits = match lits.first() {
+            Some(&l) if l >> 1 == var => {
+                if (l & 1 == 0) != value {
+                    continue;
+                }
+                &lits[1..]
+            }
+            _ => lits,
+        };
+        out.extend([head, lits.len() as u32, atoms.len() as u32]);
+        out.extend_from_slice(lits);
+        out.extend_from_slice(atoms);
+    }
+    out
+}
+
+/// Reusable working memory for [`Scratch::reduce`]; atoms are renumbered
+/// densely per state, in increasing order, so local order is global order.
+struct Scratch {
+    /// Global atom → local number (`NONE` outside a reduction).
+    local: Vec<u32>,
+    /// Local → global.
+    global: Vec<u32>,
+    head: Vec<u32>,
+    lits: Vec<(u32, u32)>,
+    atoms: Vec<(u32, u32)>,
+    alive: Vec<bool>,
+    pool: Vec<u32>,
+    defs: Vec<Vec<u32>>,
+    uses: Vec<Vec<u32>>,
+    sure: Vec<bool>,
+    possible: Vec<bool>,
+    relevant: Vec<bool>,
+    direct: Vec<bool>,
+    need: Vec<u32>,
+    queue: Vec<u32>,
+}
+
+impl Scratch {
+    fn new(num_atoms: usize) -> Self {
+        Scratch {
+            local: vec![NONE; num_atoms],
+            global: Vec::new(),
+            head: Vec::new(),
+            lits: Vec::new(),
+            atoms: Vec::new(),
+            alive: Vec::new(),
+            pool: Vec::new(),
+            defs: Vec::new(),
+            uses: Vec::new(),
+            sure: Vec::new(),
+            possible: Vec::new(),
+            relevant: Vec::new(),
+            direct: Vec::new(),
+            need: Vec::new(),
+            queue: Vec::new(),
+        }
+    }
+
+    fn lits(&self, r: usize) -> &[u32] {
+        let (s, e) = self.lits[r];
+        &self.pool[s as usize..e as usize]
+    }
+
+    fn body(&self, r: usize) -> &[u32] {
+        let (s, e) = self.atoms[r];
+        &self.pool[s as usize..e as usize]
+    }
+
+    /// Adds a rule over local atoms; returns its index.
+    fn push_rule(&mut self, head: u32, lits: std::ops::Range<usize>, atoms: &[u32]) -> usize {
+        let r = self.head.len();
+        let ls = self.pool.len() as u32;
+        self.pool.extend_from_within(lits);
+        let as_ = self.pool.len() as u32;
+        self.pool.extend_from_slice(atoms);
+        self.head.push(head);
+        self.lits.push((ls, as_));
+        self.atoms.push((as_, self.pool.len() as u32));
+        self.alive.push(true);
+        r
+    }
+
+    /// The canonical residual program of `raw`, or its constant value.
+    fn reduce(&mut self, raw: &[u32]) -> Reduced {
+        // Local numbering, in global order.
+        self.global.clear();
+        self.global.push(raw[0]);
+        for (head, _, atoms) in rules_of(raw) {
+            self.global.push(head);
+            self.global.extend_from_slice(atoms);
+        }
+        self.global.sort_unstable();
+        self.global.dedup();
+        for (i, &g) in self.global.iter().enumerate() {
+            self.local[g as usize] = i as u32;
+        }
+        let k = self.global.len();
+        let target = self.local[raw[0] as usize];
+        self.head.clear();
+        self.lits.clear();
+        self.atoms.clear();
+        self.alive.clear();
+        self.pool.clear();
+        for (head, lits, atoms) in rules_of(raw) {
+            let ls = self.pool.len() as u32;
+            self.pool.extend_from_slice(lits);
+            let as_ = self.pool.len() as u32;
+            self.pool.extend(atoms.iter().map(|&a| self.local[a as usize]));
+            self.head.push(self.local[head as usize]);
+            self.lits.push((ls, as_));
+            self.atoms.push((as_, self.pool.len() as u32));
+            self.alive.push(true);
+        }
+        let result = self.simplify(k, target);
+        for &g in &self.global {
+            self.local[g as usize] = NONE;
+        }
+        result
+    }
+
+    /// Rebuilds `uses` and `defs` from the live rules.
+    fn index(&mut self, k: usize) {
+        self.uses.resize_with(k.max(self.uses.len()), Vec::new);
+        self.defs.resize_with(k.max(self.defs.len()), Vec::new);
+        for a in 0..k {
+            self.uses[a].clear();
+            self.defs[a].clear();
+        }
+        for r in 0..self.head.len() {
+            if self.alive[r] {
+                self.defs[self.head[r] as usize].push(r as u32);
+                let (s, e) = self.atoms[r];
+                for i in s..e {
+                    let a = self.pool[i as usize] as usize;
+                    self.uses[a].push(r as u32);
+                }
+            }
+        }
+    }
+
+    /// Drops the rules `h :- L, B` of which some `b ∈ B` cannot be derived
+    /// without `h`, even with every slot true: such a rule only ever
+    /// derives `h` in a circle, so the least model does not need it.
+    /// Expects `defs`/`uses` up to date; leaves them so (rules dropped are
+    /// only marked dead).
+    fn prune_circular(&mut self, k: usize) {
+        let mut without = vec![false; k];
+        let mut queue = Vec::new();
+        let mut need = vec![0u32; self.head.len()];
+        for h in 0..k {
+            if !self.defs[h].iter().any(|&r| self.alive[r as usize] && !self.body(r as usize).is_empty()) {
+                continue;
+            }
+            without.fill(false);
+            queue.clear();
+            for (r, waiting) in need.iter_mut().enumerate() {
+                *waiting = if self.alive[r] && self.head[r] as usize != h { self.body(r).len() as u32 } else { NONE };
+                if *waiting == 0 {
+                    queue.push(self.head[r]);
+                }
+            }
+            while let Some(a) = queue.pop() {
+                if std::mem::replace(&mut without[a as usize], true) {
+                    continue;
+                }
+                for &r in &self.uses[a as usize] {
+                    let n = &mut need[r as usize];
+                    if *n != NONE {
+                        *n -= 1;
+                        if *n == 0 {
+                            queue.push(self.head[r as usize]);
+                        }
+                    }
+                }
+            }
+            for i in 0..self.defs[h].len() {
+                let r = self.defs[h][i] as usize;
+                if self.alive[r] && self.body(r).iter().any(|&b| !without[b as usize]) {
+                    self.alive[r] = false;
+                }
+            }
+        }
+    }
+
+    fn simplify(&mut self, k: usize, mut target: u32) -> Reduced {
+        let mut t = target as usize;
+        loop {
+            self.index(k);
+            // `t :- a` alone: the target is `a`. A minimal derivation of
+            // `a` uses `t` (derived from `a` alone) nowhere, so the rules
+            // whose body holds `t` go with `t :- a`.
+            if let [r] = self.defs[t][..] {
+                if self.lits(r as usize).is_empty() && self.body(r as usize).len() == 1 {
+                    self.alive[r as usize] = false;
+                    for &u in &self.uses[t] {
+                        self.alive[u as usize] = false;
+                    }
+                    target = self.body(r as usize)[0];
+                    t = target as usize;
+                    continue;
+                }
+            }
+            // Derivable for sure, and derivable at all.
+            self.sure.clear();
+            self.sure.resize(k, false);
+            self.possible.clear();
+            self.possible.resize(k, false);
+            for pass in 0..2 {
+                let only_sure = pass == 0;
+                self.need.clear();
+                self.queue.clear();
+                for r in 0..self.head.len() {
+                    let waiting = if !self.alive[r] || (only_sure && !self.lits(r).is_empty()) {
+                        NONE
+                    } else {
+                        self.body(r).len() as u32
+                    };
+                    self.need.push(waiting);
+                    if waiting == 0 {
+                        self.queue.push(self.head[r]);
+                    }
+                }
+                let known = if only_sure { &mut self.sure } else { &mut self.possible };
+                while let Some(a) = self.queue.pop() {
+                    if std::mem::replace(&mut known[a as usize], true) {
+                        continue;
+                    }
+                    for &r in &self.uses[a as usize] {
+                        let need = &mut self.need[r as usize];
+                        if *need != NONE {
+                            *need -= 1;
+                            if *need == 0 {
+                                self.queue.push(self.head[r as usize]);
+                            }
+                        }
+                    }
+                }
+                if only_sure && self.sure[t] {
+                    return Reduced::Constant(bdd::TRUE);
+                }
+            }
+            if !self.possible[t] {
+                return Reduced::Constant(bdd::FALSE);
+            }
+
+            // The atoms the target follows from through rules `h :- a`
+            // without slots (`a → h → … → t`). Any derivation of the target
+            // that uses such an atom `a` below its root can stop at `a`
+            // instead, and none uses the target itself below its root: so
+            // rules whose body holds either can go, and `t :- a` takes
+            // their place. The target's rules then name its frontier.
+            self.direct.clear();
+            self.direct.resize(k, false);
+            self.queue.clear();
+            self.queue.push(target);
+            let mut implied = Vec::new();
+            while let Some(h) = self.queue.pop() {
+                for &r in &self.defs[h as usize] {
+                    if self.lits(r as usize).is_empty() && self.body(r as usize).len() == 1 {
+                        let a = self.body(r as usize)[0];
+                        if a != target && !std::mem::replace(&mut self.direct[a as usize], true) {
+                            implied.push(a);
+                            self.queue.push(a);
+                        }
+                    }
+                }
+            }
+            // Drop rules that cannot fire or are not needed; take sure
+            // atoms out of bodies.
+            for r in 0..self.head.len() {
+                if !self.alive[r] {
+                    continue;
+                }
+                let h = self.head[r] as usize;
+                let (s, e) = self.atoms[r];
+                let body = &self.pool[s as usize..e as usize];
+                if self.sure[h]
+                    || body.iter().any(|&a| {
+                        let a = a as usize;
+                        !self.possible[a] || a == h || a == t || self.direct[a]
+                    })
+                {
+                    self.alive[r] = false;
+                    continue;
+                }
+                let mut w = s;
+                for i in s..e {
+                    let a = self.pool[i as usize];
+                    if !self.sure[a as usize] {
+                        self.pool[w as usize] = a;
+                        w += 1;
+                    }
+                }
+                self.atoms[r].1 = w;
+            }
+            for a in implied {
+                if self.possible[a as usize] && !self.sure[a as usize] {
+                    self.push_rule(target, 0..0, &[a]);
+                }
+            }
+            self.index(k);
+
+            // Relevance: atoms the target's rules reach.
+            self.relevant.clear();
+            self.relevant.resize(k, false);
+            self.relevant[t] = true;
+            self.queue.clear();
+            self.queue.push(target);
+            while let Some(a) = self.queue.pop() {
+                for i in 0..self.defs[a as usize].len() {
+                    let r = self.defs[a as usize][i] as usize;
+                    let (s, e) = self.atoms[r];
+                    for j in s..e {
+                        let b = self.pool[j as usize];
+                        if !std::mem::replace(&mut self.relevant[b as usize], true) {
+                            self.queue.push(b);
+                        }
+                    }
+                }
+            }
+            for a in 0..k {
+                if !self.relevant[a] {
+                    for &r in &self.defs[a] {
+                        self.alive[r as usize] = false;
+                    }
+                }
+            }
+            self.index(k);
+
+            self.prune_circular(k);
+
+            // Unfold atoms whose rules mention no slot, cheapest first,
+            // while the program does not grow much.
+            let mut candidates: Vec<(usize, u32)> = (0..k as u32)
+                .filter(|&a| {
+                    a != target
+                        && self.relevant[a as usize]
+                        && !self.defs[a as usize].is_empty()
+                        && self.defs[a as usize].iter().all(|&r| self.lits(r as usize).is_empty())
+                })
+                .map(|a| (self.defs[a as usize].len() * self.uses[a as usize].len(), a))
+                .collect();
+            if candidates.is_empty() {
+                break;
+            }
+            candidates.sort_unstable();
+            let initial = self.alive.iter().filter(|&&a| a).count();
+            let mut live_rules = initial;
+            let mut body = Vec::new();
+            let mut unfolded = false;
+            for (_, a) in candidates {
+                let ai = a as usize;
+                let defs: Vec<u32> = self.defs[ai].iter().copied().filter(|&r| self.alive[r as usize]).collect();
+                let uses: Vec<u32> = self.uses[ai].iter().copied().filter(|&r| self.alive[r as usize]).collect();
+                let grown = live_rules + defs.len() * uses.len() - defs.len() - uses.len();
+                if grown > 2 * initial + 64 {
+                    continue;
+                }
+                unfolded = true;
+                for &u in &uses {
+                    let u = u as usize;
+                    self.alive[u] = false;
+                    live_rules -= 1;
+                    let head = self.head[u];
+                    let (ls, le) = self.lits[u];
+                    for &d in &defs {
+                        body.clear();
+                        merge_without(self.body(u), self.body(d as usize), a, &mut body);
+                        if body.binary_search(&head).is_ok() {
+                            continue;
+                        }
+                        let r = self.push_rule(head, ls as usize..le as usize, &body);
+                        self.defs[head as usize].push(r as u32);
+                        for &b in &body {
+                            self.uses[b as usize].push(r as u32);
+                        }
+                        live_rules += 1;
+                    }
+                }
+                for &d in &defs {
+                    self.alive[d as usize] = false;
+                    live_rules -= 1;
+                }
+            }
+            if !unfolded {
+                break;
+            }
+        }
+
+        // Canonical order, without duplicates or subsumed rules.
+        let mut order: Vec<u32> = (0..self.head.len() as u32).filter(|&r| self.alive[r as usize]).collect();
+        order.sort_unstable_by(|&x, &y| {
+            let (x, y) = (x as usize, y as usize);
+            self.head[x]
+                .cmp(&self.head[y])
+                .then_with(|| self.lits(x).cmp(self.lits(y)))
+                .then_with(|| self.body(x).cmp(self.body(y)))
+        });
+        order.dedup_by(|y, x| {
+            let (x, y) = (*x as usize, *y as usize);
+            self.head[x] == self.head[y] && self.lits(x) == self.lits(y) && self.body(x) == self.body(y)
+        });
+        let mut start = 0;
+        while start < order.len() {
+            let head = self.head[order[start] as usize];
+            let mut end = start + 1;
+            while end < order.len() && self.head[order[end] as usize] == head {
+                end += 1;
+            }
+            for i in start..end {
+                let x = order[i] as usize;
+                if !self.alive[x] {
+                    continue;
+                }
+                for &y in &order[start..end] {
+                    let y = y as usize;
+                    if y != x
+                        && self.alive[y]
+                        && is_subset(self.lits(x), self.lits(y))
+                        && is_subset(self.body(x), self.body(y))
+                    {
+                        self.alive[y] = false;
+                    }
+                }
+            }
+            start = end;
+        }
+        let mut key = vec![self.global[t]];
+        for &r in &order {
+            let r = r as usize;
+            if !self.alive[r] {
+                continue;
+            }
+            key.extend([self.global[self.head[r] as usize], self.lits(r).len() as u32, self.body(r).len() as u32]);
+            key.extend_from_slice(self.lits(r));
+            let (s, e) = self.atoms[r];
+            for i in s..e {
+                key.push(self.global[self.pool[i as usize] as usize]);
+            }
+        }
+        Reduced::State(key.into_boxed_slice())
+    }
+}
+
+/// `x ∪ y` without `skip`, sorted (both inputs sorted).
+fn merge_without(x: &[u32], y: &[u32], skip: u32, out: &mut Vec<u32>) {
+    let (mut i, mut j) = (0, 0);
+    while i < x.len() || j < y.len() {
+        let next = if j == y.len() || (i < x.len() && x[i] <= y[j]) {
+            let v = x[i];
+            if j < y.len() && y[j] == v {
+                j += 1;
+            }
+            i += 1;
+            v
+        } else {
+            j += 1;
+            y[j - 1]
+        };
+        if next != skip {
+            out.push(next);
+        }
+    }
+}
+
+/// Whether sorted `x` is a subset of sorted `y`.
+fn is_subset(x: &[u32], y: &[u32]) -> bool {
+    let mut j = 0;
+    for &v in x {
+        while j < y.len() && y[j] < v {
+            j += 1;
+        }
+        if j == y.len() || y[j] != v {
+            return false;
+        }
+        j += 1;
+    }
+    true
+}
