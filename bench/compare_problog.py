@@ -102,6 +102,20 @@ def main():
         lines.append(f"Where ProbLog takes over 1 s: smallest ratio {worst[1]:.1f}× ({worst[0]}).")
     lines.append(f"Solved by deeplog where ProbLog exceeded {a.limit:g} s: {len(solved_over60)} ({', '.join(solved_over60)}).")
     lines.append(f"Each side timed as a whole process; limit {a.limit:g} s. Measured {time.strftime('%Y-%m-%d %H:%M')}.")
+    # Peak memory of deeplog on the largest program of each family it
+    # solved (a separate, untimed run under GNU time).
+    largest = {}
+    for r in rows:
+        if not r["deeplog_err"]:
+            largest[size_key(r["program"])[0]] = r["program"]
+    if largest and os.path.exists("/usr/bin/time"):
+        lines += ["", "| family | largest solved | deeplog peak memory |", "|---|---|---|"]
+        for family, name in largest.items():
+            path = os.path.join(SHARED, "programs", name + ".pl")
+            p = subprocess.run(["/usr/bin/time", "-f", "%M", a.deeplog, "query", path, "--json"],
+                               capture_output=True, text=True)
+            kb = int(p.stderr.strip().splitlines()[-1])
+            lines.append(f"| {family} | {name} | {kb / 1024:.0f} MiB |")
     table = "\n".join(lines)
     print(table)
     if a.out:

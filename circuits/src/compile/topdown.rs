@@ -78,8 +78,9 @@ pub(crate) struct TopDown<'l> {
     rules: Vec<SlotRule>,
     /// Rule indices by head.
     by_head: Vec<Vec<u32>>,
-    cache: FxMap<Box<[u32]>, u32>,
-    cached_words: usize,
+    /// Packed residual programs ([`pack`]) and their diagrams.
+    cache: FxMap<Box<[u8]>, u32>,
+    cached_bytes: usize,
     limits: &'l Limits,
     scratch: Scratch,
     visits: usize,
@@ -200,9 +201,9 @@ impl<'l> TopDown<'l> {
             rules,
             by_head,
             cache: FxMap::default(),
-            cached_words: 0,
+            cached_bytes: 0,
             limits,
-            scratch: Scratch::new(n),
+            scratch: Scratch::new(n, 2 * num_slots),
             visits: 0,
         })
     }
@@ -241,11 +242,11 @@ impl<'l> TopDown<'l> {
 
         enum Task {
             Visit(Vec<u32>),
-            Join { key: Box<[u32]>, var: u32 },
+            Join { key: Box<[u8]>, var: u32 },
         }
         let mut tasks = vec![Task::Visit(start)];
         let mut results: Vec<u32> = Vec::new();
-        let word_limit = self.limits.max_nodes.saturating_mul(4);
+        let byte_limit = self.limits.max_nodes.saturating_mul(16);
         while let Some(task) = tasks.pop() {
             match task {
                 Task::Visit(raw) => {
@@ -256,14 +257,15 @@ impl<'l> TopDown<'l> {
                     match self.scratch.reduce(&raw) {
                         Reduced::Constant(c) => results.push(c),
                         Reduced::State(key) => {
-                            if let Some(&node) = self.cache.get(&key) {
+                            let packed = pack(&key);
+                            if let Some(&node) = self.cache.get(&packed) {
                                 results.push(node);
                                 continue;
                             }
                             let var = first_var(&key);
                             let lo = condition(&key, var, false);
                             let hi = condition(&key, var, true);
-                            tasks.push(Task::Join { key, var });
+                            tasks.push(Task::Join { key: packed, var });
                             tasks.push(Task::Visit(lo));
                             tasks.push(Task::Visit(hi));
                         }
@@ -273,8 +275,8 @@ impl<'l> TopDown<'l> {
                     let lo = results.pop().expect("the low branch's result");
                     let hi = results.pop().expect("the high branch's result");
                     let node = bdd.make(var, lo, hi)?;
-                    self.cached_words += key.len();
-                    if self.cached_words > word_limit {
+                    self.cached_bytes += key.len();
+                    if self.cached_bytes > byte_limit {
                         return Err(Stop::Nodes(bdd.len()));
                     }
                     self.cache.insert(key, node);
@@ -434,6 +436,21 @@ fn frontier_order(raw: &[RawRule], targets: &[AtomId], num_slots: usize) -> Opti
     Some(var_of_slot)
 }
 
+/// A state's key in LEB128 (seven bits a byte): most numbers in a key are
+/// small, so this stores it in a third of the bytes, losslessly.
+fn pack(key: &[u32]) -> Box<[u8]> {
+    let mut out = Vec::with_capacity(key.len() * 2);
+    for &x in key {
+        let mut x = x;
+        while x >= 0x80 {
+            out.push((x as u8) | 0x80);
+            x >>= 7;
+        }
+        out.push(x as u8);
+    }
+    out.into_boxed_slice()
+}
+
 /// Iterates over the rules of an encoded state: `(head, lits, atoms)`.
 fn rules_of(state: &[u32]) -> impl Iterator<Item = (u32, &[u32], &[u32])> {
     let mut at = 1;
@@ -480,6 +497,11 @@ fn condition(state: &[u32], var: u32, value: bool) -> Vec<u32> {
 /// Reusable working memory for [`Scratch::reduce`]; atoms are renumbered
 /// densely per state, in increasing order, so local order is global order.
 struct Scratch {
+    /// Canonical names: `name_base + literal`; the target's is fixed.
+    name_base: u32,
+    target_name: u32,
+    names: Vec<u32>,
+    bodies: Vec<u32>,
     /// Global atom → local number (`NONE` outside a reduction).
     local: Vec<u32>,
     /// Local → global.
@@ -495,14 +517,24 @@ struct Scratch {
     possible: Vec<bool>,
     relevant: Vec<bool>,
     direct: Vec<bool>,
+    implicants: Vec<u64>,
+    words: usize,
+    units: Vec<(u32, u32)>,
+    representative: Vec<u32>,
     need: Vec<u32>,
     queue: Vec<u32>,
 }
 
 impl Scratch {
-    fn new(num_atoms: usize) -> Self {
+    /// Scratch for programs of `num_atoms` atoms and `num_literals`
+    /// literals (canonical names extend the atom ids past both).
+    fn new(num_atoms: usize, num_literals: usize) -> Self {
         Scratch {
-            local: vec![NONE; num_atoms],
+            local: vec![NONE; num_atoms + num_literals + 1],
+            name_base: num_atoms as u32,
+            target_name: (num_atoms + num_literals) as u32,
+            names: Vec::new(),
+            bodies: Vec::new(),
             global: Vec::new(),
             head: Vec::new(),
             lits: Vec::new(),
@@ -515,6 +547,10 @@ impl Scratch {
             possible: Vec::new(),
             relevant: Vec::new(),
             direct: Vec::new(),
+            implicants: Vec::new(),
+            words: 0,
+            units: Vec::new(),
+            representative: Vec::new(),
             need: Vec::new(),
             queue: Vec::new(),
         }
@@ -608,6 +644,126 @@ impl Scratch {
     /// Expects `defs`/`uses` up to date; leaves them so (rules dropped are
     /// only marked dead).
     fn prune_circular(&mut self, k: usize) {
+        if (0..self.head.len()).all(|r| !self.alive[r] || self.body(r).len() <= 1) {
+            self.prune_circular_graph(k);
+        } else {
+            self.prune_circular_general(k);
+        }
+    }
+
+    /// [`Scratch::prune_circular`] where every body has at most one atom:
+    /// then `b` cannot be derived without `h` exactly when `h` dominates
+    /// `b` in the derivation graph (a root before every atom with a rule
+    /// without body atoms, `b → h` per rule `h :- L, b`), found in linear
+    /// time per round by Cooper, Harvey and Kennedy's iteration.
+    fn prune_circular_graph(&mut self, k: usize) {
+        let root = k;
+        let bases: Vec<u32> = (0..k as u32)
+            .filter(|&a| {
+                self.defs[a as usize].iter().any(|&r| self.alive[r as usize] && self.body(r as usize).is_empty())
+            })
+            .collect();
+        // Postorder of a depth-first walk from the root.
+        let mut post = vec![NONE; k + 1];
+        let mut postorder: Vec<usize> = Vec::with_capacity(k + 1);
+        let mut visited = vec![false; k + 1];
+        let mut stack: Vec<(usize, usize)> = vec![(root, 0)];
+        visited[root] = true;
+        while let Some(&mut (n, ref mut next)) = stack.last_mut() {
+            let child = if n == root {
+                bases.get(*next).map(|&a| a as usize)
+            } else {
+                self.uses[n]
+                    .get(*next)
+                    .map(|&r| if self.alive[r as usize] { self.head[r as usize] as usize } else { n })
+            };
+            match child {
+                Some(c) => {
+                    *next += 1;
+                    if !visited[c] {
+                        visited[c] = true;
+                        stack.push((c, 0));
+                    }
+                }
+                None => {
+                    post[n] = postorder.len() as u32;
+                    postorder.push(n);
+                    stack.pop();
+                }
+            }
+        }
+        let mut idom = vec![NONE; k + 1];
+        idom[root] = root as u32;
+        let intersect = |idom: &[u32], mut a: usize, mut b: usize| {
+            while a != b {
+                while post[a] < post[b] {
+                    a = idom[a] as usize;
+                }
+                while post[b] < post[a] {
+                    b = idom[b] as usize;
+                }
+            }
+            a
+        };
+        let mut changed = true;
+        while changed {
+            changed = false;
+            for &n in postorder.iter().rev().filter(|&&n| n != root) {
+                let mut new = NONE as usize;
+                let base = self.defs[n].iter().any(|&r| self.alive[r as usize] && self.body(r as usize).is_empty());
+                let preds = self.defs[n]
+                    .iter()
+                    .filter(|&&r| self.alive[r as usize])
+                    .filter_map(|&r| self.body(r as usize).first().map(|&b| b as usize))
+                    .chain(base.then_some(root));
+                for p in preds {
+                    if idom[p] != NONE {
+                        new = if new == NONE as usize { p } else { intersect(&idom, p, new) };
+                    }
+                }
+                if new != NONE as usize && idom[n] != new as u32 {
+                    idom[n] = new as u32;
+                    changed = true;
+                }
+            }
+        }
+        // Dominator tree intervals: `h` dominates `b` iff `b`'s interval
+        // lies in `h`'s.
+        let mut children: Vec<Vec<u32>> = vec![Vec::new(); k + 1];
+        for n in 0..k {
+            if idom[n] != NONE {
+                children[idom[n] as usize].push(n as u32);
+            }
+        }
+        let (mut enter, mut leave) = (vec![0u32; k + 1], vec![0u32; k + 1]);
+        let mut clock = 0u32;
+        let mut walk: Vec<(usize, usize)> = vec![(root, 0)];
+        enter[root] = clock;
+        while let Some(&mut (n, ref mut next)) = walk.last_mut() {
+            if let Some(&c) = children[n].get(*next) {
+                *next += 1;
+                clock += 1;
+                enter[c as usize] = clock;
+                walk.push((c as usize, 0));
+            } else {
+                leave[n] = clock;
+                walk.pop();
+            }
+        }
+        for r in 0..self.head.len() {
+            if !self.alive[r] {
+                continue;
+            }
+            if let Some(&b) = self.body(r).first() {
+                let (h, b) = (self.head[r] as usize, b as usize);
+                if idom[b] != NONE && idom[h] != NONE && enter[h] <= enter[b] && leave[b] <= leave[h] {
+                    self.alive[r] = false;
+                }
+            }
+        }
+    }
+
+    fn prune_circular_general(&mut self, k: usize) {
         let mut without = vec![false; k];
         let mut queue = Vec::new();
         let mut need = vec![0u32; self.head.len()];
@@ -646,6 +802,96 @@ impl Scratch {
         }
     }
 
+    /// `implicants`: for each atom `a`, the atoms `c` with `c →⁺ a`
+    /// through live rules `h :- b` without slots (bitsets, `words` per
+    /// atom).
+    fn closure(&mut self, k: usize) {
+        self.words = k.div_ceil(64);
+        let w = self.words;
+        self.implicants.clear();
+        self.implicants.resize(k * w, 0);
+        self.units.clear();
+        for r in 0..self.head.len() {
+            if self.alive[r] && self.lits(r).is_empty() && self.body(r).len() == 1 {
+                self.units.push((self.head[r], self.body(r)[0]));
+            }
+        }
+        loop {
+            let mut changed = false;
+            for &(a, b) in &self.units {
+                let (a, b) = (a as usize, b as usize);
+                let before = self.implicants[a * w + b / 64];
+                self.implicants[a * w + b / 64] |= 1 << (b % 64);
+                changed |= before != self.implicants[a * w + b / 64];
+                for i in 0..w {
+                    let add = self.implicants[b * w + i] & !self.implicants[a * w + i];
+                    if add != 0 {
+                        self.implicants[a * w + i] |= add;
+                        changed = true;
+                    }
+                }
+            }
+            if !changed {
+                break;
+            }
+        }
+    }
+
+    /// Whether `c →⁺ a` (after [`Scratch::closure`]).
+    fn implied_by(&self, a: u32, c: u32) -> bool {
+        let (a, c) = (a as usize, c as usize);
+        self.implicants[a * self.words + c / 64] >> (c % 64) & 1 == 1
+    }
+
+    /// Atoms that imply each other through rules without slots (a cycle of
+    /// `a :- b`, `b :- a`) are equal in every world: each class becomes
+    /// its smallest atom. Whether any class had two atoms.
+    fn merge_equivalent(&mut self, k: usize, target: &mut u32) -> bool {
+        self.closure(k);
+        self.representative.clear();
+        self.representative.extend(0..k as u32);
+        let mut merged = false;
+        for a in 0..k as u32 {
+            for c in 0..a {
+                if self.implied_by(a, c) && self.implied_by(c, a) {
+                    self.representative[a as usize] = self.representative[c as usize];
+                    merged = true;
+                    break;
+                }
+            }
+        }
+        if !merged {
+            return false;
+        }
+        for r in 0..self.head.len() {
+            if !self.alive[r] {
+                continue;
+            }
+            let head = self.representative[self.head[r] as usize];
+            self.head[r] = head;
+            let (s, e) = self.atoms[r];
+            for i in s..e {
+                self.pool[i as usize] = self.representative[self.pool[i as usize] as usize];
+            }
+            let body = &mut self.pool[s as usize..e as usize];
+            body.sort_unstable();
+            let mut w = s;
+            for i in s..e {
+                let a = self.pool[i as usize];
+                if w == s || self.pool[w as usize - 1] != a {
+                    self.pool[w as usize] = a;
+                    w += 1;
+                }
+            }
+            self.atoms[r].1 = w;
+            if self.body(r).contains(&head) {
+                self.alive[r] = false;
+            }
+        }
+        *target = self.representative[*target as usize];
+        true
+    }
+
     fn simplify(&mut self, k: usize, mut target: u32) -> Reduced {
         let mut t = target as usize;
         loop {
@@ -654,6 +900,7 @@ impl Scratch {
             // `a` uses `t` (derived from `a` alone) nowhere, so the rules
             // whose body holds `t` go with `t :- a`.
             if let [r] = self.defs[t][..] {
+                debug_assert!(self.alive[r as usize]);
                 if self.lits(r as usize).is_empty() && self.body(r as usize).len() == 1 {
                     self.alive[r as usize] = false;
                     for &u in &self.uses[t] {
@@ -804,9 +1051,6 @@ impl Scratch {
                 })
                 .map(|a| (self.defs[a as usize].len() * self.uses[a as usize].len(), a))
                 .collect();
-            if candidates.is_empty() {
-                break;
-            }
             candidates.sort_unstable();
             let initial = self.alive.iter().filter(|&&a| a).count();
             let mut live_rules = initial;
@@ -846,10 +1090,18 @@ impl Scratch {
                     live_rules -= 1;
                 }
             }
-            if !unfolded {
+            let merged = self.merge_equivalent(k, &mut target);
+            t = target as usize;
+            let mut target_rules = self.defs[t].iter().filter(|&&r| self.alive[r as usize]);
+            let single_unit = match (target_rules.next(), target_rules.next()) {
+                (Some(&r), None) => self.lits(r as usize).is_empty() && self.body(r as usize).len() == 1,
+                _ => false,
+            };
+            if !unfolded && !merged && !single_unit {
                 break;
             }
         }
+        self.closure(k);
 
         // Canonical order, without duplicates or subsumed rules.
         let mut order: Vec<u32> = (0..self.head.len() as u32).filter(|&r| self.alive[r as usize]).collect();
@@ -876,12 +1128,38 @@ impl Scratch {
                 if !self.alive[x] {
                     continue;
                 }
+                let unit = self.lits(x).is_empty() && self.body(x).len() == 1;
+                if unit {
+                    // `h :- c` where `c → m → h` through another `h :- m`:
+                    // a transitive edge (the implications form a DAG
+                    // after merging, so dropping every such edge keeps
+                    // the closure).
+                    let c = self.body(x)[0];
+                    let transitive = order[start..end].iter().any(|&y| {
+                        let y = y as usize;
+                        y != x
+                            && self.lits(y).is_empty()
+                            && self.body(y).len() == 1
+                            && self.implied_by(self.body(y)[0], c)
+                    });
+                    if transitive {
+                        self.alive[x] = false;
+                        continue;
+                    }
+                } else if self.body(x).iter().any(|&c| self.implied_by(head, c)) {
+                    // Whenever the body holds, so does `c`, hence `h`.
+                    self.alive[x] = false;
+                    continue;
+                }
                 for &y in &order[start..end] {
                     let y = y as usize;
+                    // `y` fires only where `x` does: its literals include
+                    // `x`'s, and each atom of `x`'s body is one of `y`'s
+                    // or implied by one.
                     if y != x
                         && self.alive[y]
                         && is_subset(self.lits(x), self.lits(y))
-                        && is_subset(self.body(x), self.body(y))
+                        && self.body(x).iter().all(|&b| self.body(y).iter().any(|&c| c == b || self.implied_by(b, c)))
                     {
                         self.alive[y] = false;
                     }
@@ -889,18 +1167,69 @@ impl Scratch {
             }
             start = end;
         }
-        let mut key = vec![self.global[t]];
+        // Canonical names: the target one fixed name, any other atom the
+        // smallest literal of its rules where no other atom shares it (a
+        // name that follows from the residual program alone, not from the
+        // history that led to it), else its own id. Names are distinct, so
+        // the key is the residual program up to renaming atoms other than
+        // the target, which leaves the target's function unchanged.
+        self.names.clear();
+        self.names.resize(k, NONE);
+        for &r in &order {
+            let r = r as usize;
+            if self.alive[r] {
+                if let Some(&l) = self.lits(r).first() {
+                    let h = self.head[r] as usize;
+                    self.names[h] = self.names[h].min(l);
+                }
+            }
+        }
+        self.queue.clear();
+        self.queue.extend(self.names.iter().copied().filter(|&l| l != NONE));
+        self.queue.sort_unstable();
+        for a in 0..k {
+            let l = self.names[a];
+            let shared = l == NONE || {
+                let i = self.queue.partition_point(|&x| x < l);
+                self.queue.get(i + 1) == Some(&l)
+            };
+            self.names[a] = if a == t {
+                self.target_name
+            } else if shared {
+                self.global[a]
+            } else {
+                self.name_base + l
+            };
+        }
+        self.bodies.clear();
+        let mut records: Vec<(u32, u32, u32)> = Vec::with_capacity(order.len());
         for &r in &order {
             let r = r as usize;
             if !self.alive[r] {
                 continue;
             }
-            key.extend([self.global[self.head[r] as usize], self.lits(r).len() as u32, self.body(r).len() as u32]);
-            key.extend_from_slice(self.lits(r));
+            let start = self.bodies.len() as u32;
             let (s, e) = self.atoms[r];
             for i in s..e {
-                key.push(self.global[self.pool[i as usize] as usize]);
+                self.bodies.push(self.names[self.pool[i as usize] as usize]);
             }
+            self.bodies[start as usize..].sort_unstable();
+            records.push((r as u32, start, self.bodies.len() as u32));
+        }
+        records.sort_unstable_by(|&(x, xs, xe), &(y, ys, ye)| {
+            let (x, y) = (x as usize, y as usize);
+            self.names[self.head[x] as usize]
+                .cmp(&self.names[self.head[y] as usize])
+                .then_with(|| self.lits(x).cmp(self.lits(y)))
+                .then_with(|| self.bodies[xs as usize..xe as usize].cmp(&self.bodies[ys as usize..ye as usize]))
+        });
+        let mut key = Vec::with_capacity(1 + records.len() * 5);
+        key.push(self.target_name);
+        for (r, s, e) in records {
+            let r = r as usize;
+            key.extend([self.names[self.head[r] as usize], self.lits(r).len() as u32, e - s]);
+            key.extend_from_slice(self.lits(r));
+            key.extend_from_slice(&self.bodies[s as usize..e as usize]);
         }
         Reduced::State(key.into_boxed_slice())
     }
