@@ -319,6 +319,68 @@ fn check_defined(model: &Model, out: &mut Vec<Diagnostic>) {
             }
         }
     }
+
+    // A call of a predicate nothing defines is almost always a typo or a
+    // builtin deeplog lacks; ProbLog refuses it too (UnknownClause). With a
+    // module in use the definition may live there: then only a warning.
+    let modules = model.statements.iter().any(|s| matches!(s, Statement::UseModule(..)));
+    let mut reported = HashSet::new();
+    for statement in &model.statements {
+        let mut found = Vec::new();
+        match statement {
+            Statement::Rule(rule) => {
+                if let Some(body) = &rule.body {
+                    uses(body, false, &mut found);
+                }
+            }
+            Statement::Constraint(c) => uses(&c.formula, false, &mut found),
+            _ => continue,
+        }
+        for u in found {
+            if defined.contains(&u.predicate) || !reported.insert(u.predicate) {
+                continue;
+            }
+            let (name, arity) = u.predicate;
+            let message =
+                format!("unknown predicate `{name}/{arity}`: no fact or rule defines it and it is not a builtin");
+            let mut d = if modules {
+                Diagnostic::warning(u.term.span, message)
+            } else {
+                Diagnostic::error(u.term.span, message)
+            };
+            d = d.with_label("called here");
+            let closest = defined
+                .iter()
+                .filter(|(_, a)| *a == arity)
+                .map(|(n, a)| (edit_distance(name, n), *n, *a))
+                .filter(|(d, _, _)| *d <= 2.max(name.len() / 4))
+                .min();
+            if let Some((_, n, a)) = closest {
+                d = d.with_note(format!("did you mean `{n}/{a}`?"));
+            } else {
+                d = d.with_note(
+                    "builtins: is/2, comparisons, =/2, \\=/2, between/3, member/2, append/3, length/2, succ/2, plus/3, findall/3",
+                );
+            }
+            out.push(d);
+        }
+    }
+}
+
+/// Levenshtein distance, for suggestions.
+fn edit_distance(a: &str, b: &str) -> usize {
+    let b: Vec<char> = b.chars().collect();
+    let mut row: Vec<usize> = (0..=b.len()).collect();
+    for (i, ca) in a.chars().enumerate() {
+        let mut diagonal = row[0];
+        row[0] = i + 1;
+        for (j, &cb) in b.iter().enumerate() {
+            let next = (diagonal + (ca != cb) as usize).min(row[j] + 1).min(row[j + 1] + 1);
+            diagonal = row[j + 1];
+            row[j + 1] = next;
+        }
+    }
+    row[b.len()]
 }
 
 /// Tarjan's strongly connected components over predicates, iteratively.

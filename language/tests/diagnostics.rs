@@ -45,6 +45,12 @@ fn query_and_evidence_on_undefined_predicates() {
 }
 
 #[test]
+fn unknown_predicates_in_bodies() {
+    // A typo gets a suggestion; a missing builtin gets the list of builtins.
+    insta::assert_snapshot!(render("edge(a, b).\npath(X, Y) :- egde(X, Y).\nbig(X) :- edge(X, _), abs(X, 3).\n"));
+}
+
+#[test]
 fn negation_through_recursion() {
     insta::assert_snapshot!(render("win(X) :- move(X, Y), \\+ win(Y).\nmove(a, b).\n"));
 }
