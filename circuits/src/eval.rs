@@ -140,6 +140,11 @@ impl<'c, A: Algebra> CpuEvaluator<'c, A> {
     /// Tile width for `batch`: wide enough to vectorise, narrow enough that
     /// both cores get tiles and a tile's rows fit the memory budget.
     fn tile_width(&self, batch: usize) -> usize {
+        if batch == 1 {
+            // One column is one tile: asking rayon would start its pool
+            // (two thread spawns, a visible share of a small query's time).
+            return 1;
+        }
         let threads = rayon::current_num_threads().max(1);
         let per_thread = batch.div_ceil(threads);
         let c = self.circuit;
