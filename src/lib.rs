@@ -29,4 +29,4 @@ pub mod cli;
 pub mod model;
 
 pub use deeplog_circuits::compile::Method;
-pub use model::{Answer, Answers, Model, QueryOptions};
+pub use model::{Answer, Answers, CompiledModel, CompiledQuery, Explanation, Model, QueryOptions, SlotInfo};

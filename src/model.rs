@@ -13,13 +13,15 @@
 use std::path::Path;
 use std::time::{Duration, Instant};
 
+use deeplog_circuits::explain::heaviest;
 use deeplog_circuits::logic::{self, Choice, LogicProgram};
-use deeplog_circuits::{compile_with, Budget, Method};
+use deeplog_circuits::properties::{check, smooth};
+use deeplog_circuits::{compile_with, Budget, Circuit, Method};
 use deeplog_circuits::{CpuEvaluator, LayeredCircuit, Weights};
 use deeplog_language::ground::{ground, GroundChoice, Limits};
 use deeplog_language::model::Logic;
 use deeplog_language::{check_source, Checked};
-use deeplog_semirings::LogProbability;
+use deeplog_semirings::{Counting, LogProbability};
 
 /// Why a model could not be answered. The `Display` text is what a user
 /// reads: rendered diagnostics with source lines, or a one-line cause.
@@ -37,8 +39,13 @@ pub enum Error {
     Evaluate(String),
     #[error("evidence has probability zero: {0}")]
     ImpossibleEvidence(String),
-    #[error("the {0} logic is not supported by `query` yet (supported: probability, log-probability)")]
+    #[error(
+        "the {0} logic is not supported by `query` yet (supported: probability, log-probability, boolean, \
+         maxproduct, counting)"
+    )]
     UnsupportedLogic(Logic),
+    #[error("{0}")]
+    Unsupported(String),
 }
 
 /// How to answer.
@@ -52,11 +59,13 @@ pub struct QueryOptions {
     pub max_nodes: usize,
     /// Which knowledge compiler to run (default: chosen per program).
     pub compiler: Method,
+    /// Also find each query's most probable explanation.
+    pub explain: bool,
 }
 
 impl Default for QueryOptions {
     fn default() -> Self {
-        QueryOptions { logic: None, timeout: None, max_nodes: 50_000_000, compiler: Method::Auto }
+        QueryOptions { logic: None, timeout: None, max_nodes: 50_000_000, compiler: Method::Auto, explain: false }
     }
 }
 
@@ -64,8 +73,29 @@ impl Default for QueryOptions {
 #[derive(Clone, Debug, PartialEq, serde::Serialize)]
 pub struct Answer {
     pub query: String,
-    /// In the chosen logic: a probability, or a log-probability.
+    /// In the chosen logic: a probability, a log-probability, 1 or 0
+    /// (boolean), the most probable world's probability (max-product), or
+    /// a number of worlds (counting).
     pub value: f64,
+    /// Counting: the exact number of worlds, as decimal text.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub exact: Option<String>,
+    /// With [`QueryOptions::explain`]: the most probable explanation.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub explanation: Option<Explanation>,
+}
+
+/// The most probable proof of a query: facts (and choices of annotated
+/// disjunctions) whose truth alone makes it true, of the highest joint
+/// probability. Exact for positive programs: negative information only
+/// enters through the alternatives an annotated disjunction did not take
+/// and through negation in the program.
+#[derive(Clone, Debug, PartialEq, serde::Serialize)]
+pub struct Explanation {
+    /// Probability of the proof (the product over its facts and choices).
+    pub probability: f64,
+    /// Its facts and chosen alternatives, in the model's order.
+    pub facts: Vec<String>,
 }
 
 /// Seconds spent per stage, and the circuit's size.
@@ -134,9 +164,113 @@ impl Model {
     pub fn query(&self, options: &QueryOptions) -> Result<Answers, Error> {
         let Some(model) = &self.checked.model else { unreachable!("a checked model without errors has a model") };
         let logic = options.logic.or(model.logic()).unwrap_or(Logic::Probability);
-        if !matches!(logic, Logic::Probability | Logic::LogProbability) {
+        if !matches!(
+            logic,
+            Logic::Probability | Logic::LogProbability | Logic::Boolean | Logic::MaxProduct | Logic::Counting
+        ) {
             return Err(Error::UnsupportedLogic(logic));
         }
+        let compiled = self.compile(options)?;
+        if matches!(logic, Logic::MaxProduct | Logic::Counting) && compiled.disjunctive.iter().any(|&d| d) {
+            return Err(Error::Unsupported(format!(
+                "the {logic} reading ranges over whole worlds, and deeplog does not yet combine it with annotated \
+                 disjunctions (this model has some); use probability, log-probability or boolean"
+            )));
+        }
+        let CompiledModel { circuit, slots, queries, with_evidence, evidence, disjunctive, mut timings } = compiled;
+
+        let start = Instant::now();
+        let layered = LayeredCircuit::new(&circuit);
+        // Evaluated in log space (stable for tiny probabilities), then
+        // reported in the logic asked for.
+        let values: Vec<f64> = if layered.num_roots() == 0 {
+            Vec::new()
+        } else {
+            let eval =
+                CpuEvaluator::<LogProbability<f64>>::new(&layered).map_err(|e| Error::Evaluate(e.to_string()))?;
+            let w = Weights::complementary(1, slots.iter().map(|s| s.probability.ln()).collect());
+            eval.forward(&w).map_err(|e| Error::Evaluate(e.to_string()))?
+        };
+        // Max-product and counting range over whole worlds: every slot in
+        // every branch (smoothed over all of them).
+        let smoothed = matches!(logic, Logic::MaxProduct | Logic::Counting).then(|| smooth(&circuit, true));
+        let counts = match (&smoothed, logic) {
+            (Some(c), Logic::Counting) if !c.roots().is_empty() => {
+                let layered = LayeredCircuit::with_properties(c, check(c));
+                let n = c.num_slots() as usize;
+                let ones = Weights { batch: 1, positive: vec![1u128; n], negative: Some(vec![1u128; n]) };
+                let eval = CpuEvaluator::<Counting>::new(&layered).map_err(|e| Error::Evaluate(e.to_string()))?;
+                Some(eval.forward(&ones).map_err(|e| Error::Evaluate(e.to_string()))?)
+            }
+            _ => None,
+        };
+        timings.evaluate_s = start.elapsed().as_secs_f64();
+
+        let mut answers = Vec::with_capacity(queries.len());
+        for q in &queries {
+            let log_value = match q.root {
+                None => f64::NEG_INFINITY,
+                Some(root) if with_evidence => {
+                    let (joint, observed) = (values[root], values[root + 1]);
+                    if observed == f64::NEG_INFINITY {
+                        return Err(Error::ImpossibleEvidence(evidence.clone()));
+                    }
+                    joint - observed
+                }
+                Some(root) => values[root],
+            };
+            // Boolean and counting read the joint root (query and evidence).
+            let (value, exact) = match (logic, q.root) {
+                (Logic::LogProbability, _) => (log_value, None),
+                (Logic::Probability, _) => (log_value.exp(), None),
+                (_, None) => (0.0, (logic == Logic::Counting).then(|| "0".to_string())),
+                (Logic::Boolean, Some(root)) => (possible(&circuit, &slots, root) as u8 as f64, None),
+                (Logic::MaxProduct, Some(root)) => {
+                    // The most probable world with the query (and the
+                    // evidence), given the evidence.
+                    let given = if with_evidence { values[root + 1] } else { 0.0 };
+                    (most_probable_world(smoothed.as_ref().expect("smoothed"), &slots, root).exp() / given.exp(), None)
+                }
+                (_, Some(root)) => {
+                    let count = counts.as_ref().expect("counted")[root];
+                    let text = if count == u128::MAX { "at least 2^128".to_string() } else { count.to_string() };
+                    (count as f64, Some(text))
+                }
+            };
+            let explanation = match q.root {
+                Some(root) if options.explain => self.explain(&circuit, &slots, &disjunctive, root),
+                _ => None,
+            };
+            answers.push(Answer { query: q.query.clone(), value, exact, explanation });
+        }
+        Ok(Answers { logic: logic.name().to_string(), answers, timings })
+    }
+
+    /// The heaviest proof under `root` (see [`Explanation`]): facts weigh
+    /// their probability when used and 1 when not; an annotated
+    /// disjunction's chain links weigh their conditional probabilities
+    /// either way, so that taking alternative `i` weighs `p_i`.
+    fn explain(&self, circuit: &Circuit, slots: &[SlotInfo], disjunctive: &[bool], root: usize) -> Option<Explanation> {
+        let weight = |l: deeplog_circuits::Literal| {
+            let (p, chained) = (slots[l.slot.0 as usize].probability, disjunctive[l.slot.0 as usize]);
+            match (l.positive, chained) {
+                (true, _) => p.ln(),
+                (false, true) => (1.0 - p).ln(),
+                (false, false) => 0.0,
+            }
+        };
+        let (log_p, literals) = heaviest(circuit, circuit.roots()[root], weight)?;
+        let mut used: Vec<usize> = literals.iter().filter(|l| l.positive).map(|l| l.slot.0 as usize).collect();
+        used.sort_by_key(|&s| (slots[s].choice, slots[s].alternative));
+        Some(Explanation { probability: log_p.exp(), facts: used.iter().map(|&s| slots[s].name.clone()).collect() })
+    }
+
+    /// Grounds and compiles the model: one circuit for all its queries,
+    /// with the slot table that says what each input is. The circuit can be
+    /// saved ([`CompiledModel::to_json`]) and evaluated again without the
+    /// model.
+    pub fn compile(&self, options: &QueryOptions) -> Result<CompiledModel, Error> {
+        let Some(model) = &self.checked.model else { unreachable!("a checked model without errors has a model") };
         let mut timings = Timings { parse_and_check_s: self.check_s, ..Timings::default() };
 
         let start = Instant::now();
@@ -174,44 +308,127 @@ impl Model {
         timings.circuit_nodes = compiled.circuit.num_nodes();
         timings.circuit_edges = compiled.circuit.num_edges();
 
-        let start = Instant::now();
-        let layered = LayeredCircuit::new(&compiled.circuit);
-        let p: Vec<f64> = compiled.slots.iter().map(|s| s.probability).collect();
-        // Evaluated in log space (stable for tiny probabilities), then
-        // reported in the logic asked for.
-        let values: Vec<f64> = if layered.num_roots() == 0 {
-            Vec::new()
-        } else {
-            let eval =
-                CpuEvaluator::<LogProbability<f64>>::new(&layered).map_err(|e| Error::Evaluate(e.to_string()))?;
-            let w = Weights::complementary(1, p.iter().map(|x| x.ln()).collect());
-            eval.forward(&w).map_err(|e| Error::Evaluate(e.to_string()))?
-        };
-        timings.evaluate_s = start.elapsed().as_secs_f64();
-
-        let mut answers = Vec::with_capacity(grounded.queries.len());
+        let mut queries = Vec::with_capacity(grounded.queries.len());
         let mut next = 0;
+        let per_query = if compiled.with_evidence { 2 } else { 1 };
         for q in &grounded.queries {
-            let log_value = match q.atom {
-                None => f64::NEG_INFINITY,
-                Some(_) if compiled.with_evidence => {
-                    let (joint, evidence) = (values[2 * next], values[2 * next + 1]);
-                    next += 1;
-                    if evidence == f64::NEG_INFINITY {
-                        return Err(Error::ImpossibleEvidence(describe_evidence(&grounded.evidence, &grounded.atoms)));
-                    }
-                    joint - evidence
-                }
-                Some(_) => {
-                    next += 1;
-                    values[next - 1]
-                }
-            };
-            let value = if logic == Logic::LogProbability { log_value } else { log_value.exp() };
-            answers.push(Answer { query: q.text.clone(), value });
+            let root = q.atom.map(|_| {
+                next += 1;
+                (next - 1) * per_query
+            });
+            queries.push(CompiledQuery { query: q.text.clone(), root });
         }
-        Ok(Answers { logic: logic.name().to_string(), answers, timings })
+        let slots = compiled
+            .slots
+            .iter()
+            .map(|s| {
+                let atom = match &grounded.choices[s.choice] {
+                    GroundChoice::Fact { atom, .. } => *atom,
+                    GroundChoice::Disjunction { atoms } => atoms[s.alternative].0,
+                };
+                SlotInfo {
+                    name: grounded.atoms[atom as usize].clone(),
+                    probability: s.probability,
+                    choice: s.choice,
+                    alternative: s.alternative,
+                }
+            })
+            .collect();
+        let disjunctive = compiled
+            .slots
+            .iter()
+            .map(|s| matches!(grounded.choices[s.choice], GroundChoice::Disjunction { .. }))
+            .collect();
+        Ok(CompiledModel {
+            disjunctive,
+            circuit: compiled.circuit,
+            slots,
+            queries,
+            with_evidence: compiled.with_evidence,
+            evidence: describe_evidence(&grounded.evidence, &grounded.atoms),
+            timings,
+        })
     }
+}
+
+/// What one input slot of a compiled model stands for.
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct SlotInfo {
+    /// The probabilistic fact, or the alternative of an annotated
+    /// disjunction, the slot encodes.
+    pub name: String,
+    /// Probability of the slot's positive literal (the negative one has the
+    /// rest). For alternative `i > 0` of a disjunction this is conditional on
+    /// the earlier alternatives being false: `p_i / (1 − p_1 − … − p_{i−1})`.
+    pub probability: f64,
+    /// Index of the choice (fact or disjunction) in grounding order.
+    pub choice: usize,
+    /// Alternative within a disjunction (0 for a fact).
+    pub alternative: usize,
+}
+
+/// A query of a compiled model and the root that answers it (`None`: it
+/// cannot be derived, probability 0). With evidence, root `r` is
+/// `query ∧ evidence` and `r + 1` is the evidence.
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct CompiledQuery {
+    pub query: String,
+    pub root: Option<usize>,
+}
+
+/// A model compiled into one circuit ([`Model::compile`]).
+pub struct CompiledModel {
+    pub circuit: Circuit,
+    pub slots: Vec<SlotInfo>,
+    pub queries: Vec<CompiledQuery>,
+    pub with_evidence: bool,
+    /// The evidence, as text (for messages).
+    pub evidence: String,
+    /// Per slot: whether it is a link of an annotated disjunction's chain.
+    pub disjunctive: Vec<bool>,
+    pub timings: Timings,
+}
+
+impl CompiledModel {
+    /// The circuit in deeplog's JSON circuit format, with a `model` section
+    /// holding the slot table and the queries' roots, so that
+    /// `deeplog circuit eval` evaluates it with the model's probabilities.
+    pub fn to_json(&self, source: &str) -> String {
+        let model = serde_json::json!({
+            "source": source,
+            "slots": self.slots,
+            "queries": self.queries,
+            "with_evidence": self.with_evidence,
+        });
+        deeplog_circuits::formats::write_json_with_model(&self.circuit, &model)
+    }
+}
+
+/// Whether some world of nonzero probability makes `root` true.
+fn possible(circuit: &Circuit, slots: &[SlotInfo], root: usize) -> bool {
+    let weight = |l: deeplog_circuits::Literal| {
+        let p = slots[l.slot.0 as usize].probability;
+        if (l.positive && p > 0.0) || (!l.positive && p < 1.0) {
+            0.0
+        } else {
+            f64::NEG_INFINITY
+        }
+    };
+    heaviest(circuit, circuit.roots()[root], weight).is_some()
+}
+
+/// `ln` of the probability of the most probable world under `root` of a
+/// circuit smoothed over every slot (so every world names every slot).
+fn most_probable_world(smoothed: &Circuit, slots: &[SlotInfo], root: usize) -> f64 {
+    let weight = |l: deeplog_circuits::Literal| {
+        let p = slots[l.slot.0 as usize].probability;
+        if l.positive {
+            p.ln()
+        } else {
+            (1.0 - p).ln()
+        }
+    };
+    heaviest(smoothed, smoothed.roots()[root], weight).map_or(f64::NEG_INFINITY, |(w, _)| w)
 }
 
 fn describe_evidence(evidence: &[(u32, bool)], atoms: &[String]) -> String {

@@ -208,6 +208,76 @@ fn check_reports_diagnostics_with_location_and_exit_code() {
 }
 
 #[test]
+fn a_compiled_model_evaluates_to_the_query_answers() {
+    let model = Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/models/graph.pl").display().to_string();
+    let saved = TempFile::new("graph.json", "");
+    let (ok, _, err) = deeplog(&["compile", &model, "-o", saved.path()]);
+    assert!(ok && err.contains("roots for 3 queries"), "{err}");
+    let text = std::fs::read_to_string(saved.path()).unwrap();
+    let v: serde_json::Value = serde_json::from_str(&text).unwrap();
+    assert_eq!(v["model"]["queries"][0]["query"], "path(1,5)");
+    assert!(v["model"]["slots"][0]["name"].as_str().unwrap().starts_with("edge("), "{}", v["model"]["slots"][0]);
+    // The saved circuit carries the model's probabilities and query names.
+    let (ok, out, err) = deeplog(&["circuit", "eval", saved.path(), "--algebra", "probability", "--json"]);
+    assert!(ok, "{err}");
+    let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(v["root_names"][1], "path(1,6)");
+    for (i, expected) in [0.25824, 0.2167296, 0.12912].into_iter().enumerate() {
+        assert!((v["roots"][i].as_f64().unwrap() - expected).abs() < 1e-12, "{out}");
+    }
+    let (ok, out, _) = deeplog(&["circuit", "eval", saved.path(), "--algebra", "probability"]);
+    assert!(ok && out.contains("path(5,5): 0.12912"), "{out}");
+    let (ok, _, err) = deeplog(&["compile", &model, "-o", "/no/such/dir/out.json"]);
+    assert!(!ok && err.contains("/no/such/dir/out.json"), "{err}");
+}
+
+#[test]
+fn a_cnf_file_compiles_to_its_weighted_model_count() {
+    let cnf = TempFile::new("f.cnf", "c p weight 1 0.3 0\nc p weight -1 0.7 0\np cnf 3 2\n1 -2 0\n2 0\n");
+    let out_file = TempFile::new("f.json", "");
+    for compiler in ["bottom-up", "top-down"] {
+        let (ok, out, err) = deeplog(&["compile", "--cnf", cnf.path(), "-o", out_file.path(), "--compiler", compiler]);
+        assert!(ok, "{err}");
+        // x2 must hold, hence x1: w(x1)·w(x2)·(w(x3) + w(¬x3)) = 0.3 · 1 · 2.
+        let wmc: f64 = out.lines().last().unwrap().rsplit(' ').next().unwrap().parse().unwrap();
+        assert!((wmc - 0.6).abs() < 1e-12, "{compiler}: {out}");
+    }
+    let count = TempFile::new("count.cnf", "p cnf 4 1\n1 2 0\n");
+    let (ok, out, err) = deeplog(&["compile", "--cnf", count.path(), "-o", out_file.path()]);
+    assert!(ok && out.contains("model count: 12\n"), "{out}{err}");
+    let bad = TempFile::new("bad.cnf", "p cnf 2 1\n1 5 0\n");
+    let (ok, _, err) = deeplog(&["compile", "--cnf", bad.path(), "-o", out_file.path()]);
+    assert!(!ok && err.contains("line 2") && err.contains("variable 5"), "{err}");
+}
+
+#[test]
+fn other_readings_and_explanations_of_a_model() {
+    let model = Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/models/graph.pl").display().to_string();
+    // Expected values by enumerating the 2^8 worlds of the 8 edges.
+    let (ok, out, err) = deeplog(&["query", &model, "--logic", "counting"]);
+    assert!(ok, "{err}");
+    assert_eq!(out, "path(1,5): 88\npath(1,6): 90\npath(5,5): 44\n");
+    let (ok, out, err) = deeplog(&["query", &model, "--logic", "maxproduct"]);
+    assert!(ok, "{err}");
+    assert_eq!(out, "path(1,5): 0.0338688\npath(1,6): 0.0217728\npath(5,5): 0.0338688\n");
+    let (ok, out, _) = deeplog(&["query", &model, "--logic", "boolean"]);
+    assert!(ok && out == "path(1,5): true\npath(1,6): true\npath(5,5): true\n", "{out}");
+    let never = TempFile::new("never.pl", "0.5::a.\n0.0::b.\nc :- a, b.\nquery(c).\nquery(a).\n");
+    let (ok, out, _) = deeplog(&["query", never.path(), "--logic", "boolean"]);
+    assert!(ok && out == "c: false\na: true\n", "{out}");
+    // Most probable proofs: 1→2→5 (0.24) beats 1→3→4→5 (0.024).
+    let (ok, out, err) = deeplog(&["query", &model, "--explain"]);
+    assert!(ok, "{err}");
+    assert!(out.contains("path(1,5): 0.25824\n  most probable proof (0.24): edge(1,2), edge(2,5)\n"), "{out}");
+    let (ok, out, _) = deeplog(&["query", &model, "--explain", "--json"]);
+    let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert!(ok && v["queries"][1]["explanation"]["facts"][1] == "edge(2,6)", "{out}");
+    let ad = TempFile::new("ad.pl", "0.3::a(s); 0.7::a(t).\nquery(a(s)).\n");
+    let (ok, _, err) = deeplog(&["query", ad.path(), "--logic", "counting"]);
+    assert!(!ok && err.contains("annotated disjunctions"), "{err}");
+}
+
+#[test]
 fn query_answers_like_problog() {
     let model = Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/models/graph.pl").display().to_string();
     // ProbLog 2.3 prints 0.25824, 0.2167296 and 0.12912 for this model.

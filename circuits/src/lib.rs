@@ -36,6 +36,7 @@
 pub mod circuit;
 pub mod compile;
 pub mod eval;
+pub mod explain;
 pub mod formats;
 pub mod layered;
 pub mod logic;

@@ -32,10 +32,12 @@ pub enum Logic {
     Product,
     Lukasiewicz,
     MaxProduct,
+    /// The number of total choices (worlds) in which a query holds.
+    Counting,
 }
 
 impl Logic {
-    pub const ALL: [Logic; 7] = [
+    pub const ALL: [Logic; 8] = [
         Logic::Boolean,
         Logic::Probability,
         Logic::LogProbability,
@@ -43,6 +45,7 @@ impl Logic {
         Logic::Product,
         Logic::Lukasiewicz,
         Logic::MaxProduct,
+        Logic::Counting,
     ];
 
     pub fn name(self) -> &'static str {
@@ -54,6 +57,7 @@ impl Logic {
             Logic::Product => "product",
             Logic::Lukasiewicz => "lukasiewicz",
             Logic::MaxProduct => "maxproduct",
+            Logic::Counting => "counting",
         }
     }
 }

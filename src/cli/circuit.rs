@@ -6,13 +6,14 @@ use std::time::Instant;
 use indicatif::{ProgressBar, ProgressStyle};
 use serde_json::{json, Value};
 
-use deeplog_circuits::formats::{read_path, write_atomically, write_dot, write_json};
+use deeplog_circuits::formats::{read_json_model, read_path, write_atomically, write_dot, write_json};
 use deeplog_circuits::properties::{check, smooth};
 use deeplog_circuits::{Circuit, CpuEvaluator, LayeredCircuit, Properties};
 use deeplog_semirings::{with_algebra, with_differentiable, Algebra, AlgebraKind, Boolean, Differentiable};
 
 use super::weights::Probabilities;
 use super::{CliError, EvalArgs};
+use crate::model::{CompiledQuery, SlotInfo};
 
 /// How many roots and gradient entries the text output lists.
 const SHOWN: usize = 20;
@@ -107,9 +108,50 @@ struct Outcome {
     forward_backward_s: Option<f64>,
 }
 
+/// A saved model's probabilities and root names (`deeplog compile`).
+struct SavedModel {
+    probabilities: Vec<f64>,
+    root_names: Vec<String>,
+}
+
+fn saved_model(file: &Path) -> Result<Option<SavedModel>, CliError> {
+    if file.extension().is_none_or(|e| e != "json") {
+        return Ok(None);
+    }
+    let text =
+        std::fs::read_to_string(file).map_err(|e| CliError::Usage(format!("cannot read {}: {e}", file.display())))?;
+    let model = read_json_model(&text).map_err(|e| CliError::Usage(format!("{}: {e}", file.display())))?;
+    let Some(model) = model else { return Ok(None) };
+    let parsed: Option<(Vec<SlotInfo>, Vec<CompiledQuery>, bool)> = (|| {
+        let slots = serde_json::from_value(model.get("slots")?.clone()).ok()?;
+        let queries = serde_json::from_value(model.get("queries")?.clone()).ok()?;
+        Some((slots, queries, model.get("with_evidence")?.as_bool()?))
+    })();
+    let Some((slots, queries, with_evidence)) = parsed else {
+        return Err(CliError::Usage(format!(
+            "{}: its `model` section is not one `deeplog compile` wrote",
+            file.display()
+        )));
+    };
+    let roots = queries.iter().filter_map(|q| q.root).max().map_or(0, |r| r + 1 + with_evidence as usize);
+    let mut root_names = vec![String::new(); roots];
+    for q in &queries {
+        if let Some(r) = q.root {
+            if with_evidence {
+                root_names[r] = format!("{} ∧ evidence", q.query);
+                root_names[r + 1] = "evidence".to_string();
+            } else {
+                root_names[r] = q.query.clone();
+            }
+        }
+    }
+    Ok(Some(SavedModel { probabilities: slots.iter().map(|s| s.probability).collect(), root_names }))
+}
+
 pub fn eval(args: &EvalArgs, kind: AlgebraKind) -> Result<(), CliError> {
     let circuit = read_path(&args.file)?;
     let slots = circuit.num_slots() as usize;
+    let saved = saved_model(&args.file)?;
     let probabilities = match &args.weights {
         Some(path) => {
             let p = Probabilities::read(path, slots)?;
@@ -123,7 +165,12 @@ pub fn eval(args: &EvalArgs, kind: AlgebraKind) -> Result<(), CliError> {
             }
             p
         }
-        None => Probabilities::formula(slots, args.batch),
+        None => match &saved {
+            Some(saved) if saved.probabilities.len() == slots => {
+                Probabilities::repeated(&saved.probabilities, args.batch)
+            }
+            _ => Probabilities::formula(slots, args.batch),
+        },
     };
     if args.batch == 0 {
         return Err(CliError::Usage("--batch must be at least 1".into()));
@@ -140,7 +187,8 @@ pub fn eval(args: &EvalArgs, kind: AlgebraKind) -> Result<(), CliError> {
         A => run_differentiable::<A>(&layered, probabilities, args)?,
         otherwise => run_forward::<Boolean>(&layered, probabilities, args)?
     );
-    report(args, kind, &layered, outcome);
+    let names = saved.map(|s| s.root_names).filter(|n| n.len() == layered.num_roots());
+    report(args, kind, &layered, outcome, names.as_deref());
     Ok(())
 }
 
@@ -247,7 +295,7 @@ fn median_time<E>(n: usize, what: &str, mut f: impl FnMut() -> Result<(), E>) ->
     Ok(if n % 2 == 1 { times[n / 2] } else { 0.5 * (times[n / 2 - 1] + times[n / 2]) })
 }
 
-fn report(args: &EvalArgs, kind: AlgebraKind, layered: &LayeredCircuit, o: Outcome) {
+fn report(args: &EvalArgs, kind: AlgebraKind, layered: &LayeredCircuit, o: Outcome, names: Option<&[String]>) {
     let batch = o.batch;
     let edges = layered.num_edges();
     let per_s = |t: Option<f64>| t.map(|t| (edges * batch) as f64 / t);
@@ -263,6 +311,9 @@ fn report(args: &EvalArgs, kind: AlgebraKind, layered: &LayeredCircuit, o: Outco
             })
         });
         let mut out = json!({ "algebra": kind.name(), "batch": batch, "roots": o.roots_row0 });
+        if let Some(names) = names {
+            out["root_names"] = json!(names);
+        }
         if let Some(g) = o.gradient_row0 {
             out["gradient"] = json!(g);
         }
@@ -286,7 +337,17 @@ fn report(args: &EvalArgs, kind: AlgebraKind, layered: &LayeredCircuit, o: Outco
             println!("  ... {} more", values.len() - SHOWN);
         }
     };
-    show("root", &o.roots_row0);
+    match names {
+        Some(names) => {
+            for (name, v) in names.iter().zip(&o.roots_row0).take(SHOWN) {
+                println!("  {name}: {v}");
+            }
+            if names.len() > SHOWN {
+                println!("  ... {} more", names.len() - SHOWN);
+            }
+        }
+        None => show("root", &o.roots_row0),
+    }
     if let Some(g) = &o.gradient_row0 {
         println!("gradient of the sum of roots, row 0, per variable (1-based):");
         let labelled: Vec<Value> = g.to_vec();

@@ -43,7 +43,8 @@ enum Command {
         /// Print {"queries": [{"query": ..., "value": ...}]}.
         #[arg(long)]
         json: bool,
-        /// probability (default) or log-probability; overrides the model's `:- logic(...)`.
+        /// probability (default), log-probability, boolean (can the query hold?), maxproduct (the most
+        /// probable world's probability), counting (worlds in which it holds); overrides `:- logic(...)`.
         #[arg(long)]
         logic: Option<String>,
         /// Print per-stage times and the circuit's size (on stderr; in the JSON with --json).
@@ -56,6 +57,36 @@ enum Command {
         #[arg(long, default_value_t = 50_000_000)]
         max_nodes: usize,
         /// Knowledge compiler: auto (top-down for cyclic positive programs, else bottom-up), top-down or bottom-up.
+        #[arg(long, default_value = "auto")]
+        compiler: String,
+        /// Also print each query's most probable explanation: the facts of its most probable proof.
+        #[arg(long)]
+        explain: bool,
+    },
+    /// Compile a model into one circuit and save it (deeplog's JSON circuit
+    /// format, with the slot table and each query's root) for
+    /// `deeplog circuit eval` or the library.
+    Compile {
+        /// The model file (or give --cnf).
+        #[arg(required_unless_present = "cnf", conflicts_with = "cnf")]
+        file: Option<PathBuf>,
+        /// Compile a DIMACS CNF file instead (weights from `c p weight LIT W 0` lines;
+        /// unweighted literals weigh 1, so the count is the model count).
+        #[arg(long)]
+        cnf: Option<PathBuf>,
+        /// Output file (JSON); written whole or not at all.
+        #[arg(short, long)]
+        output: PathBuf,
+        /// Print per-stage times and the circuit's size on stderr.
+        #[arg(long)]
+        timings: bool,
+        /// Give up compiling after this many seconds.
+        #[arg(long)]
+        timeout: Option<f64>,
+        /// Give up compiling past this many circuit nodes.
+        #[arg(long, default_value_t = 50_000_000)]
+        max_nodes: usize,
+        /// Knowledge compiler: auto, top-down or bottom-up.
         #[arg(long, default_value = "auto")]
         compiler: String,
     },
@@ -102,7 +133,8 @@ struct EvalArgs {
     #[arg(long)]
     repeat: Option<usize>,
     /// Weights file: {"probabilities": [[p per variable] per batch row],
-    /// "negative": optional, same shape}.
+    /// "negative": optional, same shape}. A circuit saved by `deeplog
+    /// compile` carries its model's probabilities, used when this is absent.
     #[arg(long)]
     weights: Option<PathBuf>,
     /// Print one JSON object.
@@ -139,15 +171,26 @@ pub enum CliError {
 pub fn run(cli: Cli) -> Result<(), CliError> {
     match cli.command {
         Command::Check { file, json, logic } => check::check(&file, json, logic.as_deref()),
-        Command::Query { file, json, logic, timings, timeout, max_nodes, compiler } => query::query(query::QueryArgs {
-            file: &file,
-            json,
-            logic: logic.as_deref(),
-            timings,
-            timeout,
-            max_nodes,
-            compiler: &compiler,
-        }),
+        Command::Query { file, json, logic, timings, timeout, max_nodes, compiler, explain } => {
+            query::query(query::QueryArgs {
+                explain,
+                file: &file,
+                json,
+                logic: logic.as_deref(),
+                timings,
+                timeout,
+                max_nodes,
+                compiler: &compiler,
+            })
+        }
+        Command::Compile { file, cnf, output, timings, timeout, max_nodes, compiler } => {
+            let limits = query::CompileLimits { timeout, max_nodes, compiler: &compiler, timings };
+            match (file, cnf) {
+                (_, Some(cnf)) => query::compile_cnf(&cnf, &output, &limits),
+                (Some(file), None) => query::compile(&file, &output, &limits),
+                (None, None) => Err(CliError::Usage("give a model file or --cnf FILE".into())),
+            }
+        }
         Command::Circuit(CircuitCommand::Stats { file, json }) => circuit::stats(&file, json),
         Command::Circuit(CircuitCommand::Eval(args)) => {
             let algebra: AlgebraKind = args.algebra.parse()?;

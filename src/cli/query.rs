@@ -1,10 +1,17 @@
 //! `deeplog query FILE`: every query's probability, as ProbLog prints them.
 
 use std::path::Path;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use deeplog_language::model::Logic;
 
+use deeplog_circuits::compile::{compile_with, Budget, Method};
+use deeplog_circuits::formats::{read_cnf, write_atomically, write_json_with_model};
+use deeplog_circuits::properties::{check, smooth};
+use deeplog_circuits::{CpuEvaluator, LayeredCircuit, Weights};
+use deeplog_semirings::{Counting, LogProbability};
+
+use super::circuit::COUNT_OVERFLOW;
 use super::CliError;
 use crate::{Model, QueryOptions};
 
@@ -16,6 +23,7 @@ pub struct QueryArgs<'a> {
     pub timeout: Option<f64>,
     pub max_nodes: usize,
     pub compiler: &'a str,
+    pub explain: bool,
 }
 
 /// `x` with `digits` significant digits, trailing zeros dropped (C's `%g`).
@@ -44,8 +52,13 @@ pub fn query(args: QueryArgs<'_>) -> Result<(), CliError> {
     if !warnings.is_empty() && !args.json {
         eprint!("{warnings}");
     }
-    let options =
-        QueryOptions { logic, timeout: args.timeout.map(Duration::from_secs_f64), max_nodes: args.max_nodes, compiler };
+    let options = QueryOptions {
+        logic,
+        timeout: args.timeout.map(Duration::from_secs_f64),
+        max_nodes: args.max_nodes,
+        compiler,
+        explain: args.explain,
+    };
     let answers = model.query(&options)?;
     if args.json {
         let mut out = serde_json::json!({
@@ -59,7 +72,20 @@ pub fn query(args: QueryArgs<'_>) -> Result<(), CliError> {
         return Ok(());
     }
     for a in &answers.answers {
-        println!("{}: {}", a.query, significant(a.value, 8));
+        let value = match (&a.exact, answers.logic.as_str()) {
+            (Some(exact), _) => exact.clone(),
+            (None, "boolean") => (a.value != 0.0).to_string(),
+            (None, _) => significant(a.value, 8),
+        };
+        println!("{}: {value}", a.query);
+        if args.explain {
+            match &a.explanation {
+                Some(e) => {
+                    println!("  most probable proof ({}): {}", significant(e.probability, 8), e.facts.join(", "))
+                }
+                None => println!("  no proof"),
+            }
+        }
     }
     if args.timings {
         let t = &answers.timings;
@@ -76,6 +102,117 @@ pub fn query(args: QueryArgs<'_>) -> Result<(), CliError> {
             t.evaluate_s
         );
     }
+    Ok(())
+}
+
+/// The options `deeplog compile` shares between models and CNF files.
+pub struct CompileLimits<'a> {
+    pub timeout: Option<f64>,
+    pub max_nodes: usize,
+    pub compiler: &'a str,
+    pub timings: bool,
+}
+
+/// `deeplog compile FILE -o OUT`.
+pub fn compile(file: &Path, output: &Path, limits: &CompileLimits<'_>) -> Result<(), CliError> {
+    let compiler = limits.compiler.parse().map_err(CliError::Usage)?;
+    let model = Model::from_file(file)?;
+    let warnings = model.warnings();
+    if !warnings.is_empty() {
+        eprint!("{warnings}");
+    }
+    let options = QueryOptions {
+        timeout: limits.timeout.map(Duration::from_secs_f64),
+        max_nodes: limits.max_nodes,
+        compiler,
+        ..Default::default()
+    };
+    let compiled = model.compile(&options)?;
+    let text = compiled.to_json(&file.display().to_string());
+    write_atomically(output, &text).map_err(|source| CliError::Write { path: output.to_path_buf(), source })?;
+    let t = &compiled.timings;
+    eprintln!(
+        "{}: {} slots, {} nodes, {} edges, {} roots for {} queries",
+        output.display(),
+        compiled.circuit.num_slots(),
+        t.circuit_nodes,
+        t.circuit_edges,
+        compiled.circuit.roots().len(),
+        compiled.queries.len()
+    );
+    if limits.timings {
+        eprintln!(
+            "parse+check {:.3} s, ground {:.3} s ({} atoms, {} rules), compile {:.3} s ({})",
+            t.parse_and_check_s, t.ground_s, t.ground_atoms, t.ground_rules, t.compile_s, t.compiler
+        );
+    }
+    Ok(())
+}
+
+/// `deeplog compile --cnf F.cnf -o OUT`: the formula's circuit, saved with
+/// its weights, and its weighted model count printed.
+pub fn compile_cnf(file: &Path, output: &Path, limits: &CompileLimits<'_>) -> Result<(), CliError> {
+    let method: Method = limits.compiler.parse().map_err(CliError::Usage)?;
+    let text =
+        std::fs::read_to_string(file).map_err(|e| CliError::Usage(format!("cannot read {}: {e}", file.display())))?;
+    let cnf = read_cnf(&text).map_err(|e| CliError::Usage(format!("{}: {e}", file.display())))?;
+    let (program, formula) = cnf.to_program();
+    let start = Instant::now();
+    let budget = Budget { max_nodes: limits.max_nodes, timeout: limits.timeout.map(Duration::from_secs_f64) };
+    let compiled = compile_with(&program, &[formula], &[], &budget, method)
+        .map_err(|e| CliError::Usage(format!("{}: {}", file.display(), e.to_string().replace("query atom", "atom"))))?;
+    let compile_s = start.elapsed().as_secs_f64();
+    let layered = LayeredCircuit::new(&compiled.circuit);
+    let eval = CpuEvaluator::<LogProbability<f64>>::new(&layered)?;
+    let log_p =
+        eval.forward(&Weights::complementary(1, compiled.slots.iter().map(|s| s.probability.ln()).collect()))?[0];
+    let log_wmc = log_p + cnf.log_scale();
+    let slots: Vec<serde_json::Value> = compiled
+        .slots
+        .iter()
+        .map(|s| {
+            serde_json::json!({
+                "name": format!("x{}", s.choice + 1),
+                "probability": s.probability,
+                "choice": s.choice,
+                "alternative": 0,
+            })
+        })
+        .collect();
+    let model = serde_json::json!({
+        "source": file.display().to_string(),
+        "slots": slots,
+        "queries": [{"query": "cnf", "root": 0}],
+        "with_evidence": false,
+        "log_scale": cnf.log_scale(),
+    });
+    write_atomically(output, &write_json_with_model(&compiled.circuit, &model))
+        .map_err(|source| CliError::Write { path: output.to_path_buf(), source })?;
+    println!(
+        "{}: {} variables, {} clauses; circuit {} nodes, {} edges ({}, {compile_s:.3} s)",
+        file.display(),
+        cnf.num_vars,
+        cnf.clauses.len(),
+        compiled.circuit.num_nodes(),
+        compiled.circuit.num_edges(),
+        compiled.stats.method.name()
+    );
+    if cnf.weights.iter().all(|&w| w == (1.0, 1.0)) {
+        // Unweighted: the exact count, in 128-bit integers over the
+        // circuit smoothed over every variable.
+        let smoothed = smooth(&compiled.circuit, true);
+        let layered = LayeredCircuit::with_properties(&smoothed, check(&smoothed));
+        let n = smoothed.num_slots() as usize;
+        let ones = Weights { batch: 1, positive: vec![1u128; n], negative: Some(vec![1u128; n]) };
+        let count = CpuEvaluator::<Counting>::new(&layered)?.forward(&ones)?[0];
+        if count == u128::MAX {
+            println!("model count: {COUNT_OVERFLOW}");
+        } else {
+            println!("model count: {count}");
+        }
+    }
+    println!("log weighted model count: {log_wmc}");
+    println!("weighted model count: {}", log_wmc.exp());
     Ok(())
 }
 

@@ -23,6 +23,12 @@ pub struct Probabilities {
 }
 
 impl Probabilities {
+    /// The same probability per slot in every row.
+    pub fn repeated(per_slot: &[f64], batch: usize) -> Self {
+        let positive = per_slot.iter().flat_map(|&p| std::iter::repeat_n(p, batch)).collect();
+        Probabilities { batch, positive, negative: None }
+    }
+
     pub fn formula(slots: usize, batch: usize) -> Self {
         let mut positive = vec![0.0; slots * batch];
         for s in 0..slots {

@@ -47,7 +47,7 @@ use crate::logic::{AtomId, LogicProgram};
 
 use bdd::Bdd;
 use lineage::{Formula, FormulaId, Lineage};
-use topdown::TopDown;
+use topdown::{Order, TopDown};
 
 /// How much a compilation may build before it gives up.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -186,7 +186,12 @@ fn what(query: Option<AtomId>) -> String {
 pub(crate) enum Stop {
     Nodes(usize),
     Time(usize),
-    NotStratified { atom: AtomId, negated: AtomId },
+    /// A racing compilation finished first.
+    Cancelled,
+    NotStratified {
+        atom: AtomId,
+        negated: AtomId,
+    },
 }
 
 impl Stop {
@@ -196,6 +201,7 @@ impl Stop {
             Stop::Nodes(nodes) => CompileError::LineageBudget { query, nodes },
             Stop::Time(nodes) => CompileError::Timeout { query, nodes, elapsed: limits.started.elapsed() },
             Stop::NotStratified { atom, negated } => CompileError::NotStratified { atom, negated },
+            Stop::Cancelled => CompileError::Timeout { query, nodes: 0, elapsed: limits.started.elapsed() },
         }
     }
 
@@ -268,12 +274,15 @@ pub fn compile_with(
     let slice = Limits { max_nodes: (limits.max_nodes / 8).max(1 << 20).min(limits.max_nodes), ..limits };
     let top_down = match method {
         Method::BottomUp => None,
-        Method::TopDown => TopDown::new(program, &target_atoms, &limits),
-        Method::Auto => TopDown::new(program, &target_atoms, &limits).filter(|t| t.cyclic),
+        Method::TopDown => TopDown::new(program, &target_atoms, &limits, Order::Frontier),
+        Method::Auto => TopDown::new(program, &target_atoms, &limits, Order::Frontier).filter(|t| t.cyclic),
     };
     let used = if top_down.is_some() { Method::TopDown } else { Method::BottomUp };
     let (bdd, bdd_roots, var_of_slot) = match top_down {
-        Some(mut top_down) => build_top_down(&mut top_down, queries, evidence, &limits)?,
+        Some(first) => {
+            let second = TopDown::new(program, &target_atoms, &limits, Order::Majority).expect("same program");
+            race(first, second, queries, evidence, &limits)?
+        }
         None => {
             let mut query_formulas = Vec::with_capacity(queries.len());
             for &q in queries {
@@ -314,6 +323,44 @@ pub fn compile_with(
     circuit.declare_deterministic("compiled from an ordered BDD: every sum decides one slot");
     let stats = CompileStats { method: used, lineage_nodes, bdd_nodes: bdd.len(), bdd_live_nodes: live };
     Ok(Compiled { circuit, slots, with_evidence, stats })
+}
+
+/// [`build_top_down`] in two slot orders at once where there are two
+/// cores (the first to finish wins and stops the other), else in the first
+/// order. The circuit's shape then depends on which finished first; its
+/// function does not.
+fn race<'l>(
+    mut first: TopDown<'l>,
+    second: TopDown<'l>,
+    queries: &[AtomId],
+    evidence: &[(AtomId, bool)],
+    limits: &'l Limits,
+) -> Result<(Bdd<'l>, Vec<u32>, Vec<u32>), CompileError> {
+    if std::thread::available_parallelism().map_or(1, |n| n.get()) < 2 {
+        return build_top_down(&mut first, queries, evidence, limits);
+    }
+    let done = std::sync::atomic::AtomicBool::new(false);
+    let (a, b) = std::thread::scope(|scope| {
+        let run = |mut td: TopDown<'l>| {
+            let done = &done;
+            move || {
+                td.cancel_on(done);
+                let result = build_top_down(&mut td, queries, evidence, limits);
+                if result.is_ok() {
+                    done.store(true, std::sync::atomic::Ordering::Relaxed);
+                }
+                result
+            }
+        };
+        let a = scope.spawn(run(first));
+        let b = scope.spawn(run(second));
+        (a.join().expect("compiler thread"), b.join().expect("compiler thread"))
+    });
+    match (a, b) {
+        (Ok(a), _) => Ok(a),
+        (Err(_), Ok(b)) => Ok(b),
+        (Err(a), Err(_)) => Err(a),
+    }
 }
 
 /// The diagrams of every root (as [`Compiled`] describes them) by the

@@ -35,6 +35,7 @@
 //! left to the lineage compiler.
 
 use std::collections::VecDeque;
+use std::sync::atomic::AtomicBool;
 
 use crate::logic::{AtomId, Choice, LogicProgram};
 
@@ -84,12 +85,14 @@ pub(crate) struct TopDown<'l> {
     limits: &'l Limits,
     scratch: Scratch,
     visits: usize,
+    /// Set when a racing compilation has finished first.
+    cancel: Option<&'l AtomicBool>,
 }
 
 impl<'l> TopDown<'l> {
     /// The compiler for `program`, targets `targets`; `None` if the part of
     /// the program the targets depend on negates an atom.
-    pub fn new(program: &LogicProgram, targets: &[AtomId], limits: &'l Limits) -> Option<Self> {
+    pub fn new(program: &LogicProgram, targets: &[AtomId], limits: &'l Limits, greedy: Order) -> Option<Self> {
         let n = program.num_atoms as usize;
         let mut by_head_program: Vec<Vec<u32>> = vec![Vec::new(); n];
         for (r, rule) in program.rules.iter().enumerate() {
@@ -150,15 +153,24 @@ impl<'l> TopDown<'l> {
                 let mut lits = Vec::new();
                 let mut atoms = Vec::new();
                 for &(b, positive) in &rule.body {
-                    if !positive {
-                        return None;
-                    }
                     let bi = b as usize;
                     if inlined(bi) {
-                        for &(s, value) in &chosen[bi][0] {
-                            order(s, &mut var_of_slot);
-                            lits.push((s, value));
+                        match (&chosen[bi][0][..], positive) {
+                            (lits_of_b, true) => {
+                                for &(s, value) in lits_of_b {
+                                    order(s, &mut var_of_slot);
+                                    lits.push((s, value));
+                                }
+                            }
+                            // `\+ fact`: the fact's slot, negated.
+                            (&[(s, value)], false) => {
+                                order(s, &mut var_of_slot);
+                                lits.push((s, !value));
+                            }
+                            _ => return None,
                         }
+                    } else if !positive {
+                        return None;
                     } else {
                         atoms.push(b);
                         if !std::mem::replace(&mut seen[bi], true) {
@@ -174,8 +186,8 @@ impl<'l> TopDown<'l> {
             next_var += 1;
         }
         let cyclic = has_cycle(&raw);
-        if let Some(order) = frontier_order(&raw, targets, num_slots) {
-            var_of_slot = order;
+        if let Some(vars) = frontier_order(&raw, targets, num_slots, greedy) {
+            var_of_slot = vars;
         }
         let mut rules = Vec::with_capacity(raw.len());
         let mut by_head = vec![Vec::new(); n];
@@ -205,7 +217,13 @@ impl<'l> TopDown<'l> {
             limits,
             scratch: Scratch::new(n, 2 * num_slots),
             visits: 0,
+            cancel: None,
         })
+    }
+
+    /// Stop (with [`Stop::Cancelled`]) once `flag` is set.
+    pub fn cancel_on(&mut self, flag: &'l AtomicBool) {
+        self.cancel = Some(flag);
     }
 
     /// Residual programs cached so far.
@@ -253,6 +271,9 @@ impl<'l> TopDown<'l> {
                     self.visits += 1;
                     if self.visits.is_multiple_of(1024) {
                         self.limits.check_time(bdd.len())?;
+                        if self.cancel.is_some_and(|c| c.load(std::sync::atomic::Ordering::Relaxed)) {
+                            return Err(Stop::Cancelled);
+                        }
                     }
                     match self.scratch.reduce(&raw) {
                         Reduced::Constant(c) => results.push(c),
@@ -322,6 +343,19 @@ fn has_cycle(raw: &[RawRule]) -> bool {
     drained < n
 }
 
+/// Two greedy slot orders; neither dominates (on the shared graphs each is
+/// several times faster than the other somewhere), so compilation races
+/// them where there are two cores.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Order {
+    /// Each step places the atom that leaves the fewest placed atoms with
+    /// unplaced neighbours.
+    Frontier,
+    /// The same, counting a placed atom as open only while most of its
+    /// neighbours are unplaced: it pulls in dense neighbourhoods earlier.
+    Majority,
+}
+
 /// Most atoms for which [`frontier_order`] runs (it takes time quadratic in
 /// them).
 const MOST_ATOMS_ORDERED: usize = 4000;
@@ -334,7 +368,7 @@ const MOST_ATOMS_ORDERED: usize = 4000;
 /// placed. The residual programs of the top-down compiler then only
 /// distinguish how the frontier's atoms are connected. `None` when there
 /// are too many atoms to order this way.
-fn frontier_order(raw: &[RawRule], targets: &[AtomId], num_slots: usize) -> Option<Vec<u32>> {
+fn frontier_order(raw: &[RawRule], targets: &[AtomId], num_slots: usize, order: Order) -> Option<Vec<u32>> {
     // Local numbering in breadth-first order (the order of `raw`).
     let mut local: FxMap<AtomId, u32> = FxMap::default();
     let number = |a: AtomId, local: &mut FxMap<AtomId, u32>| {
@@ -392,7 +426,10 @@ fn frontier_order(raw: &[RawRule], targets: &[AtomId], num_slots: usize) -> Opti
             // placed neighbour whose last unplaced neighbour `v` is.
             let score = |v: u32| {
                 let vi = v as usize;
-                let stays = (unplaced_neighbours[vi] > placed_neighbours[vi]) as i64;
+                let stays = match order {
+                    Order::Frontier => (unplaced_neighbours[vi] > 0) as i64,
+                    Order::Majority => (unplaced_neighbours[vi] > placed_neighbours[vi]) as i64,
+                };
                 let closes = neighbours[vi]
                     .iter()
                     .filter(|&&u| placed[u as usize] && unplaced_neighbours[u as usize] == 1)
@@ -850,9 +887,13 @@ impl Scratch {
         self.closure(k);
         self.representative.clear();
         self.representative.extend(0..k as u32);
+        // Only atoms on slot-free rules `h :- b` can imply each other.
+        let mut involved: Vec<u32> = self.units.iter().flat_map(|&(h, b)| [h, b]).collect();
+        involved.sort_unstable();
+        involved.dedup();
         let mut merged = false;
-        for a in 0..k as u32 {
-            for c in 0..a {
+        for (i, &a) in involved.iter().enumerate() {
+            for &c in &involved[..i] {
                 if self.implied_by(a, c) && self.implied_by(c, a) {
                     self.representative[a as usize] = self.representative[c as usize];
                     merged = true;

@@ -57,10 +57,31 @@ struct File<'a> {
     nodes: Vec<&'a RawValue>,
     #[serde(borrow)]
     roots: &'a RawValue,
+    /// What the slots and roots mean, for a circuit compiled from a model
+    /// (`deeplog compile`); the circuit reader does not need it.
+    #[serde(borrow, default)]
+    #[allow(dead_code)]
+    model: Option<&'a RawValue>,
 }
 
 /// The circuit as JSON, one node per line.
 pub fn write_json(circuit: &Circuit) -> String {
+    write(circuit, None)
+}
+
+/// [`write_json`] with a `model` section: what the slots and roots mean
+/// (any JSON value; `deeplog compile` writes the slot table and queries).
+pub fn write_json_with_model(circuit: &Circuit, model: &serde_json::Value) -> String {
+    write(circuit, Some(model))
+}
+
+/// The `model` section of a circuit file, if it has one.
+pub fn read_json_model(text: &str) -> Result<Option<serde_json::Value>, FormatError> {
+    let file: File = serde_json::from_str(text).map_err(|e| json_error(e, (1, 1)))?;
+    file.model.map(|raw| parse(text, raw)).transpose()
+}
+
+fn write(circuit: &Circuit, model: Option<&serde_json::Value>) -> String {
     let deterministic = match circuit.declared_deterministic {
         Some(Evidence::ByConstruction(why)) => to_json(&why),
         Some(Evidence::Checked) => to_json(&"checked"),
@@ -88,7 +109,11 @@ pub fn write_json(circuit: &Circuit) -> String {
         out.push_str(&to_json(&node));
     }
     let roots: Vec<u32> = circuit.roots().iter().map(|r| r.0).collect();
-    let _ = writeln!(out, "\n],\n\"roots\": {}}}", to_json(&roots));
+    let _ = write!(out, "\n],\n\"roots\": {}", to_json(&roots));
+    if let Some(model) = model {
+        let _ = write!(out, ",\n\"model\": {}", to_json(model));
+    }
+    out.push_str("}\n");
     out
 }
 

@@ -22,6 +22,7 @@
 //! assert_eq!(err.to_string(), "line 2: unknown node id 7 (nodes must be defined before use)");
 //! ```
 
+mod cnf;
 mod dot;
 mod json;
 mod nnf;
@@ -36,8 +37,9 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use crate::circuit::{Circuit, SlotId};
 
+pub use cnf::{read_cnf, Cnf};
 pub use dot::write_dot;
-pub use json::{read_json, write_json};
+pub use json::{read_json, read_json_model, write_json, write_json_with_model};
 pub use nnf::read_nnf;
 pub use sdd::read_sdd;
 

@@ -1,0 +1,169 @@
+//! DIMACS CNF, with the weights of the model-counting competition, as a
+//! logic program the compilers take.
+//!
+//! ```text
+//! c p weight 1 0.3 0      w(x1) = 0.3
+//! c p weight -1 0.7 0     w(¬x1) = 0.7
+//! p cnf 2 2
+//! 1 -2 0
+//! 2 0
+//! ```
+//!
+//! A literal without a weight line weighs 1 (so an unweighted file counts
+//! models). Each variable becomes an independent fact with probability
+//! `w(x) / (w(x) + w(¬x))`, so that the formula's weighted model count is
+//! its probability times `Π (w(x) + w(¬x))` ([`Cnf::log_scale`]).
+
+use super::{is_comment, parse_field, parse_literal, FormatError, MAX_VARIABLE};
+use crate::logic::{AtomId, Choice, LogicProgram, Rule};
+
+/// A weighted CNF formula.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Cnf {
+    pub num_vars: u32,
+    /// Clauses of `(variable from 0, positive)`.
+    pub clauses: Vec<Vec<(u32, bool)>>,
+    /// `(w(x), w(¬x))` per variable.
+    pub weights: Vec<(f64, f64)>,
+}
+
+/// Reads DIMACS CNF (`p cnf VARS CLAUSES`, clauses ended by 0, `c` lines
+/// comments except `c p weight LIT W 0`).
+pub fn read_cnf(text: &str) -> Result<Cnf, FormatError> {
+    let mut header: Option<(u32, usize)> = None;
+    let mut clauses = Vec::new();
+    let mut current: Vec<(u32, bool)> = Vec::new();
+    let mut weight_lines: Vec<(usize, u32, bool, f64)> = Vec::new();
+    for (i, line) in text.lines().enumerate() {
+        let n = i + 1;
+        let fields: Vec<&str> = line.split_ascii_whitespace().collect();
+        let Some(&tag) = fields.first() else { continue };
+        if is_comment(tag) {
+            if fields.len() >= 5 && fields[1] == "p" && fields[2] == "weight" {
+                let (slot, positive) = parse_literal(fields[3], n)?;
+                let w: f64 = parse_field(fields[4], "a weight", n)?;
+                if !(w >= 0.0 && w.is_finite()) {
+                    return Err(FormatError::at(n, format!("weight {w} is not a finite number ≥ 0")));
+                }
+                weight_lines.push((n, slot.0, positive, w));
+            }
+            continue;
+        }
+        if tag == "p" {
+            if fields.len() != 4 || fields[1] != "cnf" {
+                return Err(FormatError::at(n, "expected the header `p cnf VARIABLES CLAUSES`"));
+            }
+            if header.is_some() {
+                return Err(FormatError::at(n, "a second `p cnf` header"));
+            }
+            let vars: i64 = parse_field(fields[2], "the number of variables", n)?;
+            if !(0..=MAX_VARIABLE).contains(&vars) {
+                return Err(FormatError::at(n, format!("{vars} variables is out of range")));
+            }
+            header = Some((vars as u32, parse_field(fields[3], "the number of clauses", n)?));
+            continue;
+        }
+        let Some((vars, _)) = header else {
+            return Err(FormatError::at(n, "a clause before the `p cnf` header"));
+        };
+        for field in fields {
+            if field == "0" {
+                clauses.push(std::mem::take(&mut current));
+                continue;
+            }
+            let (slot, positive) = parse_literal(field, n)?;
+            if slot.0 >= vars {
+                return Err(FormatError::at(n, format!("variable {} is beyond the header's {vars}", slot.0 + 1)));
+            }
+            current.push((slot.0, positive));
+        }
+    }
+    let Some((num_vars, expected)) = header else {
+        return Err(FormatError::whole_file("no `p cnf VARIABLES CLAUSES` header"));
+    };
+    if !current.is_empty() {
+        clauses.push(current);
+    }
+    if clauses.len() != expected {
+        return Err(FormatError::whole_file(format!(
+            "the header promises {expected} clauses, the file has {}",
+            clauses.len()
+        )));
+    }
+    let mut weights = vec![(1.0, 1.0); num_vars as usize];
+    for (n, var, positive, w) in weight_lines {
+        if var >= num_vars {
+            return Err(FormatError::at(n, format!("weight for variable {} beyond the header's {num_vars}", var + 1)));
+        }
+        let slot = &mut weights[var as usize];
+        if positive {
+            slot.0 = w;
+        } else {
+            slot.1 = w;
+        }
+    }
+    Ok(Cnf { num_vars, clauses, weights })
+}
+
+impl Cnf {
+    /// The formula as a program: atom `v` is variable `v` (a fact), atom
+    /// `num_vars + i` is clause `i` (one rule per literal), and the last atom
+    /// (returned) holds when every clause does.
+    pub fn to_program(&self) -> (LogicProgram, AtomId) {
+        let n = self.num_vars;
+        let formula = n + self.clauses.len() as u32;
+        let mut rules = Vec::new();
+        for (i, clause) in self.clauses.iter().enumerate() {
+            let atom = n + i as u32;
+            for &(var, positive) in clause {
+                rules.push(Rule { head: atom, body: vec![(var, positive)] });
+            }
+        }
+        rules.push(Rule { head: formula, body: (n..formula).map(|a| (a, true)).collect() });
+        let choices = self
+            .weights
+            .iter()
+            .enumerate()
+            .map(|(v, &(w, w_not))| {
+                let total = w + w_not;
+                let probability = if total > 0.0 { w / total } else { 0.0 };
+                Choice::Fact { atom: v as AtomId, probability }
+            })
+            .collect();
+        (LogicProgram { num_atoms: formula + 1, rules, choices }, formula)
+    }
+
+    /// `ln Π (w(x) + w(¬x))`: the weighted model count is the formula's
+    /// probability times this (in log space).
+    pub fn log_scale(&self) -> f64 {
+        self.weights.iter().map(|(w, w_not)| (w + w_not).ln()).sum()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn weights_and_clauses() {
+        let cnf = read_cnf("c hello\nc p weight 1 0.3 0\nc p weight -1 0.7 0\np cnf 2 2\n1 -2 0\n2\n0\n").unwrap();
+        assert_eq!(cnf.clauses, vec![vec![(0, true), (1, false)], vec![(1, true)]]);
+        assert_eq!(cnf.weights, vec![(0.3, 0.7), (1.0, 1.0)]);
+        assert!((cnf.log_scale() - 2f64.ln()).abs() < 1e-15);
+        let (program, formula) = cnf.to_program();
+        assert_eq!(formula, 4);
+        assert_eq!(program.choices[0], Choice::Fact { atom: 0, probability: 0.3 });
+    }
+
+    #[test]
+    fn malformed_files_name_the_line() {
+        let err = read_cnf("p cnf 2 1\n1 3 0\n").unwrap_err();
+        assert_eq!(err.to_string(), "line 2: variable 3 is beyond the header's 2");
+        let err = read_cnf("1 2 0\n").unwrap_err();
+        assert_eq!(err.line, Some(1));
+        let err = read_cnf("p cnf 2 2\n1 0\n").unwrap_err();
+        assert!(err.to_string().contains("promises 2 clauses"), "{err}");
+        let err = read_cnf("c p weight 1 -1 0\np cnf 1 0\n").unwrap_err();
+        assert_eq!(err.line, Some(1));
+    }
+}
