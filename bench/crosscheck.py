@@ -18,33 +18,20 @@ Usage: bench/crosscheck.sh [--samples N] [--limit SECONDS] [--only PREFIX]
 """
 import argparse
 import json
-import math
 import os
-import re
-import subprocess
 import sys
 import time
 
 import sampler
+from compare_problog import run_once, size_key
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 SHARED = os.path.normpath(os.path.join(HERE, "..", "..", "shared", "bench"))
 
 
-def size_key(name):
-    m = re.match(r"(.*)_(\d+)$", name)
-    return (m.group(1), int(m.group(2))) if m else (name, 0)
-
-
 def run(cmd, limit):
-    start = time.perf_counter()
-    try:
-        p = subprocess.run(cmd, capture_output=True, text=True, timeout=limit)
-    except subprocess.TimeoutExpired:
-        return None, f">{limit:g} s"
-    if p.returncode != 0:
-        return None, (p.stderr.strip().splitlines() or ["failed"])[-1][:60]
-    return (p.stdout, time.perf_counter() - start), None
+    elapsed, out, err = run_once(cmd, limit)
+    return (None, err) if err else ((out, elapsed), None)
 
 
 def deeplog(binary, path, limit, extra=()):

@@ -50,15 +50,8 @@ enum Command {
         /// Print per-stage times and the circuit's size (on stderr; in the JSON with --json).
         #[arg(long)]
         timings: bool,
-        /// Give up compiling after this many seconds.
-        #[arg(long)]
-        timeout: Option<f64>,
-        /// Give up compiling past this many circuit nodes.
-        #[arg(long, default_value_t = 50_000_000)]
-        max_nodes: usize,
-        /// Knowledge compiler: auto (top-down for cyclic positive programs, else bottom-up), top-down or bottom-up.
-        #[arg(long, default_value = "auto")]
-        compiler: String,
+        #[command(flatten)]
+        limits: CompileArgs,
         /// Also print each query's most probable explanation: the facts of its most probable proof.
         #[arg(long)]
         explain: bool,
@@ -80,15 +73,8 @@ enum Command {
         /// Print per-stage times and the circuit's size on stderr.
         #[arg(long)]
         timings: bool,
-        /// Give up compiling after this many seconds.
-        #[arg(long)]
-        timeout: Option<f64>,
-        /// Give up compiling past this many circuit nodes.
-        #[arg(long, default_value_t = 50_000_000)]
-        max_nodes: usize,
-        /// Knowledge compiler: auto, top-down or bottom-up.
-        #[arg(long, default_value = "auto")]
-        compiler: String,
+        #[command(flatten)]
+        limits: CompileArgs,
     },
     /// Work with circuit files (.sdd, .nnf, .json).
     #[command(subcommand)]
@@ -113,6 +99,21 @@ enum CircuitCommand {
         #[arg(short, long)]
         output: PathBuf,
     },
+}
+
+/// How far compilation may go, and which compiler runs (`query` and
+/// `compile` alike).
+#[derive(Debug, Args)]
+pub struct CompileArgs {
+    /// Give up compiling after this many seconds.
+    #[arg(long)]
+    pub timeout: Option<f64>,
+    /// Give up compiling past this many circuit nodes.
+    #[arg(long, default_value_t = 50_000_000)]
+    pub max_nodes: usize,
+    /// Knowledge compiler: auto (top-down for cyclic positive programs, else bottom-up), top-down or bottom-up.
+    #[arg(long, default_value = "auto")]
+    pub compiler: String,
 }
 
 #[derive(Debug, Args)]
@@ -171,26 +172,19 @@ pub enum CliError {
 pub fn run(cli: Cli) -> Result<(), CliError> {
     match cli.command {
         Command::Check { file, json, logic } => check::check(&file, json, logic.as_deref()),
-        Command::Query { file, json, logic, timings, timeout, max_nodes, compiler, explain } => {
-            query::query(query::QueryArgs {
-                explain,
-                file: &file,
-                json,
-                logic: logic.as_deref(),
-                timings,
-                timeout,
-                max_nodes,
-                compiler: &compiler,
-            })
-        }
-        Command::Compile { file, cnf, output, timings, timeout, max_nodes, compiler } => {
-            let limits = query::CompileLimits { timeout, max_nodes, compiler: &compiler, timings };
-            match (file, cnf) {
-                (_, Some(cnf)) => query::compile_cnf(&cnf, &output, &limits),
-                (Some(file), None) => query::compile(&file, &output, &limits),
-                (None, None) => Err(CliError::Usage("give a model file or --cnf FILE".into())),
-            }
-        }
+        Command::Query { file, json, logic, timings, limits, explain } => query::query(query::QueryArgs {
+            file: &file,
+            json,
+            logic: logic.as_deref(),
+            timings,
+            limits: &limits,
+            explain,
+        }),
+        Command::Compile { file, cnf, output, timings, limits } => match (file, cnf) {
+            (_, Some(cnf)) => query::compile_cnf(&cnf, &output, &limits),
+            (Some(file), None) => query::compile(&file, &output, &limits, timings),
+            (None, None) => Err(CliError::Usage("give a model file or --cnf FILE".into())),
+        },
         Command::Circuit(CircuitCommand::Stats { file, json }) => circuit::stats(&file, json),
         Command::Circuit(CircuitCommand::Eval(args)) => {
             let algebra: AlgebraKind = args.algebra.parse()?;

@@ -12,7 +12,7 @@ use deeplog_circuits::{CpuEvaluator, LayeredCircuit, Weights};
 use deeplog_semirings::{Counting, LogProbability};
 
 use super::circuit::COUNT_OVERFLOW;
-use super::CliError;
+use super::{CliError, CompileArgs};
 use crate::{Model, QueryOptions};
 
 pub struct QueryArgs<'a> {
@@ -20,9 +20,7 @@ pub struct QueryArgs<'a> {
     pub json: bool,
     pub logic: Option<&'a str>,
     pub timings: bool,
-    pub timeout: Option<f64>,
-    pub max_nodes: usize,
-    pub compiler: &'a str,
+    pub limits: &'a CompileArgs,
     pub explain: bool,
 }
 
@@ -46,7 +44,7 @@ fn significant(x: f64, digits: usize) -> String {
 
 pub fn query(args: QueryArgs<'_>) -> Result<(), CliError> {
     let logic: Option<Logic> = args.logic.map(str::parse).transpose().map_err(CliError::Usage)?;
-    let compiler = args.compiler.parse().map_err(CliError::Usage)?;
+    let compiler = args.limits.compiler.parse().map_err(CliError::Usage)?;
     let model = Model::from_file(args.file)?;
     let warnings = model.warnings();
     if !warnings.is_empty() && !args.json {
@@ -54,8 +52,8 @@ pub fn query(args: QueryArgs<'_>) -> Result<(), CliError> {
     }
     let options = QueryOptions {
         logic,
-        timeout: args.timeout.map(Duration::from_secs_f64),
-        max_nodes: args.max_nodes,
+        timeout: args.limits.timeout.map(Duration::from_secs_f64),
+        max_nodes: args.limits.max_nodes,
         compiler,
         explain: args.explain,
     };
@@ -105,16 +103,8 @@ pub fn query(args: QueryArgs<'_>) -> Result<(), CliError> {
     Ok(())
 }
 
-/// The options `deeplog compile` shares between models and CNF files.
-pub struct CompileLimits<'a> {
-    pub timeout: Option<f64>,
-    pub max_nodes: usize,
-    pub compiler: &'a str,
-    pub timings: bool,
-}
-
 /// `deeplog compile FILE -o OUT`.
-pub fn compile(file: &Path, output: &Path, limits: &CompileLimits<'_>) -> Result<(), CliError> {
+pub fn compile(file: &Path, output: &Path, limits: &CompileArgs, timings: bool) -> Result<(), CliError> {
     let compiler = limits.compiler.parse().map_err(CliError::Usage)?;
     let model = Model::from_file(file)?;
     let warnings = model.warnings();
@@ -140,7 +130,7 @@ pub fn compile(file: &Path, output: &Path, limits: &CompileLimits<'_>) -> Result
         compiled.circuit.roots().len(),
         compiled.queries.len()
     );
-    if limits.timings {
+    if timings {
         eprintln!(
             "parse+check {:.3} s, ground {:.3} s ({} atoms, {} rules), compile {:.3} s ({})",
             t.parse_and_check_s, t.ground_s, t.ground_atoms, t.ground_rules, t.compile_s, t.compiler
@@ -151,7 +141,7 @@ pub fn compile(file: &Path, output: &Path, limits: &CompileLimits<'_>) -> Result
 
 /// `deeplog compile --cnf F.cnf -o OUT`: the formula's circuit, saved with
 /// its weights, and its weighted model count printed.
-pub fn compile_cnf(file: &Path, output: &Path, limits: &CompileLimits<'_>) -> Result<(), CliError> {
+pub fn compile_cnf(file: &Path, output: &Path, limits: &CompileArgs) -> Result<(), CliError> {
     let method: Method = limits.compiler.parse().map_err(CliError::Usage)?;
     let text =
         std::fs::read_to_string(file).map_err(|e| CliError::Usage(format!("cannot read {}: {e}", file.display())))?;
