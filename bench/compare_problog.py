@@ -128,12 +128,17 @@ def main():
                                capture_output=True, text=True)
             kb = int(p.stderr.strip().splitlines()[-1])
             lines.append(f"| {family} | {name} | {kb / 1024:.0f} MiB |")
+    publish(lines, a.out)
+
+
+def publish(lines, out):
+    """Prints the table and, with `out`, writes it there whole or not at all."""
     table = "\n".join(lines)
     print(table)
-    if a.out:
-        with open(a.out + ".tmp", "w") as f:
+    if out:
+        with open(out + ".tmp", "w") as f:
             f.write(table + "\n")
-        os.replace(a.out + ".tmp", a.out)
+        os.replace(out + ".tmp", out)
 
 
 if __name__ == "__main__":

@@ -23,7 +23,7 @@ import sys
 import time
 
 import sampler
-from compare_problog import run_once, size_key
+from compare_problog import publish, run_once, size_key
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 SHARED = os.path.normpath(os.path.join(HERE, "..", "..", "shared", "bench"))
@@ -87,12 +87,7 @@ def main():
         f"({a.samples} samples each; under 4 σ is what agreement looks like for this many checks)."
     )
     lines.append(f"Measured {time.strftime('%Y-%m-%d %H:%M')}, limit {a.limit:g} s per run.")
-    table = "\n".join(lines)
-    print(table)
-    if a.out:
-        with open(a.out + ".tmp", "w") as f:
-            f.write(table + "\n")
-        os.replace(a.out + ".tmp", a.out)
+    publish(lines, a.out)
 
 
 if __name__ == "__main__":

@@ -30,6 +30,19 @@ def mask(rng, p, n):
     return int.from_bytes(bits, "little")
 
 
+def spread(holds, links):
+    """Fixpoint of `holds[b] |= holds[a] & m` over links `(a, b, m)`: in each
+    world, what holds at `a` carries over a live link to `b`."""
+    changed = True
+    while changed:
+        changed = False
+        for a, b, m in links:
+            new = holds.get(a, 0) & m & ~holds.get(b, 0)
+            if new:
+                holds[b] = holds.get(b, 0) | new
+                changed = True
+
+
 def rules_of(text):
     return [l.strip() for l in text.splitlines() if ":-" in l and not l.strip().startswith("%")]
 
@@ -48,14 +61,7 @@ def estimate(path, n, seed=1):
             for a, b, m in live:
                 if a == s:
                     reach[b] = reach.get(b, 0) | m
-            changed = True
-            while changed:
-                changed = False
-                for a, b, m in live:
-                    new = reach.get(a, 0) & m & ~reach.get(b, 0)
-                    if new:
-                        reach[b] = reach.get(b, 0) | new
-                        changed = True
+            spread(reach, live)
             out[f"path({s},{t})"] = reach.get(t, 0)
     elif rules == SMOKERS_RULES:
         stress = {int(x): float(p) for p, x in re.findall(r"^([\d.]+)::stress\((\d+)\)\.", text, re.M)}
@@ -65,14 +71,7 @@ def estimate(path, n, seed=1):
         smokes = {x: mask(rng, p, n) for x, p in stress.items()}
         # smokes(X) <- friend(X,Y), influences(Y,X), smokes(Y)
         links = [(y, x, mask(rng, p, n)) for p, y, x in influences if (x, y) in friends]
-        changed = True
-        while changed:
-            changed = False
-            for y, x, m in links:
-                new = smokes.get(y, 0) & m & ~smokes.get(x, 0)
-                if new:
-                    smokes[x] = smokes.get(x, 0) | new
-                    changed = True
+        spread(smokes, links)
         out = {f"smokes({q})": smokes.get(q, 0) for q in queries}
     else:
         return None
