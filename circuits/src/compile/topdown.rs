@@ -269,11 +269,13 @@ impl<'l> TopDown<'l> {
             match task {
                 Task::Visit(raw) => {
                     self.visits += 1;
-                    if self.visits.is_multiple_of(1024) {
+                    // A visit costs microseconds: the loser of a race stops
+                    // as soon as the winner is done, not 1024 visits later.
+                    if self.cancel.is_some_and(|c| c.load(std::sync::atomic::Ordering::Relaxed)) {
+                        return Err(Stop::Cancelled);
+                    }
+                    if self.visits.is_multiple_of(256) {
                         self.limits.check_time(bdd.len())?;
-                        if self.cancel.is_some_and(|c| c.load(std::sync::atomic::Ordering::Relaxed)) {
-                            return Err(Stop::Cancelled);
-                        }
                     }
                     match self.scratch.reduce(&raw) {
                         Reduced::Constant(c) => results.push(c),
@@ -560,6 +562,26 @@ struct Scratch {
     representative: Vec<u32>,
     need: Vec<u32>,
     queue: Vec<u32>,
+    graph: GraphScratch,
+}
+
+/// Working memory of [`Scratch::prune_circular_graph`], kept between
+/// states so that a visit allocates nothing.
+#[derive(Default)]
+struct GraphScratch {
+    bases: Vec<u32>,
+    post: Vec<u32>,
+    postorder: Vec<u32>,
+    visited: Vec<bool>,
+    stack: Vec<(u32, u32)>,
+    pred_start: Vec<u32>,
+    preds: Vec<u32>,
+    idom: Vec<u32>,
+    child_start: Vec<u32>,
+    children: Vec<u32>,
+    fill: Vec<u32>,
+    enter: Vec<u32>,
+    leave: Vec<u32>,
 }
 
 impl Scratch {
@@ -590,6 +612,7 @@ impl Scratch {
             representative: Vec::new(),
             need: Vec::new(),
             queue: Vec::new(),
+            graph: GraphScratch::default(),
         }
     }
 
@@ -695,42 +718,78 @@ impl Scratch {
     /// time per round by Cooper, Harvey and Kennedy's iteration.
     fn prune_circular_graph(&mut self, k: usize) {
         let root = k;
-        let bases: Vec<u32> = (0..k as u32)
-            .filter(|&a| {
-                self.defs[a as usize].iter().any(|&r| self.alive[r as usize] && self.body(r as usize).is_empty())
-            })
-            .collect();
+        let g = &mut self.graph;
+        g.bases.clear();
+        g.bases.extend((0..k as u32).filter(|&a| {
+            self.defs[a as usize]
+                .iter()
+                .any(|&r| self.alive[r as usize] && self.atoms[r as usize].0 == self.atoms[r as usize].1)
+        }));
         // Postorder of a depth-first walk from the root.
-        let mut post = vec![NONE; k + 1];
-        let mut postorder: Vec<usize> = Vec::with_capacity(k + 1);
-        let mut visited = vec![false; k + 1];
-        let mut stack: Vec<(usize, usize)> = vec![(root, 0)];
-        visited[root] = true;
-        while let Some(&mut (n, ref mut next)) = stack.last_mut() {
+        g.post.clear();
+        g.post.resize(k + 1, NONE);
+        g.postorder.clear();
+        g.visited.clear();
+        g.visited.resize(k + 1, false);
+        g.stack.clear();
+        g.stack.push((root as u32, 0));
+        g.visited[root] = true;
+        while let Some(&mut (n, ref mut next)) = g.stack.last_mut() {
+            let n = n as usize;
             let child = if n == root {
-                bases.get(*next).map(|&a| a as usize)
+                g.bases.get(*next as usize).map(|&a| a as usize)
             } else {
-                self.uses[n]
-                    .get(*next)
-                    .map(|&r| if self.alive[r as usize] { self.head[r as usize] as usize } else { n })
+                self.uses[n].get(*next as usize).map(|&r| {
+                    if self.alive[r as usize] {
+                        self.head[r as usize] as usize
+                    } else {
+                        n
+                    }
+                })
             };
             match child {
                 Some(c) => {
                     *next += 1;
-                    if !visited[c] {
-                        visited[c] = true;
-                        stack.push((c, 0));
+                    if !g.visited[c] {
+                        g.visited[c] = true;
+                        g.stack.push((c as u32, 0));
                     }
                 }
                 None => {
-                    post[n] = postorder.len() as u32;
-                    postorder.push(n);
-                    stack.pop();
+                    g.post[n] = g.postorder.len() as u32;
+                    g.postorder.push(n as u32);
+                    g.stack.pop();
                 }
             }
         }
-        let mut idom = vec![NONE; k + 1];
-        idom[root] = root as u32;
+        // Each atom's predecessors (the first body atom of each live rule,
+        // the root for a rule without one), once, in CSR form.
+        g.pred_start.clear();
+        g.preds.clear();
+        for n in 0..k {
+            g.pred_start.push(g.preds.len() as u32);
+            let mut base = false;
+            for &r in &self.defs[n] {
+                let r = r as usize;
+                if !self.alive[r] {
+                    continue;
+                }
+                let (s, e) = self.atoms[r];
+                if s == e {
+                    base = true;
+                } else {
+                    g.preds.push(self.pool[s as usize]);
+                }
+            }
+            if base {
+                g.preds.push(root as u32);
+            }
+        }
+        g.pred_start.push(g.preds.len() as u32);
+        g.idom.clear();
+        g.idom.resize(k + 1, NONE);
+        g.idom[root] = root as u32;
+        let post = &g.post;
         let intersect = |idom: &[u32], mut a: usize, mut b: usize| {
             while a != b {
                 while post[a] < post[b] {
@@ -745,55 +804,76 @@ impl Scratch {
         let mut changed = true;
         while changed {
             changed = false;
-            for &n in postorder.iter().rev().filter(|&&n| n != root) {
+            for &n in g.postorder.iter().rev() {
+                let n = n as usize;
+                if n == root {
+                    continue;
+                }
                 let mut new = NONE as usize;
-                let base = self.defs[n].iter().any(|&r| self.alive[r as usize] && self.body(r as usize).is_empty());
-                let preds = self.defs[n]
-                    .iter()
-                    .filter(|&&r| self.alive[r as usize])
-                    .filter_map(|&r| self.body(r as usize).first().map(|&b| b as usize))
-                    .chain(base.then_some(root));
-                for p in preds {
-                    if idom[p] != NONE {
-                        new = if new == NONE as usize { p } else { intersect(&idom, p, new) };
+                for &p in &g.preds[g.pred_start[n] as usize..g.pred_start[n + 1] as usize] {
+                    let p = p as usize;
+                    if g.idom[p] != NONE {
+                        new = if new == NONE as usize { p } else { intersect(&g.idom, p, new) };
                     }
                 }
-                if new != NONE as usize && idom[n] != new as u32 {
-                    idom[n] = new as u32;
+                if new != NONE as usize && g.idom[n] != new as u32 {
+                    g.idom[n] = new as u32;
                     changed = true;
                 }
             }
         }
         // Dominator tree intervals: `h` dominates `b` iff `b`'s interval
-        // lies in `h`'s.
-        let mut children: Vec<Vec<u32>> = vec![Vec::new(); k + 1];
+        // lies in `h`'s. Children in CSR form (counting sort by parent).
+        g.child_start.clear();
+        g.child_start.resize(k + 2, 0);
         for n in 0..k {
-            if idom[n] != NONE {
-                children[idom[n] as usize].push(n as u32);
+            if g.idom[n] != NONE {
+                g.child_start[g.idom[n] as usize + 1] += 1;
             }
         }
-        let (mut enter, mut leave) = (vec![0u32; k + 1], vec![0u32; k + 1]);
+        for i in 0..=k {
+            g.child_start[i + 1] += g.child_start[i];
+        }
+        g.children.clear();
+        g.children.resize(g.child_start[k + 1] as usize, 0);
+        g.fill.clear();
+        g.fill.extend_from_slice(&g.child_start[..k + 1]);
+        for n in 0..k {
+            if g.idom[n] != NONE {
+                let p = g.idom[n] as usize;
+                g.children[g.fill[p] as usize] = n as u32;
+                g.fill[p] += 1;
+            }
+        }
+        g.enter.clear();
+        g.enter.resize(k + 1, 0);
+        g.leave.clear();
+        g.leave.resize(k + 1, 0);
         let mut clock = 0u32;
-        let mut walk: Vec<(usize, usize)> = vec![(root, 0)];
-        enter[root] = clock;
-        while let Some(&mut (n, ref mut next)) = walk.last_mut() {
-            if let Some(&c) = children[n].get(*next) {
+        g.stack.clear();
+        g.stack.push((root as u32, g.child_start[root]));
+        g.enter[root] = clock;
+        while let Some(&mut (n, ref mut next)) = g.stack.last_mut() {
+            let n = n as usize;
+            if *next < g.child_start[n + 1] {
+                let c = g.children[*next as usize];
                 *next += 1;
                 clock += 1;
-                enter[c as usize] = clock;
-                walk.push((c as usize, 0));
+                g.enter[c as usize] = clock;
+                g.stack.push((c, g.child_start[c as usize]));
             } else {
-                leave[n] = clock;
-                walk.pop();
+                g.leave[n] = clock;
+                g.stack.pop();
             }
         }
         for r in 0..self.head.len() {
             if !self.alive[r] {
                 continue;
             }
-            if let Some(&b) = self.body(r).first() {
-                let (h, b) = (self.head[r] as usize, b as usize);
-                if idom[b] != NONE && idom[h] != NONE && enter[h] <= enter[b] && leave[b] <= leave[h] {
+            let (s, e) = self.atoms[r];
+            if s < e {
+                let (h, b) = (self.head[r] as usize, self.pool[s as usize] as usize);
+                if g.idom[b] != NONE && g.idom[h] != NONE && g.enter[h] <= g.enter[b] && g.leave[b] <= g.leave[h] {
                     self.alive[r] = false;
                 }
             }
@@ -1139,10 +1219,10 @@ impl Scratch {
                 _ => false,
             };
             if !unfolded && !merged && !single_unit {
+                // `merge_equivalent` left `implicants` up to date.
                 break;
             }
         }
-        self.closure(k);
 
         // Canonical order, without duplicates or subsumed rules.
         let mut order: Vec<u32> = (0..self.head.len() as u32).filter(|&r| self.alive[r as usize]).collect();
