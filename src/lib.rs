@@ -23,10 +23,13 @@
 //! ```
 
 pub use deeplog_circuits as circuits;
+pub use deeplog_gpu as gpu;
 pub use deeplog_semirings as semirings;
 
 pub mod cli;
+pub mod device;
 pub mod model;
 
 pub use deeplog_circuits::compile::Method;
+pub use device::Device;
 pub use model::{Answer, Answers, CompiledModel, CompiledQuery, Explanation, Model, QueryOptions, SlotInfo};

@@ -17,7 +17,8 @@ use deeplog_circuits::explain::heaviest;
 use deeplog_circuits::logic::{self, Choice, LogicProgram};
 use deeplog_circuits::properties::{check, smooth};
 use deeplog_circuits::{compile_with, Budget, Circuit, Method};
-use deeplog_circuits::{CpuEvaluator, LayeredCircuit, Weights};
+use deeplog_circuits::{CpuEvaluator, Evaluate, LayeredCircuit, Weights};
+use deeplog_gpu::GpuEvaluator;
 use deeplog_language::ground::{ground, GroundChoice, Limits};
 use deeplog_language::model::Logic;
 use deeplog_language::{check_source, Checked};
@@ -61,11 +62,21 @@ pub struct QueryOptions {
     pub compiler: Method,
     /// Also find each query's most probable explanation.
     pub explain: bool,
+    /// Where the circuit is evaluated: the CPU (`f64`, the default), a GPU
+    /// (`f32`) or a GPU when there is one.
+    pub device: crate::Device,
 }
 
 impl Default for QueryOptions {
     fn default() -> Self {
-        QueryOptions { logic: None, timeout: None, max_nodes: 50_000_000, compiler: Method::Auto, explain: false }
+        QueryOptions {
+            logic: None,
+            timeout: None,
+            max_nodes: 50_000_000,
+            compiler: Method::Auto,
+            explain: false,
+            device: crate::Device::Cpu,
+        }
     }
 }
 
@@ -111,6 +122,8 @@ pub struct Timings {
     pub ground_rules: usize,
     pub circuit_nodes: usize,
     pub circuit_edges: usize,
+    /// Where the circuit was evaluated: `cpu` or the GPU adapter's name.
+    pub device: String,
 }
 
 /// All answers of a model, in query order.
@@ -186,10 +199,23 @@ impl Model {
         let values: Vec<f64> = if layered.num_roots() == 0 {
             Vec::new()
         } else {
-            let eval =
-                CpuEvaluator::<LogProbability<f64>>::new(&layered).map_err(|e| Error::Evaluate(e.to_string()))?;
-            let w = Weights::complementary(1, slots.iter().map(|s| s.probability.ln()).collect());
-            eval.forward(&w).map_err(|e| Error::Evaluate(e.to_string()))?
+            let log_weights: Vec<f64> = slots.iter().map(|s| s.probability.ln()).collect();
+            match options.device.open().map_err(|e| Error::Evaluate(e.to_string()))? {
+                None => {
+                    timings.device = "cpu".to_string();
+                    let eval = CpuEvaluator::<LogProbability<f64>>::new(&layered)
+                        .map_err(|e| Error::Evaluate(e.to_string()))?;
+                    eval.forward(&Weights::complementary(1, log_weights)).map_err(|e| Error::Evaluate(e.to_string()))?
+                }
+                Some(gpu) => {
+                    timings.device = gpu.name();
+                    let eval = GpuEvaluator::<LogProbability<f32>>::new(&gpu, &layered)
+                        .map_err(|e| Error::Evaluate(e.to_string()))?;
+                    let w = Weights::complementary(1, log_weights.iter().map(|&x| x as f32).collect());
+                    let values = eval.forward(&w).map_err(|e| Error::Evaluate(e.to_string()))?;
+                    values.into_iter().map(f64::from).collect()
+                }
+            }
         };
         // Max-product and counting range over whole worlds: every slot in
         // every branch (smoothed over all of them).

@@ -301,3 +301,101 @@ fn query_answers_like_problog() {
     let (ok, _, err) = deeplog(&["query", unbound.path()]);
     assert!(!ok && err.contains("is.pl:1"), "{err}");
 }
+
+/// Whether this machine has a GPU adapter; without one (and without
+/// `DEEPLOG_REQUIRE_GPU=1`) the GPU command-line tests skip.
+fn has_gpu() -> bool {
+    deeplog::gpu::gpu_for_tests().is_some()
+}
+
+#[test]
+fn eval_on_the_gpu_matches_the_cpu_and_names_the_adapter() {
+    if !has_gpu() {
+        return;
+    }
+    let run = |device: &str| {
+        let (ok, out, err) = deeplog(&[
+            "circuit",
+            "eval",
+            &example("sudoku_4.sdd"),
+            "--batch",
+            "7",
+            "--grad",
+            "--json",
+            "--device",
+            device,
+        ]);
+        assert!(ok, "{err}");
+        serde_json::from_str::<serde_json::Value>(&out).unwrap()
+    };
+    let (cpu, gpu) = (run("cpu"), run("gpu"));
+    assert_eq!(cpu["device"], "cpu");
+    assert_ne!(gpu["device"], "cpu");
+    let (c, g) = (cpu["roots"][0].as_f64().unwrap(), gpu["roots"][0].as_f64().unwrap());
+    assert!((c - g).abs() <= 1e-5 * c.abs(), "cpu {c} gpu {g}");
+    let (cg, gg) = (cpu["gradient"].as_array().unwrap(), gpu["gradient"].as_array().unwrap());
+    let largest = cg.iter().map(|x| x.as_f64().unwrap().abs()).fold(0.0, f64::max);
+    for (x, y) in cg.iter().zip(gg) {
+        assert!((x.as_f64().unwrap() - y.as_f64().unwrap()).abs() <= 1e-5 * largest);
+    }
+    assert_eq!(run("auto")["device"], gpu["device"]);
+}
+
+#[test]
+fn query_on_the_gpu_answers_in_f32() {
+    if !has_gpu() {
+        return;
+    }
+    let model = Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/models/graph.pl").display().to_string();
+    let (ok, cpu, err) = deeplog(&["query", &model, "--json"]);
+    assert!(ok, "{err}");
+    let (ok, gpu, err) = deeplog(&["query", &model, "--json", "--device", "gpu", "--timings"]);
+    assert!(ok, "{err}");
+    let (cpu, gpu): (serde_json::Value, serde_json::Value) =
+        (serde_json::from_str(&cpu).unwrap(), serde_json::from_str(&gpu).unwrap());
+    for (c, g) in cpu["queries"].as_array().unwrap().iter().zip(gpu["queries"].as_array().unwrap()) {
+        let (c, g) = (c["value"].as_f64().unwrap(), g["value"].as_f64().unwrap());
+        assert!((c - g).abs() <= 1e-6, "cpu {c} gpu {g}");
+    }
+    assert_ne!(gpu["timings"]["device"], "cpu");
+}
+
+#[test]
+fn device_errors_are_clear() {
+    let (ok, _, err) = deeplog(&["circuit", "eval", &example("sudoku_4.sdd"), "--device", "tpu"]);
+    assert!(!ok);
+    assert!(err.contains("unknown device `tpu`; expected cpu, gpu or auto"), "{err}");
+    let (ok, _, err) =
+        deeplog(&["circuit", "eval", &example("sudoku_4.sdd"), "--algebra", "counting", "--device", "gpu"]);
+    assert!(!ok);
+    assert!(err.contains("no GPU form"), "{err}");
+    // Counting under auto stays on the CPU.
+    let (ok, out, err) =
+        deeplog(&["circuit", "eval", &example("sudoku_4.sdd"), "--algebra", "counting", "--device", "auto", "--json"]);
+    assert!(ok, "{err}");
+    assert!(out.contains("\"device\":\"cpu\""), "{out}");
+}
+
+#[test]
+fn without_an_adapter_gpu_is_an_error_and_auto_falls_back_to_the_cpu() {
+    // No Metal on Linux (nor Vulkan on macOS): wgpu finds no adapter.
+    let backend = if cfg!(target_os = "macos") { "vulkan" } else { "metal" };
+    let run = |device: &str| {
+        let out = Command::new(env!("CARGO_BIN_EXE_deeplog"))
+            .args(["circuit", "eval", &example("sudoku_4.sdd"), "--json", "--device", device])
+            .env("WGPU_BACKEND", backend)
+            .output()
+            .expect("run deeplog");
+        (
+            out.status.success(),
+            String::from_utf8_lossy(&out.stdout).to_string(),
+            String::from_utf8_lossy(&out.stderr).to_string(),
+        )
+    };
+    let (ok, _, err) = run("gpu");
+    assert!(!ok);
+    assert!(err.contains("no GPU adapter found") && err.contains("mesa-vulkan-drivers"), "{err}");
+    let (ok, out, err) = run("auto");
+    assert!(ok, "{err}");
+    assert!(out.contains("\"device\":\"cpu\""), "{out}");
+}

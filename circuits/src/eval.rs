@@ -76,6 +76,79 @@ pub enum EvalError {
     EmptyBatch,
     #[error("{got} root seeds for {roots} roots")]
     SeedShape { got: usize, roots: usize },
+    #[error("the {algebra} algebra has no GPU form ({why})")]
+    NoGpuForm { algebra: &'static str, why: &'static str },
+    #[error("GPU: {0}")]
+    Device(String),
+}
+
+/// What every evaluator offers, on the CPU ([`CpuEvaluator`]) or a GPU
+/// (`deeplog_gpu::GpuEvaluator`): batched forward passes and, in a
+/// differentiable algebra, forward+backward passes.
+pub trait Evaluate<A: Algebra> {
+    /// Root values, `[roots × batch]`.
+    fn forward(&self, w: &Weights<A::Value>) -> Result<Vec<A::Value>, EvalError>;
+    /// Root values `[roots × batch]` and the gradient of
+    /// `Σ_r seeds[r] · root_r` (for every batch element) with respect to the
+    /// weights; `seeds: None` means all ones.
+    fn forward_backward(
+        &self,
+        w: &Weights<A::Value>,
+        seeds: Option<&[A::Value]>,
+    ) -> Result<Evaluated<A::Value>, EvalError>
+    where
+        A: Differentiable;
+}
+
+impl<A: Algebra> Evaluate<A> for CpuEvaluator<'_, A> {
+    fn forward(&self, w: &Weights<A::Value>) -> Result<Vec<A::Value>, EvalError> {
+        CpuEvaluator::forward(self, w)
+    }
+
+    fn forward_backward(
+        &self,
+        w: &Weights<A::Value>,
+        seeds: Option<&[A::Value]>,
+    ) -> Result<Evaluated<A::Value>, EvalError>
+    where
+        A: Differentiable,
+    {
+        CpuEvaluator::forward_backward(self, w, seeds)
+    }
+}
+
+/// Refuses a circuit that lacks a property `A` needs (what every
+/// evaluator checks before it takes a circuit).
+pub fn check_requirements<A: Algebra>(circuit: &LayeredCircuit) -> Result<(), EvalError> {
+    match circuit.properties().unmet(A::REQUIRES) {
+        Some(unmet) => Err(EvalError::Unmet { algebra: A::NAME, unmet }),
+        None => Ok(()),
+    }
+}
+
+/// Refuses weights that do not fit `circuit` in algebra `A` (shape,
+/// explicit negatives on a circuit that is not smooth, a negative literal
+/// in an algebra without negation).
+pub fn check_weights<A: Algebra>(circuit: &LayeredCircuit, w: &Weights<A::Value>) -> Result<(), EvalError> {
+    let c = circuit;
+    if w.batch == 0 {
+        return Err(EvalError::EmptyBatch);
+    }
+    let expected = c.num_slots as usize * w.batch;
+    for m in std::iter::once(&w.positive).chain(&w.negative) {
+        if m.len() != expected {
+            return Err(EvalError::WeightShape { got: m.len(), expected, slots: c.num_slots, batch: w.batch });
+        }
+    }
+    if w.negative.is_some() {
+        let needs = deeplog_semirings::Requirements { smooth: true, ..Default::default() };
+        if let Some(unmet) = c.properties().unmet(needs) {
+            return Err(EvalError::ExplicitNegativesNeedSmooth { algebra: A::NAME, unmet });
+        }
+    } else if A::negate(A::one()).is_none() && c.leaves.iter().any(|l| matches!(l, Leaf::Literal(l) if !l.positive)) {
+        return Err(EvalError::NoNegation { algebra: A::NAME });
+    }
+    Ok(())
 }
 
 fn describe(unmet: &Unmet) -> String {
@@ -104,9 +177,7 @@ pub struct CpuEvaluator<'c, A: Algebra> {
 impl<'c, A: Algebra> CpuEvaluator<'c, A> {
     /// Refuses a circuit that lacks a property `A` needs.
     pub fn new(circuit: &'c LayeredCircuit) -> Result<Self, EvalError> {
-        if let Some(unmet) = circuit.properties().unmet(A::REQUIRES) {
-            return Err(EvalError::Unmet { algebra: A::NAME, unmet });
-        }
+        check_requirements::<A>(circuit)?;
         Ok(CpuEvaluator { circuit, pool: Mutex::new(Vec::new()) })
     }
 
@@ -115,26 +186,7 @@ impl<'c, A: Algebra> CpuEvaluator<'c, A> {
     }
 
     fn validate(&self, w: &Weights<A::Value>) -> Result<(), EvalError> {
-        let c = self.circuit;
-        if w.batch == 0 {
-            return Err(EvalError::EmptyBatch);
-        }
-        let expected = c.num_slots as usize * w.batch;
-        for m in std::iter::once(&w.positive).chain(&w.negative) {
-            if m.len() != expected {
-                return Err(EvalError::WeightShape { got: m.len(), expected, slots: c.num_slots, batch: w.batch });
-            }
-        }
-        if w.negative.is_some() {
-            let needs = deeplog_semirings::Requirements { smooth: true, ..Default::default() };
-            if let Some(unmet) = c.properties().unmet(needs) {
-                return Err(EvalError::ExplicitNegativesNeedSmooth { algebra: A::NAME, unmet });
-            }
-        } else if A::negate(A::one()).is_none() && c.leaves.iter().any(|l| matches!(l, Leaf::Literal(l) if !l.positive))
-        {
-            return Err(EvalError::NoNegation { algebra: A::NAME });
-        }
-        Ok(())
+        check_weights::<A>(self.circuit, w)
     }
 
     /// Tile width for `batch`: wide enough to vectorise, narrow enough that

@@ -41,9 +41,10 @@ pub mod formats;
 pub mod layered;
 pub mod logic;
 pub mod properties;
+pub mod testing;
 
 pub use circuit::{Circuit, CircuitBuilder, Literal, Node, NodeId, SlotId};
 pub use compile::{compile, compile_with, Budget, CompileError, Compiled, Method};
-pub use eval::{CpuEvaluator, EvalError, Gradients, Weights};
+pub use eval::{CpuEvaluator, EvalError, Evaluate, Evaluated, Gradients, Weights};
 pub use layered::LayeredCircuit;
 pub use properties::{Knowledge, Properties};

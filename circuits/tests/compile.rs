@@ -7,27 +7,9 @@ use std::time::{Duration, Instant};
 
 use deeplog_circuits::compile::{compile, compile_with, Budget, CompileError, Compiled, Method};
 use deeplog_circuits::logic::{AtomId, Choice, LogicProgram, Rule};
+use deeplog_circuits::testing::Rng;
 use deeplog_circuits::{CpuEvaluator, LayeredCircuit, Weights};
 use deeplog_semirings::Probability;
-
-/// splitmix64: a small, fixed-seed generator so failures reproduce.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-        z ^ (z >> 31)
-    }
-    fn below(&mut self, n: usize) -> usize {
-        (self.next() % n as u64) as usize
-    }
-    fn unit(&mut self) -> f64 {
-        (self.next() >> 11) as f64 / (1u64 << 53) as f64
-    }
-}
 
 /// Root values of a compiled program, evaluated in the probability algebra.
 fn evaluate(compiled: &Compiled) -> Vec<f64> {

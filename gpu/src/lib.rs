@@ -1,1 +1,185 @@
-//! placeholder
+//! Batched evaluation and differentiation of layered circuits on any GPU
+//! that wgpu reaches (Vulkan, Metal, DX12), through compute shaders
+//! generated from the algebras' own WGSL text.
+//!
+//! [`Gpu`] is an adapter and its device; [`GpuEvaluator`] uploads one
+//! [`LayeredCircuit`](deeplog_circuits::LayeredCircuit) once and then runs
+//! batched forward and forward+backward passes with new weights, with the
+//! same [`Evaluate`](deeplog_circuits::Evaluate) trait as the CPU
+//! evaluator. Values are `f32` (log space for log-probabilities).
+//!
+//! How a pass maps to the device: one dispatch per segment of a layer (a
+//! layer's products, then its sums), one thread per (row, batch column);
+//! all dispatches of a pass go in one command buffer, one submission. The
+//! batch is cut into tiles of columns so that a tile's values (`rows ×
+//! tile`) and edge contributions (`edges × tile`) each fit one storage
+//! binding and a memory budget: a circuit too large for one binding at the
+//! whole batch is evaluated tile by tile rather than refused. Buffers are
+//! allocated for the widest tile once and reused by every later call.
+//!
+//! Without a GPU: [`Gpu::new`] returns an error that says how to get an
+//! adapter (on Linux, Mesa's software Vulkan driver lavapipe:
+//! `apt-get install mesa-vulkan-drivers`). Device loss, validation errors
+//! and out-of-memory become [`EvalError::Device`], never a panic.
+
+mod evaluator;
+pub mod shader;
+
+pub use evaluator::{GpuAlgebra, GpuEvaluator};
+
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use deeplog_circuits::EvalError;
+
+/// Longest a submission may run before the evaluator gives up on the
+/// device (a hung or lost device must not hang the caller).
+pub const SUBMISSION_TIMEOUT: Duration = Duration::from_secs(600);
+
+/// How to get an adapter, for error messages.
+pub const HOW_TO_GET_AN_ADAPTER: &str =
+    "install a Vulkan driver (on Debian/Ubuntu without a GPU, Mesa's software driver: \
+     `apt-get install mesa-vulkan-drivers`), or use `--device cpu`";
+
+/// Why no GPU could be used.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum GpuError {
+    #[error("no GPU adapter found ({0}); {HOW_TO_GET_AN_ADAPTER}")]
+    NoAdapter(String),
+    #[error("the GPU adapter {adapter} refused a device: {why}")]
+    NoDevice { adapter: String, why: String },
+}
+
+impl From<GpuError> for EvalError {
+    fn from(e: GpuError) -> Self {
+        EvalError::Device(e.to_string())
+    }
+}
+
+/// An adapter and its device, shared by every evaluator made from it.
+#[derive(Clone)]
+pub struct Gpu {
+    pub(crate) device: wgpu::Device,
+    pub(crate) queue: wgpu::Queue,
+    info: wgpu::AdapterInfo,
+    pub(crate) limits: wgpu::Limits,
+    /// A cap on the bytes of one storage binding below the adapter's own
+    /// ([`Gpu::with_max_binding`]).
+    binding_cap: Option<u64>,
+    /// The first error the device reported outside an error scope (or its
+    /// loss); every later call fails with it.
+    pub(crate) failure: Arc<Mutex<Option<String>>>,
+}
+
+impl std::fmt::Debug for Gpu {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Gpu").field("adapter", &self.name()).finish()
+    }
+}
+
+impl Gpu {
+    /// The highest-performance adapter wgpu finds (a discrete GPU before an
+    /// integrated one before a software rasteriser), with every limit it
+    /// supports.
+    pub fn new() -> Result<Gpu, GpuError> {
+        // WGPU_BACKEND and friends may narrow the choice.
+        let mut descriptor = wgpu::InstanceDescriptor::new_without_display_handle_from_env();
+        if std::env::var_os("WGPU_BACKEND").is_none() {
+            descriptor.backends = wgpu::Backends::PRIMARY;
+        }
+        let instance = wgpu::Instance::new(descriptor);
+        let options = wgpu::RequestAdapterOptions {
+            power_preference: wgpu::PowerPreference::HighPerformance,
+            ..Default::default()
+        };
+        let adapter =
+            pollster::block_on(instance.request_adapter(&options)).map_err(|e| GpuError::NoAdapter(e.to_string()))?;
+        let info = adapter.get_info();
+        let limits = adapter.limits();
+        let descriptor = wgpu::DeviceDescriptor {
+            label: Some("deeplog"),
+            required_features: wgpu::Features::empty(),
+            required_limits: limits.clone(),
+            ..Default::default()
+        };
+        let (device, queue) = pollster::block_on(adapter.request_device(&descriptor))
+            .map_err(|e| GpuError::NoDevice { adapter: describe(&info), why: e.to_string() })?;
+        let failure = Arc::new(Mutex::new(None));
+        let on_error = Arc::clone(&failure);
+        device.on_uncaptured_error(Arc::new(move |e: wgpu::Error| {
+            if let Ok(mut f) = on_error.lock() {
+                f.get_or_insert_with(|| e.to_string());
+            }
+        }));
+        let on_lost = Arc::clone(&failure);
+        device.set_device_lost_callback(move |reason, message| {
+            if let Ok(mut f) = on_lost.lock() {
+                f.get_or_insert_with(|| format!("device lost ({reason:?}): {message}"));
+            }
+        });
+        Ok(Gpu { device, queue, info, limits, binding_cap: None, failure })
+    }
+
+    /// The adapter's name, backend and driver, e.g. `NVIDIA H200 (Vulkan,
+    /// NVIDIA 570.x)`.
+    pub fn name(&self) -> String {
+        describe(&self.info)
+    }
+
+    /// Whether the adapter is a software rasteriser (lavapipe, WARP).
+    pub fn is_software(&self) -> bool {
+        self.info.device_type == wgpu::DeviceType::Cpu
+    }
+
+    /// The largest storage binding, in bytes.
+    pub fn max_binding(&self) -> u64 {
+        let adapter = self.limits.max_storage_buffer_binding_size.min(self.limits.max_buffer_size);
+        self.binding_cap.map_or(adapter, |cap| cap.min(adapter))
+    }
+
+    /// The same device with storage bindings capped at `bytes` (evaluators
+    /// made from it cut batches into narrower tiles): bounds the memory a
+    /// pass takes, and lets tests split buffers on any device.
+    pub fn with_max_binding(&self, bytes: u64) -> Gpu {
+        Gpu { binding_cap: Some(bytes), ..self.clone() }
+    }
+
+    /// The error the device reported, if any.
+    pub(crate) fn check(&self) -> Result<(), EvalError> {
+        match self.failure.lock().ok().and_then(|f| f.clone()) {
+            Some(e) => Err(EvalError::Device(e)),
+            None => Ok(()),
+        }
+    }
+}
+
+fn describe(info: &wgpu::AdapterInfo) -> String {
+    let mut s = format!("{} ({:?}", info.name, info.backend);
+    if !info.driver.is_empty() {
+        s.push_str(&format!(", {}", info.driver));
+        if !info.driver_info.is_empty() {
+            s.push_str(&format!(" {}", info.driver_info));
+        }
+    }
+    s.push(')');
+    s
+}
+
+/// Whether tests must find an adapter (`DEEPLOG_REQUIRE_GPU=1`, as CI sets
+/// it) rather than skip.
+pub fn gpu_required() -> bool {
+    std::env::var("DEEPLOG_REQUIRE_GPU").is_ok_and(|v| v == "1")
+}
+
+/// The GPU for a test: `None` (with a message on stderr) where there is
+/// none and it is not required; a panic where it is required.
+pub fn gpu_for_tests() -> Option<Gpu> {
+    match Gpu::new() {
+        Ok(g) => Some(g),
+        Err(e) if gpu_required() => panic!("DEEPLOG_REQUIRE_GPU=1 but {e}"),
+        Err(e) => {
+            eprintln!("skipped: {e} (set DEEPLOG_REQUIRE_GPU=1 to make this a failure)");
+            None
+        }
+    }
+}

@@ -39,9 +39,23 @@ pub trait Algebra: Send + Sync + 'static {
     const NAME: &'static str;
     const LAWS: Laws;
     const REQUIRES: Requirements;
-    /// WGSL text of the same operations (`dl_zero`, `dl_one`, `dl_add`,
-    /// `dl_mul`, `dl_neg`, and the derivative helpers `dl_dadd`, `dl_dmul`,
-    /// `dl_dneg`), over `f32`; `None` where the algebra has no GPU form.
+    /// WGSL text of the same operations over `f32` (`dl_zero`, `dl_one`,
+    /// `dl_add`, `dl_mul`, `dl_neg`); `None` where the algebra has no GPU
+    /// form. A [`Differentiable`] algebra adds its derivative rules, the
+    /// same as its Rust ones: `dl_dneg(x)` = ∂ neg(x)/∂x, and
+    /// `dl_dadd(out, c, others, first)` / `dl_dmul(...)` = the derivative of
+    /// an n-ary sum / product node of value `out` with respect to a child of
+    /// value `c`, where `others` folds the siblings with the same operation
+    /// and `first` says no earlier sibling equals `out` (ties go to the
+    /// first child); constants `DL_DADD_ONE`/`DL_DMUL_ONE` say the
+    /// derivative is identically 1 and `DL_DADD_OTHERS`/`DL_DMUL_OTHERS`
+    /// whether it reads `others` (so kernels skip the folds otherwise).
+    /// Every text also sets `DL_LOG_SUM_EXP`: whether an n-ary sum is
+    /// `ln Σ exp`, which kernels then compute with one shift and one `log`
+    /// per node rather than pairwise (more accurate in `f32`). Texts call
+    /// `dl_exp` and `dl_ln` rather than WGSL's `exp` and `log`, whose
+    /// accuracy the WebGPU spec leaves loose (about 2⁻²¹ for `log`): the
+    /// GPU crate defines both to about an ulp, the same on every vendor.
     const WGSL: Option<&'static str>;
 
     fn zero() -> Self::Value;

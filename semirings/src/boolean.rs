@@ -15,6 +15,7 @@ impl Algebra for Boolean {
     const REQUIRES: Requirements = Requirements { decomposable: false, deterministic: false, smooth: false };
     const WGSL: Option<&'static str> = Some(
         "fn dl_zero() -> f32 { return 0.0; }
+const DL_LOG_SUM_EXP: bool = false;
 fn dl_one() -> f32 { return 1.0; }
 fn dl_add(a: f32, b: f32) -> f32 { return max(a, b); }
 fn dl_mul(a: f32, b: f32) -> f32 { return min(a, b); }

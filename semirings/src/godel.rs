@@ -23,11 +23,18 @@ impl<F: Float> Algebra for Godel<F> {
     const REQUIRES: Requirements = Requirements { decomposable: false, deterministic: false, smooth: false };
     const WGSL: Option<&'static str> = Some(
         "fn dl_zero() -> f32 { return 0.0; }
+const DL_LOG_SUM_EXP: bool = false;
 fn dl_one() -> f32 { return 1.0; }
 fn dl_add(a: f32, b: f32) -> f32 { return max(a, b); }
 fn dl_mul(a: f32, b: f32) -> f32 { return min(a, b); }
 fn dl_neg(a: f32) -> f32 { return 1.0 - a; }
 fn dl_dneg(a: f32) -> f32 { return -1.0; }
+const DL_DADD_ONE: bool = false;
+const DL_DMUL_ONE: bool = false;
+const DL_DADD_OTHERS: bool = false;
+const DL_DMUL_OTHERS: bool = false;
+fn dl_dadd(out: f32, c: f32, others: f32, first: bool) -> f32 { return select(0.0, 1.0, first && c == out); }
+fn dl_dmul(out: f32, c: f32, others: f32, first: bool) -> f32 { return select(0.0, 1.0, first && c == out); }
 ",
     );
 

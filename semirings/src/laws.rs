@@ -247,3 +247,18 @@ fn log_sums_are_exact_far_from_zero_at_every_width() {
         }
     }
 }
+
+/// The probabilistic sum of values far below machine epsilon is their
+/// sum, not 0 (as `1 − ∏(1 − x)` would give), in the n-ary kernel and
+/// the binary operation alike.
+#[test]
+fn product_tnorm_sum_keeps_tiny_values() {
+    let rows = [1e-20f64, 2e-20, 3e-20];
+    let mut out = [0.0];
+    ProductTNorm::<f64>::sum_rows(&mut out, &rows, &[0, 1, 2], 1);
+    assert!(close(out[0], 6e-20), "{}", out[0]);
+    assert!(close(ProductTNorm::<f64>::add(1e-20, 2e-20), 3e-20));
+    // And near 1 it is still 1 − ∏(1 − x).
+    ProductTNorm::<f64>::sum_rows(&mut out, &[0.9, 0.5, 0.2], &[0, 1, 2], 1);
+    assert!(close(out[0], 1.0 - 0.1 * 0.5 * 0.8), "{}", out[0]);
+}

@@ -26,18 +26,28 @@ impl<F: Float> Algebra for LogProbability<F> {
     const WGSL: Option<&'static str> = Some(
         "const DL_LOG_ZERO: f32 = -3.4028235e38;
 fn dl_zero() -> f32 { return DL_LOG_ZERO; }
+const DL_LOG_SUM_EXP: bool = true;
 fn dl_one() -> f32 { return 0.0; }
 fn dl_add(a: f32, b: f32) -> f32 {
   let m = max(a, b);
   if (m <= DL_LOG_ZERO) { return DL_LOG_ZERO; }
-  return m + log(exp(a - m) + exp(b - m));
+  return m + dl_ln(dl_exp(a - m) + dl_exp(b - m));
 }
 fn dl_mul(a: f32, b: f32) -> f32 { return max(a + b, DL_LOG_ZERO); }
 fn dl_neg(a: f32) -> f32 {
-  if (a > -0.6931472) { return log(-(exp(a) - 1.0)); }
-  return log(1.0 - exp(a));
+  if (a > -0.6931472) { return dl_ln(-(dl_exp(a) - 1.0)); }
+  return dl_ln(1.0 - dl_exp(a));
 }
-fn dl_dneg(a: f32) -> f32 { return -exp(a - dl_neg(a)); }
+fn dl_dneg(a: f32) -> f32 { return -dl_exp(a - dl_neg(a)); }
+const DL_DADD_ONE: bool = false;
+const DL_DMUL_ONE: bool = true;
+const DL_DADD_OTHERS: bool = false;
+const DL_DMUL_OTHERS: bool = false;
+fn dl_dadd(out: f32, c: f32, others: f32, first: bool) -> f32 {
+  if (out <= DL_LOG_ZERO) { return 0.0; }
+  return dl_exp(c - out);
+}
+fn dl_dmul(out: f32, c: f32, others: f32, first: bool) -> f32 { return 1.0; }
 ",
     );
 

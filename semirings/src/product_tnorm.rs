@@ -25,11 +25,18 @@ impl<F: Float> Algebra for ProductTNorm<F> {
     const REQUIRES: Requirements = Requirements { decomposable: false, deterministic: false, smooth: false };
     const WGSL: Option<&'static str> = Some(
         "fn dl_zero() -> f32 { return 0.0; }
+const DL_LOG_SUM_EXP: bool = false;
 fn dl_one() -> f32 { return 1.0; }
-fn dl_add(a: f32, b: f32) -> f32 { return a + b - a * b; }
+fn dl_add(a: f32, b: f32) -> f32 { return a + b * (1.0 - a); }
 fn dl_mul(a: f32, b: f32) -> f32 { return a * b; }
 fn dl_neg(a: f32) -> f32 { return 1.0 - a; }
 fn dl_dneg(a: f32) -> f32 { return -1.0; }
+const DL_DADD_ONE: bool = false;
+const DL_DMUL_ONE: bool = false;
+const DL_DADD_OTHERS: bool = true;
+const DL_DMUL_OTHERS: bool = true;
+fn dl_dadd(out: f32, c: f32, others: f32, first: bool) -> f32 { return 1.0 - others; }
+fn dl_dmul(out: f32, c: f32, others: f32, first: bool) -> f32 { return others; }
 ",
     );
 
@@ -58,15 +65,13 @@ fn dl_dneg(a: f32) -> f32 { return -1.0; }
     }
 
     fn sum_rows(out: &mut [F], rows: &[F], children: &[u32], width: usize) {
-        // 1 − ∏(1 − x_i): one pass, no cancellation build-up from pairwise folds.
-        out.fill(F::ONE);
+        // Folded as `acc + x(1 − acc)`, never as `1 − ∏(1 − x)`: the latter
+        // rounds every sum of terms below machine epsilon to exactly 0.
+        out.fill(F::ZERO);
         for &c in children {
             for (o, &x) in out.iter_mut().zip(crate::algebra::row(rows, c, width)) {
-                *o = *o * (F::ONE - x);
+                *o = *o + x * (F::ONE - *o);
             }
-        }
-        for o in out.iter_mut() {
-            *o = F::ONE - *o;
         }
     }
 

@@ -8,8 +8,10 @@ use serde_json::{json, Value};
 
 use deeplog_circuits::formats::{read_json_model, read_path, write_atomically, write_dot, write_json};
 use deeplog_circuits::properties::{check, smooth};
-use deeplog_circuits::{Circuit, CpuEvaluator, LayeredCircuit, Properties};
+use deeplog_circuits::{Circuit, CpuEvaluator, EvalError, Evaluate, LayeredCircuit, Properties};
+use deeplog_gpu::{Gpu, GpuEvaluator};
 use deeplog_semirings::{with_algebra, with_differentiable, Algebra, AlgebraKind, Boolean, Differentiable};
+use deeplog_semirings::{Godel, LogProbability, Lukasiewicz, MaxProduct, Probability, ProductTNorm};
 
 use super::weights::Probabilities;
 use super::{CliError, EvalArgs};
@@ -180,16 +182,61 @@ pub fn eval(args: &EvalArgs, kind: AlgebraKind) -> Result<(), CliError> {
             "the {kind} algebra has no gradient; drop --grad or pick another algebra"
         )));
     }
+    let device: crate::Device =
+        args.device.parse().map_err(|e: crate::device::UnknownDevice| CliError::Usage(e.to_string()))?;
+    // Counting is exact integer arithmetic: the CPU's, whatever `auto` finds.
+    let gpu = match (device, kind) {
+        (crate::Device::Gpu, AlgebraKind::Counting) => {
+            return Err(
+                EvalError::NoGpuForm { algebra: "counting", why: "its values are exact integers beyond f32" }.into()
+            )
+        }
+        (crate::Device::Auto, AlgebraKind::Counting) => None,
+        _ => device.open().map_err(|e| CliError::Eval(e.into()))?,
+    };
     let (circuit, props) = prepare(circuit, kind, probabilities.negative.is_some(), args);
     let layered = LayeredCircuit::with_properties(&circuit, props);
-    let outcome = with_differentiable!(
-        kind,
-        A => run_differentiable::<A>(&layered, probabilities, args)?,
-        otherwise => run_forward::<Boolean>(&layered, probabilities, args)?
-    );
+    let outcome = match &gpu {
+        None => with_differentiable!(
+            kind,
+            A => run_differentiable::<A, _>(&CpuEvaluator::<A>::new(&layered)?, &layered, probabilities, args)?,
+            otherwise => run_forward::<Boolean, _>(&CpuEvaluator::<Boolean>::new(&layered)?, &layered, probabilities, args)?
+        ),
+        Some(gpu) => run_on_gpu(gpu, kind, &layered, probabilities, args)?,
+    };
     let names = saved.map(|s| s.root_names).filter(|n| n.len() == layered.num_roots());
-    report(args, kind, &layered, outcome, names.as_deref());
+    let device_name = gpu.as_ref().map_or_else(|| "cpu".to_string(), |g| g.name());
+    report(args, kind, &layered, outcome, names.as_deref(), &device_name);
     Ok(())
+}
+
+/// [`eval`] on a GPU: the algebra's `f32` form.
+fn run_on_gpu(
+    gpu: &Gpu,
+    kind: AlgebraKind,
+    layered: &LayeredCircuit,
+    p: Probabilities,
+    args: &EvalArgs,
+) -> Result<Outcome, CliError> {
+    macro_rules! differentiable {
+        ($G:ty) => {
+            run_differentiable::<$G, _>(&GpuEvaluator::<$G>::differentiable(gpu, layered)?, layered, p, args)
+        };
+    }
+    match kind {
+        AlgebraKind::Boolean => {
+            run_forward::<Boolean, _>(&GpuEvaluator::<Boolean>::new(gpu, layered)?, layered, p, args)
+        }
+        AlgebraKind::Probability | AlgebraKind::ProbabilityF32 => differentiable!(Probability<f32>),
+        AlgebraKind::Log | AlgebraKind::LogF32 => differentiable!(LogProbability<f32>),
+        AlgebraKind::MaxProduct => differentiable!(MaxProduct<f32>),
+        AlgebraKind::Godel => differentiable!(Godel<f32>),
+        AlgebraKind::Product => differentiable!(ProductTNorm<f32>),
+        AlgebraKind::Lukasiewicz => differentiable!(Lukasiewicz<f32>),
+        AlgebraKind::Counting => {
+            Err(EvalError::NoGpuForm { algebra: "counting", why: "its values are exact integers beyond f32" }.into())
+        }
+    }
 }
 
 /// Smooths the circuit when the algebra (or explicit negative weights)
@@ -219,11 +266,15 @@ fn row0<V: ToJson>(matrix: &[V], rows: usize, batch: usize) -> Vec<Value> {
     (0..rows).map(|r| matrix[r * batch].to_json()).collect()
 }
 
-fn run_forward<A: Algebra>(layered: &LayeredCircuit, p: Probabilities, args: &EvalArgs) -> Result<Outcome, CliError>
+fn run_forward<A: Algebra, E: Evaluate<A>>(
+    eval: &E,
+    layered: &LayeredCircuit,
+    p: Probabilities,
+    args: &EvalArgs,
+) -> Result<Outcome, CliError>
 where
     A::Value: ToJson,
 {
-    let eval = CpuEvaluator::<A>::new(layered)?;
     let w = p.into_weights::<A>();
     let values = eval.forward(&w)?;
     let forward_s = match args.repeat {
@@ -239,7 +290,8 @@ where
     })
 }
 
-fn run_differentiable<A: Differentiable>(
+fn run_differentiable<A: Differentiable, E: Evaluate<A>>(
+    eval: &E,
     layered: &LayeredCircuit,
     p: Probabilities,
     args: &EvalArgs,
@@ -247,7 +299,6 @@ fn run_differentiable<A: Differentiable>(
 where
     A::Value: ToJson,
 {
-    let eval = CpuEvaluator::<A>::new(layered)?;
     let w = p.into_weights::<A>();
     let (values, gradient_row0) = if args.grad {
         let (values, grads) = eval.forward_backward(&w, None)?;
@@ -295,7 +346,14 @@ fn median_time<E>(n: usize, what: &str, mut f: impl FnMut() -> Result<(), E>) ->
     Ok(if n % 2 == 1 { times[n / 2] } else { 0.5 * (times[n / 2 - 1] + times[n / 2]) })
 }
 
-fn report(args: &EvalArgs, kind: AlgebraKind, layered: &LayeredCircuit, o: Outcome, names: Option<&[String]>) {
+fn report(
+    args: &EvalArgs,
+    kind: AlgebraKind,
+    layered: &LayeredCircuit,
+    o: Outcome,
+    names: Option<&[String]>,
+    device: &str,
+) {
     let batch = o.batch;
     let edges = layered.num_edges();
     let per_s = |t: Option<f64>| t.map(|t| (edges * batch) as f64 / t);
@@ -310,7 +368,7 @@ fn report(args: &EvalArgs, kind: AlgebraKind, layered: &LayeredCircuit, o: Outco
                 "edges_per_s_forward_backward": per_s(o.forward_backward_s),
             })
         });
-        let mut out = json!({ "algebra": kind.name(), "batch": batch, "roots": o.roots_row0 });
+        let mut out = json!({ "algebra": kind.name(), "batch": batch, "device": device, "roots": o.roots_row0 });
         if let Some(names) = names {
             out["root_names"] = json!(names);
         }
@@ -324,7 +382,7 @@ fn report(args: &EvalArgs, kind: AlgebraKind, layered: &LayeredCircuit, o: Outco
         return;
     }
     println!(
-        "{}: {} algebra, batch {batch}, {edges} edges, {} layers",
+        "{}: {} algebra, batch {batch}, {edges} edges, {} layers, on {device}",
         args.file.display(),
         kind,
         layered.num_layers()

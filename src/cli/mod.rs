@@ -55,6 +55,9 @@ enum Command {
         /// Also print each query's most probable explanation: the facts of its most probable proof.
         #[arg(long)]
         explain: bool,
+        /// Evaluate on cpu (f64, default), gpu (wgpu, f32) or auto (a GPU when there is one); --timings names it.
+        #[arg(long, default_value = "cpu")]
+        device: String,
     },
     /// Compile a model into one circuit and save it (deeplog's JSON circuit
     /// format, with the slot table and each query's root) for
@@ -145,6 +148,10 @@ struct EvalArgs {
     /// only those the circuit mentions (PySDD's `global_model_count`).
     #[arg(long)]
     all_variables: bool,
+    /// cpu, gpu (through wgpu, in f32; an error without an adapter) or auto
+    /// (a GPU when there is one). The device is named in the output.
+    #[arg(long, default_value = "cpu")]
+    device: String,
 }
 
 /// Everything that can stop a command; printed as `error: ...`.
@@ -172,13 +179,14 @@ pub enum CliError {
 pub fn run(cli: Cli) -> Result<(), CliError> {
     match cli.command {
         Command::Check { file, json, logic } => check::check(&file, json, logic.as_deref()),
-        Command::Query { file, json, logic, timings, limits, explain } => query::query(query::QueryArgs {
+        Command::Query { file, json, logic, timings, limits, explain, device } => query::query(query::QueryArgs {
             file: &file,
             json,
             logic: logic.as_deref(),
             timings,
             limits: &limits,
             explain,
+            device: &device,
         }),
         Command::Compile { file, cnf, output, timings, limits } => match (file, cnf) {
             (_, Some(cnf)) => query::compile_cnf(&cnf, &output, &limits),

@@ -22,6 +22,7 @@ pub struct QueryArgs<'a> {
     pub timings: bool,
     pub limits: &'a CompileArgs,
     pub explain: bool,
+    pub device: &'a str,
 }
 
 /// `x` with `digits` significant digits, trailing zeros dropped (C's `%g`).
@@ -56,6 +57,7 @@ pub fn query(args: QueryArgs<'_>) -> Result<(), CliError> {
         max_nodes: args.limits.max_nodes,
         compiler,
         explain: args.explain,
+        device: args.device.parse().map_err(|e: crate::device::UnknownDevice| CliError::Usage(e.to_string()))?,
     };
     let answers = model.query(&options)?;
     if args.json {
@@ -88,7 +90,7 @@ pub fn query(args: QueryArgs<'_>) -> Result<(), CliError> {
     if args.timings {
         let t = &answers.timings;
         eprintln!(
-            "parse+check {:.3} s, ground {:.3} s ({} atoms, {} rules), compile {:.3} s ({}: {} nodes, {} edges), evaluate {:.3} s",
+            "parse+check {:.3} s, ground {:.3} s ({} atoms, {} rules), compile {:.3} s ({}: {} nodes, {} edges), evaluate {:.3} s on {}",
             t.parse_and_check_s,
             t.ground_s,
             t.ground_atoms,
@@ -97,7 +99,8 @@ pub fn query(args: QueryArgs<'_>) -> Result<(), CliError> {
             t.compiler,
             t.circuit_nodes,
             t.circuit_edges,
-            t.evaluate_s
+            t.evaluate_s,
+            t.device
         );
     }
     Ok(())
