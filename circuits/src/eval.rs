@@ -76,6 +76,8 @@ pub enum EvalError {
     EmptyBatch,
     #[error("{got} root seeds for {roots} roots")]
     SeedShape { got: usize, roots: usize },
+    #[error("{got} root seeds, expected {} ({roots} roots × batch {batch})", .roots * .batch)]
+    ColumnSeedShape { got: usize, roots: usize, batch: usize },
     #[error("the {algebra} algebra has no GPU form ({why})")]
     NoGpuForm { algebra: &'static str, why: &'static str },
     #[error("GPU: {0}")]
@@ -248,19 +250,38 @@ impl<A: Differentiable> CpuEvaluator<'_, A> {
         w: &Weights<A::Value>,
         seeds: Option<&[A::Value]>,
     ) -> Result<Evaluated<A::Value>, EvalError> {
-        self.validate(w)?;
-        let c = self.circuit;
+        let roots = self.circuit.num_roots();
         let ones;
         let seeds = match seeds {
-            Some(s) if s.len() != c.num_roots() => {
-                return Err(EvalError::SeedShape { got: s.len(), roots: c.num_roots() })
-            }
+            Some(s) if s.len() != roots => return Err(EvalError::SeedShape { got: s.len(), roots }),
             Some(s) => s,
             None => {
-                ones = vec![A::adjoint_one(); c.num_roots()];
+                ones = vec![A::adjoint_one(); roots];
                 &ones
             }
         };
+        self.seeded(w, Seeds::PerRoot(seeds))
+    }
+
+    /// Root values `[roots × batch]` and the gradient of
+    /// `Σ_{r,b} seeds[r, b] · root_r[b]` with respect to the weights, where
+    /// `seeds` is `[roots × batch]`: a seed per root and batch column (the
+    /// adjoints an outer computation hands back, column by column).
+    pub fn forward_backward_columns(
+        &self,
+        w: &Weights<A::Value>,
+        seeds: &[A::Value],
+    ) -> Result<Evaluated<A::Value>, EvalError> {
+        let roots = self.circuit.num_roots();
+        if seeds.len() != roots * w.batch {
+            return Err(EvalError::ColumnSeedShape { got: seeds.len(), roots, batch: w.batch });
+        }
+        self.seeded(w, Seeds::PerColumn { seeds, batch: w.batch })
+    }
+
+    fn seeded(&self, w: &Weights<A::Value>, seeds: Seeds<'_, A::Value>) -> Result<Evaluated<A::Value>, EvalError> {
+        self.validate(w)?;
+        let c = self.circuit;
         let tile = self.tile_width(w.batch);
         let tiles: Vec<_> = (0..w.batch).step_by(tile).map(|s| s..(s + tile).min(w.batch)).collect();
         let run = |range: &std::ops::Range<usize>| {
@@ -290,6 +311,25 @@ impl<A: Differentiable> CpuEvaluator<'_, A> {
             scatter_columns(&parts, &tiles, slots, w.batch)
         });
         Ok((values, Gradients { positive, negative }))
+    }
+}
+
+/// The adjoints the roots start the reverse pass with.
+#[derive(Clone, Copy)]
+enum Seeds<'s, V> {
+    /// One per root, the same in every batch column.
+    PerRoot(&'s [V]),
+    /// `[roots × batch]`.
+    PerColumn { seeds: &'s [V], batch: usize },
+}
+
+impl<V: Copy> Seeds<'_, V> {
+    /// The seed of root `r` in batch column `column`.
+    fn get(self, r: usize, column: usize) -> V {
+        match self {
+            Seeds::PerRoot(s) => s[r],
+            Seeds::PerColumn { seeds, batch } => seeds[r * batch + column],
+        }
     }
 }
 
@@ -444,16 +484,16 @@ fn backward_tile<A: Differentiable>(
     c: &LayeredCircuit,
     w: &Weights<A::Value>,
     range: std::ops::Range<usize>,
-    seeds: &[A::Value],
+    seeds: Seeds<'_, A::Value>,
     ws: &mut Workspace<A::Value>,
 ) -> TileGradients<A::Value> {
     let width = range.len();
     let Workspace { values, adjoints, derivs, scratch } = ws;
     adjoints.clear();
     adjoints.resize(c.num_rows() * width, A::adjoint_zero());
-    for (&r, &s) in c.roots.iter().zip(seeds) {
-        for a in &mut adjoints[r as usize * width..(r as usize + 1) * width] {
-            *a = A::adjoint_add(*a, s);
+    for (i, &r) in c.roots.iter().enumerate() {
+        for (a, column) in adjoints[r as usize * width..(r as usize + 1) * width].iter_mut().zip(range.clone()) {
+            *a = A::adjoint_add(*a, seeds.get(i, column));
         }
     }
     let first = c.leaves.len();
@@ -561,7 +601,7 @@ fn backward_tile<A: Differentiable>(
 }
 
 /// Joins per-tile `[rows × tile]` blocks into one `[rows × batch]` matrix.
-fn scatter_columns<V: Copy + Default>(
+pub(crate) fn scatter_columns<V: Copy + Default>(
     parts: &[Vec<V>],
     tiles: &[std::ops::Range<usize>],
     rows: usize,
@@ -578,4 +618,59 @@ fn scatter_columns<V: Copy + Default>(
         }
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use deeplog_semirings::Probability;
+
+    use super::*;
+    use crate::testing::{random_case, Rng};
+
+    #[test]
+    fn column_seeds_agree_with_root_seeds() {
+        let batch = 5;
+        for seed in 0..40 {
+            let (circuit, p) = random_case(seed);
+            let layered = LayeredCircuit::new(&circuit);
+            let eval = CpuEvaluator::<Probability<f64>>::new(&layered).unwrap();
+            let mut rng = Rng(seed ^ 0x5eed);
+            let slots = p.len();
+            let weights: Vec<f64> = (0..slots * batch).map(|_| 0.02 + 0.96 * rng.unit()).collect();
+            let w = Weights::complementary(batch, weights.clone());
+            let roots = layered.num_roots();
+            let root_seeds: Vec<f64> = (0..roots).map(|_| rng.unit() - 0.5).collect();
+
+            // The same seeds in every column: forward_backward's answer.
+            let repeated: Vec<f64> = root_seeds.iter().flat_map(|&s| std::iter::repeat_n(s, batch)).collect();
+            let by_root = eval.forward_backward(&w, Some(&root_seeds)).unwrap();
+            assert_eq!(eval.forward_backward_columns(&w, &repeated).unwrap(), by_root);
+
+            // Distinct seeds per column: column b is forward_backward on that column alone.
+            let seeds: Vec<f64> = (0..roots * batch).map(|_| rng.unit() - 0.5).collect();
+            let (values, grads) = eval.forward_backward_columns(&w, &seeds).unwrap();
+            for b in 0..batch {
+                let column: Vec<f64> = (0..slots).map(|s| weights[s * batch + b]).collect();
+                let column_seeds: Vec<f64> = (0..roots).map(|r| seeds[r * batch + b]).collect();
+                let (v, g) = eval.forward_backward(&Weights::complementary(1, column), Some(&column_seeds)).unwrap();
+                for r in 0..roots {
+                    assert!((values[r * batch + b] - v[r]).abs() < 1e-12);
+                }
+                for s in 0..slots {
+                    assert!((grads.positive[s * batch + b] - g.positive[s]).abs() < 1e-12, "seed {seed} slot {s}");
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn column_seeds_of_the_wrong_shape_are_refused() {
+        let (circuit, p) = random_case(3);
+        let layered = LayeredCircuit::new(&circuit);
+        let eval = CpuEvaluator::<Probability<f64>>::new(&layered).unwrap();
+        let w = Weights::complementary(2, p.iter().flat_map(|&x| [x, x]).collect());
+        let roots = layered.num_roots();
+        let err = eval.forward_backward_columns(&w, &vec![1.0; roots]).unwrap_err();
+        assert_eq!(err, EvalError::ColumnSeedShape { got: roots, roots, batch: 2 });
+    }
 }

@@ -13,6 +13,13 @@
 //! turns a ground [`logic::LogicProgram`] and its queries into one such
 //! circuit, deterministic and decomposable, for exact inference.
 //!
+//! A [`formula`] circuit ([`Expr`]) evaluates ground formulas
+//! truth-functionally instead: fuzzy connectives under a t-norm,
+//! implications, aggregations and p-means, forward and backward, batched,
+//! over an input matrix and the roots of a nested compiled circuit.
+//! [`fuzzy`] builds the fuzzy truth values of a logic program's atoms
+//! (recursion included) as nodes of one.
+//!
 //! ```
 //! use deeplog_circuits::{CircuitBuilder, CpuEvaluator, LayeredCircuit, SlotId, Weights};
 //! use deeplog_semirings::Probability;
@@ -38,6 +45,8 @@ pub mod compile;
 pub mod eval;
 pub mod explain;
 pub mod formats;
+pub mod formula;
+pub mod fuzzy;
 pub mod layered;
 pub mod logic;
 pub mod properties;
@@ -46,5 +55,7 @@ pub mod testing;
 pub use circuit::{Circuit, CircuitBuilder, Literal, Node, NodeId, SlotId};
 pub use compile::{compile, compile_with, Budget, CompileError, Compiled, Method};
 pub use eval::{CpuEvaluator, EvalError, Evaluate, Evaluated, Gradients, Weights};
+pub use formula::{Expr, ExprBuilder, ExprEvaluator, ExprId, FormulaError, Implication, Nested, SlotSource, TNorm};
+pub use fuzzy::FuzzyLimits;
 pub use layered::LayeredCircuit;
 pub use properties::{Knowledge, Properties};
