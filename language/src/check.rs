@@ -136,7 +136,8 @@ fn uses<'a>(term: &'a Term, negative: bool, out: &mut Vec<Use<'a>>) {
             let (name, arity) = (functor.as_str(), args.len());
             if matches!((name, arity), ("\\+" | "not", 1)) {
                 uses(&args[0], !negative, out);
-            } else if is_connective(name, arity) {
+            } else if is_connective(name, arity) || matches!((name, arity), ("r_implies" | "s_implies" | "*" | "+", 2))
+            {
                 for a in args {
                     uses(a, negative, out);
                 }

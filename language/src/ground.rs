@@ -46,8 +46,12 @@ use std::fmt::{self, Write as _};
 use std::hash::Hasher;
 
 use crate::diagnostic::Diagnostic;
-use crate::model::{Annotation, Model, Rule, Statement};
+use crate::model::{Annotation, Logic, Model, Rule, Statement};
 use crate::syntax::{Span, Term, TermKind};
+
+mod formula;
+
+pub use formula::{Aggregate, GroundConstraint, GroundFormula};
 
 /// A ground program: the input of lineage and knowledge compilation.
 ///
@@ -66,6 +70,9 @@ pub struct GroundProgram {
     /// gives one entry per possibly-true answer.
     pub queries: Vec<GroundQuery>,
     pub evidence: Vec<(u32, bool)>,
+    /// The nodes of every formula query and constraint, children first.
+    pub formulas: Vec<GroundFormula>,
+    pub constraints: Vec<GroundConstraint>,
 }
 
 /// `head :- body`: the head holds when every literal `(atom, positive)` of
@@ -85,11 +92,16 @@ pub enum GroundChoice {
     Disjunction { atoms: Vec<(u32, f64)> },
 }
 
-/// A ground query; `atom` is `None` when it is certainly false.
+/// A ground query; `atom` is `None` when it is certainly false or when the
+/// query is a formula, whose root in [`GroundProgram::formulas`] is then
+/// `formula`.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct GroundQuery {
     pub text: String,
     pub atom: Option<u32>,
+    pub formula: Option<u32>,
+    /// The query's own logic, when it names one (`query(q, logic(L))`).
+    pub logic: Option<Logic>,
 }
 
 /// Why a model could not be grounded, at the clause or literal responsible.
@@ -623,6 +635,8 @@ struct Target {
     args: Box<[Pat]>,
     vars: usize,
     span: Span,
+    /// A query's own logic (`query(q, logic(L))`).
+    logic: Option<Logic>,
 }
 
 #[derive(Debug)]
@@ -639,6 +653,7 @@ struct Program {
     preds: Vec<Pred>,
     var_names: Vec<Vec<String>>,
     goals: Vec<Goal>,
+    formulas: Vec<formula::FormulaGoal>,
 }
 
 #[derive(Default)]
@@ -712,6 +727,7 @@ fn is_formula(term: &Term) -> bool {
         TermKind::Annotated { .. } => true,
         TermKind::Compound { functor, args } => {
             is_connective(functor, args.len())
+                || matches!((functor.as_str(), args.len()), ("r_implies" | "s_implies" | "*" | "+", 2))
                 || (matches!(
                     (functor.as_str(), args.len()),
                     ("forall" | "exists" | "sum" | "max" | "min" | "product", 2) | ("pmean" | "pmean_error", 3)
@@ -745,21 +761,52 @@ fn compile(model: &Model, terms: &mut Terms) -> Result<Program, GroundError> {
         aux: 0,
     };
     let mut goals = Vec::new();
+    // Formulas are compiled once every predicate is known (a domain may be
+    // defined after the formula that ranges over it).
+    let mut formulas = Vec::new();
+    let mut domains = HashMap::new();
     for (i, statement) in model.statements.iter().enumerate() {
         match statement {
             Statement::Rule(rule) => c.rule(i as u32, rule)?,
-            Statement::Query(q) => goals.push(Goal::Query(c.target(&q.target, q.span)?)),
+            Statement::Query(q) if is_formula(&q.target) => {
+                let position = goals.iter().filter(|g| matches!(g, Goal::Query(_))).count();
+                formulas.push((&q.target, formula::Purpose::Query { position, logic: q.logic.map(|l| l.0) }));
+            }
+            Statement::Query(q) => {
+                let target = c.target(&q.target, q.span)?;
+                goals.push(Goal::Query(Target { logic: q.logic.map(|l| l.0), ..target }))
+            }
             Statement::Evidence(e) => goals.push(Goal::Evidence(c.target(&e.atom, e.span)?, e.value)),
             Statement::Constraint(k) => {
-                return Err(GroundError::new(k.span, "constraints are not supported by grounding yet"))
+                formulas.push((&k.formula, formula::Purpose::Constraint { weight: k.weight.map(|w| w.0) }))
             }
-            Statement::Domain(_) | Statement::Logic(..) | Statement::UseModule(..) => {}
+            Statement::Domain(d) => {
+                let mut vars = VarTable::default();
+                let mut values = Vec::with_capacity(d.values.len());
+                for v in &d.values {
+                    match c.pat(v, &mut vars)? {
+                        Pat::Ground(t) => values.push(t),
+                        _ => return Err(GroundError::new(v.span, "a domain's values must be ground terms")),
+                    }
+                }
+                domains.insert(d.name.clone(), std::rc::Rc::<[TermId]>::from(values));
+            }
+            Statement::Logic(..) | Statement::UseModule(..) => {}
         }
     }
+    let formulas = formulas
+        .into_iter()
+        .map(|(term, purpose)| {
+            let mut vars = VarTable::default();
+            let pat = c.formula(term, &mut vars, &domains)?;
+            Ok(formula::FormulaGoal { pat, vars: vars.names, text: term.to_string(), purpose })
+        })
+        .collect::<Result<Vec<_>, GroundError>>()?;
     for p in &mut c.preds {
         p.complete = p.rules.is_empty();
     }
-    let mut program = Program { clauses: c.clauses, facts: c.facts, preds: c.preds, var_names: c.var_names, goals };
+    let mut program =
+        Program { clauses: c.clauses, facts: c.facts, preds: c.preds, var_names: c.var_names, goals, formulas };
     stratify(&mut program)?;
     Ok(program)
 }
@@ -843,7 +890,7 @@ impl Compiler<'_> {
         }
         let mut vars = VarTable::default();
         let (pred, args) = self.callable(term, &mut vars)?;
-        Ok(Target { pred, args, vars: vars.names.len(), span })
+        Ok(Target { pred, args, vars: vars.names.len(), span, logic: None })
     }
 
     fn rule(&mut self, origin: u32, rule: &Rule) -> Result<(), GroundError> {
@@ -1371,6 +1418,8 @@ struct State {
     heads: Vec<(TermId, PredId)>,
     group_ids: FxMap<(u32, Box<[TermId]>), u32>,
     key: Vec<TermId>,
+    /// Formula goals, grounded over terms.
+    formulas: formula::Built,
 }
 
 impl State {
@@ -1407,6 +1456,7 @@ impl State {
             heads: Vec::new(),
             group_ids: FxMap::default(),
             key: Vec::new(),
+            formulas: formula::Built::default(),
         }
     }
 
@@ -1922,9 +1972,19 @@ impl State {
             env.reset(t.vars);
             self.demand(p, t.pred, &t.args, &env);
         }
+        self.run_to_completion(p, &mut env)?;
+        if !p.formulas.is_empty() {
+            self.formulas = self.expand_formulas(p, &mut env)?;
+            self.run_to_completion(p, &mut env)?;
+        }
+        Ok(())
+    }
+
+    /// Runs tasks and delayed negations until every call is complete.
+    fn run_to_completion(&mut self, p: &Program, env: &mut Env) -> Result<(), GroundError> {
         loop {
             while let Some(task) = self.tasks.pop() {
-                self.step(p, &mut env, task)?;
+                self.step(p, env, task)?;
             }
             // Every call made so far is complete up to its waiting
             // negations; the lowest stratum waiting can be decided.
@@ -1934,7 +1994,7 @@ impl State {
             self.delayed = later;
             for d in now {
                 env.load(&d.vals);
-                self.decide(p, &mut env, d.clause, d.pos as usize, d.body)?;
+                self.decide(p, env, d.clause, d.pos as usize, d.body)?;
             }
         }
         Ok(())
@@ -2226,7 +2286,9 @@ impl State {
     fn finish(mut self, p: &Program) -> Result<GroundProgram, GroundError> {
         // Resolve queries and evidence before anything is renumbered.
         let mut env = Env::default();
-        let mut queries: Vec<(String, Option<AtomId>)> = Vec::new();
+        let mut queries: Vec<(String, Option<AtomId>, Option<Logic>)> = Vec::new();
+        // How many answers each query goal gave, to place formula queries.
+        let mut query_goal_sizes = Vec::new();
         let mut evidence = Vec::new();
         for goal in &p.goals {
             let (Goal::Query(t) | Goal::Evidence(t, _)) = goal;
@@ -2248,7 +2310,10 @@ impl State {
                 }
             };
             match goal {
-                Goal::Query(_) => queries.extend(answers),
+                Goal::Query(t) => {
+                    query_goal_sizes.push(answers.len());
+                    queries.extend(answers.into_iter().map(|(text, atom)| (text, atom, t.logic)))
+                }
                 Goal::Evidence(t, value) => {
                     if self.ground_atom(p, t.pred, &t.args, &env).is_none() {
                         return Err(GroundError::new(t.span, "evidence must be a ground atom"));
@@ -2348,7 +2413,9 @@ impl State {
                 stack.push(a);
             }
         };
-        for a in queries.iter().filter_map(|q| q.1).chain(evidence.iter().map(|e| e.0)) {
+        let formula_atoms: Vec<AtomId> =
+            self.formulas.atom_nodes.keys().filter_map(|&t| self.atom_of_term(t)).collect();
+        for a in queries.iter().filter_map(|q| q.1).chain(evidence.iter().map(|e| e.0)).chain(formula_atoms) {
             mark(a, &mut relevant, &mut stack);
         }
         while let Some(a) = stack.pop() {
@@ -2414,15 +2481,42 @@ impl State {
                 }
             })
             .collect();
+        let formulas = formula::renumber(&self.formulas, |t| self.atom_of_term(t).map(|a| new_id[a as usize]));
+        // Atom queries in file order, with formula queries between them.
+        let mut per_goal = query_goal_sizes.into_iter();
+        let mut atom_queries = queries.into_iter().map(|(text, atom, logic)| GroundQuery {
+            text,
+            atom: atom.map(|a| new_id[a as usize]),
+            formula: None,
+            logic,
+        });
+        let mut all_queries = Vec::new();
+        let mut constraints = Vec::new();
+        let mut emitted = 0;
+        for (goal, &root) in p.formulas.iter().zip(&self.formulas.roots) {
+            match goal.purpose {
+                formula::Purpose::Query { position, logic } => {
+                    while emitted < position {
+                        let n = per_goal.next().unwrap_or(0);
+                        all_queries.extend(atom_queries.by_ref().take(n));
+                        emitted += 1;
+                    }
+                    all_queries.push(GroundQuery { text: goal.text.clone(), atom: None, formula: Some(root), logic });
+                }
+                formula::Purpose::Constraint { weight } => {
+                    constraints.push(GroundConstraint { text: goal.text.clone(), formula: root, weight })
+                }
+            }
+        }
+        all_queries.extend(atom_queries);
         Ok(GroundProgram {
             atoms,
             rules,
             choices,
-            queries: queries
-                .into_iter()
-                .map(|(text, atom)| GroundQuery { text, atom: atom.map(|a| new_id[a as usize]) })
-                .collect(),
+            queries: all_queries,
             evidence: evidence.into_iter().map(|(a, v)| (new_id[a as usize], v)).collect(),
+            formulas,
+            constraints,
         })
     }
 
@@ -2499,6 +2593,12 @@ impl fmt::Display for GroundProgram {
         }
         for &(a, value) in &self.evidence {
             writeln!(f, "evidence({}, {value}).", name(a))?;
+        }
+        for c in &self.constraints {
+            match c.weight {
+                Some(w) => writeln!(f, "{w}::constraint({}).", c.text)?,
+                None => writeln!(f, "constraint({}).", c.text)?,
+            }
         }
         Ok(())
     }

@@ -279,11 +279,11 @@ fn neural_predicates_fail_only_when_needed() {
 }
 
 #[test]
-fn formula_queries_are_not_supported_yet() {
+fn an_unknown_domain_is_an_error_at_its_name() {
     let source = "p(1).\nquery(forall(X in d, p(X))).\n";
     let e = grounded_unchecked(source).unwrap_err();
-    assert_eq!(e.message, "formula queries are not supported yet");
-    assert_eq!(&source[e.span.range()], "query(forall(X in d, p(X))).");
+    assert_eq!(e.message, "unknown domain `d`: declare it with `domain(d, [...])` or give facts `d(x)`");
+    assert_eq!(&source[e.span.range()], "d");
 }
 
 #[test]
@@ -473,4 +473,104 @@ fn small_benchmark_ground_programs_give_the_reference_answers() {
     }
     println!("{checked} programs checked by enumeration");
     assert!(checked >= 8);
+}
+
+// --- formulas
+
+/// A formula node printed back, atoms by name.
+fn show(p: &GroundProgram, node: u32) -> String {
+    use deeplog_language::ground::GroundFormula as F;
+    let list = |items: &[u32], sep: &str| items.iter().map(|&c| show(p, c)).collect::<Vec<_>>().join(sep);
+    match &p.formulas[node as usize] {
+        F::Atom(a) => p.atoms[*a as usize].clone(),
+        F::Const(b) => b.to_string(),
+        F::Number(x) => x.to_string(),
+        F::Not(a) => format!("not {}", show(p, *a)),
+        F::And(items) => format!("[{}]", list(items, " and ")),
+        F::Or(items) => format!("[{}]", list(items, " or ")),
+        F::Implies(a, b) => format!("({} -> {})", show(p, *a), show(p, *b)),
+        F::RImplies(a, b) => format!("({} r-> {})", show(p, *a), show(p, *b)),
+        F::SImplies(a, b) => format!("({} s-> {})", show(p, *a), show(p, *b)),
+        F::Iff(a, b) => format!("({} <-> {})", show(p, *a), show(p, *b)),
+        F::Aggregate(op, items) => format!("{op:?}({})", list(items, ", ")),
+        F::Transform(l, a) => format!("({})_{l}", show(p, *a)),
+    }
+}
+
+#[test]
+fn quantifiers_expand_over_facts_and_declared_domains() {
+    let p = grounded(
+        "person(ann). person(bob).\n0.3::smokes(ann). 0.4::smokes(bob).\n0.5::cancer(X) :- smokes(X).\n\
+         query(forall(X in person, smokes(X) implies cancer(X))).\n\
+         domain(colour, [red, green]).\n0.2::paint(red).\n\
+         query(exists(C in colour, paint(C))).\n",
+    );
+    let [q1, q2] = &p.queries[..] else { panic!("{:?}", p.queries) };
+    assert_eq!(q1.atom, None);
+    assert_eq!(show(&p, q1.formula.unwrap()), "[(smokes(ann) -> cancer(ann)) and (smokes(bob) -> cancer(bob))]");
+    // `paint(green)` is never derived: false.
+    assert_eq!(show(&p, q2.formula.unwrap()), "[paint(red) or false]");
+    assert_eq!(q2.text, "exists(C in colour, paint(C))");
+    // The formulas' atoms are relevant: their choices and rules are kept.
+    assert!(p.atoms.iter().any(|a| a == "cancer(bob)"));
+    assert_eq!(p.choices.len(), 5, "{p}");
+}
+
+#[test]
+fn formula_queries_keep_file_order_among_atom_queries() {
+    let p = grounded("0.5::a. 0.5::b.\nquery(a).\nquery(a and b).\nquery(b).\n");
+    let kinds: Vec<_> = p.queries.iter().map(|q| (q.text.as_str(), q.formula.is_some())).collect();
+    assert_eq!(kinds, [("a", false), ("a and b", true), ("b", false)]);
+}
+
+#[test]
+fn aggregations_annotations_and_boolean_variables() {
+    let p = grounded(
+        "0.1::burglary. 0.2::earthquake.\n\
+         query(sum(A in bool, sum(B in bool, (A or B)_probability))).\n\
+         query(sum(B in bool, (B iff burglary)_probability * 2)).\n\
+         person(a). person(b). 0.5::s(a). 0.5::s(b).\n\
+         constraint(pmean_error(X in person, s(X)_product, 2)).\n\
+         0.5::constraint(forall(X in person, forall(Y in person, X \\= Y implies s(X)))).\n",
+    );
+    let q = |i: usize| show(&p, p.queries[i].formula.unwrap());
+    assert_eq!(
+        q(0),
+        "Sum(Sum(([true or true])_probability, ([true or false])_probability), \
+         Sum(([false or true])_probability, ([false or false])_probability))"
+    );
+    assert_eq!(
+        q(1),
+        "Sum(Product(((true <-> burglary))_probability, 2), Product(((false <-> burglary))_probability, 2))"
+    );
+    let [c1, c2] = &p.constraints[..] else { panic!() };
+    assert_eq!(show(&p, c1.formula), "PMeanError(2.0)((s(a))_product, (s(b))_product)");
+    assert_eq!(c1.weight, None);
+    assert_eq!(c2.weight, Some(0.5));
+    assert_eq!(show(&p, c2.formula), "[[(false -> s(a)) and (true -> s(a))] and [(true -> s(b)) and (false -> s(b))]]");
+}
+
+#[test]
+fn formula_errors_say_where_and_why() {
+    let e = error_of("0.5::a(x).\nquery(forall(X in thing, a(X))).\n");
+    assert!(e.message.contains("unknown domain `thing`"), "{}", e.message);
+    let e = error_of("0.5::a(x).\nquery(a(X) and a(x)).\n");
+    assert!(e.message.contains("variable `X` is not bound"), "{}", e.message);
+    let e = error_of("0.5::a(x). 0.5::d(x).\nquery(forall(X in d, a(X))).\n");
+    assert!(e.message.contains("domain `d` must be certain"), "{}", e.message);
+    let e = error_of("domain(d, [x, y]).\nquery(forall(X in d, X)).\n");
+    assert!(e.message.contains("must be `true` or `false`, not `x`"), "{}", e.message);
+    let e = error_of("0.5::a(1).\nquery(forall(X in bool, between(1, 2, X))).\n");
+    assert!(e.message.contains("cannot be used inside a formula"), "{}", e.message);
+    let e = error_of("0.5::a.\nquery((a)_nonsense).\n");
+    assert!(e.message.contains("unknown logic"), "{}", e.message);
+}
+
+#[test]
+fn domains_may_be_derived_by_rules() {
+    let p = grounded("n(X) :- between(1, 3, X).\n0.5::on(X) :- n(X).\nquery(sum(X in n, on(X)_probability)).\n");
+    assert_eq!(
+        show(&p, p.queries[0].formula.unwrap()),
+        "Sum((on(1))_probability, (on(2))_probability, (on(3))_probability)"
+    );
 }
