@@ -24,12 +24,18 @@
 
 pub use deeplog_circuits as circuits;
 pub use deeplog_gpu as gpu;
+pub use deeplog_language as language;
 pub use deeplog_semirings as semirings;
 
 pub mod cli;
 pub mod device;
+pub mod formulas;
 pub mod model;
 
 pub use deeplog_circuits::compile::Method;
+pub use deeplog_language::model::Logic;
 pub use device::Device;
-pub use model::{Answer, Answers, CompiledModel, CompiledQuery, Explanation, Model, QueryOptions, SlotInfo};
+pub use formulas::{Evaluation, Formulas, Input};
+pub use model::{
+    Answer, Answers, CompiledModel, CompiledQuery, ConstraintAnswer, Explanation, Model, QueryOptions, SlotInfo,
+};

@@ -19,10 +19,12 @@ use deeplog_circuits::properties::{check, smooth};
 use deeplog_circuits::{compile_with, Budget, Circuit, Method};
 use deeplog_circuits::{CpuEvaluator, Evaluate, LayeredCircuit, Weights};
 use deeplog_gpu::GpuEvaluator;
-use deeplog_language::ground::{ground, GroundChoice, Limits};
+use deeplog_language::ground::{ground, GroundChoice, GroundProgram, Limits};
 use deeplog_language::model::Logic;
 use deeplog_language::{check_source, Checked};
 use deeplog_semirings::{Counting, LogProbability};
+
+use crate::formulas::{self, Formulas};
 
 /// Why a model could not be answered. The `Display` text is what a user
 /// reads: rendered diagnostics with source lines, or a one-line cause.
@@ -40,11 +42,6 @@ pub enum Error {
     Evaluate(String),
     #[error("evidence has probability zero: {0}")]
     ImpossibleEvidence(String),
-    #[error(
-        "the {0} logic is not supported by `query` yet (supported: probability, log-probability, boolean, \
-         maxproduct, counting)"
-    )]
-    UnsupportedLogic(Logic),
     #[error("{0}")]
     Unsupported(String),
 }
@@ -94,6 +91,10 @@ pub struct Answer {
     /// With [`QueryOptions::explain`]: the most probable explanation.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub explanation: Option<Explanation>,
+    /// The query's own logic, when it differs from the model's
+    /// (`query(q, logic(L))`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub logic: Option<String>,
 }
 
 /// The most probable proof of a query: facts (and choices of annotated
@@ -131,7 +132,23 @@ pub struct Timings {
 pub struct Answers {
     pub logic: String,
     pub answers: Vec<Answer>,
+    /// Each constraint's value in the logic (truth, or probability).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub constraints: Vec<ConstraintAnswer>,
+    /// With constraints: `Σ weight · (1 − truth)` in a fuzzy logic,
+    /// `Σ weight · −ln P` in the probability logic.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub loss: Option<f64>,
     pub timings: Timings,
+}
+
+/// A constraint's value.
+#[derive(Clone, Debug, PartialEq, serde::Serialize)]
+pub struct ConstraintAnswer {
+    pub constraint: String,
+    pub weight: f64,
+    /// Its truth (fuzzy) or probability.
+    pub value: f64,
 }
 
 /// A checked model file.
@@ -177,13 +194,11 @@ impl Model {
     pub fn query(&self, options: &QueryOptions) -> Result<Answers, Error> {
         let Some(model) = &self.checked.model else { unreachable!("a checked model without errors has a model") };
         let logic = options.logic.or(model.logic()).unwrap_or(Logic::Probability);
-        if !matches!(
-            logic,
-            Logic::Probability | Logic::LogProbability | Logic::Boolean | Logic::MaxProduct | Logic::Counting
-        ) {
-            return Err(Error::UnsupportedLogic(logic));
+        let (grounded, program, timings) = self.ground()?;
+        if formulas::needed(logic, options.logic.is_some(), &grounded) {
+            return self.query_formulas(&grounded, &program, timings, logic, options);
         }
-        let compiled = self.compile(options)?;
+        let compiled = self.compile_grounded(&grounded, &program, timings, options)?;
         if matches!(logic, Logic::MaxProduct | Logic::Counting) && compiled.disjunctive.iter().any(|&d| d) {
             return Err(Error::Unsupported(format!(
                 "the {logic} reading ranges over whole worlds, and deeplog does not yet combine it with annotated \
@@ -267,9 +282,100 @@ impl Model {
                 Some(root) if options.explain => self.explain(&circuit, &slots, &disjunctive, root),
                 _ => None,
             };
-            answers.push(Answer { query: q.query.clone(), value, exact, explanation });
+            answers.push(Answer { query: q.query.clone(), value, exact, explanation, logic: None });
         }
-        Ok(Answers { logic: logic.name().to_string(), answers, timings })
+        Ok(Answers { logic: logic.name().to_string(), answers, constraints: Vec::new(), loss: None, timings })
+    }
+
+    /// The model built for `options`' logic as a formula circuit (see
+    /// [`crate::formulas`]): evaluate its queries and constraints and
+    /// differentiate its loss with new input values, as often as needed.
+    pub fn formulas(&self, options: &QueryOptions) -> Result<Formulas, Error> {
+        let Some(model) = &self.checked.model else { unreachable!("a checked model without errors has a model") };
+        let logic = options.logic.or(model.logic()).unwrap_or(Logic::Probability);
+        let (grounded, program, _) = self.ground()?;
+        self.build_formulas(&grounded, &program, logic, options)
+    }
+
+    fn build_formulas(
+        &self,
+        grounded: &GroundProgram,
+        program: &LogicProgram,
+        logic: Logic,
+        options: &QueryOptions,
+    ) -> Result<Formulas, Error> {
+        let budget = Budget { max_nodes: options.max_nodes, timeout: options.timeout };
+        let request =
+            formulas::Request { logic, forced: options.logic.is_some(), budget: &budget, method: options.compiler };
+        formulas::build(grounded, program, &request).map_err(|e| match e {
+            Error::Compile(text) => Error::Compile(format!("{}: {}", self.name, name_atoms(&text, &grounded.atoms))),
+            other => other,
+        })
+    }
+
+    /// Answers through the formula circuit: fuzzy logics, formula queries,
+    /// constraints.
+    fn query_formulas(
+        &self,
+        grounded: &GroundProgram,
+        program: &LogicProgram,
+        mut timings: Timings,
+        logic: Logic,
+        options: &QueryOptions,
+    ) -> Result<Answers, Error> {
+        if options.device == crate::Device::Gpu {
+            return Err(Error::Unsupported(
+                "formula queries, constraints and the fuzzy logics are evaluated on the CPU only for now; use \
+                 --device cpu or auto"
+                    .to_string(),
+            ));
+        }
+        if options.explain {
+            return Err(Error::Unsupported(
+                "--explain works for atom queries in the probability logics; this model is answered as a formula \
+                 circuit"
+                    .to_string(),
+            ));
+        }
+        let start = Instant::now();
+        let built = self.build_formulas(grounded, program, logic, options)?;
+        timings.compile_s = start.elapsed().as_secs_f64();
+        timings.compiler = built.compiler.unwrap_or("none (truth-functional)");
+        (timings.circuit_nodes, timings.circuit_edges) = built.size();
+        timings.device = "cpu".to_string();
+        let start = Instant::now();
+        let evaluation = built.evaluate(&built.initial_values())?;
+        timings.evaluate_s = start.elapsed().as_secs_f64();
+        if evaluation.queries.iter().chain(&evaluation.constraints).any(|v| v.is_nan()) && !grounded.evidence.is_empty()
+        {
+            return Err(Error::ImpossibleEvidence(describe_evidence(&grounded.evidence, &grounded.atoms)));
+        }
+        let answers = built
+            .queries()
+            .iter()
+            .zip(&evaluation.queries)
+            .zip(built.query_logics())
+            .map(|((q, &value), &own)| Answer {
+                query: q.clone(),
+                value,
+                exact: None,
+                explanation: None,
+                logic: (own != logic).then(|| own.name().to_string()),
+            })
+            .collect();
+        let constraints = built
+            .constraints()
+            .iter()
+            .zip(&evaluation.constraints)
+            .map(|(c, &value)| ConstraintAnswer { constraint: c.text.clone(), weight: c.weight, value })
+            .collect();
+        Ok(Answers {
+            logic: logic.name().to_string(),
+            answers,
+            constraints,
+            loss: (!grounded.constraints.is_empty()).then_some(evaluation.loss),
+            timings,
+        })
     }
 
     /// The heaviest proof under `root` (see [`Explanation`]): facts weigh
@@ -296,6 +402,20 @@ impl Model {
     /// saved ([`CompiledModel::to_json`]) and evaluated again without the
     /// model.
     pub fn compile(&self, options: &QueryOptions) -> Result<CompiledModel, Error> {
+        let (grounded, program, timings) = self.ground()?;
+        if !grounded.constraints.is_empty() || grounded.queries.iter().any(|q| q.formula.is_some()) {
+            return Err(Error::Unsupported(
+                "this model has formula queries or constraints, which are evaluated as a formula circuit rather than \
+                 one compiled circuit; answer it with `deeplog query`"
+                    .to_string(),
+            ));
+        }
+        self.compile_grounded(&grounded, &program, timings, options)
+    }
+
+    /// The model grounded, as the ground program and as the circuits'
+    /// logic program.
+    fn ground(&self) -> Result<(GroundProgram, LogicProgram, Timings), Error> {
         let Some(model) = &self.checked.model else { unreachable!("a checked model without errors has a model") };
         let mut timings = Timings { parse_and_check_s: self.check_s, ..Timings::default() };
 
@@ -320,12 +440,22 @@ impl Model {
                 })
                 .collect(),
         };
+        Ok((grounded, program, timings))
+    }
+
+    fn compile_grounded(
+        &self,
+        grounded: &GroundProgram,
+        program: &LogicProgram,
+        mut timings: Timings,
+        options: &QueryOptions,
+    ) -> Result<CompiledModel, Error> {
         // Queries that cannot be derived are false without compiling them.
         let derivable: Vec<u32> = grounded.queries.iter().filter_map(|q| q.atom).collect();
         let start = Instant::now();
         let budget = Budget { max_nodes: options.max_nodes, timeout: options.timeout };
         let compiled =
-            compile_with(&program, &derivable, &grounded.evidence, &budget, options.compiler).map_err(|e| {
+            compile_with(program, &derivable, &grounded.evidence, &budget, options.compiler).map_err(|e| {
                 let text = e.to_string();
                 Error::Compile(format!("{}: {}", self.name, name_atoms(&text, &grounded.atoms)))
             })?;

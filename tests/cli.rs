@@ -292,8 +292,10 @@ fn query_answers_like_problog() {
     assert!(v["timings"]["circuit_edges"].as_u64().unwrap() > 0);
     let (ok, out, _) = deeplog(&["query", &model, "--logic", "log-probability"]);
     assert!(ok && out.starts_with("path(1,5): -1.35"), "{out}");
-    let (ok, _, err) = deeplog(&["query", &model, "--logic", "godel"]);
-    assert!(!ok && err.contains("not supported by `query` yet"), "{err}");
+    // The same file in a fuzzy logic: the widest path.
+    let (ok, out, err) = deeplog(&["query", &model, "--logic", "godel"]);
+    assert!(ok, "{err}");
+    assert_eq!(out, "path(1,5): 0.4\npath(1,6): 0.3\npath(5,5): 0.4\n");
     let bad = TempFile::new("nat.pl", "nat(0).\nnat(s(X)) :- nat(X).\nquery(nat(X)).\n");
     let (ok, _, err) = deeplog(&["query", bad.path()]);
     assert!(!ok && err.contains("nat.pl:") && err.contains("nat/1"), "{err}");
@@ -398,4 +400,30 @@ fn without_an_adapter_gpu_is_an_error_and_auto_falls_back_to_the_cpu() {
     let (ok, out, err) = run("auto");
     assert!(ok, "{err}");
     assert!(out.contains("\"device\":\"cpu\""), "{out}");
+}
+
+#[test]
+fn query_reads_one_file_in_every_logic_and_reports_constraints() {
+    let smokers = Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/smokers/smokers.pl").display().to_string();
+    for (logic, first) in [("probability", "0.3487032"), ("godel", "0.3"), ("product", "0.3"), ("lukasiewicz", "0.3")] {
+        let (ok, out, err) = deeplog(&["query", &smokers, "--logic", logic]);
+        assert!(ok, "{logic}: {err}");
+        assert!(out.starts_with(&format!("smokes(angelika): {first}\n")), "{logic}: {out}");
+        assert!(out.contains("exists(X in person, asthma(X)): "), "{out}");
+    }
+    let model = TempFile::new("c.pl", "0.8::a. 0.4::b.\nconstraint(a implies b).\nquery(a and b).\n");
+    let (ok, out, err) = deeplog(&["query", model.path(), "--logic", "product"]);
+    assert!(ok, "{err}");
+    assert_eq!(out, "a and b: 0.32\nconstraint a implies b: truth 0.52\nloss: 0.48\n");
+    let (ok, out, err) = deeplog(&["query", model.path(), "--json"]);
+    assert!(ok, "{err}");
+    let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert!((v["constraints"][0]["value"].as_f64().unwrap() - 0.52).abs() < 1e-12, "{v}");
+    assert!((v["loss"].as_f64().unwrap() + 0.52f64.ln()).abs() < 1e-12, "{v}");
+    // A formula in a logic it cannot be read in says so.
+    let (ok, _, err) = deeplog(&["query", model.path(), "--logic", "counting"]);
+    assert!(!ok && err.contains("not supported in the counting logic"), "{err}");
+    let bad = TempFile::new("d.pl", "0.5::a(x).\nquery(forall(X in nowhere, a(X))).\n");
+    let (ok, _, err) = deeplog(&["query", bad.path(), "--logic", "godel"]);
+    assert!(!ok && err.contains("d.pl:2:") && err.contains("unknown domain `nowhere`"), "{err}");
 }

@@ -65,6 +65,10 @@ pub fn query(args: QueryArgs<'_>) -> Result<(), CliError> {
             "logic": answers.logic,
             "queries": answers.answers,
         });
+        if !answers.constraints.is_empty() {
+            out["constraints"] = serde_json::to_value(&answers.constraints).unwrap_or_default();
+            out["loss"] = serde_json::json!(answers.loss);
+        }
         if args.timings {
             out["timings"] = serde_json::to_value(&answers.timings).unwrap_or_default();
         }
@@ -72,12 +76,16 @@ pub fn query(args: QueryArgs<'_>) -> Result<(), CliError> {
         return Ok(());
     }
     for a in &answers.answers {
-        let value = match (&a.exact, answers.logic.as_str()) {
+        let logic = a.logic.as_deref().unwrap_or(&answers.logic);
+        let value = match (&a.exact, logic) {
             (Some(exact), _) => exact.clone(),
             (None, "boolean") => (a.value != 0.0).to_string(),
             (None, _) => significant(a.value, 8),
         };
-        println!("{}: {value}", a.query);
+        match &a.logic {
+            Some(own) => println!("{} ({own}): {value}", a.query),
+            None => println!("{}: {value}", a.query),
+        }
         if args.explain {
             match &a.explanation {
                 Some(e) => {
@@ -86,6 +94,13 @@ pub fn query(args: QueryArgs<'_>) -> Result<(), CliError> {
                 None => println!("  no proof"),
             }
         }
+    }
+    for c in &answers.constraints {
+        let what = if answers.logic.contains("probability") { "probability" } else { "truth" };
+        println!("constraint {}: {what} {}", c.constraint, significant(c.value, 8));
+    }
+    if let Some(loss) = answers.loss {
+        println!("loss: {}", significant(loss, 8));
     }
     if args.timings {
         let t = &answers.timings;

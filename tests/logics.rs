@@ -1,0 +1,290 @@
+//! One model, many logics: hand-computed values of small formulas in every
+//! logic, DeepLog's documented formulas, the smokers example under each
+//! `--logic`, recursion in the fuzzy logics, and gradients against finite
+//! differences.
+
+use std::path::Path;
+
+use deeplog::model::Error;
+use deeplog::{Model, QueryOptions};
+use deeplog_language::model::Logic;
+
+fn options(logic: Logic) -> QueryOptions {
+    QueryOptions { logic: Some(logic), ..QueryOptions::default() }
+}
+
+fn values(source: &str, logic: Logic) -> Vec<(String, f64)> {
+    let model = Model::from_source("test.pl", source).unwrap_or_else(|e| panic!("{e}"));
+    let answers = model.query(&options(logic)).unwrap_or_else(|e| panic!("{logic}: {e}"));
+    answers.answers.into_iter().map(|a| (a.query, a.value)).collect()
+}
+
+fn assert_values(source: &str, logic: Logic, expected: &[f64]) {
+    let got = values(source, logic);
+    assert_eq!(got.len(), expected.len(), "{logic}: {got:?}");
+    for ((query, value), want) in got.iter().zip(expected) {
+        assert!((value - want).abs() < 1e-12, "{logic}: {query} = {value}, expected {want}");
+    }
+}
+
+/// Connectives, one nested quantifier and the aggregations; their values in
+/// each logic are worked out by hand in the comments of `connectives_*`.
+const SMALL: &str = "\
+0.8::a. 0.4::b.
+domain(d, [x, y]).
+0.8::p(x). 0.4::p(y). 0.5::q(x). 0.85::q(y).
+query(a and b).
+query(a or b).
+query(a implies b).
+query(r_implies(a, b)).
+query(s_implies(a, b)).
+query(a iff b).
+query(not a).
+query(forall(X in d, exists(Y in d, p(X) and q(Y)))).
+query(pmean(X in d, p(X), 2)).
+query(pmean_error(X in d, p(X), 2)).
+query(sum(X in d, p(X))).
+query(max(X in d, p(X))).
+query(min(X in d, p(X))).
+query(product(X in d, p(X))).
+";
+
+/// The aggregations read atoms as numbers, the same in every logic:
+/// pmean = √((0.64 + 0.16)/2), pmean_error = 1 − √((0.04 + 0.36)/2).
+const AGGREGATES: [f64; 6] = [0.632_455_532_033_675_9, 0.552_786_404_500_042_1, 1.2, 0.8, 0.4, 0.32];
+
+fn with_aggregates(first: &[f64]) -> Vec<f64> {
+    first.iter().chain(&AGGREGATES).copied().collect()
+}
+
+#[test]
+fn connectives_in_godel_logic() {
+    // min, max, Gödel implication (0.8 > 0.4: 0.4), its residuum, Kleene–
+    // Dienes max(0.2, 0.4), iff = min(0.4, 1), 1 − 0.8; the nested formula:
+    // X = x: max(min(.8, .5), min(.8, .85)) = .8, X = y: .4; min = 0.4.
+    let expected = with_aggregates(&[0.4, 0.8, 0.4, 0.4, 0.4, 0.4, 1.0 - 0.8, 0.4]);
+    assert_values(SMALL, Logic::Godel, &expected);
+}
+
+#[test]
+fn connectives_in_product_logic() {
+    // 0.32, 0.8 + 0.4 − 0.32, Reichenbach 1 − 0.8 + 0.32, Goguen 0.4/0.8,
+    // Reichenbach again, iff = 0.52 · (1 − 0.4 + 0.32); nested: X = x:
+    // S(0.4, 0.68) = 0.808, X = y: S(0.2, 0.34) = 0.472; product 0.381376.
+    let expected = with_aggregates(&[0.32, 0.88, 0.52, 0.5, 0.52, 0.52 * 0.92, 1.0 - 0.8, 0.808 * 0.472]);
+    let got = values(SMALL, Logic::Product);
+    for ((q, v), want) in got.iter().zip(&expected) {
+        assert!((v - want).abs() < 1e-12, "{q} = {v}, expected {want}");
+    }
+}
+
+#[test]
+fn connectives_in_lukasiewicz_logic() {
+    // max(0, 0.2), min(1, 1.2), min(1, 1 − 0.8 + 0.4) three times, iff =
+    // T(0.6, 1); nested: X = x: min(1, 0.3 + 0.65) = 0.95, X = y:
+    // 0 + 0.25; T(0.95, 0.25) = 0.2.
+    let expected = with_aggregates(&[0.2, 1.0, 0.6, 0.6, 0.6, 0.6, 1.0 - 0.8, 0.2]);
+    let got = values(SMALL, Logic::Lukasiewicz);
+    for ((q, v), want) in got.iter().zip(&expected) {
+        assert!((v - want).abs() < 1e-12, "{q} = {v}, expected {want}");
+    }
+}
+
+#[test]
+fn connectives_in_probability_logic() {
+    // Independent facts: P(a ∧ b), P(a ∨ b), P(¬a ∨ b) = 1 − 0.8 · 0.6 for
+    // all three implications, P(a ↔ b) = 0.32 + 0.2 · 0.6, P(¬a); nested:
+    // P(p(x) ∧ p(y) ∧ (q(x) ∨ q(y))) = 0.32 · (1 − 0.5 · 0.15).
+    let expected = with_aggregates(&[0.32, 0.88, 0.52, 0.52, 0.52, 0.44, 1.0 - 0.8, 0.32 * 0.925]);
+    let got = values(SMALL, Logic::Probability);
+    for ((q, v), want) in got.iter().zip(&expected) {
+        assert!((v - want).abs() < 1e-12, "{q} = {v}, expected {want}");
+    }
+    // Log-probability is its logarithm; boolean says whether it is possible.
+    let logs = values(SMALL, Logic::LogProbability);
+    for ((q, v), want) in logs.iter().zip(&expected).take(8) {
+        assert!((v - want.ln()).abs() < 1e-12, "{q} = {v}, expected ln {want}");
+    }
+    let possible = values("0.5::a.\nquery(a and not a).\nquery(a or not a).\n", Logic::Boolean);
+    assert_eq!(possible.iter().map(|p| p.1).collect::<Vec<_>>(), [0.0, 1.0]);
+}
+
+#[test]
+fn truth_tables_of_the_fuzzy_connectives_are_boolean_on_crisp_inputs() {
+    for logic in [Logic::Godel, Logic::Product, Logic::Lukasiewicz] {
+        for (a, b) in [(0, 0), (0, 1), (1, 0), (1, 1)] {
+            let source = format!(
+                "{a}::a. {b}::b.\nquery(a and b).\nquery(a or b).\nquery(a implies b).\nquery(r_implies(a, b)).\n\
+                 query(s_implies(a, b)).\nquery(a iff b).\nquery(not a).\n"
+            );
+            let (a, b) = (a == 1, b == 1);
+            let want = [a && b, a || b, !a || b, !a || b, !a || b, a == b, !a].map(|t| f64::from(u8::from(t)));
+            assert_values(&source, logic, &want);
+        }
+    }
+}
+
+#[test]
+fn deeplogs_documented_counts() {
+    // DeepLog's model counting: A ∨ B has 3 models.
+    let count = "query(sum(A in bool, sum(B in bool, (A or B)_probability))).\n";
+    // Weighted model counting: the sum over interpretations of the formula
+    // moved into probability times each interpretation's weight.
+    let wmc = "0.1::burglary. 0.2::earthquake.\n\
+               query(sum(B in bool, sum(E in bool, (B or E)_probability * (B iff burglary)_probability \
+               * (E iff earthquake)_probability))).\nquery(burglary or earthquake).\n";
+    for logic in [Logic::Probability, Logic::Godel, Logic::Product, Logic::Lukasiewicz] {
+        assert_values(count, logic, &[3.0]);
+        let got = values(wmc, logic);
+        assert!((got[0].1 - 0.28).abs() < 1e-12, "{logic}: {got:?}");
+    }
+    assert!((values(wmc, Logic::Probability)[1].1 - 0.28).abs() < 1e-12);
+}
+
+#[test]
+fn annotations_move_parts_between_logics() {
+    let source = "0.8::a. 0.4::b.\n\
+                  query((a and b)_godel * 2).\n\
+                  query((a and b)_probability + (a and b)_lukasiewicz).\n\
+                  query((a)_probability and b).\n";
+    // In product logic: 2 · min; 0.32 + 0.2; the third: the product t-norm
+    // of a probability and a truth value.
+    assert_values(source, Logic::Product, &[0.8, 0.52, 0.32]);
+    // In probability logic the first two are the same numbers; the third
+    // puts a number under `and`, which is refused with the reason.
+    let model = Model::from_source("t.pl", source).unwrap();
+    let e = model.query(&options(Logic::Probability)).unwrap_err();
+    assert!(e.to_string().contains("combine numbers with `*` and `+`"), "{e}");
+    assert_values("0.8::a. 0.4::b.\nquery((a and b)_godel * 2).\n", Logic::Probability, &[0.8]);
+}
+
+fn smokers() -> String {
+    std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/smokers/smokers.pl")).unwrap()
+}
+
+#[test]
+fn smokers_in_every_logic_without_edits() {
+    let source = smokers();
+    // Probability: the atom queries equal those of the same model without
+    // its formula queries, which takes the compiled-circuit path that is
+    // checked against ProbLog.
+    let atoms_only: String = source.lines().filter(|l| !l.contains(" in person")).map(|l| format!("{l}\n")).collect();
+    let reference = values(&atoms_only, Logic::Probability);
+    let got = values(&source, Logic::Probability);
+    assert_eq!(reference.len(), 3);
+    for ((q, v), (_, r)) in got.iter().zip(&reference) {
+        assert!((v - r).abs() < 1e-12, "{q}: {v} vs {r}");
+    }
+    // The formula queries, against the equivalent rules.
+    let with_rules = format!(
+        "{atoms_only}some_asthma :- asthma(X).\nbad(X) :- person(X), smokes(X), \\+ asthma(X).\nsome_bad :- bad(X).\n\
+         query(some_asthma).\nquery(some_bad).\n"
+    );
+    let rules = values(&with_rules, Logic::Probability);
+    assert!((got[3].1 - rules[3].1).abs() < 1e-12, "{} vs {}", got[3].1, rules[3].1);
+    assert!((got[4].1 - (1.0 - rules[4].1)).abs() < 1e-12, "{} vs {}", got[4].1, 1.0 - rules[4].1);
+    // Fuzzy: stress 0.3 beats every influence (0.2 · smokes), so every
+    // smokes is 0.3; asthma is T(0.4, 0.3).
+    let product_asthma: f64 = 0.4 * 0.3;
+    assert_values(&source, Logic::Godel, &[0.3, 0.3, 0.3, 0.3, 1.0]);
+    assert_values(
+        &source,
+        Logic::Product,
+        &[0.3, 0.3, product_asthma, 1.0 - (1.0 - product_asthma).powi(4), (1.0 - 0.3 + 0.3 * product_asthma).powi(4)],
+    );
+    assert_values(&source, Logic::Lukasiewicz, &[0.3, 0.3, 0.0, 0.0, 0.0]);
+}
+
+#[test]
+fn fuzzy_recursion_takes_the_best_derivation() {
+    let graph =
+        std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/models/graph.pl")).unwrap();
+    // path(1,5), path(1,6), path(5,5) on a graph with a cycle through 5 → 1:
+    // Gödel: the widest path; product: the most probable path; Łukasiewicz:
+    // a path of two edges 0.6, 0.4 is already 0.
+    assert_values(&graph, Logic::Godel, &[0.4, 0.3, 0.4]);
+    assert_values(&graph, Logic::Product, &[0.6 * 0.4, 0.6 * 0.3, 0.5 * 0.6 * 0.4]);
+    assert_values(&graph, Logic::Lukasiewicz, &[0.0, 0.0, 0.0]);
+}
+
+#[test]
+fn constraints_report_their_value_and_loss() {
+    let source = "0.8::a. 0.4::b.\nconstraint(a implies b).\n0.5::constraint(a or b).\nquery(a).\n";
+    let model = Model::from_source("c.pl", source).unwrap();
+    let fuzzy = model.query(&options(Logic::Product)).unwrap();
+    let truths: Vec<f64> = fuzzy.constraints.iter().map(|c| c.value).collect();
+    assert!((truths[0] - 0.52).abs() < 1e-12 && (truths[1] - 0.88).abs() < 1e-12, "{truths:?}");
+    assert!((fuzzy.loss.unwrap() - (0.48 + 0.5 * 0.12)).abs() < 1e-12);
+    let probability = model.query(&options(Logic::Probability)).unwrap();
+    let want = -(0.52f64.ln()) - 0.5 * 0.88f64.ln();
+    assert!((probability.loss.unwrap() - want).abs() < 1e-12, "{:?}", probability.loss);
+}
+
+/// Central differences of `f` at `x` in every coordinate.
+fn finite_differences(x: &[f64], f: impl Fn(&[f64]) -> f64) -> Vec<f64> {
+    let h = 1e-6;
+    (0..x.len())
+        .map(|i| {
+            let (mut up, mut down) = (x.to_vec(), x.to_vec());
+            up[i] += h;
+            down[i] -= h;
+            (f(&up) - f(&down)) / (2.0 * h)
+        })
+        .collect()
+}
+
+#[test]
+fn gradients_match_finite_differences_in_every_logic() {
+    // Inputs away from the kinks of min, max and the bounded sums.
+    let source = "0.7::a. 0.35::b. 0.55::c.\ndomain(d, [x, y]).\n0.6::p(x). 0.3::p(y).\n\
+                  0.45::e(x, y). 0.25::e(y, x).\n\
+                  r(X) :- p(X). r(Y) :- e(X, Y), r(X).\n0.3::col(red); 0.5::col(blue).\n\
+                  query(col(red) or (col(blue) and a)).\n\
+                  query((a and b) or c).\nquery(a implies (b iff c)).\nquery(r_implies(b, a)).\n\
+                  query(forall(X in d, exists(Y in d, e(X, Y) or r(Y)))).\n\
+                  query(pmean_error(X in d, r(X), 2) * pmean(X in d, p(X), 3)).\n\
+                  constraint(forall(X in d, r(X) implies p(X))).\n0.5::constraint(exists(X in d, not r(X))).\n";
+    let model = Model::from_source("g.pl", source).unwrap();
+    for logic in [Logic::Probability, Logic::Godel, Logic::Product, Logic::Lukasiewicz] {
+        let formulas = model.formulas(&options(logic)).unwrap();
+        let x = formulas.initial_values();
+        for q in 0..formulas.queries().len() {
+            let (_, grad) = formulas.query_gradient(&x, q).unwrap();
+            let fd = finite_differences(&x, |x| formulas.evaluate(x).unwrap().queries[q]);
+            for (i, (g, f)) in grad.iter().zip(&fd).enumerate() {
+                assert!((g - f).abs() < 1e-6, "{logic}, query {q}, input {i}: {g} vs {f}");
+            }
+        }
+        let (_, grad) = formulas.loss_gradient(&x).unwrap();
+        let fd = finite_differences(&x, |x| formulas.evaluate(x).unwrap().loss);
+        for (i, (g, f)) in grad.iter().zip(&fd).enumerate() {
+            assert!((g - f).abs() < 1e-6, "{logic}, loss, input {i}: {g} vs {f}");
+        }
+    }
+}
+
+#[test]
+fn errors_are_clear() {
+    let model = Model::from_source("e.pl", "0.5::a.\nquery(a and b).\n").unwrap();
+    let e = model.query(&QueryOptions { device: deeplog::Device::Gpu, ..options(Logic::Godel) }).unwrap_err();
+    assert!(e.to_string().contains("CPU only"), "{e}");
+    let e = model.query(&options(Logic::Counting)).unwrap_err();
+    assert!(e.to_string().contains("not supported in the counting logic"), "{e}");
+    assert!(matches!(
+        Model::from_source("e.pl", "query(forall(X in nowhere, p(X))).\n").unwrap().query(&options(Logic::Godel)),
+        Err(Error::Ground(_))
+    ));
+}
+
+#[test]
+fn a_query_may_name_its_own_logic() {
+    let source = "0.8::a. 0.4::b.\nquery(a and b).\nquery(a and b, logic(godel)).\nquery(a, logic(log_probability)).\n";
+    let model = Model::from_source("q.pl", source).unwrap();
+    let answers = model.query(&QueryOptions::default()).unwrap();
+    let got: Vec<(f64, Option<String>)> = answers.answers.iter().map(|a| (a.value, a.logic.clone())).collect();
+    assert!((got[0].0 - 0.32).abs() < 1e-12 && got[0].1.is_none(), "{got:?}");
+    assert!((got[1].0 - 0.4).abs() < 1e-12 && got[1].1.as_deref() == Some("godel"), "{got:?}");
+    assert!((got[2].0 - 0.8f64.ln()).abs() < 1e-12 && got[2].1.as_deref() == Some("log-probability"), "{got:?}");
+    // `--logic` overrides every query's own.
+    assert_values(source, Logic::Product, &[0.32, 0.32, 0.8]);
+}
