@@ -6,7 +6,12 @@
 //! is the public face: it re-exports the pieces a program embedding the
 //! engine needs, and hosts the `deeplog` command-line tool.
 //!
-//! Today the circuit layer is complete: load a circuit file, evaluate it.
+//! [`Model`] is the whole pipeline behind one type: a model file checked,
+//! grounded, compiled and answered in a chosen logic ([`Model::query`]), or
+//! built once as a differentiable formula circuit ([`Model::formulas`]:
+//! fuzzy logics, quantified formulas, constraints and their loss; see
+//! `docs/logics.md`). Below it, the circuit layer stands on its own: load a
+//! circuit file, evaluate it.
 //!
 //! ```
 //! use deeplog::circuits::{CircuitBuilder, CpuEvaluator, LayeredCircuit, SlotId, Weights};

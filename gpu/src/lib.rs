@@ -23,9 +23,12 @@
 //! and out-of-memory become [`EvalError::Device`], never a panic.
 
 mod evaluator;
+mod formula;
+mod formula_shader;
 pub mod shader;
 
 pub use evaluator::{GpuAlgebra, GpuEvaluator};
+pub use formula::GpuFormulaEvaluator;
 
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
