@@ -29,7 +29,7 @@ pub const GATHER_CHUNK: u32 = 16384;
 /// are only specified to a few ulps, or 2⁻²¹ absolute for `log` near 1,
 /// and differ between vendors): Cody–Waite range reduction and short
 /// polynomials, as the CPU's `fast_exp`/`fast_ln` do.
-const PRELUDE: &str = r#"
+pub(crate) const PRELUDE: &str = r#"
 fn dl_exp(x: f32) -> f32 {
   if (x < -104.0) { return 0.0; }
   if (x > 88.72) { return bitcast<f32>(0x7f800000u); }
