@@ -3,8 +3,11 @@
 //! ground formulas — evaluated forward and backward in a fuzzy logic.
 //!
 //! ```text
-//! cargo run --release --example logics_bench [-- N M REPEAT]
+//! cargo run --release --example logics_bench [-- N M REPEAT [gpu]]
 //! ```
+//!
+//! With `gpu`, the formula circuit runs on the first GPU adapter (f32)
+//! instead of the CPU.
 //!
 //! The model (generated, then read like any model file):
 //!
@@ -29,7 +32,10 @@ fn median(mut xs: Vec<f64>) -> f64 {
 }
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
-    let args: Vec<usize> = std::env::args().skip(1).map(|a| a.parse().expect("numbers: N M REPEAT")).collect();
+    let gpu = std::env::args().any(|a| a == "gpu");
+    let args: Vec<usize> =
+        std::env::args().skip(1).filter(|a| a != "gpu").map(|a| a.parse().expect("numbers: N M REPEAT")).collect();
+    let gpu = if gpu { Some(deeplog::gpu::Gpu::new()?) } else { None };
     let (n, m, repeat) = (
         args.first().copied().unwrap_or(10_000),
         args.get(1).copied().unwrap_or(100),
@@ -39,7 +45,8 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         "n(X) :- between(1, {n}, X).\nm(Y) :- between(1, {m}, Y).\nt(0.9)::p(X) :- n(X).\n\
          t(0.5)::r(X, Y) :- n(X), m(Y).\nconstraint(forall(X in n, forall(Y in m, p(X) implies r(X, Y)))).\n"
     );
-    println!("forall over {n} x {m} = {} ground formulas; medians of {repeat} runs", n * m);
+    let device = gpu.as_ref().map_or_else(|| "cpu".to_string(), |g| g.name());
+    println!("forall over {n} x {m} = {} ground formulas on {device}; medians of {repeat} runs", n * m);
     let start = Instant::now();
     let model = Model::from_source("bench.pl", &source)?;
     println!("parse+check: {:.3} s", start.elapsed().as_secs_f64());
@@ -47,7 +54,10 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     println!("|---|---|---|---|---|---|");
     for logic in [Logic::Godel, Logic::Product, Logic::Lukasiewicz] {
         let start = Instant::now();
-        let formulas = model.formulas(&QueryOptions { logic: Some(logic), ..QueryOptions::default() })?;
+        let mut formulas = model.formulas(&QueryOptions { logic: Some(logic), ..QueryOptions::default() })?;
+        if let Some(gpu) = &gpu {
+            formulas = formulas.on_gpu(gpu)?;
+        }
         let build_s = start.elapsed().as_secs_f64();
         let x = formulas.initial_values();
         let mut forward = Vec::new();

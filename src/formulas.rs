@@ -25,9 +25,11 @@ use std::collections::HashMap;
 use deeplog_circuits::formula::{Expr, ExprBuilder, ExprEvaluator, ExprId, Implication, Nested, Op, SlotSource, TNorm};
 use deeplog_circuits::fuzzy::{self, FuzzyLimits};
 use deeplog_circuits::logic::{self, LogicProgram};
-use deeplog_circuits::{compile_with, Budget, LayeredCircuit, Method};
+use deeplog_circuits::{compile_with, Budget, Evaluate, LayeredCircuit, Method, Weights};
+use deeplog_gpu::{Gpu, GpuEvaluator, GpuFormulaEvaluator};
 use deeplog_language::ground::{Aggregate, GroundFormula, GroundProgram};
 use deeplog_language::model::Logic;
+use deeplog_semirings::Probability;
 
 use crate::model::Error;
 
@@ -73,6 +75,17 @@ pub struct Formulas {
     has_loss: bool,
     /// The nested circuit's compiler, if one ran.
     pub(crate) compiler: Option<&'static str>,
+    /// Set by [`Formulas::on_gpu`].
+    gpu: Option<OnGpu>,
+}
+
+/// A formula circuit on a GPU, in f32: the nested compiled circuit through
+/// the GPU circuit evaluator, the formula circuit through the GPU formula
+/// evaluator, which reads the nested roots as inputs after the model's own.
+struct OnGpu {
+    name: String,
+    formula: GpuFormulaEvaluator,
+    nested: Option<GpuEvaluator<Probability<f32>>>,
 }
 
 /// Values of one evaluation.
@@ -124,6 +137,45 @@ impl Formulas {
         (self.expr.num_nodes() + nested.0, self.expr.num_edges() + nested.1)
     }
 
+    /// Moves evaluation (and differentiation) onto `gpu`, in f32.
+    pub fn on_gpu(mut self, gpu: &Gpu) -> Result<Formulas, Error> {
+        let n = self.expr.num_inputs();
+        // Nested roots become inputs `n + k`.
+        let mut b = ExprBuilder::new(n + self.expr.num_nested());
+        let mut map = Vec::with_capacity(self.expr.num_nodes());
+        for i in 0..self.expr.num_nodes() {
+            let children: Vec<ExprId> = self.expr.children_of(i).iter().map(|&c| map[c as usize]).collect();
+            let op = match self.expr.op(i) {
+                Op::Nested(k) => Op::Input(n + k),
+                op => op,
+            };
+            map.push(b.add(op, &children).map_err(err)?);
+        }
+        let expr = b.finish(self.expr.roots().iter().map(|&r| map[r as usize]).collect());
+        let formula = GpuFormulaEvaluator::new(gpu, &expr).map_err(err)?;
+        let nested = match &self.nested {
+            Some(nested) => Some(GpuEvaluator::differentiable(gpu, &nested.circuit).map_err(err)?),
+            None => None,
+        };
+        self.gpu = Some(OnGpu { name: gpu.name(), formula, nested });
+        Ok(self)
+    }
+
+    /// Where evaluation runs: `cpu` or the GPU adapter's name.
+    pub fn device(&self) -> String {
+        self.gpu.as_ref().map_or_else(|| "cpu".to_string(), |g| g.name.clone())
+    }
+
+    /// The nested circuit's slot weights and its roots' values on the GPU,
+    /// appended to the inputs.
+    fn gpu_inputs(&self, gpu: &OnGpu, values: &[f64]) -> Result<(Vec<f32>, Option<Weights<f32>>), Error> {
+        let mut inputs: Vec<f32> = values.iter().map(|&v| v as f32).collect();
+        let (Some(nested), Some(eval)) = (&self.nested, &gpu.nested) else { return Ok((inputs, None)) };
+        let w = Weights::complementary(1, nested.weights(values, 1).iter().map(|&x| x as f32).collect());
+        inputs.extend(eval.forward(&w).map_err(err)?);
+        Ok((inputs, Some(w)))
+    }
+
     fn evaluator(&self) -> Result<ExprEvaluator<'_>, Error> {
         ExprEvaluator::new(&self.expr, self.nested.as_ref()).map_err(|e| Error::Evaluate(e.to_string()))
     }
@@ -158,7 +210,13 @@ impl Formulas {
     /// Queries, constraints and loss for input `values`.
     pub fn evaluate(&self, values: &[f64]) -> Result<Evaluation, Error> {
         self.check_inputs(values)?;
-        let roots = self.evaluator()?.forward(values, 1).map_err(|e| Error::Evaluate(e.to_string()))?;
+        let roots = match &self.gpu {
+            None => self.evaluator()?.forward(values, 1).map_err(err)?,
+            Some(gpu) => {
+                let (inputs, _) = self.gpu_inputs(gpu, values)?;
+                gpu.formula.forward(&inputs, 1).map_err(err)?.into_iter().map(f64::from).collect()
+            }
+        };
         Ok(self.split(&roots))
     }
 
@@ -179,9 +237,23 @@ impl Formulas {
         self.check_inputs(values)?;
         let n = self.expr.roots().len();
         let seeds: Vec<f64> = (0..n).map(|r| seed(r, self.has_loss && r == n - 1)).collect();
-        let (roots, grads) =
-            self.evaluator()?.forward_backward(values, 1, &seeds).map_err(|e| Error::Evaluate(e.to_string()))?;
-        Ok((self.split(&roots), grads))
+        let Some(gpu) = &self.gpu else {
+            let (roots, grads) = self.evaluator()?.forward_backward(values, 1, &seeds).map_err(err)?;
+            return Ok((self.split(&roots), grads));
+        };
+        let (inputs, weights) = self.gpu_inputs(gpu, values)?;
+        let seeds: Vec<f32> = seeds.iter().map(|&s| s as f32).collect();
+        let (roots, grads) = gpu.formula.forward_backward(&inputs, 1, &seeds).map_err(err)?;
+        let roots: Vec<f64> = roots.into_iter().map(f64::from).collect();
+        let mut input_grads: Vec<f64> = grads[..values.len()].iter().map(|&g| f64::from(g)).collect();
+        if let (Some(nested), Some(eval), Some(w)) = (&self.nested, &gpu.nested, weights) {
+            // The formula's gradient for each nested root seeds the nested
+            // circuit's reverse pass; its slot gradients map back to inputs.
+            let (_, slot_grads) = eval.forward_backward(&w, Some(&grads[values.len()..])).map_err(err)?;
+            let slot_grads: Vec<f64> = slot_grads.positive.iter().map(|&g| f64::from(g)).collect();
+            nested.add_slot_gradients(values, 1, &slot_grads, &mut input_grads);
+        }
+        Ok((self.split(&roots), input_grads))
     }
 }
 
@@ -657,6 +729,7 @@ pub(crate) fn build(grounded: &GroundProgram, program: &LogicProgram, req: &Requ
         constraints,
         has_loss,
         compiler,
+        gpu: None,
     })
 }
 

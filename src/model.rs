@@ -323,13 +323,6 @@ impl Model {
         logic: Logic,
         options: &QueryOptions,
     ) -> Result<Answers, Error> {
-        if options.device == crate::Device::Gpu {
-            return Err(Error::Unsupported(
-                "formula queries, constraints and the fuzzy logics are evaluated on the CPU only for now; use \
-                 --device cpu or auto"
-                    .to_string(),
-            ));
-        }
         if options.explain {
             return Err(Error::Unsupported(
                 "--explain works for atom queries in the probability logics; this model is answered as a formula \
@@ -338,11 +331,14 @@ impl Model {
             ));
         }
         let start = Instant::now();
-        let built = self.build_formulas(grounded, program, logic, options)?;
+        let mut built = self.build_formulas(grounded, program, logic, options)?;
+        if let Some(gpu) = options.device.open().map_err(|e| Error::Evaluate(e.to_string()))? {
+            built = built.on_gpu(&gpu)?;
+        }
         timings.compile_s = start.elapsed().as_secs_f64();
         timings.compiler = built.compiler.unwrap_or("none (truth-functional)");
         (timings.circuit_nodes, timings.circuit_edges) = built.size();
-        timings.device = "cpu".to_string();
+        timings.device = built.device();
         let start = Instant::now();
         let evaluation = built.evaluate(&built.initial_values())?;
         timings.evaluate_s = start.elapsed().as_secs_f64();

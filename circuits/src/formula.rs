@@ -466,7 +466,7 @@ pub fn slot_sources(slots: &[SlotWeight], choice_rows: &[Vec<u32>]) -> Result<Ve
 
 impl Nested {
     /// The slots' probabilities, `[slots × batch]`.
-    fn weights(&self, inputs: &[f64], batch: usize) -> Vec<f64> {
+    pub fn weights(&self, inputs: &[f64], batch: usize) -> Vec<f64> {
         let mut w = vec![0.0; self.slots.len() * batch];
         for (out, source) in w.chunks_exact_mut(batch).zip(&self.slots) {
             match source {
@@ -485,7 +485,7 @@ impl Nested {
 
     /// Adds to `grads` (`[inputs × batch]`) the slot gradients `slot_grads`
     /// mapped back through the sources.
-    fn add_slot_gradients(&self, inputs: &[f64], batch: usize, slot_grads: &[f64], grads: &mut [f64]) {
+    pub fn add_slot_gradients(&self, inputs: &[f64], batch: usize, slot_grads: &[f64], grads: &mut [f64]) {
         for (g, source) in slot_grads.chunks_exact(batch).zip(&self.slots) {
             match source {
                 SlotSource::Input(i) => accumulate(row_mut(grads, *i, batch), g),
