@@ -96,6 +96,7 @@
 
 use crate::formula::{ExprBuilder, ExprId, FormulaError, Op, TNorm};
 use crate::logic::{AtomId, Choice, LogicProgram};
+use crate::scc::Tarjan;
 
 /// How large the fuzzy values may grow the formula circuit.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -151,9 +152,6 @@ pub fn program_values(
     Ok(fuzzy.values)
 }
 
-const UNVISITED: u32 = 0;
-const NO_COMPONENT: u32 = u32::MAX;
-
 /// The state of one [`program_values`] call.
 struct Fuzzy<'a> {
     b: &'a mut ExprBuilder,
@@ -171,14 +169,8 @@ struct Fuzzy<'a> {
     rules_of: Vec<u32>,
     /// Each atom's value once its component is built.
     values: Vec<Option<ExprId>>,
-    /// Tarjan's state: visit number (0 = unvisited), low link, component,
-    /// position within its component.
-    visit: Vec<u32>,
-    low: Vec<u32>,
-    component: Vec<u32>,
-    position: Vec<u32>,
-    visits: u32,
-    components: u32,
+    /// The components of the dependency graph, found as they are built.
+    tarjan: Tarjan,
     /// Reused lists of a value's candidates and of a body's conjuncts.
     candidates: Vec<ExprId>,
     conjuncts: Vec<ExprId>,
@@ -241,12 +233,7 @@ impl<'a> Fuzzy<'a> {
             rule_start,
             rules_of,
             values: vec![None; n],
-            visit: vec![UNVISITED; n],
-            low: vec![0; n],
-            component: vec![NO_COMPONENT; n],
-            position: vec![0; n],
-            visits: 0,
-            components: 0,
+            tarjan: Tarjan::new(n),
             candidates: Vec::new(),
             conjuncts: Vec::new(),
         };
@@ -304,77 +291,35 @@ impl<'a> Fuzzy<'a> {
         self.rule_start[atom as usize] as usize..self.rule_start[atom as usize + 1] as usize
     }
 
-    /// Builds the component of `atom` and every component it depends on
-    /// (iterative Tarjan; a frame is an atom and the next (rule, body
-    /// literal) of it to look at).
+    /// Builds the component of `atom` and every component it depends on.
     fn build(&mut self, atom: AtomId) -> Result<(), FormulaError> {
-        if self.visit[atom as usize] != UNVISITED {
+        if self.tarjan.visited(atom) {
             return Ok(());
         }
-        let mut calls: Vec<(AtomId, u32, u32)> = Vec::new();
-        let mut stack: Vec<AtomId> = Vec::new();
-        self.enter(atom, &mut calls, &mut stack);
-        while let Some(&(v, r, l)) = calls.last() {
-            let vi = v as usize;
-            let top = calls.len() - 1;
-            if let Some(rule) = self.rule_range(v).nth(r as usize) {
-                let body = &self.program.rules[self.rules_of[rule] as usize].body;
-                match body.get(l as usize) {
-                    Some(&(w, _)) => {
-                        calls[top].2 += 1;
-                        let wi = w as usize;
-                        if self.visit[wi] == UNVISITED {
-                            self.enter(w, &mut calls, &mut stack);
-                        } else if self.component[wi] == NO_COMPONENT {
-                            // Visited and without a component: on the stack.
-                            self.low[vi] = self.low[vi].min(self.visit[wi]);
-                        }
-                    }
-                    None => calls[top] = (v, r + 1, 0),
-                }
-                continue;
-            }
-            calls.pop();
-            if let Some(&(u, _, _)) = calls.last() {
-                self.low[u as usize] = self.low[u as usize].min(self.low[vi]);
-            }
-            if self.low[vi] == self.visit[vi] {
-                let mut members = Vec::new();
-                loop {
-                    let w = stack.pop().expect("Tarjan's stack holds the component's root");
-                    self.component[w as usize] = self.components;
-                    self.position[w as usize] = members.len() as u32;
-                    members.push(w);
-                    if w == v {
-                        break;
-                    }
-                }
-                self.build_component(&members)?;
-                self.components += 1;
-            }
+        self.tarjan.start(atom);
+        loop {
+            let (program, rule_start, rules_of) = (self.program, &self.rule_start, &self.rules_of);
+            let body = |v: AtomId, k: usize| {
+                let r = rule_start[v as usize] as usize + k;
+                (r < rule_start[v as usize + 1] as usize).then(|| program.rules[rules_of[r] as usize].body.as_slice())
+            };
+            let Some(members) = self.tarjan.next_component(body, |_| false) else { break };
+            self.build_component(&members)?;
         }
         Ok(())
-    }
-
-    fn enter(&mut self, atom: AtomId, calls: &mut Vec<(AtomId, u32, u32)>, stack: &mut Vec<AtomId>) {
-        self.visits += 1;
-        self.visit[atom as usize] = self.visits;
-        self.low[atom as usize] = self.visits;
-        stack.push(atom);
-        calls.push((atom, 0, 0));
     }
 
     /// Builds the values of one component, whose dependencies outside it
     /// are all built.
     fn build_component(&mut self, members: &[AtomId]) -> Result<(), FormulaError> {
-        let id = self.component[members[0] as usize];
+        let id = self.tarjan.component[members[0] as usize];
         let program = self.program;
         self.component_atoms = members.len();
         let mut cyclic = members.len() > 1;
         for &a in members {
             for r in self.rule_range(a) {
                 for &(b, positive) in &program.rules[self.rules_of[r] as usize].body {
-                    if self.component[b as usize] == id {
+                    if self.tarjan.component[b as usize] == id {
                         if !positive {
                             return Err(FormulaError::NotStratified { atom: a, negated: b });
                         }
@@ -440,7 +385,7 @@ impl<'a> Fuzzy<'a> {
         conjuncts: &mut Vec<ExprId>,
     ) -> Result<Option<ExprId>, FormulaError> {
         let program = self.program;
-        let own = self.component[atom as usize];
+        let own = self.tarjan.component[atom as usize];
         candidates.clear();
         candidates.extend(self.chosen[atom as usize]);
         let rules = self.rule_range(atom);
@@ -449,8 +394,11 @@ impl<'a> Fuzzy<'a> {
             conjuncts.clear();
             for &(b, positive) in &program.rules[self.rules_of[r] as usize].body {
                 let bi = b as usize;
-                let value =
-                    if self.component[bi] == own { Some(round[self.position[bi] as usize]) } else { self.values[bi] };
+                let value = if self.tarjan.component[bi] == own {
+                    Some(round[self.tarjan.position[bi] as usize])
+                } else {
+                    self.values[bi]
+                };
                 match (value, positive) {
                     (None, true) => continue 'rules,
                     (None, false) => {}

@@ -50,6 +50,7 @@ pub mod fuzzy;
 pub mod layered;
 pub mod logic;
 pub mod properties;
+mod scc;
 pub mod testing;
 
 pub use circuit::{Circuit, CircuitBuilder, Literal, Node, NodeId, SlotId};

@@ -35,6 +35,7 @@ use crate::circuit::SlotId;
 use crate::logic::{AtomId, Choice, LogicProgram};
 
 use super::{CompileError, FxMap, Limits, SlotWeight, Stop, CLOCK_EVERY};
+use crate::scc::Tarjan;
 
 /// A node of a [`Lineage`].
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -61,9 +62,6 @@ pub enum Formula {
 pub const FALSE: FormulaId = FormulaId(0);
 pub const TRUE: FormulaId = FormulaId(1);
 
-const UNVISITED: u32 = 0;
-const NO_COMPONENT: u32 = u32::MAX;
-
 /// The formulas of a program's atoms, built on demand.
 pub struct Lineage<'p> {
     program: &'p LogicProgram,
@@ -78,14 +76,8 @@ pub struct Lineage<'p> {
     rules_of: Vec<u32>,
     /// Each atom's formula once its component is built.
     built: Vec<Option<FormulaId>>,
-    /// Tarjan's state: visit number (0 = unvisited), low link, component,
-    /// position within its component.
-    visit: Vec<u32>,
-    low: Vec<u32>,
-    component: Vec<u32>,
-    position: Vec<u32>,
-    visits: u32,
-    components: u32,
+    /// The components of the dependency graph, found as they are built.
+    tarjan: Tarjan,
 }
 
 impl<'p> Lineage<'p> {
@@ -127,12 +119,7 @@ impl<'p> Lineage<'p> {
             rule_start,
             rules_of,
             built: vec![None; n],
-            visit: vec![UNVISITED; n],
-            low: vec![0; n],
-            component: vec![NO_COMPONENT; n],
-            position: vec![0; n],
-            visits: 0,
-            components: 0,
+            tarjan: Tarjan::new(n),
         };
         let too_big = |stop: Stop| stop.in_lineage(None, limits);
         lineage.intern(Formula::False).map_err(too_big)?;
@@ -281,75 +268,31 @@ impl<'p> Lineage<'p> {
         if let Some(f) = self.built[atom as usize] {
             return Ok(f);
         }
-        // Iterative Tarjan over atoms not built yet. A frame is an atom and
-        // the next (rule, body literal) of it to look at.
-        let mut calls: Vec<(AtomId, u32, u32)> = Vec::new();
-        let mut stack: Vec<AtomId> = Vec::new();
-        self.enter(atom, &mut calls, &mut stack);
-        while let Some(&(v, r, l)) = calls.last() {
-            let vi = v as usize;
-            let top = calls.len() - 1;
-            if let Some(rule) = self.rule_range(v).nth(r as usize) {
-                let body = &self.program.rules[self.rules_of[rule] as usize].body;
-                match body.get(l as usize) {
-                    Some(&(w, _)) => {
-                        calls[top].2 += 1;
-                        let wi = w as usize;
-                        if self.built[wi].is_some() {
-                            continue;
-                        }
-                        if self.visit[wi] == UNVISITED {
-                            self.enter(w, &mut calls, &mut stack);
-                        } else if self.component[wi] == NO_COMPONENT {
-                            // Visited and without a component: on the stack.
-                            self.low[vi] = self.low[vi].min(self.visit[wi]);
-                        }
-                    }
-                    None => calls[top] = (v, r + 1, 0),
-                }
-                continue;
-            }
-            calls.pop();
-            if let Some(&(u, _, _)) = calls.last() {
-                self.low[u as usize] = self.low[u as usize].min(self.low[vi]);
-            }
-            if self.low[vi] == self.visit[vi] {
-                let mut members = Vec::new();
-                loop {
-                    let w = stack.pop().expect("Tarjan's stack holds the component's root");
-                    self.component[w as usize] = self.components;
-                    self.position[w as usize] = members.len() as u32;
-                    members.push(w);
-                    if w == v {
-                        break;
-                    }
-                }
-                self.build_component(&members)?;
-                self.components += 1;
-            }
+        // Components not built yet, dependencies first.
+        self.tarjan.start(atom);
+        loop {
+            let (program, rule_start, rules_of, built) = (self.program, &self.rule_start, &self.rules_of, &self.built);
+            let body = |v: AtomId, k: usize| {
+                let r = rule_start[v as usize] as usize + k;
+                (r < rule_start[v as usize + 1] as usize).then(|| program.rules[rules_of[r] as usize].body.as_slice())
+            };
+            let Some(members) = self.tarjan.next_component(body, |w| built[w as usize].is_some()) else { break };
+            self.build_component(&members)?;
         }
         Ok(self.built[atom as usize].expect("the queried atom's component was built"))
-    }
-
-    fn enter(&mut self, atom: AtomId, calls: &mut Vec<(AtomId, u32, u32)>, stack: &mut Vec<AtomId>) {
-        self.visits += 1;
-        self.visit[atom as usize] = self.visits;
-        self.low[atom as usize] = self.visits;
-        stack.push(atom);
-        calls.push((atom, 0, 0));
     }
 
     /// Builds the formulas of one component, whose dependencies outside it
     /// are all built.
     fn build_component(&mut self, members: &[AtomId]) -> Result<(), Stop> {
-        let id = self.component[members[0] as usize];
+        let id = self.tarjan.component[members[0] as usize];
         let program = self.program;
         let mut cyclic = members.len() > 1;
         for &a in members {
             for r in self.rule_range(a) {
                 let rule = &program.rules[self.rules_of[r] as usize];
                 for &(b, positive) in &rule.body {
-                    if self.component[b as usize] == id {
+                    if self.tarjan.component[b as usize] == id {
                         if !positive {
                             return Err(Stop::NotStratified { atom: a, negated: b });
                         }
@@ -369,8 +312,8 @@ impl<'p> Lineage<'p> {
                     let mut conjuncts = Vec::with_capacity(rule.body.len());
                     for &(b, positive) in &rule.body {
                         let bi = b as usize;
-                        let f = if self.component[bi] == id {
-                            current[self.position[bi] as usize]
+                        let f = if self.tarjan.component[bi] == id {
+                            current[self.tarjan.position[bi] as usize]
                         } else {
                             self.built[bi].expect("dependencies are built before their dependents")
                         };
