@@ -10,7 +10,7 @@ use deeplog_semirings::{Algebra, Boolean, Differentiable, Godel, LogProbability,
 use deeplog_semirings::{Probability, ProductTNorm};
 
 use crate::shader::{self, GATHER_CHUNK, OP_LEAF, OP_PAIRS, OP_PRODUCT, OP_SUM, WORKGROUP};
-use crate::{Gpu, SUBMISSION_TIMEOUT};
+use crate::Gpu;
 
 /// An algebra the GPU evaluates: its values as the shaders' `f32`.
 pub trait GpuAlgebra: Algebra {
@@ -643,35 +643,11 @@ impl<A: GpuAlgebra> GpuEvaluator<A> {
         if let (Some(g), true) = (&work.grads, grad_bytes > 0) {
             encoder.copy_buffer_to_buffer(g, 0, &work.staging, root_bytes, grad_bytes);
         }
-        let index = queue.submit([encoder.finish()]);
-        if let Some(e) = pollster::block_on(scope.pop()) {
-            return Err(EvalError::Device(e.to_string()));
-        }
-        let total = root_bytes + grad_bytes;
-        if total == 0 {
+        let data = self.gpu.submit_and_read(encoder, scope, &work.staging, root_bytes + grad_bytes)?;
+        if data.is_empty() {
             return Ok((Vec::new(), Vec::new()));
         }
-        let slice = work.staging.slice(0..total);
-        let (tx, rx) = std::sync::mpsc::channel();
-        slice.map_async(wgpu::MapMode::Read, move |r| {
-            let _ = tx.send(r);
-        });
-        device
-            .poll(wgpu::PollType::Wait { submission_index: Some(index), timeout: Some(SUBMISSION_TIMEOUT) })
-            .map_err(|e| EvalError::Device(format!("waiting for the GPU: {e}")))?;
-        match rx.recv_timeout(std::time::Duration::from_secs(5)) {
-            Ok(Ok(())) => {}
-            Ok(Err(e)) => return Err(EvalError::Device(format!("reading results back: {e}"))),
-            Err(_) => return Err(EvalError::Device("reading results back: no answer from the device".into())),
-        }
-        let data: Vec<f32> = {
-            let view = slice.get_mapped_range().map_err(|e| EvalError::Device(format!("reading results back: {e}")))?;
-            bytemuck::cast_slice(&view).to_vec()
-        };
-        work.staging.unmap();
-        self.gpu.check()?;
-        let split = (root_bytes / 4) as usize;
-        let (roots, grads) = data.split_at(split);
+        let (roots, grads) = data.split_at((root_bytes / 4) as usize);
         Ok((roots.to_vec(), grads.to_vec()))
     }
 

@@ -154,6 +154,44 @@ impl Gpu {
             None => Ok(()),
         }
     }
+
+    /// Submits one pass, reports what its error scope caught, waits for it,
+    /// and reads the first `bytes` of `staging` back as `f32`s.
+    pub(crate) fn submit_and_read(
+        &self,
+        encoder: wgpu::CommandEncoder,
+        scope: wgpu::ErrorScopeGuard,
+        staging: &wgpu::Buffer,
+        bytes: u64,
+    ) -> Result<Vec<f32>, EvalError> {
+        let index = self.queue.submit([encoder.finish()]);
+        if let Some(e) = pollster::block_on(scope.pop()) {
+            return Err(EvalError::Device(e.to_string()));
+        }
+        if bytes == 0 {
+            return Ok(Vec::new());
+        }
+        let slice = staging.slice(0..bytes);
+        let (tx, rx) = std::sync::mpsc::channel();
+        slice.map_async(wgpu::MapMode::Read, move |r| {
+            let _ = tx.send(r);
+        });
+        self.device
+            .poll(wgpu::PollType::Wait { submission_index: Some(index), timeout: Some(SUBMISSION_TIMEOUT) })
+            .map_err(|e| EvalError::Device(format!("waiting for the GPU: {e}")))?;
+        match rx.recv_timeout(Duration::from_secs(5)) {
+            Ok(Ok(())) => {}
+            Ok(Err(e)) => return Err(EvalError::Device(format!("reading results back: {e}"))),
+            Err(_) => return Err(EvalError::Device("reading results back: no answer from the device".into())),
+        }
+        let data: Vec<f32> = {
+            let view = slice.get_mapped_range().map_err(|e| EvalError::Device(format!("reading results back: {e}")))?;
+            bytemuck::cast_slice(&view).to_vec()
+        };
+        staging.unmap();
+        self.check()?;
+        Ok(data)
+    }
 }
 
 fn describe(info: &wgpu::AdapterInfo) -> String {
