@@ -167,11 +167,11 @@ impl Formulas {
     }
 
     /// The nested circuit's slot weights and its roots' values on the GPU,
-    /// appended to the inputs.
-    fn gpu_inputs(&self, gpu: &OnGpu, values: &[f64]) -> Result<(Vec<f32>, Option<Weights<f32>>), Error> {
+    /// appended to the inputs (`[inputs × batch]`, then `[roots × batch]`).
+    fn gpu_inputs(&self, gpu: &OnGpu, values: &[f64], batch: usize) -> Result<(Vec<f32>, Option<Weights<f32>>), Error> {
         let mut inputs: Vec<f32> = values.iter().map(|&v| v as f32).collect();
         let (Some(nested), Some(eval)) = (&self.nested, &gpu.nested) else { return Ok((inputs, None)) };
-        let w = Weights::complementary(1, nested.weights(values, 1).iter().map(|&x| x as f32).collect());
+        let w = Weights::complementary(batch, nested.weights(values, batch).iter().map(|&x| x as f32).collect());
         inputs.extend(eval.forward(&w).map_err(err)?);
         Ok((inputs, Some(w)))
     }
@@ -180,10 +180,10 @@ impl Formulas {
         ExprEvaluator::new(&self.expr, self.nested.as_ref()).map_err(|e| Error::Evaluate(e.to_string()))
     }
 
-    fn check_inputs(&self, values: &[f64]) -> Result<(), Error> {
-        if values.len() != self.inputs.len() {
+    fn check_inputs(&self, values: &[f64], batch: usize) -> Result<(), Error> {
+        if batch == 0 || values.len() != self.inputs.len() * batch {
             return Err(Error::Evaluate(format!(
-                "{} input values given for {} inputs",
+                "{} input values given for {} inputs × a batch of {batch}",
                 values.len(),
                 self.inputs.len()
             )));
@@ -191,38 +191,57 @@ impl Formulas {
         Ok(())
     }
 
-    fn split(&self, roots: &[f64]) -> Evaluation {
+    /// Root values `[roots × batch]`, one evaluation per column.
+    fn split(&self, roots: &[f64], batch: usize) -> Vec<Evaluation> {
         let q = self.queries.len();
         let k = self.constraints.len();
-        let mut queries = roots[..q].to_vec();
-        for (v, logic) in queries.iter_mut().zip(&self.query_logics) {
-            if *logic == Logic::Boolean {
-                *v = if *v > 0.0 { 1.0 } else { 0.0 };
-            }
-        }
-        Evaluation {
-            queries,
-            constraints: roots[q..q + k].to_vec(),
-            loss: if self.has_loss { roots[q + k] } else { 0.0 },
-        }
+        let column = |b: usize, rows: std::ops::Range<usize>| rows.map(|r| roots[r * batch + b]).collect::<Vec<f64>>();
+        (0..batch)
+            .map(|b| {
+                let mut queries = column(b, 0..q);
+                for (v, logic) in queries.iter_mut().zip(&self.query_logics) {
+                    if *logic == Logic::Boolean {
+                        *v = if *v > 0.0 { 1.0 } else { 0.0 };
+                    }
+                }
+                Evaluation {
+                    queries,
+                    constraints: column(b, q..q + k),
+                    loss: if self.has_loss { roots[(q + k) * batch + b] } else { 0.0 },
+                }
+            })
+            .collect()
     }
 
     /// Queries, constraints and loss for input `values`.
     pub fn evaluate(&self, values: &[f64]) -> Result<Evaluation, Error> {
-        self.check_inputs(values)?;
+        Ok(self.evaluate_batch(values, 1)?.remove(0))
+    }
+
+    /// One evaluation per column of `values` (`[inputs × batch]`, row
+    /// `i`, column `b` at `i · batch + b`): many examples in one pass.
+    pub fn evaluate_batch(&self, values: &[f64], batch: usize) -> Result<Vec<Evaluation>, Error> {
+        self.check_inputs(values, batch)?;
         let roots = match &self.gpu {
-            None => self.evaluator()?.forward(values, 1).map_err(err)?,
+            None => self.evaluator()?.forward(values, batch).map_err(err)?,
             Some(gpu) => {
-                let (inputs, _) = self.gpu_inputs(gpu, values)?;
-                gpu.formula.forward(&inputs, 1).map_err(err)?.into_iter().map(f64::from).collect()
+                let (inputs, _) = self.gpu_inputs(gpu, values, batch)?;
+                gpu.formula.forward(&inputs, batch).map_err(err)?.into_iter().map(f64::from).collect()
             }
         };
-        Ok(self.split(&roots))
+        Ok(self.split(&roots, batch))
     }
 
     /// Evaluation and the gradient of the loss with respect to every input.
     pub fn loss_gradient(&self, values: &[f64]) -> Result<(Evaluation, Vec<f64>), Error> {
-        self.gradient_of(values, |_, is_loss| if is_loss { 1.0 } else { 0.0 })
+        let (mut evaluations, grads) = self.loss_gradient_batch(values, 1)?;
+        Ok((evaluations.remove(0), grads))
+    }
+
+    /// [`Formulas::loss_gradient`] for every column of `values`
+    /// (`[inputs × batch]`); the gradients are `[inputs × batch]`.
+    pub fn loss_gradient_batch(&self, values: &[f64], batch: usize) -> Result<(Vec<Evaluation>, Vec<f64>), Error> {
+        self.gradient_of(values, batch, |_, is_loss| if is_loss { 1.0 } else { 0.0 })
     }
 
     /// Evaluation and the gradient of query `q`'s value.
@@ -230,30 +249,48 @@ impl Formulas {
         if q >= self.queries.len() {
             return Err(Error::Evaluate(format!("there is no query {q}; the model has {}", self.queries.len())));
         }
-        self.gradient_of(values, |r, _| if r == q { 1.0 } else { 0.0 })
+        let (mut evaluations, grads) = self.gradient_of(values, 1, |r, _| if r == q { 1.0 } else { 0.0 })?;
+        Ok((evaluations.remove(0), grads))
     }
 
-    fn gradient_of(&self, values: &[f64], seed: impl Fn(usize, bool) -> f64) -> Result<(Evaluation, Vec<f64>), Error> {
-        self.check_inputs(values)?;
+    fn gradient_of(
+        &self,
+        values: &[f64],
+        batch: usize,
+        seed: impl Fn(usize, bool) -> f64,
+    ) -> Result<(Vec<Evaluation>, Vec<f64>), Error> {
+        self.check_inputs(values, batch)?;
         let n = self.expr.roots().len();
-        let seeds: Vec<f64> = (0..n).map(|r| seed(r, self.has_loss && r == n - 1)).collect();
+        let seeds: Vec<f64> =
+            (0..n).flat_map(|r| std::iter::repeat_n(seed(r, self.has_loss && r == n - 1), batch)).collect();
         let Some(gpu) = &self.gpu else {
-            let (roots, grads) = self.evaluator()?.forward_backward(values, 1, &seeds).map_err(err)?;
-            return Ok((self.split(&roots), grads));
+            let (roots, grads) = self.evaluator()?.forward_backward(values, batch, &seeds).map_err(err)?;
+            return Ok((self.split(&roots, batch), grads));
         };
-        let (inputs, weights) = self.gpu_inputs(gpu, values)?;
+        let (inputs, weights) = self.gpu_inputs(gpu, values, batch)?;
         let seeds: Vec<f32> = seeds.iter().map(|&s| s as f32).collect();
-        let (roots, grads) = gpu.formula.forward_backward(&inputs, 1, &seeds).map_err(err)?;
+        let (roots, grads) = gpu.formula.forward_backward(&inputs, batch, &seeds).map_err(err)?;
         let roots: Vec<f64> = roots.into_iter().map(f64::from).collect();
         let mut input_grads: Vec<f64> = grads[..values.len()].iter().map(|&g| f64::from(g)).collect();
         if let (Some(nested), Some(eval), Some(w)) = (&self.nested, &gpu.nested, weights) {
             // The formula's gradient for each nested root seeds the nested
-            // circuit's reverse pass; its slot gradients map back to inputs.
-            let (_, slot_grads) = eval.forward_backward(&w, Some(&grads[values.len()..])).map_err(err)?;
-            let slot_grads: Vec<f64> = slot_grads.positive.iter().map(|&g| f64::from(g)).collect();
-            nested.add_slot_gradients(values, 1, &slot_grads, &mut input_grads);
+            // circuit's reverse pass, a column at a time (its seeds differ
+            // per column); its slot gradients map back to inputs.
+            let slots = nested.slots.len();
+            let root_grads = &grads[values.len()..];
+            let roots_n = root_grads.len() / batch;
+            let mut slot_grads = vec![0.0; slots * batch];
+            for b in 0..batch {
+                let column = Weights::complementary(1, (0..slots).map(|s| w.positive[s * batch + b]).collect());
+                let seeds: Vec<f32> = (0..roots_n).map(|r| root_grads[r * batch + b]).collect();
+                let (_, g) = eval.forward_backward(&column, Some(&seeds)).map_err(err)?;
+                for (s, &g) in g.positive.iter().enumerate() {
+                    slot_grads[s * batch + b] = f64::from(g);
+                }
+            }
+            nested.add_slot_gradients(values, batch, &slot_grads, &mut input_grads);
         }
-        Ok((self.split(&roots), input_grads))
+        Ok((self.split(&roots, batch), input_grads))
     }
 }
 

@@ -319,3 +319,36 @@ fn the_gpu_agrees_with_the_cpu_in_every_logic() {
         }
     }
 }
+
+#[test]
+fn a_batch_evaluates_like_its_columns_on_cpu_and_gpu() {
+    let source = format!("{}constraint(forall(X in person, smokes(X) implies asthma(X))).\n", smokers());
+    let model = Model::from_source("b.pl", &source).unwrap();
+    let gpu = deeplog_gpu::gpu_for_tests();
+    for logic in [Logic::Probability, Logic::Product] {
+        let mut devices = vec![model.formulas(&options(logic)).unwrap()];
+        if let Some(gpu) = &gpu {
+            devices.push(model.formulas(&options(logic)).unwrap().on_gpu(gpu).unwrap());
+        }
+        for formulas in &devices {
+            let base = formulas.initial_values();
+            let (n, batch) = (base.len(), 3);
+            // Column b scales every input by (1 - 0.2 b).
+            let column = |b: usize| base.iter().map(|&x| x * (1.0 - 0.2 * b as f64)).collect::<Vec<f64>>();
+            let matrix: Vec<f64> = (0..n * batch).map(|k| column(k % batch)[k / batch]).collect();
+            let (evaluations, grads) = formulas.loss_gradient_batch(&matrix, batch).unwrap();
+            for b in 0..batch {
+                let (one, g) = formulas.loss_gradient(&column(b)).unwrap();
+                let close = |x: f64, y: f64| (x - y).abs() <= 1e-5 * x.abs().max(1.0);
+                assert!(close(one.loss, evaluations[b].loss), "{logic} {}: column {b}", formulas.device());
+                for (q, (x, y)) in one.queries.iter().zip(&evaluations[b].queries).enumerate() {
+                    assert!(close(*x, *y), "{logic} {}: column {b}, query {q}: {x} vs {y}", formulas.device());
+                }
+                for i in 0..n {
+                    assert!(close(g[i], grads[i * batch + b]), "{logic} {}: column {b}, input {i}", formulas.device());
+                }
+            }
+            assert!(formulas.evaluate_batch(&matrix, 2).is_err());
+        }
+    }
+}
