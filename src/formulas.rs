@@ -51,6 +51,11 @@ pub struct Input {
     pub name: String,
     /// Its annotation: a probability, or a fuzzy truth value.
     pub value: f64,
+    /// The choice it belongs to (a fact, or an annotated disjunction whose
+    /// alternatives are consecutive inputs), in grounding order.
+    pub choice: usize,
+    /// Whether the choice is a parameter to learn (`t(p)::`).
+    pub learnable: bool,
 }
 
 /// One constraint of a model, as the formula circuit reports it.
@@ -242,6 +247,16 @@ impl Formulas {
     /// (`[inputs × batch]`); the gradients are `[inputs × batch]`.
     pub fn loss_gradient_batch(&self, values: &[f64], batch: usize) -> Result<(Vec<Evaluation>, Vec<f64>), Error> {
         self.gradient_of(values, batch, |_, is_loss| if is_loss { 1.0 } else { 0.0 })
+    }
+
+    /// Evaluation and the gradient of `Σ_q seeds[q] · query_q` (one seed
+    /// per query) with respect to every input.
+    pub fn gradient(&self, values: &[f64], seeds: &[f64]) -> Result<(Evaluation, Vec<f64>), Error> {
+        if seeds.len() != self.queries.len() {
+            return Err(Error::Evaluate(format!("{} seeds for {} queries", seeds.len(), self.queries.len())));
+        }
+        let (mut evaluations, grads) = self.gradient_of(values, 1, |r, _| seeds.get(r).copied().unwrap_or(0.0))?;
+        Ok((evaluations.remove(0), grads))
     }
 
     /// Evaluation and the gradient of query `q`'s value.
@@ -638,15 +653,16 @@ pub(crate) fn build(grounded: &GroundProgram, program: &LogicProgram, req: &Requ
     let choice_rows = fuzzy::choice_inputs(program);
     let num_inputs = choice_rows.iter().map(Vec::len).sum::<usize>() as u32;
     let mut inputs = Vec::with_capacity(num_inputs as usize);
-    for c in &grounded.choices {
+    for (choice, c) in grounded.choices.iter().enumerate() {
+        let learnable = grounded.learnable.get(choice).copied().unwrap_or(false);
+        let input =
+            |atom: u32, value: f64| Input { name: grounded.atoms[atom as usize].clone(), value, choice, learnable };
         match c {
             deeplog_language::ground::GroundChoice::Fact { atom, probability } => {
-                inputs.push(Input { name: grounded.atoms[*atom as usize].clone(), value: *probability })
+                inputs.push(input(*atom, *probability))
             }
             deeplog_language::ground::GroundChoice::Disjunction { atoms } => {
-                for (a, p) in atoms {
-                    inputs.push(Input { name: grounded.atoms[*a as usize].clone(), value: *p });
-                }
+                inputs.extend(atoms.iter().map(|&(a, p)| input(a, p)));
             }
         }
     }

@@ -35,6 +35,7 @@ pub use deeplog_semirings as semirings;
 pub mod cli;
 pub mod device;
 pub mod formulas;
+pub mod learn;
 pub mod model;
 
 pub use deeplog_circuits::compile::Method;

@@ -62,6 +62,9 @@ pub struct QueryOptions {
     /// Where the circuit is evaluated: the CPU (`f64`, the default), a GPU
     /// (`f32`) or a GPU when there is one.
     pub device: crate::Device,
+    /// Probabilities that replace the model's, by atom (`deeplog train`'s
+    /// output): each names a learnable fact or alternative of the model.
+    pub parameters: Option<std::collections::HashMap<String, f64>>,
 }
 
 impl Default for QueryOptions {
@@ -73,6 +76,7 @@ impl Default for QueryOptions {
             compiler: Method::Auto,
             explain: false,
             device: crate::Device::Cpu,
+            parameters: None,
         }
     }
 }
@@ -185,6 +189,11 @@ impl Model {
         })
     }
 
+    /// This model with `extra` clauses after its own (checked again).
+    pub fn with_source_appended(&self, extra: &str) -> Result<Model, Error> {
+        Model::from_source(&self.name, &format!("{}\n{extra}\n", self.source))
+    }
+
     /// Warnings, rendered with their source lines.
     pub fn warnings(&self) -> String {
         self.checked.diagnostics.iter().map(|d| d.render(&self.name, &self.source)).collect()
@@ -194,7 +203,7 @@ impl Model {
     pub fn query(&self, options: &QueryOptions) -> Result<Answers, Error> {
         let Some(model) = &self.checked.model else { unreachable!("a checked model without errors has a model") };
         let logic = options.logic.or(model.logic()).unwrap_or(Logic::Probability);
-        let (grounded, program, timings) = self.ground()?;
+        let (grounded, program, timings) = self.ground(options)?;
         if formulas::needed(logic, options.logic.is_some(), &grounded) {
             return self.query_formulas(&grounded, &program, timings, logic, options);
         }
@@ -293,7 +302,7 @@ impl Model {
     pub fn formulas(&self, options: &QueryOptions) -> Result<Formulas, Error> {
         let Some(model) = &self.checked.model else { unreachable!("a checked model without errors has a model") };
         let logic = options.logic.or(model.logic()).unwrap_or(Logic::Probability);
-        let (grounded, program, _) = self.ground()?;
+        let (grounded, program, _) = self.ground(options)?;
         self.build_formulas(&grounded, &program, logic, options)
     }
 
@@ -398,7 +407,7 @@ impl Model {
     /// saved ([`CompiledModel::to_json`]) and evaluated again without the
     /// model.
     pub fn compile(&self, options: &QueryOptions) -> Result<CompiledModel, Error> {
-        let (grounded, program, timings) = self.ground()?;
+        let (grounded, program, timings) = self.ground(options)?;
         if !grounded.constraints.is_empty() || grounded.queries.iter().any(|q| q.formula.is_some()) {
             return Err(Error::Unsupported(
                 "this model has formula queries or constraints, which are evaluated as a formula circuit rather than \
@@ -411,15 +420,18 @@ impl Model {
 
     /// The model grounded, as the ground program and as the circuits'
     /// logic program.
-    fn ground(&self) -> Result<(GroundProgram, LogicProgram, Timings), Error> {
+    fn ground(&self, options: &QueryOptions) -> Result<(GroundProgram, LogicProgram, Timings), Error> {
         let Some(model) = &self.checked.model else { unreachable!("a checked model without errors has a model") };
         let mut timings = Timings { parse_and_check_s: self.check_s, ..Timings::default() };
 
         let start = Instant::now();
-        let grounded = ground(model, &Limits::default()).map_err(|e| {
+        let mut grounded = ground(model, &Limits::default()).map_err(|e| {
             let at = e.span.line_col(&self.source);
             Error::Ground(format!("{}:{}:{}: {}", self.name, at.line, at.column, e.message))
         })?;
+        if let Some(parameters) = &options.parameters {
+            set_parameters(&mut grounded, parameters)?;
+        }
         timings.ground_s = start.elapsed().as_secs_f64();
         timings.ground_atoms = grounded.atoms.len();
         timings.ground_rules = grounded.rules.len();
@@ -581,6 +593,51 @@ fn most_probable_world(smoothed: &Circuit, slots: &[SlotInfo], root: usize) -> f
         }
     };
     heaviest(smoothed, smoothed.roots()[root], weight).map_or(f64::NEG_INFINITY, |(w, _)| w)
+}
+
+/// Replaces the probabilities of the learnable choices named in
+/// `parameters`.
+fn set_parameters(
+    grounded: &mut GroundProgram,
+    parameters: &std::collections::HashMap<String, f64>,
+) -> Result<(), Error> {
+    let mut used = 0;
+    for (c, choice) in grounded.choices.iter_mut().enumerate() {
+        if !grounded.learnable.get(c).copied().unwrap_or(false) {
+            continue;
+        }
+        let atoms = &grounded.atoms;
+        let mut set = |atom: u32, p: &mut f64| {
+            if let Some(&value) = parameters.get(&atoms[atom as usize]) {
+                *p = value;
+                used += 1;
+            }
+        };
+        match choice {
+            GroundChoice::Fact { atom, probability } => set(*atom, probability),
+            GroundChoice::Disjunction { atoms } => atoms.iter_mut().for_each(|(a, p)| set(*a, p)),
+        }
+    }
+    if used < parameters.len() {
+        let learnable: std::collections::HashSet<&str> = grounded
+            .choices
+            .iter()
+            .enumerate()
+            .filter(|(c, _)| grounded.learnable.get(*c).copied().unwrap_or(false))
+            .flat_map(|(_, choice)| match choice {
+                GroundChoice::Fact { atom, .. } => vec![*atom],
+                GroundChoice::Disjunction { atoms } => atoms.iter().map(|a| a.0).collect(),
+            })
+            .map(|a| grounded.atoms[a as usize].as_str())
+            .collect();
+        let mut unknown: Vec<&str> = parameters.keys().map(String::as_str).filter(|k| !learnable.contains(k)).collect();
+        unknown.sort_unstable();
+        return Err(Error::Unsupported(format!(
+            "parameter `{}` is not a learnable (`t(p)::`) fact or alternative of this model",
+            unknown.first().copied().unwrap_or("?")
+        )));
+    }
+    Ok(())
 }
 
 fn describe_evidence(evidence: &[(u32, bool)], atoms: &[String]) -> String {

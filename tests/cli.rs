@@ -427,3 +427,30 @@ fn query_reads_one_file_in_every_logic_and_reports_constraints() {
     let (ok, _, err) = deeplog(&["query", bad.path(), "--logic", "godel"]);
     assert!(!ok && err.contains("d.pl:2:") && err.contains("unknown domain `nowhere`"), "{err}");
 }
+
+#[test]
+fn train_learns_parameters_that_query_then_uses() {
+    let model =
+        TempFile::new("coins.pl", "t(_)::heads(c1). t(0.5)::heads(c2).\nboth :- heads(c1), heads(c2).\nquery(both).\n");
+    // heads(c1) is observed true in 3 of 4 examples, heads(c2) always.
+    let lines = [true, true, false, true]
+        .map(|h| format!("{{\"evidence\": {{\"heads(c1)\": {h}, \"heads(c2)\": true}}}}"))
+        .join("\n");
+    let data = TempFile::new("coins.jsonl", &lines);
+    let params = std::env::temp_dir().join(format!("deeplog-cli-{}/params.json", std::process::id()));
+    let params = params.to_str().unwrap();
+    let (ok, out, err) = deeplog(&["train", model.path(), "--data", data.path(), "--epochs", "400", "-o", params]);
+    assert!(ok, "{err}");
+    assert!(out.contains("heads(c1): 0.75"), "{out}");
+    let (ok, out, err) = deeplog(&["query", model.path(), "--params", params]);
+    assert!(ok, "{err}");
+    let both: f64 = out.trim().strip_prefix("both: ").unwrap().parse().unwrap();
+    assert!((both - 0.75).abs() < 0.01, "{out}");
+    // Bad lines and unknown parameters name what is wrong.
+    let bad = TempFile::new("bad.jsonl", "{\"evidence\": {\"heads(c1)\": true}}\n{\"query\": 3}\n");
+    let (ok, _, err) = deeplog(&["train", model.path(), "--data", bad.path()]);
+    assert!(!ok && err.contains("bad.jsonl:2:"), "{err}");
+    let unknown = TempFile::new("p.json", "{\"parameters\": {\"tails(c1)\": 0.5}}");
+    let (ok, _, err) = deeplog(&["query", model.path(), "--params", unknown.path()]);
+    assert!(!ok && err.contains("`tails(c1)` is not a learnable"), "{err}");
+}

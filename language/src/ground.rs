@@ -73,6 +73,9 @@ pub struct GroundProgram {
     /// The nodes of every formula query and constraint, children first.
     pub formulas: Vec<GroundFormula>,
     pub constraints: Vec<GroundConstraint>,
+    /// Per choice: whether its probabilities are parameters to learn
+    /// (`t(p)::`).
+    pub learnable: Vec<bool>,
 }
 
 /// `head :- body`: the head holds when every literal `(atom, positive)` of
@@ -609,6 +612,8 @@ struct Clause {
     heads: Box<[(PredId, Box<[Pat]>)]>,
     /// One per head, for a probabilistic rule or annotated disjunction.
     probabilities: Option<Box<[f64]>>,
+    /// Its probabilities are parameters to learn (`t(p)::`).
+    learnable: bool,
     neural: Option<Span>,
     body: Box<[Lit]>,
     /// Index in `Program::var_names`.
@@ -914,11 +919,14 @@ impl Compiler<'_> {
                 .iter()
                 .map(|h| match h.annotation {
                     Annotation::Probability { value, .. } => value,
-                    Annotation::Learnable { initial, .. } => initial.unwrap_or(0.5),
+                    // `t(_)`: uniform over the heads and "none" (0.5 for
+                    // a fact).
+                    Annotation::Learnable { initial, .. } => initial.unwrap_or(1.0 / (rule.heads.len() as f64 + 1.0)),
                     Annotation::None | Annotation::Neural(_) => 1.0,
                 })
                 .collect()
         });
+        let learnable = rule.heads.iter().any(|h| matches!(h.annotation, Annotation::Learnable { .. }));
         let alternatives = match &rule.body {
             None => vec![Vec::new()],
             Some(body) => self.goal(body, &counts, &mut vars)?,
@@ -958,6 +966,7 @@ impl Compiler<'_> {
                 span: rule.span,
                 heads,
                 probabilities,
+                learnable,
                 neural,
                 body: body.into(),
                 vars: table,
@@ -989,6 +998,7 @@ impl Compiler<'_> {
                 span,
                 heads: heads.clone(),
                 probabilities: None,
+                learnable: false,
                 neural: None,
                 body: body.into(),
                 vars: table,
@@ -2467,10 +2477,11 @@ impl State {
                 rules.push(GroundRule { head: new_id[a], body });
             }
         }
-        let choices = self
-            .groups
+        let kept: Vec<&Group> =
+            self.groups.iter().filter(|g| group_atoms(g).iter().any(|&a| relevant[a as usize])).collect();
+        let learnable = kept.iter().map(|g| p.clauses[g.clause as usize].learnable).collect();
+        let choices = kept
             .iter()
-            .filter(|g| group_atoms(g).iter().any(|&a| relevant[a as usize]))
             .map(|g| {
                 let probabilities = p.clauses[g.clause as usize].probabilities.as_deref().unwrap_or_default();
                 match (group_atoms(g), probabilities) {
@@ -2517,6 +2528,7 @@ impl State {
             evidence: evidence.into_iter().map(|(a, v)| (new_id[a as usize], v)).collect(),
             formulas,
             constraints,
+            learnable,
         })
     }
 

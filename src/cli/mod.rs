@@ -12,6 +12,7 @@ use deeplog_semirings::AlgebraKind;
 mod check;
 mod circuit;
 mod query;
+mod train;
 mod weights;
 
 /// deeplog: annotated logic compiled to algebraic circuits, evaluated and
@@ -44,9 +45,13 @@ enum Command {
         #[arg(long)]
         json: bool,
         /// probability (default), log-probability, boolean (can the query hold?), maxproduct (the most
-        /// probable world's probability), counting (worlds in which it holds); overrides `:- logic(...)`.
+        /// probable world's probability), counting (worlds in which it holds), or a fuzzy logic: godel,
+        /// product, lukasiewicz; overrides `:- logic(...)` and the queries' own.
         #[arg(long)]
         logic: Option<String>,
+        /// Learned parameters to use instead of the model's (a file written by `deeplog train`).
+        #[arg(long)]
+        params: Option<PathBuf>,
         /// Print per-stage times and the circuit's size (on stderr; in the JSON with --json).
         #[arg(long)]
         timings: bool,
@@ -58,6 +63,26 @@ enum Command {
         /// Evaluate on cpu (f64, default), gpu (wgpu, f32) or auto (a GPU when there is one); --timings names it.
         #[arg(long, default_value = "cpu")]
         device: String,
+    },
+    /// Learn a model's `t(p)::` parameters from examples by gradient descent,
+    /// and save them for `deeplog query --params`.
+    Train {
+        file: PathBuf,
+        /// Examples, one JSON object a line: {"query": "q(a)", "probability": 0.7} (probability defaults
+        /// to 1) or {"evidence": {"a": true, "b": false}} (a partial interpretation).
+        #[arg(long)]
+        data: PathBuf,
+        #[arg(long, default_value_t = 100)]
+        epochs: usize,
+        /// Adam's step size (on the parameters' logits).
+        #[arg(long, default_value_t = 0.05)]
+        rate: f64,
+        /// Where to save the learned parameters ({"parameters": {"atom": p}}); written whole or not at all.
+        #[arg(short, long)]
+        output: Option<PathBuf>,
+        /// Print one JSON object: per-epoch losses and the parameters.
+        #[arg(long)]
+        json: bool,
     },
     /// Compile a model into one circuit and save it (deeplog's JSON circuit
     /// format, with the slot table and each query's root) for
@@ -179,15 +204,21 @@ pub enum CliError {
 pub fn run(cli: Cli) -> Result<(), CliError> {
     match cli.command {
         Command::Check { file, json, logic } => check::check(&file, json, logic.as_deref()),
-        Command::Query { file, json, logic, timings, limits, explain, device } => query::query(query::QueryArgs {
-            file: &file,
-            json,
-            logic: logic.as_deref(),
-            timings,
-            limits: &limits,
-            explain,
-            device: &device,
-        }),
+        Command::Query { file, json, logic, params, timings, limits, explain, device } => {
+            query::query(query::QueryArgs {
+                file: &file,
+                json,
+                logic: logic.as_deref(),
+                timings,
+                limits: &limits,
+                explain,
+                device: &device,
+                params: params.as_deref(),
+            })
+        }
+        Command::Train { file, data, epochs, rate, output, json } => {
+            train::train(&train::TrainArgs { file: &file, data: &data, epochs, rate, output: output.as_deref(), json })
+        }
         Command::Compile { file, cnf, output, timings, limits } => match (file, cnf) {
             (_, Some(cnf)) => query::compile_cnf(&cnf, &output, &limits),
             (Some(file), None) => query::compile(&file, &output, &limits, timings),

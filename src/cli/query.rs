@@ -23,6 +23,7 @@ pub struct QueryArgs<'a> {
     pub limits: &'a CompileArgs,
     pub explain: bool,
     pub device: &'a str,
+    pub params: Option<&'a Path>,
 }
 
 /// `x` with `digits` significant digits, trailing zeros dropped (C's `%g`).
@@ -58,6 +59,7 @@ pub fn query(args: QueryArgs<'_>) -> Result<(), CliError> {
         compiler,
         explain: args.explain,
         device: args.device.parse().map_err(|e: crate::device::UnknownDevice| CliError::Usage(e.to_string()))?,
+        parameters: args.params.map(super::train::read_parameters).transpose()?,
     };
     let answers = model.query(&options)?;
     if args.json {

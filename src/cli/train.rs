@@ -1,0 +1,120 @@
+//! `deeplog train FILE --data EXAMPLES.jsonl`: learn the model's `t(p)::`
+//! parameters, print them, save them for `deeplog query --params`.
+
+use std::collections::HashMap;
+use std::path::Path;
+
+use deeplog_circuits::formats::write_atomically;
+
+use super::CliError;
+use crate::learn::{train_with, Example, TrainOptions};
+use crate::Model;
+
+pub struct TrainArgs<'a> {
+    pub file: &'a Path,
+    pub data: &'a Path,
+    pub epochs: usize,
+    pub rate: f64,
+    pub output: Option<&'a Path>,
+    pub json: bool,
+}
+
+/// Reads examples, one JSON object a line; a bad line is an error naming it.
+fn read_examples(path: &Path) -> Result<Vec<Example>, CliError> {
+    let text =
+        std::fs::read_to_string(path).map_err(|e| CliError::Usage(format!("cannot read {}: {e}", path.display())))?;
+    let mut examples = Vec::new();
+    for (i, line) in text.lines().enumerate() {
+        if line.trim().is_empty() {
+            continue;
+        }
+        let bad = |why: String| CliError::Usage(format!("{}:{}: {why}", path.display(), i + 1));
+        let value: serde_json::Value = serde_json::from_str(line).map_err(|e| bad(format!("not JSON: {e}")))?;
+        let example = match (value.get("query"), value.get("evidence")) {
+            (Some(serde_json::Value::String(query)), None) => {
+                let probability = match value.get("probability") {
+                    None => 1.0,
+                    Some(p) => p.as_f64().ok_or_else(|| bad("`probability` must be a number".to_string()))?,
+                };
+                Example::Query { query: query.clone(), probability }
+            }
+            (None, Some(serde_json::Value::Object(atoms))) => {
+                let evidence = atoms
+                    .iter()
+                    .map(|(atom, v)| match v {
+                        serde_json::Value::Bool(b) => Ok((atom.clone(), *b)),
+                        _ => Err(bad(format!("evidence for `{atom}` must be true or false"))),
+                    })
+                    .collect::<Result<Vec<_>, _>>()?;
+                Example::Evidence { evidence }
+            }
+            _ => {
+                return Err(bad(
+                    "expected {\"query\": \"q(a)\", \"probability\": 0.7} or {\"evidence\": {\"a\": true}}".to_string(),
+                ))
+            }
+        };
+        examples.push(example);
+    }
+    Ok(examples)
+}
+
+/// Reads a parameter file written by `deeplog train`.
+pub fn read_parameters(path: &Path) -> Result<HashMap<String, f64>, CliError> {
+    let text =
+        std::fs::read_to_string(path).map_err(|e| CliError::Usage(format!("cannot read {}: {e}", path.display())))?;
+    let value: serde_json::Value =
+        serde_json::from_str(&text).map_err(|e| CliError::Usage(format!("{}: not JSON: {e}", path.display())))?;
+    let Some(serde_json::Value::Object(parameters)) = value.get("parameters") else {
+        return Err(CliError::Usage(format!("{}: expected {{\"parameters\": {{\"atom\": p}}}}", path.display())));
+    };
+    parameters
+        .iter()
+        .map(|(name, p)| match p.as_f64() {
+            Some(p) if (0.0..=1.0).contains(&p) => Ok((name.clone(), p)),
+            _ => Err(CliError::Usage(format!("{}: `{name}` must be a probability", path.display()))),
+        })
+        .collect()
+}
+
+pub fn train(args: &TrainArgs<'_>) -> Result<(), CliError> {
+    let model = Model::from_file(args.file)?;
+    let examples = read_examples(args.data)?;
+    let options = TrainOptions { epochs: args.epochs, learning_rate: args.rate };
+    let bar = (!args.json).then(|| {
+        let bar = indicatif::ProgressBar::new(args.epochs as u64);
+        bar.set_style(
+            indicatif::ProgressStyle::with_template("{bar:30} epoch {pos}/{len}  {msg}")
+                .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+        );
+        bar
+    });
+    let start = std::time::Instant::now();
+    let trained = train_with(&model, &examples, &options, |epoch, loss| {
+        if let Some(bar) = &bar {
+            bar.set_position(epoch as u64);
+            let rate = (epoch * examples.len()) as f64 / start.elapsed().as_secs_f64().max(1e-9);
+            bar.set_message(format!("loss {loss:.5}  {rate:.0} examples/s"));
+        }
+    })?;
+    if let Some(bar) = bar {
+        bar.finish_and_clear();
+    }
+    let parameters: serde_json::Map<String, serde_json::Value> =
+        trained.parameters.iter().map(|p| (p.name.clone(), serde_json::json!(p.value))).collect();
+    if let Some(output) = args.output {
+        let text = serde_json::to_string_pretty(&serde_json::json!({ "parameters": parameters }))
+            .map_err(|e| CliError::Usage(e.to_string()))?;
+        write_atomically(output, &text).map_err(|source| CliError::Write { path: output.to_path_buf(), source })?;
+    }
+    if args.json {
+        println!("{}", serde_json::json!({ "parameters": parameters, "losses": trained.losses }));
+        return Ok(());
+    }
+    let (first, last) = (trained.losses.first().copied().unwrap_or(0.0), trained.losses.last().copied().unwrap_or(0.0));
+    println!("{} examples, {} epochs: loss {first:.5} -> {last:.5}", examples.len(), args.epochs);
+    for p in &trained.parameters {
+        println!("{}: {:.6}", p.name, p.value);
+    }
+    Ok(())
+}

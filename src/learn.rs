@@ -1,0 +1,269 @@
+//! Learning a model's parameters — its `t(p)::` facts and learnable
+//! annotated disjunctions — by gradient descent on examples.
+//!
+//! Examples are queries with a target probability (`heads(c1)` holds with
+//! probability 0.7) or partial interpretations (these atoms were observed
+//! true, those false). The model is grounded and compiled **once**, every
+//! distinct example becoming one root of its formula circuit
+//! ([`crate::formulas`]); an epoch is one forward and one backward pass over
+//! all of them, and Adam updates the parameters. The loss is the mean of
+//! the examples' cross-entropies: `−(t ln P + (1 − t) ln(1 − P))` for a query
+//! with target `t`, `−ln P(evidence)` for a partial interpretation.
+//!
+//! A learnable fact is kept a probability through a sigmoid, a learnable
+//! annotated disjunction through a softmax over its alternatives and the
+//! implicit "none of them", so its probabilities stay non-negative and sum
+//! to at most 1.
+//!
+//! ```
+//! use deeplog::learn::{train, Example, TrainOptions};
+//! use deeplog::Model;
+//!
+//! let model = Model::from_source("coin.pl", "t(0.5)::heads.\n").unwrap();
+//! let examples: Vec<Example> = [true, true, false, true]
+//!     .iter()
+//!     .map(|&h| Example::Evidence { evidence: vec![("heads".to_string(), h)] })
+//!     .collect();
+//! let trained = train(&model, &examples, &TrainOptions { epochs: 300, ..TrainOptions::default() }).unwrap();
+//! assert!((trained.parameters[0].value - 0.75).abs() < 0.01);
+//! ```
+
+use std::collections::HashMap;
+
+use deeplog_language::model::Logic;
+
+use crate::formulas::Formulas;
+use crate::model::Error;
+use crate::{Model, QueryOptions};
+
+/// One training example.
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
+#[serde(untagged)]
+pub enum Example {
+    /// `query` holds with probability `probability` (1 for an observed
+    /// positive example).
+    Query { query: String, probability: f64 },
+    /// A partial interpretation: each atom was observed with this truth
+    /// value.
+    Evidence { evidence: Vec<(String, bool)> },
+}
+
+impl Example {
+    /// The formula whose probability the example is about.
+    fn formula(&self) -> String {
+        match self {
+            Example::Query { query, .. } => format!("({query})"),
+            Example::Evidence { evidence } if evidence.is_empty() => "true".to_string(),
+            Example::Evidence { evidence } => {
+                let literals: Vec<String> = evidence
+                    .iter()
+                    .map(|(atom, value)| if *value { format!("({atom})") } else { format!("not ({atom})") })
+                    .collect();
+                format!("({})", literals.join(" and "))
+            }
+        }
+    }
+
+    /// The target probability of the example's formula.
+    fn target(&self) -> f64 {
+        match self {
+            Example::Query { probability, .. } => *probability,
+            Example::Evidence { .. } => 1.0,
+        }
+    }
+}
+
+/// How to train.
+#[derive(Clone, Debug)]
+pub struct TrainOptions {
+    pub epochs: usize,
+    /// Adam's step size, in logit space.
+    pub learning_rate: f64,
+}
+
+impl Default for TrainOptions {
+    fn default() -> Self {
+        TrainOptions { epochs: 100, learning_rate: 0.05 }
+    }
+}
+
+/// A learned parameter: a fact's probability, or one alternative's.
+#[derive(Clone, Debug, PartialEq, serde::Serialize)]
+pub struct Parameter {
+    pub name: String,
+    pub value: f64,
+}
+
+/// What training found.
+#[derive(Clone, Debug, serde::Serialize)]
+pub struct Trained {
+    /// Every learnable probability, in the model's order.
+    pub parameters: Vec<Parameter>,
+    /// Mean loss of each epoch (before its update).
+    pub losses: Vec<f64>,
+}
+
+/// The learnable choices, as logits.
+struct Parameterization {
+    /// Per learnable choice: its input rows (one for a fact, one per
+    /// alternative of a disjunction).
+    groups: Vec<Vec<usize>>,
+    /// Per group: a fact's logit, or the alternatives' logits then the
+    /// logit of "none".
+    logits: Vec<Vec<f64>>,
+}
+
+impl Parameterization {
+    fn new(formulas: &Formulas) -> Parameterization {
+        let mut by_choice: Vec<(usize, Vec<usize>)> = Vec::new();
+        for (i, input) in formulas.inputs().iter().enumerate().filter(|(_, input)| input.learnable) {
+            match by_choice.last_mut() {
+                Some((choice, rows)) if *choice == input.choice => rows.push(i),
+                _ => by_choice.push((input.choice, vec![i])),
+            }
+        }
+        let values = formulas.initial_values();
+        let logits = by_choice
+            .iter()
+            .map(|(_, rows)| {
+                let p: Vec<f64> = rows.iter().map(|&i| values[i].clamp(1e-6, 1.0 - 1e-6)).collect();
+                if let [p] = p[..] {
+                    return vec![(p / (1.0 - p)).ln()];
+                }
+                // A disjunction whose initial values leave no room for
+                // "none" (as `t(_)` everywhere does) starts uniform.
+                let total: f64 = p.iter().sum();
+                let k = p.len() as f64;
+                let (p, none) =
+                    if total < 1.0 { (p, 1.0 - total) } else { (vec![1.0 / (k + 1.0); p.len()], 1.0 / (k + 1.0)) };
+                p.iter().chain([none].iter()).map(|x| x.ln()).collect()
+            })
+            .collect();
+        Parameterization { groups: by_choice.into_iter().map(|(_, rows)| rows).collect(), logits }
+    }
+
+    fn probabilities(logits: &[f64]) -> Vec<f64> {
+        if let [x] = logits {
+            return vec![1.0 / (1.0 + (-x).exp())];
+        }
+        let max = logits.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+        let e: Vec<f64> = logits.iter().map(|x| (x - max).exp()).collect();
+        let sum: f64 = e.iter().sum();
+        e.iter().map(|x| x / sum).collect()
+    }
+
+    /// The input values with the current parameters.
+    fn values(&self, base: &[f64]) -> Vec<f64> {
+        let mut values = base.to_vec();
+        for (rows, logits) in self.groups.iter().zip(&self.logits) {
+            for (&i, p) in rows.iter().zip(Self::probabilities(logits)) {
+                values[i] = p;
+            }
+        }
+        values
+    }
+
+    /// The gradient with respect to the logits, from the gradient with
+    /// respect to the inputs.
+    fn chain(&self, grads: &[f64]) -> Vec<Vec<f64>> {
+        self.groups
+            .iter()
+            .zip(&self.logits)
+            .map(|(rows, logits)| {
+                let p = Self::probabilities(logits);
+                if let [p] = p[..] {
+                    return vec![grads[rows[0]] * p * (1.0 - p)];
+                }
+                // ∂p_i/∂θ_j = p_i (δ_ij − p_j); "none" has no input, so its
+                // gradient is 0.
+                let g: Vec<f64> = (0..p.len()).map(|i| rows.get(i).map_or(0.0, |&r| grads[r])).collect();
+                let dot: f64 = g.iter().zip(&p).map(|(g, p)| g * p).sum();
+                p.iter().zip(&g).map(|(p, g)| p * (g - dot)).collect()
+            })
+            .collect()
+    }
+}
+
+/// Trains `model`'s learnable parameters on `examples` (probability logic).
+pub fn train(model: &Model, examples: &[Example], options: &TrainOptions) -> Result<Trained, Error> {
+    train_with(model, examples, options, |_, _| {})
+}
+
+/// [`train`], calling `on_epoch` after every epoch with its number (from 1)
+/// and mean loss.
+pub fn train_with(
+    model: &Model,
+    examples: &[Example],
+    options: &TrainOptions,
+    mut on_epoch: impl FnMut(usize, f64),
+) -> Result<Trained, Error> {
+    if examples.is_empty() {
+        return Err(Error::Unsupported("no training examples".to_string()));
+    }
+    // One query per distinct example formula, weighted by how often it
+    // occurs.
+    let mut index: HashMap<(String, u64), usize> = HashMap::new();
+    let mut distinct: Vec<(String, f64, f64)> = Vec::new();
+    for (i, e) in examples.iter().enumerate() {
+        let target = e.target();
+        if !(0.0..=1.0).contains(&target) {
+            return Err(Error::Unsupported(format!("example {}: probability {target} is not in [0, 1]", i + 1)));
+        }
+        let formula = e.formula();
+        if deeplog_language::parse(&format!("query({formula}).")).is_err() {
+            return Err(Error::Unsupported(format!("example {}: `{formula}` is not a formula", i + 1)));
+        }
+        let k = *index.entry((formula.clone(), target.to_bits())).or_insert_with(|| {
+            distinct.push((formula, target, 0.0));
+            distinct.len() - 1
+        });
+        distinct[k].2 += 1.0;
+    }
+    let extra: String = distinct.iter().map(|(f, _, _)| format!("\nquery({f}).")).collect();
+    let augmented = model.with_source_appended(&extra)?;
+    let formulas = augmented.formulas(&QueryOptions { logic: Some(Logic::Probability), ..QueryOptions::default() })?;
+    let first = formulas.queries().len() - distinct.len();
+    let mut params = Parameterization::new(&formulas);
+    if params.groups.is_empty() {
+        return Err(Error::Unsupported("the model has no learnable parameters (`t(p)::` facts)".to_string()));
+    }
+    let base = formulas.initial_values();
+    let total = examples.len() as f64;
+    let (beta1, beta2, eps) = (0.9, 0.999, 1e-8);
+    let mut m: Vec<Vec<f64>> = params.logits.iter().map(|l| vec![0.0; l.len()]).collect();
+    let mut v = m.clone();
+    let mut losses = Vec::with_capacity(options.epochs);
+    for epoch in 1..=options.epochs {
+        let values = params.values(&base);
+        let probabilities = formulas.evaluate(&values)?.queries;
+        let mut seeds = vec![0.0; probabilities.len()];
+        let mut loss = 0.0;
+        for (k, (_, t, w)) in distinct.iter().enumerate() {
+            let p = probabilities[first + k].clamp(1e-12, 1.0 - 1e-12);
+            loss -= w * (t * p.ln() + (1.0 - t) * (1.0 - p).ln());
+            seeds[first + k] = -w * (t / p - (1.0 - t) / (1.0 - p)) / total;
+        }
+        loss /= total;
+        losses.push(loss);
+        on_epoch(epoch, loss);
+        let (_, grads) = formulas.gradient(&values, &seeds)?;
+        let step = epoch as i32;
+        let logit_grads = params.chain(&grads);
+        for (((logits, g), m), v) in params.logits.iter_mut().zip(&logit_grads).zip(&mut m).zip(&mut v) {
+            for j in 0..logits.len() {
+                m[j] = beta1 * m[j] + (1.0 - beta1) * g[j];
+                v[j] = beta2 * v[j] + (1.0 - beta2) * g[j] * g[j];
+                let (mh, vh) = (m[j] / (1.0 - beta1.powi(step)), v[j] / (1.0 - beta2.powi(step)));
+                logits[j] -= options.learning_rate * mh / (vh.sqrt() + eps);
+            }
+        }
+    }
+    let values = params.values(&base);
+    let parameters = params
+        .groups
+        .iter()
+        .flatten()
+        .map(|&i| Parameter { name: formulas.inputs()[i].name.clone(), value: values[i] })
+        .collect();
+    Ok(Trained { parameters, losses })
+}

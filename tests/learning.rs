@@ -1,0 +1,96 @@
+//! Learning parameters: data sampled from known probabilities (fixed seed)
+//! give them back within 0.02; query examples with target probabilities;
+//! clear errors.
+
+use deeplog::circuits::testing::Rng;
+use deeplog::learn::{train, Example, TrainOptions};
+use deeplog::Model;
+
+fn learned(source: &str, examples: &[Example], epochs: usize) -> Vec<(String, f64)> {
+    let model = Model::from_source("learn.pl", source).unwrap();
+    let trained =
+        train(&model, examples, &TrainOptions { epochs, learning_rate: 0.05 }).unwrap_or_else(|e| panic!("{e}"));
+    let losses = &trained.losses;
+    assert!(losses.last() < losses.first(), "the loss went up: {losses:?}");
+    trained.parameters.into_iter().map(|p| (p.name, p.value)).collect()
+}
+
+fn assert_near(got: &[(String, f64)], want: &[(&str, f64)], tolerance: f64) {
+    assert_eq!(got.len(), want.len(), "{got:?}");
+    for ((name, value), (want_name, want_value)) in got.iter().zip(want) {
+        assert_eq!(name, want_name);
+        assert!((value - want_value).abs() < tolerance, "{name}: learned {value}, true {want_value} ({got:?})");
+    }
+}
+
+fn observe(atoms: &[(&str, bool)]) -> Example {
+    Example::Evidence { evidence: atoms.iter().map(|(a, v)| (a.to_string(), *v)).collect() }
+}
+
+#[test]
+fn facts_and_an_annotated_disjunction_are_recovered_from_complete_data() {
+    let source = "t(0.5)::burglary. t(_)::earthquake.\n\
+                  t(_)::colour(red); t(_)::colour(green); t(_)::colour(blue).\n";
+    let mut rng = Rng(7);
+    let colours = [("colour(red)", 0.2), ("colour(green)", 0.5), ("colour(blue)", 0.1)]; // none: 0.2
+    let examples: Vec<Example> = (0..5000)
+        .map(|_| {
+            let mut seen = vec![("burglary", rng.unit() < 0.3), ("earthquake", rng.unit() < 0.8)];
+            let u = rng.unit();
+            let mut acc = 0.0;
+            let mut chosen = None;
+            for (i, (_, p)) in colours.iter().enumerate() {
+                acc += p;
+                if chosen.is_none() && u < acc {
+                    chosen = Some(i);
+                }
+            }
+            seen.extend(colours.iter().enumerate().map(|(i, (c, _))| (*c, chosen == Some(i))));
+            observe(&seen)
+        })
+        .collect();
+    let got = learned(source, &examples, 400);
+    let want =
+        [("burglary", 0.3), ("earthquake", 0.8), ("colour(red)", 0.2), ("colour(green)", 0.5), ("colour(blue)", 0.1)];
+    assert_near(&got, &want, 0.02);
+}
+
+#[test]
+fn a_hidden_cause_is_recovered_from_partial_observations() {
+    // `b` is never observed; `c` and `a` are. P(c | ¬a) identifies P(b).
+    let source = "t(_)::a. t(_)::b.\nc :- a.\nc :- b.\n";
+    let mut rng = Rng(11);
+    let examples: Vec<Example> = (0..5000)
+        .map(|_| {
+            let (a, b) = (rng.unit() < 0.4, rng.unit() < 0.7);
+            observe(&[("a", a), ("c", a || b)])
+        })
+        .collect();
+    assert_near(&learned(source, &examples, 400), &[("a", 0.4), ("b", 0.7)], 0.02);
+}
+
+#[test]
+fn queries_with_target_probabilities() {
+    let source = "t(0.5)::x. t(0.5)::y.\nq :- x, y.\n";
+    let examples = vec![
+        Example::Query { query: "q".to_string(), probability: 0.24 },
+        Example::Query { query: "x".to_string(), probability: 0.4 },
+    ];
+    assert_near(&learned(source, &examples, 600), &[("x", 0.4), ("y", 0.6)], 0.01);
+}
+
+#[test]
+fn training_errors_say_what_is_wrong() {
+    let model = Model::from_source("e.pl", "0.5::x.\n").unwrap();
+    let e = train(&model, &[observe(&[("x", true)])], &TrainOptions::default()).unwrap_err();
+    assert!(e.to_string().contains("no learnable parameters"), "{e}");
+    let model = Model::from_source("e.pl", "t(0.5)::x.\n").unwrap();
+    let e = train(&model, &[], &TrainOptions::default()).unwrap_err();
+    assert!(e.to_string().contains("no training examples"), "{e}");
+    let bad = Example::Query { query: "x(".to_string(), probability: 1.0 };
+    let e = train(&model, &[observe(&[("x", true)]), bad], &TrainOptions::default()).unwrap_err();
+    assert!(e.to_string().contains("example 2"), "{e}");
+    let bad = Example::Query { query: "x".to_string(), probability: 1.5 };
+    let e = train(&model, &[bad], &TrainOptions::default()).unwrap_err();
+    assert!(e.to_string().contains("not in [0, 1]"), "{e}");
+}
