@@ -56,6 +56,12 @@ pub struct Input {
     pub choice: usize,
     /// Whether the choice is a parameter to learn (`t(p)::`).
     pub learnable: bool,
+    /// For a neural choice: the network whose output this is, and the
+    /// network's inputs (ground terms, printed).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub network: Option<String>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub network_inputs: Vec<String>,
 }
 
 /// One constraint of a model, as the formula circuit reports it.
@@ -246,7 +252,7 @@ impl Formulas {
     /// [`Formulas::loss_gradient`] for every column of `values`
     /// (`[inputs × batch]`); the gradients are `[inputs × batch]`.
     pub fn loss_gradient_batch(&self, values: &[f64], batch: usize) -> Result<(Vec<Evaluation>, Vec<f64>), Error> {
-        self.gradient_of(values, batch, |_, is_loss| if is_loss { 1.0 } else { 0.0 })
+        self.gradient_of(values, batch, |_, _, is_loss| if is_loss { 1.0 } else { 0.0 })
     }
 
     /// Evaluation and the gradient of `Σ_q seeds[q] · query_q` (one seed
@@ -255,8 +261,24 @@ impl Formulas {
         if seeds.len() != self.queries.len() {
             return Err(Error::Evaluate(format!("{} seeds for {} queries", seeds.len(), self.queries.len())));
         }
-        let (mut evaluations, grads) = self.gradient_of(values, 1, |r, _| seeds.get(r).copied().unwrap_or(0.0))?;
+        let (mut evaluations, grads) = self.gradient_of(values, 1, |r, _, _| seeds.get(r).copied().unwrap_or(0.0))?;
         Ok((evaluations.remove(0), grads))
+    }
+
+    /// [`Formulas::gradient`] for every column of `values` (`[inputs ×
+    /// batch]`), with a seed per query and column (`[queries × batch]`);
+    /// the gradients are `[inputs × batch]`.
+    pub fn gradient_batch(
+        &self,
+        values: &[f64],
+        batch: usize,
+        seeds: &[f64],
+    ) -> Result<(Vec<Evaluation>, Vec<f64>), Error> {
+        let q = self.queries.len();
+        if seeds.len() != q * batch {
+            return Err(Error::Evaluate(format!("{} seeds for {q} queries × a batch of {batch}", seeds.len())));
+        }
+        self.gradient_of(values, batch, |r, b, _| if r < q { seeds[r * batch + b] } else { 0.0 })
     }
 
     /// Evaluation and the gradient of query `q`'s value.
@@ -264,7 +286,7 @@ impl Formulas {
         if q >= self.queries.len() {
             return Err(Error::Evaluate(format!("there is no query {q}; the model has {}", self.queries.len())));
         }
-        let (mut evaluations, grads) = self.gradient_of(values, 1, |r, _| if r == q { 1.0 } else { 0.0 })?;
+        let (mut evaluations, grads) = self.gradient_of(values, 1, |r, _, _| if r == q { 1.0 } else { 0.0 })?;
         Ok((evaluations.remove(0), grads))
     }
 
@@ -272,12 +294,14 @@ impl Formulas {
         &self,
         values: &[f64],
         batch: usize,
-        seed: impl Fn(usize, bool) -> f64,
+        seed: impl Fn(usize, usize, bool) -> f64,
     ) -> Result<(Vec<Evaluation>, Vec<f64>), Error> {
         self.check_inputs(values, batch)?;
         let n = self.expr.roots().len();
-        let seeds: Vec<f64> =
-            (0..n).flat_map(|r| std::iter::repeat_n(seed(r, self.has_loss && r == n - 1), batch)).collect();
+        let seeds: Vec<f64> = (0..n)
+            .flat_map(|r| (0..batch).map(move |b| (r, b)))
+            .map(|(r, b)| seed(r, b, self.has_loss && r == n - 1))
+            .collect();
         let Some(gpu) = &self.gpu else {
             let (roots, grads) = self.evaluator()?.forward_backward(values, batch, &seeds).map_err(err)?;
             return Ok((self.split(&roots, batch), grads));
@@ -655,8 +679,15 @@ pub(crate) fn build(grounded: &GroundProgram, program: &LogicProgram, req: &Requ
     let mut inputs = Vec::with_capacity(num_inputs as usize);
     for (choice, c) in grounded.choices.iter().enumerate() {
         let learnable = grounded.learnable.get(choice).copied().unwrap_or(false);
-        let input =
-            |atom: u32, value: f64| Input { name: grounded.atoms[atom as usize].clone(), value, choice, learnable };
+        let neural = grounded.neural.get(choice).and_then(Option::as_ref);
+        let input = |atom: u32, value: f64| Input {
+            name: grounded.atoms[atom as usize].clone(),
+            value,
+            choice,
+            learnable,
+            network: neural.map(|n| n.network.clone()),
+            network_inputs: neural.map(|n| n.inputs.clone()).unwrap_or_default(),
+        };
         match c {
             deeplog_language::ground::GroundChoice::Fact { atom, probability } => {
                 inputs.push(input(*atom, *probability))

@@ -37,6 +37,7 @@ pub mod device;
 pub mod formulas;
 pub mod learn;
 pub mod model;
+pub mod neural;
 
 pub use deeplog_circuits::compile::Method;
 pub use deeplog_language::model::Logic;

@@ -204,6 +204,13 @@ impl Model {
         let Some(model) = &self.checked.model else { unreachable!("a checked model without errors has a model") };
         let logic = options.logic.or(model.logic()).unwrap_or(Logic::Probability);
         let (grounded, program, timings) = self.ground(options)?;
+        if let Some(n) = grounded.neural.iter().flatten().next() {
+            return Err(Error::Unsupported(format!(
+                "the model's answers depend on the neural predicate network `{}`, which a model file cannot run by \
+                 itself; evaluate it from Rust with deeplog::neural::NeuralModel and the network",
+                n.network
+            )));
+        }
         if formulas::needed(logic, options.logic.is_some(), &grounded) {
             return self.query_formulas(&grounded, &program, timings, logic, options);
         }

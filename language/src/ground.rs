@@ -76,6 +76,10 @@ pub struct GroundProgram {
     /// Per choice: whether its probabilities are parameters to learn
     /// (`t(p)::`).
     pub learnable: Vec<bool>,
+    /// Per choice: the network whose outputs its probabilities are
+    /// (`nn(net, Inputs, Y, Domain)::h` is one annotated disjunction over
+    /// the domain per ground instance of the inputs), if any.
+    pub neural: Vec<Option<GroundNeural>>,
 }
 
 /// `head :- body`: the head holds when every literal `(atom, positive)` of
@@ -603,6 +607,21 @@ enum Lit {
     },
 }
 
+/// A neural annotation, compiled: the network and its input patterns.
+#[derive(Clone, Debug)]
+struct NeuralClause {
+    network: String,
+    inputs: Box<[Pat]>,
+}
+
+/// A choice whose probabilities a network gives: its name and its inputs
+/// (ground terms, printed), e.g. `mnist_net` on `[img3]`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct GroundNeural {
+    pub network: String,
+    pub inputs: Vec<String>,
+}
+
 #[derive(Debug)]
 struct Clause {
     /// The statement it comes from: one choice per instance of a statement,
@@ -614,7 +633,8 @@ struct Clause {
     probabilities: Option<Box<[f64]>>,
     /// Its probabilities are parameters to learn (`t(p)::`).
     learnable: bool,
-    neural: Option<Span>,
+    /// Its probabilities are a network's outputs (`nn(...)::`).
+    neural: Option<Box<NeuralClause>>,
     body: Box<[Lit]>,
     /// Index in `Program::var_names`.
     vars: u32,
@@ -906,25 +926,35 @@ impl Compiler<'_> {
         }
         let mut vars = VarTable::default();
         let mut heads = Vec::with_capacity(rule.heads.len());
-        for h in &rule.heads {
-            heads.push(self.callable(&h.atom, &mut vars)?);
-        }
-        let neural = rule.heads.iter().find_map(|h| match &h.annotation {
-            Annotation::Neural(n) => Some(n.span),
+        let neural = match rule.heads.iter().find_map(|h| match &h.annotation {
+            Annotation::Neural(n) => Some((h, n)),
             _ => None,
-        });
+        }) {
+            Some((head, n)) => Some(self.neural(rule, head, n, &mut vars, &mut heads)?),
+            None => {
+                for h in &rule.heads {
+                    heads.push(self.callable(&h.atom, &mut vars)?);
+                }
+                None
+            }
+        };
         let annotated = rule.heads.len() > 1 || rule.heads.iter().any(|h| !matches!(h.annotation, Annotation::None));
-        let probabilities: Option<Box<[f64]>> = (annotated && neural.is_none()).then(|| {
-            rule.heads
-                .iter()
-                .map(|h| match h.annotation {
-                    Annotation::Probability { value, .. } => value,
-                    // `t(_)`: uniform over the heads and "none" (0.5 for
-                    // a fact).
-                    Annotation::Learnable { initial, .. } => initial.unwrap_or(1.0 / (rule.heads.len() as f64 + 1.0)),
-                    Annotation::None | Annotation::Neural(_) => 1.0,
-                })
-                .collect()
+        let neural_probabilities = neural.as_ref().map(|_| vec![1.0 / (heads.len() as f64 + 1.0); heads.len()].into());
+        let probabilities: Option<Box<[f64]>> = neural_probabilities.or_else(|| {
+            annotated.then(|| {
+                rule.heads
+                    .iter()
+                    .map(|h| match h.annotation {
+                        Annotation::Probability { value, .. } => value,
+                        // `t(_)`: uniform over the heads and "none" (0.5 for
+                        // a fact).
+                        Annotation::Learnable { initial, .. } => {
+                            initial.unwrap_or(1.0 / (rule.heads.len() as f64 + 1.0))
+                        }
+                        Annotation::None | Annotation::Neural(_) => 1.0,
+                    })
+                    .collect()
+            })
         });
         let learnable = rule.heads.iter().any(|h| matches!(h.annotation, Annotation::Learnable { .. }));
         let alternatives = match &rule.body {
@@ -936,14 +966,14 @@ impl Compiler<'_> {
         let heads: Box<[(PredId, Box<[Pat]>)]> = heads.into();
         let all_ground = heads.iter().all(|(_, args)| args.iter().all(|a| matches!(a, Pat::Ground(_))));
         let count = alternatives.len();
-        let (mut heads, mut probabilities) = (Some(heads), Some(probabilities));
+        let (mut heads, mut probabilities, mut neural) = (Some(heads), Some(probabilities), Some(neural));
         for (i, body) in alternatives.into_iter().enumerate() {
             let id = self.clauses.len() as u32;
             // The last alternative takes the heads, the others copy them.
-            let (heads, probabilities) = if i + 1 == count {
-                (heads.take().unwrap_or_default(), probabilities.take().flatten())
+            let (heads, probabilities, neural) = if i + 1 == count {
+                (heads.take().unwrap_or_default(), probabilities.take().flatten(), neural.take().flatten())
             } else {
-                (heads.clone().unwrap_or_default(), probabilities.clone().flatten())
+                (heads.clone().unwrap_or_default(), probabilities.clone().flatten(), neural.clone().flatten())
             };
             let mut ground_heads: Box<[TermId]> = Box::new([]);
             if body.is_empty() && neural.is_none() && all_ground {
@@ -974,6 +1004,35 @@ impl Compiler<'_> {
             });
         }
         Ok(())
+    }
+
+    /// A neural head: `nn(net, Inputs, Y, Domain)::h(..Y..)` becomes the
+    /// heads `h(..d..)` for every `d` of the domain (one annotated
+    /// disjunction per instance); `nn(net, Inputs)::h` stays one head.
+    fn neural(
+        &mut self,
+        rule: &Rule,
+        head: &crate::model::Head,
+        n: &crate::model::Neural,
+        vars: &mut VarTable,
+        heads: &mut Vec<(PredId, Box<[Pat]>)>,
+    ) -> Result<Box<NeuralClause>, GroundError> {
+        if rule.heads.len() != 1 {
+            return Err(GroundError::new(n.span, "a neural annotation must be the only head of its clause"));
+        }
+        match (&n.output, &n.domain) {
+            (Some(output), Some(domain)) => {
+                let TermKind::Var(y) = &output.kind else {
+                    return Err(GroundError::new(output.span, "a neural predicate's output must be a variable"));
+                };
+                for value in domain {
+                    heads.push(self.callable(&substitute(&head.atom, y, value), vars)?);
+                }
+            }
+            _ => heads.push(self.callable(&head.atom, vars)?),
+        }
+        let inputs = n.inputs.iter().map(|t| self.pat(t, vars)).collect::<Result<Vec<_>, _>>()?;
+        Ok(Box::new(NeuralClause { network: n.network.clone(), inputs: inputs.into() }))
     }
 
     /// An auxiliary predicate `name(head...) :- goal`, for a negated or
@@ -2198,9 +2257,6 @@ impl State {
     /// `fact` says it is a fact being loaded, derived once.
     fn derive(&mut self, p: &Program, env: &mut Env, clause: u32, body: u32, fact: bool) -> Result<(), GroundError> {
         let c = &p.clauses[clause as usize];
-        if let Some(span) = c.neural {
-            return Err(GroundError::new(span, "neural predicates are not supported by `deeplog query` yet"));
-        }
         let mut heads = std::mem::take(&mut self.heads);
         heads.clear();
         if c.ground_heads.is_empty() {
@@ -2349,6 +2405,18 @@ impl State {
             }
         }
 
+        // The networks and inputs of neural choices.
+        let mut neural_of_group: Vec<Option<GroundNeural>> = vec![None; self.groups.len()];
+        for (g, slot) in neural_of_group.iter_mut().enumerate() {
+            let Some(n) = p.clauses[self.groups[g].clause as usize].neural.as_ref() else { continue };
+            env.load(&self.groups[g].instance.clone());
+            let mut inputs = Vec::with_capacity(n.inputs.len());
+            for pat in n.inputs.iter() {
+                inputs.push(self.ground(pat, &env).map_or_else(|| "_".to_string(), |t| self.terms.show(t)));
+            }
+            *slot = Some(GroundNeural { network: n.network.clone(), inputs });
+        }
+
         // A direct choice whose head has other definitions gets a fresh
         // atom and the rule `head :- atom`.
         for g in 0..self.groups.len() {
@@ -2477,12 +2545,15 @@ impl State {
                 rules.push(GroundRule { head: new_id[a], body });
             }
         }
-        let kept: Vec<&Group> =
-            self.groups.iter().filter(|g| group_atoms(g).iter().any(|&a| relevant[a as usize])).collect();
-        let learnable = kept.iter().map(|g| p.clauses[g.clause as usize].learnable).collect();
+        let kept: Vec<usize> = (0..self.groups.len())
+            .filter(|&g| group_atoms(&self.groups[g]).iter().any(|&a| relevant[a as usize]))
+            .collect();
+        let learnable = kept.iter().map(|&g| p.clauses[self.groups[g].clause as usize].learnable).collect();
+        let neural = kept.iter().map(|&g| neural_of_group[g].take()).collect();
         let choices = kept
             .iter()
-            .map(|g| {
+            .map(|&g| {
+                let g = &self.groups[g];
                 let probabilities = p.clauses[g.clause as usize].probabilities.as_deref().unwrap_or_default();
                 match (group_atoms(g), probabilities) {
                     ([a], [probability]) => GroundChoice::Fact { atom: new_id[*a as usize], probability: *probability },
@@ -2529,6 +2600,7 @@ impl State {
             formulas,
             constraints,
             learnable,
+            neural,
         })
     }
 
@@ -2564,6 +2636,23 @@ impl State {
             }
         }
     }
+}
+
+/// `term` with variable `var` replaced by `value`.
+fn substitute(term: &Term, var: &str, value: &Term) -> Term {
+    let kind = match &term.kind {
+        TermKind::Var(v) if v == var => return value.clone(),
+        TermKind::Compound { functor, args } => TermKind::Compound {
+            functor: functor.clone(),
+            args: args.iter().map(|a| substitute(a, var, value)).collect(),
+        },
+        TermKind::List { items, tail } => TermKind::List {
+            items: items.iter().map(|a| substitute(a, var, value)).collect(),
+            tail: tail.as_ref().map(|t| Box::new(substitute(t, var, value))),
+        },
+        other => other.clone(),
+    };
+    Term::new(kind, term.span)
 }
 
 fn occurs(pat: &Pat, v: u32) -> bool {

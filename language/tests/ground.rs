@@ -270,12 +270,28 @@ fn unbound_arithmetic_is_an_error_that_names_it() {
 }
 
 #[test]
-fn neural_predicates_fail_only_when_needed() {
-    let source = "nn(net, [X], Y, [0, 1])::digit(X, Y).\n0.5::a.\nq :- digit(img, 1).\nquery(a).\n";
+fn neural_predicates_ground_to_one_disjunction_per_input() {
+    let source =
+        "nn(net, [X], Y, [0, 1, 2])::digit(X, Y).\n0.5::a.\nadd(X, Y, Z) :- digit(X, A), digit(Y, B), Z is A + B.\n\
+                  query(add(i1, i2, 3)).\nquery(a).\n";
     let p = grounded(source);
-    assert_eq!(queries(&p), [("a", true)]);
-    let e = error_of("nn(net, [X], Y, [0, 1])::digit(X, Y).\nq :- digit(img, 1).\nquery(q).\n");
-    assert_eq!(e.message, "neural predicates are not supported by `deeplog query` yet");
+    assert_eq!(queries(&p), [("add(i1,i2,3)", true), ("a", true)]);
+    let neural: Vec<_> = p.choices.iter().zip(&p.neural).filter_map(|(c, n)| Some((c, n.as_ref()?))).collect();
+    assert_eq!(neural.len(), 2, "{p}");
+    for (choice, n) in &neural {
+        let GroundChoice::Disjunction { atoms } = choice else { panic!("{choice:?}") };
+        assert_eq!(atoms.len(), 3);
+        assert_eq!(n.network, "net");
+        let name = &p.atoms[atoms[0].0 as usize];
+        assert_eq!(name, &format!("digit({},0)", n.inputs[0]));
+    }
+    let inputs: Vec<&str> = neural.iter().map(|(_, n)| n.inputs[0].as_str()).collect();
+    assert_eq!(inputs, ["i1", "i2"]);
+    // Unused, a neural predicate costs nothing.
+    let p = grounded("nn(net, [X], Y, [0, 1])::digit(X, Y).\n0.5::a.\nquery(a).\n");
+    assert!(p.neural.iter().all(Option::is_none));
+    let e = grounded_unchecked("nn(net, [X], f(Y), [0, 1])::digit(X, Y).\nquery(digit(i, 0)).\n").unwrap_err();
+    assert!(e.message.contains("output must be a variable"), "{}", e.message);
 }
 
 #[test]

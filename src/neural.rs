@@ -1,0 +1,212 @@
+//! Neural predicates: networks at the leaves of the circuit, trained
+//! through it.
+//!
+//! `nn(net, [X], Y, [0, …, 9])::digit(X, Y).` makes `digit(x, ·)` one
+//! annotated disjunction over the domain for every input `x` the queries
+//! reach, whose probabilities are network `net`'s outputs on `x`. A model is
+//! compiled **once per query shape**: its queries name placeholder inputs
+//! (`query(addition(a, b, Z)).`), and each example binds the placeholders to
+//! real inputs (`a = img17, b = img4`). A batch of examples is then one
+//! batched evaluation of the same circuit, its neural inputs filled column
+//! by column from one batched forward pass of each network, and the
+//! gradient of the loss with respect to every network output goes back to
+//! the network through [`Network::backward`].
+//!
+//! The networks are the caller's: anything that implements [`Network`]
+//! (a wrapper around a deep-learning library's model, or, in the tests, a
+//! table of logits).
+
+use std::collections::HashMap;
+
+use crate::formulas::Formulas;
+use crate::model::Error;
+use crate::{Model, QueryOptions};
+
+/// A network behind a neural predicate.
+pub trait Network {
+    /// For each input — the ground terms the predicate's input variables
+    /// are bound to, e.g. `["img17"]` — a probability distribution over the
+    /// predicate's domain, in the domain's order: `[inputs.len() × domain]`.
+    fn forward(&mut self, inputs: &[Vec<String>]) -> Vec<f64>;
+    /// The gradient of the loss with respect to the outputs of the last
+    /// [`Network::forward`], in the same shape. The network takes its own
+    /// step (its optimiser is its business).
+    fn backward(&mut self, gradient: &[f64]);
+}
+
+/// A training or test example: placeholders bound to real inputs, and the
+/// query that should hold.
+#[derive(Clone, Debug, PartialEq)]
+pub struct NeuralExample {
+    /// Placeholder constant of the model's queries → the input it stands
+    /// for in this example.
+    pub bindings: HashMap<String, String>,
+    /// Index of the query (in the model's answer order) that holds.
+    pub query: usize,
+}
+
+/// One neural choice of the compiled model: its network, its inputs with
+/// placeholders, and its input rows (one per domain value).
+struct NeuralChoice {
+    network: String,
+    inputs: Vec<String>,
+    rows: Vec<usize>,
+}
+
+/// One network input of a batch: neural choice `choice` for example
+/// `example`, on these real inputs.
+struct Call {
+    choice: usize,
+    example: usize,
+    inputs: Vec<String>,
+}
+
+/// The calls of a batch, by network, in the order the network sees them.
+type Calls = Vec<(String, Vec<Call>)>;
+
+/// A model with neural predicates, compiled once.
+pub struct NeuralModel {
+    formulas: Formulas,
+    choices: Vec<NeuralChoice>,
+}
+
+/// What one batch gave.
+#[derive(Clone, Debug, PartialEq)]
+pub struct BatchResult {
+    /// Mean of `−ln P(query)` over the batch.
+    pub loss: f64,
+    /// Per example, every query's probability.
+    pub probabilities: Vec<Vec<f64>>,
+}
+
+impl NeuralModel {
+    /// Grounds and compiles `model` (probability logic) once.
+    pub fn new(model: &Model, options: &QueryOptions) -> Result<NeuralModel, Error> {
+        let formulas = model.formulas(options)?;
+        let mut choices: Vec<NeuralChoice> = Vec::new();
+        for (row, input) in formulas.inputs().iter().enumerate() {
+            let Some(network) = &input.network else { continue };
+            match choices.last_mut() {
+                Some(c) if formulas.inputs()[c.rows[0]].choice == input.choice => c.rows.push(row),
+                _ => choices.push(NeuralChoice {
+                    network: network.clone(),
+                    inputs: input.network_inputs.clone(),
+                    rows: vec![row],
+                }),
+            }
+        }
+        Ok(NeuralModel { formulas, choices })
+    }
+
+    /// The compiled model (its queries, inputs, size).
+    pub fn formulas(&self) -> &Formulas {
+        &self.formulas
+    }
+
+    /// Per neural choice and example: the network and its real inputs.
+    fn calls(&self, examples: &[NeuralExample]) -> Calls {
+        let mut calls: Calls = Vec::new();
+        for (c, choice) in self.choices.iter().enumerate() {
+            let at = match calls.iter().position(|(name, _)| *name == choice.network) {
+                Some(at) => at,
+                None => {
+                    calls.push((choice.network.clone(), Vec::new()));
+                    calls.len() - 1
+                }
+            };
+            for (b, e) in examples.iter().enumerate() {
+                let inputs = choice.inputs.iter().map(|i| e.bindings.get(i).unwrap_or(i).clone()).collect();
+                calls[at].1.push(Call { choice: c, example: b, inputs });
+            }
+        }
+        calls
+    }
+
+    /// Runs the networks and fills the input matrix `[inputs × batch]`.
+    fn fill(
+        &self,
+        networks: &mut HashMap<String, Box<dyn Network>>,
+        examples: &[NeuralExample],
+    ) -> Result<(Vec<f64>, Calls), Error> {
+        let batch = examples.len();
+        let base = self.formulas.initial_values();
+        let mut values: Vec<f64> = base.iter().flat_map(|&v| std::iter::repeat_n(v, batch)).collect();
+        let calls = self.calls(examples);
+        for (name, calls) in &calls {
+            let network = networks
+                .get_mut(name)
+                .ok_or_else(|| Error::Unsupported(format!("no network `{name}` was given for the neural predicate")))?;
+            let inputs: Vec<Vec<String>> = calls.iter().map(|c| c.inputs.clone()).collect();
+            let outputs = network.forward(&inputs);
+            let width = calls.first().map_or(0, |c| self.choices[c.choice].rows.len());
+            if outputs.len() != calls.len() * width {
+                return Err(Error::Evaluate(format!(
+                    "network `{name}` gave {} outputs for {} inputs × a domain of {width}",
+                    outputs.len(),
+                    calls.len()
+                )));
+            }
+            for (k, call) in calls.iter().enumerate() {
+                for (j, &row) in self.choices[call.choice].rows.iter().enumerate() {
+                    values[row * batch + call.example] = outputs[k * width + j];
+                }
+            }
+        }
+        Ok((values, calls))
+    }
+
+    /// Every query's probability for each example, networks forward only.
+    pub fn evaluate(
+        &self,
+        networks: &mut HashMap<String, Box<dyn Network>>,
+        examples: &[NeuralExample],
+    ) -> Result<Vec<Vec<f64>>, Error> {
+        if examples.is_empty() {
+            return Ok(Vec::new());
+        }
+        let (values, _) = self.fill(networks, examples)?;
+        Ok(self.formulas.evaluate_batch(&values, examples.len())?.into_iter().map(|e| e.queries).collect())
+    }
+
+    /// One training step on a batch: forward through the networks and the
+    /// circuit, the mean of `−ln P(query)` as the loss, and its gradient
+    /// with respect to every network output handed to the networks.
+    pub fn train_step(
+        &self,
+        networks: &mut HashMap<String, Box<dyn Network>>,
+        examples: &[NeuralExample],
+    ) -> Result<BatchResult, Error> {
+        let batch = examples.len();
+        if batch == 0 {
+            return Err(Error::Unsupported("an empty batch".to_string()));
+        }
+        let q = self.formulas.queries().len();
+        if let Some(e) = examples.iter().find(|e| e.query >= q) {
+            return Err(Error::Unsupported(format!("an example names query {}, and the model has {q}", e.query)));
+        }
+        let (values, order) = self.fill(networks, examples)?;
+        let probabilities: Vec<Vec<f64>> =
+            self.formulas.evaluate_batch(&values, batch)?.into_iter().map(|e| e.queries).collect();
+        let mut seeds = vec![0.0; q * batch];
+        let mut loss = 0.0;
+        for (b, e) in examples.iter().enumerate() {
+            let p = probabilities[b][e.query].max(1e-12);
+            loss -= p.ln();
+            seeds[e.query * batch + b] = -1.0 / (p * batch as f64);
+        }
+        let (_, grads) = self.formulas.gradient_batch(&values, batch, &seeds)?;
+        for (name, calls) in order {
+            let width = calls.first().map_or(0, |c| self.choices[c.choice].rows.len());
+            let mut gradient = vec![0.0; calls.len() * width];
+            for (k, call) in calls.iter().enumerate() {
+                for (j, &row) in self.choices[call.choice].rows.iter().enumerate() {
+                    gradient[k * width + j] = grads[row * batch + call.example];
+                }
+            }
+            if let Some(network) = networks.get_mut(&name) {
+                network.backward(&gradient);
+            }
+        }
+        Ok(BatchResult { loss: loss / batch as f64, probabilities })
+    }
+}
