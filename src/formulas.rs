@@ -258,10 +258,27 @@ impl Formulas {
     /// Evaluation and the gradient of `Σ_q seeds[q] · query_q` (one seed
     /// per query) with respect to every input.
     pub fn gradient(&self, values: &[f64], seeds: &[f64]) -> Result<(Evaluation, Vec<f64>), Error> {
-        if seeds.len() != self.queries.len() {
-            return Err(Error::Evaluate(format!("{} seeds for {} queries", seeds.len(), self.queries.len())));
+        self.gradient_with_loss(values, seeds, 0.0)
+    }
+
+    /// [`Formulas::gradient`] of `Σ_q seeds[q] · query_q + loss_seed · loss`
+    /// (the constraints' loss).
+    pub fn gradient_with_loss(
+        &self,
+        values: &[f64],
+        seeds: &[f64],
+        loss_seed: f64,
+    ) -> Result<(Evaluation, Vec<f64>), Error> {
+        let q = self.queries.len();
+        if seeds.len() != q {
+            return Err(Error::Evaluate(format!("{} seeds for {q} queries", seeds.len())));
         }
-        let (mut evaluations, grads) = self.gradient_of(values, 1, |r, _, _| seeds.get(r).copied().unwrap_or(0.0))?;
+        let seed = |r: usize, _, is_loss: bool| match (is_loss, seeds.get(r)) {
+            (true, _) => loss_seed,
+            (false, Some(&s)) if r < q => s,
+            _ => 0.0,
+        };
+        let (mut evaluations, grads) = self.gradient_of(values, 1, seed)?;
         Ok((evaluations.remove(0), grads))
     }
 

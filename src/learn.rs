@@ -8,7 +8,9 @@
 //! ([`crate::formulas`]); an epoch is one forward and one backward pass over
 //! all of them, and Adam updates the parameters. The loss is the mean of
 //! the examples' cross-entropies: `−(t ln P + (1 − t) ln(1 − P))` for a query
-//! with target `t`, `−ln P(evidence)` for a partial interpretation.
+//! with target `t`, `−ln P(evidence)` for a partial interpretation — plus
+//! the model's constraints, `Σ weight · −ln P(constraint)` (semantic loss:
+//! logic in the loss beside the queries' logic in the architecture).
 //!
 //! A learnable fact is kept a probability through a sigmoid, a learnable
 //! annotated disjunction through a softmax over its alternatives and the
@@ -235,7 +237,8 @@ pub fn train_with(
     let mut losses = Vec::with_capacity(options.epochs);
     for epoch in 1..=options.epochs {
         let values = params.values(&base);
-        let probabilities = formulas.evaluate(&values)?.queries;
+        let evaluation = formulas.evaluate(&values)?;
+        let probabilities = evaluation.queries;
         let mut seeds = vec![0.0; probabilities.len()];
         let mut loss = 0.0;
         for (k, (_, t, w)) in distinct.iter().enumerate() {
@@ -243,10 +246,10 @@ pub fn train_with(
             loss -= w * (t * p.ln() + (1.0 - t) * (1.0 - p).ln());
             seeds[first + k] = -w * (t / p - (1.0 - t) / (1.0 - p)) / total;
         }
-        loss /= total;
+        loss = loss / total + evaluation.loss;
         losses.push(loss);
         on_epoch(epoch, loss);
-        let (_, grads) = formulas.gradient(&values, &seeds)?;
+        let (_, grads) = formulas.gradient_with_loss(&values, &seeds, 1.0)?;
         let step = epoch as i32;
         let logit_grads = params.chain(&grads);
         for (((logits, g), m), v) in params.logits.iter_mut().zip(&logit_grads).zip(&mut m).zip(&mut v) {
