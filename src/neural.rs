@@ -26,8 +26,10 @@ use crate::{Model, QueryOptions};
 pub trait Network {
     /// For each input — the ground terms the predicate's input variables
     /// are bound to, e.g. `["img17"]` — a probability distribution over the
-    /// predicate's domain, in the domain's order: `[inputs.len() × domain]`.
-    fn forward(&mut self, inputs: &[Vec<String>]) -> Vec<f64>;
+    /// predicate's domain, in the domain's order: `[inputs.len() × domain]`;
+    /// or why not (an input it does not know, say), which stops the caller
+    /// with the network's name.
+    fn forward(&mut self, inputs: &[Vec<String>]) -> Result<Vec<f64>, String>;
     /// The gradient of the loss with respect to the outputs of the last
     /// [`Network::forward`], in the same shape. The network takes its own
     /// step (its optimiser is its business).
@@ -137,7 +139,7 @@ impl NeuralModel {
                 .get_mut(name)
                 .ok_or_else(|| Error::Unsupported(format!("no network `{name}` was given for the neural predicate")))?;
             let inputs: Vec<Vec<String>> = calls.iter().map(|c| c.inputs.clone()).collect();
-            let outputs = network.forward(&inputs);
+            let outputs = network.forward(&inputs).map_err(|e| Error::Evaluate(format!("network `{name}`: {e}")))?;
             let width = calls.first().map_or(0, |c| self.choices[c.choice].rows.len());
             if outputs.len() != calls.len() * width {
                 return Err(Error::Evaluate(format!(

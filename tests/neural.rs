@@ -29,16 +29,16 @@ fn softmax(x: &[f64]) -> Vec<f64> {
 }
 
 impl Network for Table {
-    fn forward(&mut self, inputs: &[Vec<String>]) -> Vec<f64> {
+    fn forward(&mut self, inputs: &[Vec<String>]) -> Result<Vec<f64>, String> {
         self.last.clear();
         let mut out = Vec::new();
         for input in inputs {
-            let logits = self.logits.get(&input[0]).cloned().unwrap_or_else(|| vec![0.0; self.domain]);
+            let logits = self.logits.get(&input[0]).cloned().ok_or_else(|| format!("no input `{}`", input[0]))?;
             let p = softmax(&logits);
             out.extend(&p);
             self.last.push((input[0].clone(), p));
         }
-        out
+        Ok(out)
     }
 
     fn backward(&mut self, gradient: &[f64]) {
@@ -149,4 +149,10 @@ fn a_model_with_a_network_is_not_answered_without_it() {
     let mut none: HashMap<String, Box<dyn Network>> = HashMap::new();
     let e = neural.evaluate(&mut none, &[example("i1", "i2", 0)]).unwrap_err();
     assert!(e.to_string().contains("no network `net`"), "{e}");
+    // A network that does not know an input says which, and which network.
+    let seen = Rc::new(RefCell::new(Vec::new()));
+    let table = Table { logits: HashMap::new(), domain: 3, rate: 0.0, last: Vec::new(), seen };
+    let mut networks: HashMap<String, Box<dyn Network>> = HashMap::from([("net".to_string(), Box::new(table) as _)]);
+    let e = neural.evaluate(&mut networks, &[example("img9", "i2", 0)]).unwrap_err();
+    assert!(e.to_string().contains("network `net`: no input `img9`"), "{e}");
 }
