@@ -41,7 +41,7 @@ impl Network for Table {
         Ok(out)
     }
 
-    fn backward(&mut self, gradient: &[f64]) {
+    fn backward(&mut self, gradient: &[f64]) -> Result<(), String> {
         *self.seen.borrow_mut() = gradient.to_vec();
         for (k, (id, p)) in self.last.iter().enumerate() {
             let g = &gradient[k * self.domain..(k + 1) * self.domain];
@@ -51,6 +51,7 @@ impl Network for Table {
                 logits[j] -= self.rate * p[j] * (g[j] - dot);
             }
         }
+        Ok(())
     }
 }
 

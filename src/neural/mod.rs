@@ -12,9 +12,12 @@
 //! gradient of the loss with respect to every network output goes back to
 //! the network through [`Network::backward`].
 //!
-//! The networks are the caller's: anything that implements [`Network`]
-//! (a wrapper around a deep-learning library's model, or, in the tests, a
-//! table of logits).
+//! The networks are the caller's: anything that implements [`Network`] —
+//! with `--features candle`, [`candle::CandleNetwork`] wraps a model of
+//! the candle deep-learning library — or, in the tests, a table of logits.
+
+#[cfg(feature = "candle")]
+pub mod candle;
 
 use std::collections::HashMap;
 
@@ -33,7 +36,7 @@ pub trait Network {
     /// The gradient of the loss with respect to the outputs of the last
     /// [`Network::forward`], in the same shape. The network takes its own
     /// step (its optimiser is its business).
-    fn backward(&mut self, gradient: &[f64]);
+    fn backward(&mut self, gradient: &[f64]) -> Result<(), String>;
 }
 
 /// A training or test example: placeholders bound to real inputs, and the
@@ -206,7 +209,7 @@ impl NeuralModel {
                 }
             }
             if let Some(network) = networks.get_mut(&name) {
-                network.backward(&gradient);
+                network.backward(&gradient).map_err(|e| Error::Evaluate(format!("network `{name}`: {e}")))?;
             }
         }
         Ok(BatchResult { loss: loss / batch as f64, probabilities })
