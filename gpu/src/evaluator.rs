@@ -423,13 +423,7 @@ impl<A: GpuAlgebra> GpuEvaluator<A> {
             max_tile_backward,
             _algebra: PhantomData,
         };
-        if let Some(e) = pollster::block_on(oom.pop()) {
-            return Err(EvalError::Device(format!("out of memory uploading the circuit: {e}")));
-        }
-        if let Some(e) = pollster::block_on(scope.pop()) {
-            return Err(EvalError::Device(e.to_string()));
-        }
-        gpu.check()?;
+        gpu.finish_upload(scope, oom, "the circuit")?;
         Ok(evaluator)
     }
 

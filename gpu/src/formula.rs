@@ -628,13 +628,7 @@ impl GpuFormulaEvaluator {
             work: Mutex::new(None),
             max_tile,
         };
-        if let Some(e) = pollster::block_on(oom.pop()) {
-            return Err(EvalError::Device(format!("out of memory uploading the formula circuit: {e}")));
-        }
-        if let Some(e) = pollster::block_on(scope.pop()) {
-            return Err(EvalError::Device(e.to_string()));
-        }
-        gpu.check()?;
+        gpu.finish_upload(scope, oom, "the formula circuit")?;
         Ok(evaluator)
     }
 

@@ -155,6 +155,23 @@ impl Gpu {
         }
     }
 
+    /// Closes the error scopes opened around an upload (out-of-memory inside
+    /// validation) and reports what they caught, naming `what` was uploaded.
+    pub(crate) fn finish_upload(
+        &self,
+        validation: wgpu::ErrorScopeGuard,
+        oom: wgpu::ErrorScopeGuard,
+        what: &str,
+    ) -> Result<(), EvalError> {
+        if let Some(e) = pollster::block_on(oom.pop()) {
+            return Err(EvalError::Device(format!("out of memory uploading {what}: {e}")));
+        }
+        if let Some(e) = pollster::block_on(validation.pop()) {
+            return Err(EvalError::Device(e.to_string()));
+        }
+        self.check()
+    }
+
     /// Submits one pass, reports what its error scope caught, waits for it,
     /// and reads the first `bytes` of `staging` back as `f32`s.
     pub(crate) fn submit_and_read(
