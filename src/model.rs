@@ -194,6 +194,21 @@ impl Model {
         Model::from_source(&self.name, &format!("{}\n{extra}\n", self.source))
     }
 
+    /// The networks the model's neural predicates (`nn(net, …)::`) name,
+    /// in file order.
+    pub fn networks(&self) -> Vec<String> {
+        let mut names: Vec<String> = Vec::new();
+        let heads = self.checked.model.iter().flat_map(|m| m.rules()).flat_map(|r| &r.heads);
+        for head in heads {
+            if let deeplog_language::model::Annotation::Neural(n) = &head.annotation {
+                if !names.contains(&n.network) {
+                    names.push(n.network.clone());
+                }
+            }
+        }
+        names
+    }
+
     /// Warnings, rendered with their source lines.
     pub fn warnings(&self) -> String {
         self.checked.diagnostics.iter().map(|d| d.render(&self.name, &self.source)).collect()

@@ -11,6 +11,7 @@ use deeplog_semirings::AlgebraKind;
 
 mod check;
 mod circuit;
+mod neural;
 mod query;
 mod train;
 mod weights;
@@ -49,9 +50,13 @@ enum Command {
         /// product, lukasiewicz; overrides `:- logic(...)` and the queries' own.
         #[arg(long)]
         logic: Option<String>,
-        /// Learned parameters to use instead of the model's (a file written by `deeplog train`).
+        /// Learned parameters to use instead of the model's (a file written by `deeplog train`); for a model
+        /// with neural predicates, the trained networks.
         #[arg(long)]
         params: Option<PathBuf>,
+        /// For a model with neural predicates: the networks' inputs, lines `id,feature,feature,…`.
+        #[arg(long)]
+        inputs: Option<PathBuf>,
         /// Print per-stage times and the circuit's size (on stderr; in the JSON with --json).
         #[arg(long)]
         timings: bool,
@@ -64,23 +69,42 @@ enum Command {
         #[arg(long, default_value = "cpu")]
         device: String,
     },
-    /// Learn a model's `t(p)::` parameters from examples by gradient descent,
-    /// and save them for `deeplog query --params`.
+    /// Learn a model's `t(p)::` parameters, or train its neural predicates'
+    /// networks, from examples by gradient descent; save them for
+    /// `deeplog query --params`.
     Train {
         file: PathBuf,
         /// Examples, one JSON object a line: {"query": "q(a)", "probability": 0.7} (probability defaults
-        /// to 1) or {"evidence": {"a": true, "b": false}} (a partial interpretation).
+        /// to 1) or {"evidence": {"a": true, "b": false}} (a partial interpretation). For neural predicates,
+        /// a query with real inputs in place of the model query's placeholders: {"query": "sum2(img3,img9,12)"}.
         #[arg(long)]
         data: PathBuf,
-        #[arg(long, default_value_t = 100)]
-        epochs: usize,
-        /// Adam's step size (on the parameters' logits).
-        #[arg(long, default_value_t = 0.05)]
-        rate: f64,
-        /// Where to save the learned parameters ({"parameters": {"atom": p}}); written whole or not at all.
+        /// Neural: held-out examples (same format); their accuracy is reported every epoch.
+        #[arg(long)]
+        test: Option<PathBuf>,
+        /// Neural: the networks' inputs, lines `id,feature,feature,…` (a header line is skipped).
+        #[arg(long)]
+        inputs: Option<PathBuf>,
+        /// Neural: a network's architecture, NAME=mlp:H1,H2,… or NAME=linear (default mlp:128); repeatable.
+        #[arg(long = "network")]
+        networks: Vec<String>,
+        /// Passes over the data (default 100 for parameters, 10 for networks).
+        #[arg(long)]
+        epochs: Option<usize>,
+        /// Adam's step size (default 0.05 on the parameters' logits, 0.003 for networks).
+        #[arg(long)]
+        rate: Option<f64>,
+        /// Neural: examples per training step, each step one batched circuit evaluation.
+        #[arg(long, default_value_t = 16)]
+        batch: usize,
+        /// Neural: seeds the networks' initial weights and the example order; same seed, same run.
+        #[arg(long, default_value_t = 1)]
+        seed: u64,
+        /// Where to save what was learned ({"parameters": {"atom": p}, "networks": {...}}); written whole or
+        /// not at all (for networks, after every epoch).
         #[arg(short, long)]
         output: Option<PathBuf>,
-        /// Print one JSON object: per-epoch losses and the parameters.
+        /// Print JSON: per-epoch losses and the parameters; for networks, one object per epoch.
         #[arg(long)]
         json: bool,
     },
@@ -204,7 +228,7 @@ pub enum CliError {
 pub fn run(cli: Cli) -> Result<(), CliError> {
     match cli.command {
         Command::Check { file, json, logic } => check::check(&file, json, logic.as_deref()),
-        Command::Query { file, json, logic, params, timings, limits, explain, device } => {
+        Command::Query { file, json, logic, params, inputs, timings, limits, explain, device } => {
             query::query(query::QueryArgs {
                 file: &file,
                 json,
@@ -214,10 +238,23 @@ pub fn run(cli: Cli) -> Result<(), CliError> {
                 explain,
                 device: &device,
                 params: params.as_deref(),
+                inputs: inputs.as_deref(),
             })
         }
-        Command::Train { file, data, epochs, rate, output, json } => {
-            train::train(&train::TrainArgs { file: &file, data: &data, epochs, rate, output: output.as_deref(), json })
+        Command::Train { file, data, test, inputs, networks, epochs, rate, batch, seed, output, json } => {
+            train::train(&train::TrainArgs {
+                file: &file,
+                data: &data,
+                test: test.as_deref(),
+                inputs: inputs.as_deref(),
+                networks: &networks,
+                epochs,
+                rate,
+                batch,
+                seed,
+                output: output.as_deref(),
+                json,
+            })
         }
         Command::Compile { file, cnf, output, timings, limits } => match (file, cnf) {
             (_, Some(cnf)) => query::compile_cnf(&cnf, &output, &limits),

@@ -24,6 +24,7 @@ pub struct QueryArgs<'a> {
     pub explain: bool,
     pub device: &'a str,
     pub params: Option<&'a Path>,
+    pub inputs: Option<&'a Path>,
 }
 
 /// `x` with `digits` significant digits, trailing zeros dropped (C's `%g`).
@@ -44,6 +45,29 @@ fn significant(x: f64, digits: usize) -> String {
     }
 }
 
+/// A model with neural predicates, answered with the networks `deeplog
+/// train` saved.
+fn neural_query(model: &Model, args: &QueryArgs<'_>) -> Result<(), CliError> {
+    let Some(params) = args.params else {
+        return Err(CliError::Usage(format!(
+            "the model's neural predicates call `{}`: give trained networks with --params FILE (from `deeplog train \
+             … -o FILE`) and their inputs with --inputs FEATURES.csv",
+            model.networks().join("`, `")
+        )));
+    };
+    let answers = super::neural::query(model, params, args.inputs)?;
+    if args.json {
+        let queries: Vec<serde_json::Value> =
+            answers.iter().map(|(q, v)| serde_json::json!({ "query": q, "value": v })).collect();
+        println!("{}", serde_json::json!({ "logic": "probability", "queries": queries }));
+    } else {
+        for (q, v) in &answers {
+            println!("{q}: {}", significant(*v, 8));
+        }
+    }
+    Ok(())
+}
+
 pub fn query(args: QueryArgs<'_>) -> Result<(), CliError> {
     let logic: Option<Logic> = args.logic.map(str::parse).transpose().map_err(CliError::Usage)?;
     let compiler = args.limits.compiler.parse().map_err(CliError::Usage)?;
@@ -51,6 +75,9 @@ pub fn query(args: QueryArgs<'_>) -> Result<(), CliError> {
     let warnings = model.warnings();
     if !warnings.is_empty() && !args.json {
         eprint!("{warnings}");
+    }
+    if !model.networks().is_empty() {
+        return neural_query(&model, &args);
     }
     let options = QueryOptions {
         logic,

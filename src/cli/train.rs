@@ -13,8 +13,13 @@ use crate::Model;
 pub struct TrainArgs<'a> {
     pub file: &'a Path,
     pub data: &'a Path,
-    pub epochs: usize,
-    pub rate: f64,
+    pub test: Option<&'a Path>,
+    pub inputs: Option<&'a Path>,
+    pub networks: &'a [String],
+    pub epochs: Option<usize>,
+    pub rate: Option<f64>,
+    pub batch: usize,
+    pub seed: u64,
     pub output: Option<&'a Path>,
     pub json: bool,
 }
@@ -79,10 +84,36 @@ pub fn read_parameters(path: &Path) -> Result<HashMap<String, f64>, CliError> {
 
 pub fn train(args: &TrainArgs<'_>) -> Result<(), CliError> {
     let model = Model::from_file(args.file)?;
+    if !model.networks().is_empty() {
+        return super::neural::train(
+            &model,
+            &super::neural::NeuralArgs {
+                data: args.data,
+                test: args.test,
+                inputs: args.inputs,
+                networks: args.networks,
+                epochs: args.epochs.unwrap_or(10),
+                rate: args.rate.unwrap_or(3e-3),
+                batch: args.batch,
+                seed: args.seed,
+                output: args.output,
+                json: args.json,
+            },
+        );
+    }
+    let neural_only = [
+        (args.test.is_some(), "--test"),
+        (args.inputs.is_some(), "--inputs"),
+        (!args.networks.is_empty(), "--network"),
+    ];
+    if let Some((_, flag)) = neural_only.iter().find(|(given, _)| *given) {
+        return Err(CliError::Usage(format!("{flag} is for models with neural predicates, and this model has none")));
+    }
     let examples = read_examples(args.data)?;
-    let options = TrainOptions { epochs: args.epochs, learning_rate: args.rate };
+    let epochs = args.epochs.unwrap_or(100);
+    let options = TrainOptions { epochs, learning_rate: args.rate.unwrap_or(0.05) };
     let bar = (!args.json).then(|| {
-        let bar = indicatif::ProgressBar::new(args.epochs as u64);
+        let bar = indicatif::ProgressBar::new(epochs as u64);
         bar.set_style(
             indicatif::ProgressStyle::with_template("{bar:30} epoch {pos}/{len}  {msg}")
                 .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
@@ -112,7 +143,7 @@ pub fn train(args: &TrainArgs<'_>) -> Result<(), CliError> {
         return Ok(());
     }
     let (first, last) = (trained.losses.first().copied().unwrap_or(0.0), trained.losses.last().copied().unwrap_or(0.0));
-    println!("{} examples, {} epochs: loss {first:.5} -> {last:.5}", examples.len(), args.epochs);
+    println!("{} examples, {epochs} epochs: loss {first:.5} -> {last:.5}", examples.len());
     for p in &trained.parameters {
         println!("{}: {:.6}", p.name, p.value);
     }

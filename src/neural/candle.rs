@@ -7,12 +7,143 @@
 //! feature vectors (an image id → its pixels), so that a model file can name
 //! images as constants.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 
-use candle_core::{Device, Tensor};
-use candle_nn::{AdamW, Module, Optimizer, ParamsAdamW, VarMap};
+use candle_core::{DType, Device, Tensor};
+use candle_nn::{linear, AdamW, Linear, Module, Optimizer, ParamsAdamW, VarBuilder, VarMap};
+use serde::{Deserialize, Serialize};
 
 use super::Network;
+use deeplog_circuits::testing::Rng;
+
+/// A multilayer perceptron: linear layers with ReLU between them, logits
+/// out. `"mlp:128,64"` has two hidden layers; `"mlp"` one of 128;
+/// `"linear"` none.
+pub struct Mlp {
+    layers: Vec<Linear>,
+}
+
+impl Module for Mlp {
+    fn forward(&self, x: &Tensor) -> candle_core::Result<Tensor> {
+        let mut h = x.clone();
+        for (i, layer) in self.layers.iter().enumerate() {
+            h = layer.forward(&h)?;
+            if i + 1 < self.layers.len() {
+                h = h.relu()?;
+            }
+        }
+        Ok(h)
+    }
+}
+
+/// An MLP's shape: the widths of its hidden layers.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Architecture {
+    pub hidden: Vec<usize>,
+}
+
+impl std::str::FromStr for Architecture {
+    type Err = String;
+
+    fn from_str(text: &str) -> Result<Self, String> {
+        let bad =
+            || format!("`{text}` is not an architecture: write mlp (one hidden layer of 128), mlp:H1,H2,… or linear");
+        match text.split_once(':') {
+            None if text == "mlp" => Ok(Architecture { hidden: vec![128] }),
+            None if text == "linear" => Ok(Architecture { hidden: Vec::new() }),
+            Some(("mlp", widths)) => widths
+                .split(',')
+                .map(|w| w.trim().parse::<usize>().ok().filter(|&w| w > 0).ok_or_else(bad))
+                .collect::<Result<Vec<_>, _>>()
+                .map(|hidden| Architecture { hidden }),
+            _ => Err(bad()),
+        }
+    }
+}
+
+impl std::fmt::Display for Architecture {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        if self.hidden.is_empty() {
+            return write!(f, "linear");
+        }
+        let widths: Vec<String> = self.hidden.iter().map(ToString::to_string).collect();
+        write!(f, "mlp:{}", widths.join(","))
+    }
+}
+
+/// A saved tensor: its shape and values, row-major.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct SavedTensor {
+    pub shape: Vec<usize>,
+    pub data: Vec<f32>,
+}
+
+/// A network as `deeplog train` saves it: enough to build it again.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct SavedNetwork {
+    pub architecture: String,
+    pub inputs: usize,
+    pub outputs: usize,
+    pub tensors: BTreeMap<String, SavedTensor>,
+}
+
+impl Architecture {
+    /// An MLP from `inputs` features to `outputs` logits, its parameters
+    /// in the returned map, initialised from `seed` (uniform in
+    /// `±1/√fan_in`, PyTorch's default for linear layers) so that a run is
+    /// reproducible.
+    pub fn build(&self, inputs: usize, outputs: usize, seed: u64) -> Result<(Mlp, VarMap), candle_core::Error> {
+        let vars = VarMap::new();
+        let vb = VarBuilder::from_varmap(&vars, DType::F32, &Device::Cpu);
+        let mut widths = vec![inputs];
+        widths.extend(&self.hidden);
+        widths.push(outputs);
+        let layers = widths
+            .windows(2)
+            .enumerate()
+            .map(|(i, w)| linear(w[0], w[1], vb.pp(format!("layer{i}"))))
+            .collect::<Result<Vec<_>, _>>()?;
+        let mut rng = Rng(seed);
+        let data = vars.data().lock().map_err(|_| candle_core::Error::Msg("poisoned parameters".into()))?;
+        let mut names: Vec<&String> = data.keys().collect();
+        names.sort();
+        for name in names {
+            let var = &data[name];
+            let dims = var.dims().to_vec();
+            let layer: usize =
+                name.trim_start_matches("layer").split('.').next().and_then(|i| i.parse().ok()).unwrap_or(0);
+            let bound = 1.0 / (widths[layer] as f64).sqrt();
+            let values: Vec<f32> = (0..var.elem_count()).map(|_| ((2.0 * rng.unit() - 1.0) * bound) as f32).collect();
+            var.set(&Tensor::from_vec(values, dims, &Device::Cpu)?)?;
+        }
+        drop(data);
+        Ok((Mlp { layers }, vars))
+    }
+
+    /// Builds the network a [`SavedNetwork`] describes, with its weights.
+    pub fn load(saved: &SavedNetwork) -> Result<(Mlp, VarMap), String> {
+        let architecture: Architecture = saved.architecture.parse()?;
+        let (mlp, mut vars) = architecture.build(saved.inputs, saved.outputs, 0).map_err(|e| e.to_string())?;
+        let expected: Vec<String> = vars.data().lock().map_err(|e| e.to_string())?.keys().cloned().collect();
+        for name in &expected {
+            let t = saved.tensors.get(name).ok_or_else(|| format!("the saved network has no tensor `{name}`"))?;
+            let tensor = Tensor::from_vec(t.data.clone(), t.shape.clone(), &Device::Cpu).map_err(|e| e.to_string())?;
+            vars.set_one(name, tensor).map_err(|e| format!("tensor `{name}`: {e}"))?;
+        }
+        Ok((mlp, vars))
+    }
+}
+
+/// Every parameter of `vars`, for [`SavedNetwork::tensors`].
+pub fn save_tensors(vars: &VarMap) -> Result<BTreeMap<String, SavedTensor>, String> {
+    let data = vars.data().lock().map_err(|e| e.to_string())?;
+    data.iter()
+        .map(|(name, var)| {
+            let values = var.flatten_all().and_then(|t| t.to_vec1::<f32>()).map_err(|e| e.to_string())?;
+            Ok((name.clone(), SavedTensor { shape: var.dims().to_vec(), data: values }))
+        })
+        .collect()
+}
 
 /// A candle model whose outputs are a softmax over the predicate's domain,
 /// trained with AdamW.

@@ -73,6 +73,31 @@ type Calls = Vec<(String, Vec<Call>)>;
 pub struct NeuralModel {
     formulas: Formulas,
     choices: Vec<NeuralChoice>,
+    /// Per query answer: its functor and printed arguments.
+    answers: Vec<(String, Vec<String>)>,
+}
+
+/// A network the model calls: its name, how many inputs it takes and how
+/// many values its output distribution has.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct NetworkUse {
+    pub name: String,
+    pub inputs: usize,
+    pub outputs: usize,
+}
+
+/// A ground atom's functor and printed arguments, or `None` when the text
+/// is not one atom.
+fn atom_parts(text: &str) -> Option<(String, Vec<String>)> {
+    let program = deeplog_language::parse(&format!("{text}.")).ok()?;
+    let [clause] = program.clauses.as_slice() else { return None };
+    match &clause.term.kind {
+        deeplog_language::syntax::TermKind::Atom(name) => Some((name.clone(), Vec::new())),
+        deeplog_language::syntax::TermKind::Compound { functor, args } => {
+            Some((functor.clone(), args.iter().map(ToString::to_string).collect()))
+        }
+        _ => None,
+    }
 }
 
 /// What one batch gave.
@@ -100,7 +125,94 @@ impl NeuralModel {
                 }),
             }
         }
-        Ok(NeuralModel { formulas, choices })
+        let answers =
+            formulas.queries().iter().map(|q| atom_parts(q).unwrap_or_else(|| (q.clone(), Vec::new()))).collect();
+        Ok(NeuralModel { formulas, choices, answers })
+    }
+
+    /// The networks the model calls, by first use.
+    pub fn networks(&self) -> Vec<NetworkUse> {
+        let mut uses: Vec<NetworkUse> = Vec::new();
+        for c in &self.choices {
+            if !uses.iter().any(|u| u.name == c.network) {
+                uses.push(NetworkUse { name: c.network.clone(), inputs: c.inputs.len(), outputs: c.rows.len() });
+            }
+        }
+        uses
+    }
+
+    /// The placeholders of the model's queries: the constants its neural
+    /// predicates take as inputs, which an example binds to real inputs.
+    pub fn placeholders(&self) -> Vec<String> {
+        let mut names: Vec<String> = Vec::new();
+        for input in self.choices.iter().flat_map(|c| &c.inputs) {
+            if !names.contains(input) {
+                names.push(input.clone());
+            }
+        }
+        names
+    }
+
+    /// The example a ground atom states: `sum2(img3, img9, 12)` against
+    /// the compiled `sum2(a1, a2, Z)` binds `a1 = img3`, `a2 = img9` and
+    /// names the answer `sum2(a1,a2,12)`. An atom no query answer has the
+    /// shape of — another predicate, or a value outside the domain — is an
+    /// error that says which answers there are.
+    pub fn example(&self, atom: &str) -> Result<NeuralExample, String> {
+        let (functor, args) = atom_parts(atom).ok_or_else(|| format!("`{atom}` is not an atom"))?;
+        let placeholders = self.placeholders();
+        let mut shaped = Vec::new();
+        for (query, (f, pattern)) in self.answers.iter().enumerate() {
+            if *f != functor || pattern.len() != args.len() {
+                continue;
+            }
+            shaped.push(query);
+            let mut bindings: HashMap<String, String> = HashMap::new();
+            let fits = pattern.iter().zip(&args).all(|(p, a)| {
+                if placeholders.contains(p) {
+                    bindings.entry(p.clone()).or_insert_with(|| a.clone()) == a
+                } else {
+                    p == a
+                }
+            });
+            if fits {
+                return Ok(NeuralExample { bindings, query });
+            }
+        }
+        let queries = self.formulas.queries();
+        Err(match shaped.as_slice() {
+            [] => format!(
+                "`{atom}` is not the shape of any query of the model ({} answers, e.g. {})",
+                queries.len(),
+                queries.first().map_or("none", String::as_str)
+            ),
+            [first, ..] => format!(
+                "`{atom}` is not among the model's answers for {functor}/{} ({} answers, from {} to {})",
+                args.len(),
+                shaped.len(),
+                queries[*first],
+                queries[shaped[shaped.len() - 1]]
+            ),
+        })
+    }
+
+    /// Whether `example`'s answer is the most probable of the answers of
+    /// its shape (the same predicate and the same inputs), given every
+    /// query's probability for it.
+    pub fn most_probable(&self, example: &NeuralExample, probabilities: &[f64]) -> bool {
+        let placeholders = self.placeholders();
+        let (functor, pattern) = &self.answers[example.query];
+        let same_shape = |(f, p): &(String, Vec<String>)| {
+            f == functor
+                && p.len() == pattern.len()
+                && p.iter().zip(pattern).all(|(a, b)| a == b || !placeholders.contains(a) && !placeholders.contains(b))
+        };
+        let mine = probabilities[example.query];
+        self.answers
+            .iter()
+            .enumerate()
+            .filter(|(q, a)| *q != example.query && same_shape(a))
+            .all(|(q, _)| probabilities[q] < mine)
     }
 
     /// The compiled model (its queries, inputs, size).
