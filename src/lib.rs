@@ -38,6 +38,7 @@ pub mod formulas;
 pub mod learn;
 pub mod model;
 pub mod neural;
+pub mod scene;
 
 pub use deeplog_circuits::compile::Method;
 pub use deeplog_language::model::Logic;

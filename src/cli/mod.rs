@@ -13,6 +13,7 @@ mod check;
 mod circuit;
 mod neural;
 mod query;
+mod scene;
 mod train;
 mod weights;
 
@@ -131,6 +132,38 @@ enum Command {
     /// Work with circuit files (.sdd, .nnf, .json).
     #[command(subcommand)]
     Circuit(CircuitCommand),
+    /// Probabilistic scene graphs: check temporal specifications, list grounded facts.
+    #[command(subcommand)]
+    Scene(SceneCommand),
+}
+
+#[derive(Debug, Subcommand)]
+enum SceneCommand {
+    /// The probability that each spec of SPEC holds on a graph, its most probable binding and the frames of its
+    /// events; on a batch of graphs (`.jsonl`), one compile per graph structure and one batched evaluation.
+    Check {
+        /// A spec file: `spec(Name, Formula).` clauses and helper rules (docs/scene-graphs.md).
+        spec: PathBuf,
+        /// A scene graph (`.json`) or one graph a line (`.jsonl`).
+        #[arg(long)]
+        graph: PathBuf,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+        /// probability (default) or a fuzzy logic: godel, product, lukasiewicz.
+        #[arg(long)]
+        logic: Option<String>,
+    },
+    /// The facts of a graph with probability at least --threshold, as model text or JSON (e.g. for a prompt).
+    Facts {
+        #[arg(long)]
+        graph: PathBuf,
+        #[arg(long, default_value_t = 0.5)]
+        threshold: f64,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -267,5 +300,9 @@ pub fn run(cli: Cli) -> Result<(), CliError> {
             circuit::eval(&args, algebra)
         }
         Command::Circuit(CircuitCommand::Convert { file, output }) => circuit::convert(&file, &output),
+        Command::Scene(SceneCommand::Check { spec, graph, json, logic }) => {
+            scene::check(&spec, &graph, json, logic.as_deref())
+        }
+        Command::Scene(SceneCommand::Facts { graph, threshold, json }) => scene::facts(&graph, threshold, json),
     }
 }

@@ -28,7 +28,7 @@ pub struct QueryArgs<'a> {
 }
 
 /// `x` with `digits` significant digits, trailing zeros dropped (C's `%g`).
-fn significant(x: f64, digits: usize) -> String {
+pub(super) fn significant(x: f64, digits: usize) -> String {
     if x == 0.0 || !x.is_finite() {
         return format!("{x}");
     }

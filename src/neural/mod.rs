@@ -23,6 +23,7 @@ use std::collections::HashMap;
 
 use crate::formulas::Formulas;
 use crate::model::Error;
+use crate::scene::check::atom_parts;
 use crate::{Model, QueryOptions};
 
 /// A network behind a neural predicate.
@@ -84,20 +85,6 @@ pub struct NetworkUse {
     pub name: String,
     pub inputs: usize,
     pub outputs: usize,
-}
-
-/// A ground atom's functor and printed arguments, or `None` when the text
-/// is not one atom.
-fn atom_parts(text: &str) -> Option<(String, Vec<String>)> {
-    let program = deeplog_language::parse(&format!("{text}.")).ok()?;
-    let [clause] = program.clauses.as_slice() else { return None };
-    match &clause.term.kind {
-        deeplog_language::syntax::TermKind::Atom(name) => Some((name.clone(), Vec::new())),
-        deeplog_language::syntax::TermKind::Compound { functor, args } => {
-            Some((functor.clone(), args.iter().map(ToString::to_string).collect()))
-        }
-        _ => None,
-    }
 }
 
 /// What one batch gave.

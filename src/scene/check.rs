@@ -1,0 +1,393 @@
+//! Checking specifications against scene graphs: one compiled circuit per
+//! graph structure (frames and objects), evaluated for a whole batch of
+//! graphs at once; the most probable binding of each spec's outermost
+//! variables, the alignment of a sequence's events to frames, and
+//! gradients with respect to every probability of a graph.
+
+use std::collections::{HashMap, HashSet};
+use std::fmt::Write;
+use std::path::Path;
+
+use deeplog_language::syntax::{Term, TermKind};
+use serde::Serialize;
+
+use super::spec::{self, Spec, Translated};
+use super::SceneGraph;
+use crate::model::Error;
+use crate::{Formulas, Logic, Model, QueryOptions};
+
+/// A spec file, read and translated.
+pub struct Scene {
+    name: String,
+    /// The file's other clauses (the specs blanked out).
+    rules: String,
+    specs: Vec<Spec>,
+    translated: Vec<Translated>,
+}
+
+/// The most probable binding of a spec's outermost `exists` variables.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Binding {
+    /// Variable → object.
+    pub objects: Vec<(String, String)>,
+    /// The probability that the spec's body holds under this binding.
+    pub probability: f64,
+}
+
+/// One event of a sequence, aligned to frames.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Alignment {
+    /// The event as written.
+    pub event: String,
+    /// Per frame: the probability that the sequence holds (under the most
+    /// probable binding) with this event at this frame.
+    pub frames: Vec<f64>,
+    /// The frame where that is largest.
+    pub best_frame: usize,
+}
+
+/// One spec against one graph.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct SpecResult {
+    pub spec: String,
+    /// The probability (or truth, in a fuzzy logic) that the spec holds.
+    pub value: f64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub binding: Option<Binding>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub alignment: Vec<Alignment>,
+}
+
+/// Every spec against one graph.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct GraphResult {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub graph: Option<String>,
+    pub specs: Vec<SpecResult>,
+}
+
+/// The specs' rules and queries compiled for one graph structure.
+pub struct Compiled {
+    formulas: Formulas,
+    /// The template's atoms: an input named by one takes each graph's
+    /// probability (0 when the graph lacks it).
+    atoms: HashSet<String>,
+    /// Query index of each spec's root (none when it can never hold).
+    roots: Vec<Option<usize>>,
+    /// Per spec: (query index, objects) of each binding answer.
+    bindings: Vec<Vec<(usize, Vec<String>)>>,
+}
+
+/// A ground atom's functor and printed arguments.
+pub(crate) fn atom_parts(text: &str) -> Option<(String, Vec<String>)> {
+    let program = deeplog_language::parse(&format!("{text}.")).ok()?;
+    let [clause] = program.clauses.as_slice() else { return None };
+    match &clause.term.kind {
+        TermKind::Atom(name) => Some((name.clone(), Vec::new())),
+        TermKind::Compound { functor, args } => Some((functor.clone(), args.iter().map(ToString::to_string).collect())),
+        _ => None,
+    }
+}
+
+/// `term` with variables replaced by constants.
+fn substitute(term: &Term, values: &HashMap<String, String>) -> Term {
+    let kind = match &term.kind {
+        TermKind::Var(v) => match values.get(v) {
+            Some(c) => TermKind::Atom(c.clone()),
+            None => TermKind::Var(v.clone()),
+        },
+        TermKind::Compound { functor, args } => {
+            TermKind::Compound { functor: functor.clone(), args: args.iter().map(|a| substitute(a, values)).collect() }
+        }
+        TermKind::List { items, tail } => TermKind::List {
+            items: items.iter().map(|a| substitute(a, values)).collect(),
+            tail: tail.as_ref().map(|t| Box::new(substitute(t, values))),
+        },
+        other => other.clone(),
+    };
+    Term::new(kind, term.span)
+}
+
+impl Scene {
+    /// Reads a spec file.
+    pub fn from_file(path: &Path) -> Result<Scene, Error> {
+        let source =
+            std::fs::read_to_string(path).map_err(|source| Error::Read { path: path.display().to_string(), source })?;
+        Scene::from_source(&path.display().to_string(), &source)
+    }
+
+    /// Reads spec text; `name` is used in messages.
+    pub fn from_source(name: &str, source: &str) -> Result<Scene, Error> {
+        let at = |e: spec::SpecError| {
+            let lc = e.span.line_col(source);
+            Error::Invalid { rendered: format!("{name}:{}:{}: {}", lc.line, lc.column, e.message), errors: 1 }
+        };
+        let (specs, rules) = spec::extract(source).map_err(at)?;
+        if specs.is_empty() {
+            return Err(Error::Invalid {
+                rendered: format!("{name}: no specifications: write spec(Name, Formula)."),
+                errors: 1,
+            });
+        }
+        let translated =
+            specs.iter().enumerate().map(|(i, s)| spec::translate(s, i)).collect::<Result<Vec<_>, _>>().map_err(at)?;
+        // The rest must be a valid model by itself (its errors keep their lines).
+        Model::from_source(name, &rules)?;
+        Ok(Scene { name: name.to_string(), rules, specs, translated })
+    }
+
+    pub fn specs(&self) -> &[Spec] {
+        &self.specs
+    }
+
+    /// The model a graph structure gives: the file's rules, the specs'
+    /// rules, `template`'s facts and the queries.
+    fn model_text(&self, template: &SceneGraph, bindings: bool) -> String {
+        let mut text = self.rules.clone();
+        text.push('\n');
+        for t in &self.translated {
+            text.push_str(&t.rules);
+        }
+        text.push_str(&template.to_model(true));
+        for t in &self.translated {
+            let _ = writeln!(text, "query({}).", t.root);
+            if let (true, Some(bind)) = (bindings, &t.bind) {
+                let vars: Vec<&str> = t.binding.iter().map(String::as_str).collect();
+                let _ = writeln!(text, "query({bind}({})).", vars.join(", "));
+            }
+        }
+        text
+    }
+
+    /// Compiles the specs for graphs of `template`'s structure.
+    pub fn compile(&self, template: &SceneGraph, logic: Option<Logic>, bindings: bool) -> Result<Compiled, Error> {
+        let model = Model::from_source(&self.name, &self.model_text(template, bindings))?;
+        let formulas = model.formulas(&QueryOptions { logic, ..QueryOptions::default() })?;
+        let atoms = template.facts().into_iter().map(|f| f.atom).collect();
+        let mut roots = vec![None; self.translated.len()];
+        let mut found: Vec<Vec<(usize, Vec<String>)>> = vec![Vec::new(); self.translated.len()];
+        for (q, answer) in formulas.queries().iter().enumerate() {
+            let Some((functor, args)) = atom_parts(answer) else { continue };
+            for (i, t) in self.translated.iter().enumerate() {
+                if format!("'{functor}'") == t.root || functor == t.root {
+                    roots[i] = Some(q);
+                } else if t.bind.as_deref().is_some_and(|b| format!("'{functor}'") == b) {
+                    found[i].push((q, args.clone()));
+                }
+            }
+        }
+        Ok(Compiled { formulas, atoms, roots, bindings: found })
+    }
+
+    /// The input values `graph` gives `compiled`'s circuit.
+    fn values(compiled: &Compiled, graph: &SceneGraph) -> Vec<f64> {
+        let facts: HashMap<String, f64> = graph.facts().into_iter().map(|f| (f.atom, f.probability)).collect();
+        compiled
+            .formulas
+            .inputs()
+            .iter()
+            .map(|input| match facts.get(&input.name) {
+                Some(&p) => p,
+                None if compiled.atoms.contains(&input.name) => 0.0,
+                None => input.value,
+            })
+            .collect()
+    }
+
+    /// Checks every spec against every graph: one compile per graph
+    /// structure, one batched evaluation per structure. With `explain`,
+    /// also the most probable binding of each spec and, for a single
+    /// graph, the alignment of its sequence's events to frames.
+    pub fn check(&self, graphs: &[SceneGraph], logic: Option<Logic>, explain: bool) -> Result<Vec<GraphResult>, Error> {
+        let mut groups: Vec<((usize, Vec<String>), Vec<usize>)> = Vec::new();
+        for (g, graph) in graphs.iter().enumerate() {
+            let shape = graph.shape();
+            match groups.iter_mut().find(|(s, _)| *s == shape) {
+                Some((_, members)) => members.push(g),
+                None => groups.push((shape, vec![g])),
+            }
+        }
+        let mut results: Vec<Option<GraphResult>> = vec![None; graphs.len()];
+        for (_, members) in &groups {
+            let template = union(members.iter().map(|&g| &graphs[g]));
+            let compiled = self.compile(&template, logic, explain)?;
+            let batch = members.len();
+            let columns: Vec<Vec<f64>> = members.iter().map(|&g| Self::values(&compiled, &graphs[g])).collect();
+            let rows = compiled.formulas.inputs().len();
+            let mut values = vec![0.0; rows * batch];
+            for (b, column) in columns.iter().enumerate() {
+                for (r, &v) in column.iter().enumerate() {
+                    values[r * batch + b] = v;
+                }
+            }
+            let evaluations = compiled.formulas.evaluate_batch(&values, batch)?;
+            for (b, &g) in members.iter().enumerate() {
+                let queries = &evaluations[b].queries;
+                let specs = self
+                    .specs
+                    .iter()
+                    .enumerate()
+                    .map(|(i, s)| {
+                        let binding = compiled.bindings[i]
+                            .iter()
+                            .max_by(|a, b| queries[a.0].total_cmp(&queries[b.0]))
+                            .filter(|_| explain)
+                            .map(|(q, objects)| Binding {
+                                objects: self.translated[i]
+                                    .binding
+                                    .iter()
+                                    .cloned()
+                                    .zip(objects.iter().cloned())
+                                    .collect(),
+                                probability: queries[*q],
+                            });
+                        let value = compiled.roots[i].map_or(0.0, |q| queries[q]);
+                        SpecResult { spec: s.name.clone(), value, binding, alignment: Vec::new() }
+                    })
+                    .collect();
+                results[g] = Some(GraphResult { graph: graphs[g].name.clone(), specs });
+            }
+        }
+        let mut results: Vec<GraphResult> = results.into_iter().flatten().collect();
+        if explain && graphs.len() == 1 {
+            for (i, r) in results[0].specs.iter_mut().enumerate() {
+                r.alignment = self.alignment(&graphs[0], i, r.binding.as_ref(), logic)?;
+            }
+        }
+        Ok(results)
+    }
+
+    /// The gradient of spec `spec`'s value on `graph` with respect to each
+    /// of the graph's probabilities, by atom (`category(o,c)`,
+    /// `near(o1,o2,3)`): the value and `[(atom, ∂value/∂p)]`.
+    pub fn gradient(
+        &self,
+        graph: &SceneGraph,
+        spec: usize,
+        logic: Option<Logic>,
+    ) -> Result<(f64, Vec<(String, f64)>), Error> {
+        let compiled = self.compile(graph, logic, false)?;
+        let values = Self::values(&compiled, graph);
+        let Some(root) = compiled.roots[spec] else {
+            return Ok((0.0, graph.facts().into_iter().map(|f| (f.atom, 0.0)).collect()));
+        };
+        let (evaluation, grads) = compiled.formulas.query_gradient(&values, root)?;
+        let by_atom: HashMap<&str, f64> =
+            compiled.formulas.inputs().iter().zip(&grads).map(|(i, &g)| (i.name.as_str(), g)).collect();
+        let out = graph
+            .facts()
+            .into_iter()
+            .map(|f| {
+                let g = by_atom.get(f.atom.as_str()).copied().unwrap_or(0.0);
+                (f.atom, g)
+            })
+            .collect();
+        Ok((evaluation.queries[root], out))
+    }
+
+    /// For a spec whose body (inside its outermost `exists`) is a
+    /// sequence `then([E1, …, Ek])`, alone or in a conjunction: per event,
+    /// per frame, the probability that the body holds under `binding` with
+    /// that event at that frame.
+    fn alignment(
+        &self,
+        graph: &SceneGraph,
+        spec: usize,
+        binding: Option<&Binding>,
+        logic: Option<Logic>,
+    ) -> Result<Vec<Alignment>, Error> {
+        let mut body = &self.specs[spec].formula;
+        while let Some(("exists", [_, inner])) = body.as_compound() {
+            body = inner;
+        }
+        let values: HashMap<String, String> = binding.map(|b| b.objects.iter().cloned().collect()).unwrap_or_default();
+        let body = substitute(body, &values);
+        let mut conjuncts = Vec::new();
+        flatten_and(&body, &mut conjuncts);
+        let Some(at) = conjuncts.iter().position(|c| matches!(c.as_compound(), Some(("then", [_])))) else {
+            return Ok(Vec::new());
+        };
+        let Some((_, [list])) = conjuncts[at].as_compound() else { return Ok(Vec::new()) };
+        let TermKind::List { items: events, tail: None } = &list.kind else { return Ok(Vec::new()) };
+        let others: Vec<&Term> = conjuncts.iter().enumerate().filter(|(i, _)| *i != at).map(|(_, c)| *c).collect();
+        let Some(rules) = spec::alignment_rules(events, &others, spec).map_err(|e| Error::Unsupported(e.message))?
+        else {
+            return Ok(Vec::new());
+        };
+        let mut text = self.rules.clone();
+        text.push('\n');
+        text.push_str(&rules);
+        text.push_str(&graph.to_model(true));
+        let _ = writeln!(text, "query('$align_{spec}'(E, T)).");
+        let model = Model::from_source(&self.name, &text)?;
+        let formulas = model.formulas(&QueryOptions { logic, ..QueryOptions::default() })?;
+        let compiled = Compiled {
+            atoms: graph.facts().into_iter().map(|f| f.atom).collect(),
+            formulas,
+            roots: Vec::new(),
+            bindings: Vec::new(),
+        };
+        let evaluation = compiled.formulas.evaluate(&Self::values(&compiled, graph))?;
+        let mut out: Vec<Alignment> = events
+            .iter()
+            .map(|e| Alignment { event: e.to_string(), frames: vec![0.0; graph.frames], best_frame: 0 })
+            .collect();
+        for (q, answer) in compiled.formulas.queries().iter().enumerate() {
+            let Some((_, args)) = atom_parts(answer) else { continue };
+            if let [e, t] = args.as_slice() {
+                if let (Ok(e), Ok(t)) = (e.parse::<usize>(), t.parse::<usize>()) {
+                    if e < out.len() && t < graph.frames {
+                        out[e].frames[t] = evaluation.queries[q];
+                    }
+                }
+            }
+        }
+        for a in &mut out {
+            a.best_frame = (0..a.frames.len()).max_by(|&x, &y| a.frames[x].total_cmp(&a.frames[y])).unwrap_or(0);
+        }
+        Ok(out)
+    }
+}
+
+fn flatten_and<'a>(term: &'a Term, out: &mut Vec<&'a Term>) {
+    match term.as_compound() {
+        Some(("and" | ",", [a, b])) => {
+            flatten_and(a, out);
+            flatten_and(b, out);
+        }
+        _ => out.push(term),
+    }
+}
+
+/// One graph with every atom of `graphs` (of one structure).
+fn union<'a>(mut graphs: impl Iterator<Item = &'a SceneGraph>) -> SceneGraph {
+    let Some(first) = graphs.next() else { unreachable!("a group has a graph") };
+    let mut out = first.clone();
+    let mut seen: HashSet<String> = first.facts().into_iter().map(|f| f.atom).collect();
+    for g in graphs {
+        for (o, other) in out.objects.iter_mut().zip(&g.objects) {
+            for (c, &p) in &other.categories {
+                o.categories.entry(c.clone()).or_insert(p);
+            }
+        }
+        for u in &g.unary {
+            let atom = format!("{}({},{})", super::quote(&u.predicate), super::quote(&u.object), u.frame);
+            if seen.insert(atom) {
+                out.unary.push(u.clone());
+            }
+        }
+        for b in &g.binary {
+            let atom = format!(
+                "{}({},{},{})",
+                super::quote(&b.predicate),
+                super::quote(&b.subject),
+                super::quote(&b.object),
+                b.frame
+            );
+            if seen.insert(atom) {
+                out.binary.push(b.clone());
+            }
+        }
+    }
+    out
+}

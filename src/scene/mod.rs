@@ -1,0 +1,308 @@
+//! Probabilistic scene graphs, and specifications checked against them.
+//!
+//! A vision model gives, per video, objects with a distribution over
+//! categories and, per frame, unary predicates (attributes, actions) and
+//! binary relations with probabilities. [`SceneGraph`] reads that (JSON, or
+//! one graph a line in JSON Lines; the schema is `docs/scene-graphs.md`),
+//! checks it, and turns it into probabilistic facts: `object(o).`,
+//! `frame(t).`, `last_frame(t).`, one annotated disjunction
+//! `p1::category(o, c1); p2::category(o, c2).` per object, `p::pred(o, t).`
+//! and `p::rel(o1, o2, t).` — the frame is always the last argument.
+//! [`Scene`] checks temporal specifications against graphs ([`spec`]).
+
+pub mod check;
+pub mod spec;
+
+use std::collections::{BTreeMap, HashMap};
+use std::fmt::Write;
+
+use serde::{Deserialize, Serialize};
+
+pub use check::{Alignment, Binding, Compiled, GraphResult, Scene, SpecResult};
+
+/// One video or episode.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SceneGraph {
+    /// A name for messages and results.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    /// The number of frames; frames are numbered from 0.
+    pub frames: usize,
+    pub objects: Vec<Object>,
+    #[serde(default)]
+    pub unary: Vec<Unary>,
+    #[serde(default)]
+    pub binary: Vec<Binary>,
+}
+
+/// An object and its category distribution (the rest of the mass, when
+/// they sum to less than 1, is "none of these").
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Object {
+    pub id: String,
+    #[serde(default)]
+    pub categories: BTreeMap<String, f64>,
+}
+
+/// `predicate(object)` holds at `frame` with `probability`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Unary {
+    pub predicate: String,
+    pub object: String,
+    pub frame: usize,
+    pub probability: f64,
+}
+
+/// `predicate(subject, object)` holds at `frame` with `probability`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Binary {
+    pub predicate: String,
+    pub subject: String,
+    pub object: String,
+    pub frame: usize,
+    pub probability: f64,
+}
+
+/// A scene-graph error: where, and what.
+#[derive(Clone, Debug, PartialEq, thiserror::Error)]
+#[error("{place}: {message}")]
+pub struct GraphError {
+    /// `objects[2]`, `binary[17]`, with the file (and line) when known.
+    pub place: String,
+    pub message: String,
+}
+
+/// A name as the model language writes it: plain when it is a plain
+/// lowercase name, else quoted.
+pub fn quote(name: &str) -> String {
+    let mut chars = name.chars();
+    let plain = chars.next().is_some_and(|c| c.is_ascii_lowercase())
+        && chars.all(|c| c.is_ascii_alphanumeric() || c == '_')
+        && !["is", "mod", "in", "and", "or", "not", "implies", "iff"].contains(&name);
+    if plain {
+        name.to_string()
+    } else {
+        format!("'{}'", name.replace('\\', "\\\\").replace('\'', "\\'"))
+    }
+}
+
+fn probability(p: f64, place: impl Fn() -> String, what: &str) -> Result<(), GraphError> {
+    if p.is_finite() && (0.0..=1.0).contains(&p) {
+        Ok(())
+    } else {
+        Err(GraphError { place: place(), message: format!("{what} has probability {p}, outside [0, 1]") })
+    }
+}
+
+/// The fact a graph's probability feeds, by its printed atom.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Fact {
+    /// The atom, as the engine prints it: `near(cup1,person1,3)`.
+    pub atom: String,
+    pub probability: f64,
+}
+
+impl SceneGraph {
+    /// Reads one graph from JSON text; `file` names it in errors.
+    pub fn from_json(file: &str, text: &str) -> Result<SceneGraph, GraphError> {
+        let graph: SceneGraph = serde_json::from_str(text)
+            .map_err(|e| GraphError { place: format!("{file}:{}:{}", e.line(), e.column()), message: e.to_string() })?;
+        graph.validate(file)?;
+        Ok(graph)
+    }
+
+    /// Reads one graph a line; errors name the line.
+    pub fn from_json_lines(file: &str, text: &str) -> Result<Vec<SceneGraph>, GraphError> {
+        let mut graphs = Vec::new();
+        for (i, line) in text.lines().enumerate() {
+            if line.trim().is_empty() {
+                continue;
+            }
+            let at = format!("{file}:{}", i + 1);
+            let graph: SceneGraph = serde_json::from_str(line)
+                .map_err(|e| GraphError { place: format!("{at}:{}", e.column()), message: e.to_string() })?;
+            graph.validate(&at)?;
+            graphs.push(graph);
+        }
+        if graphs.is_empty() {
+            return Err(GraphError { place: file.to_string(), message: "no graphs".to_string() });
+        }
+        Ok(graphs)
+    }
+
+    /// Checks ids, frames and probabilities; `at` prefixes the places.
+    pub fn validate(&self, at: &str) -> Result<(), GraphError> {
+        if self.frames == 0 {
+            return Err(GraphError {
+                place: format!("{at}: frames"),
+                message: "a graph has at least one frame".into(),
+            });
+        }
+        let mut ids: HashMap<&str, usize> = HashMap::new();
+        for (i, o) in self.objects.iter().enumerate() {
+            let place = || format!("{at}: objects[{i}] `{}`", o.id);
+            if o.id.is_empty() {
+                return Err(GraphError { place: place(), message: "an object needs an id".into() });
+            }
+            if let Some(first) = ids.insert(&o.id, i) {
+                return Err(GraphError { place: place(), message: format!("the id is also objects[{first}]'s") });
+            }
+            for (c, &p) in &o.categories {
+                probability(p, place, &format!("category `{c}`"))?;
+            }
+            let total: f64 = o.categories.values().sum();
+            if total > 1.0 + 1e-9 {
+                return Err(GraphError {
+                    place: place(),
+                    message: format!("its category probabilities sum to {total}, more than 1"),
+                });
+            }
+        }
+        let known = |id: &str, place: &dyn Fn() -> String| -> Result<(), GraphError> {
+            if ids.contains_key(id) {
+                Ok(())
+            } else {
+                Err(GraphError { place: place(), message: format!("unknown object `{id}` (not in `objects`)") })
+            }
+        };
+        let frame = |f: usize, place: &dyn Fn() -> String| -> Result<(), GraphError> {
+            if f < self.frames {
+                Ok(())
+            } else {
+                Err(GraphError {
+                    place: place(),
+                    message: format!(
+                        "frame {f} is out of range: the graph has {} frames, 0 to {}",
+                        self.frames,
+                        self.frames - 1
+                    ),
+                })
+            }
+        };
+        let mut seen: HashMap<String, String> = HashMap::new();
+        for (i, u) in self.unary.iter().enumerate() {
+            let place = || format!("{at}: unary[{i}] {}({}) at frame {}", u.predicate, u.object, u.frame);
+            known(&u.object, &place)?;
+            frame(u.frame, &place)?;
+            probability(u.probability, place, "the atom")?;
+            let key = format!("{}/2 {} {}", u.predicate, u.object, u.frame);
+            if let Some(first) = seen.insert(key, format!("unary[{i}]")) {
+                return Err(GraphError { place: place(), message: format!("the same atom is also {first}") });
+            }
+        }
+        for (i, b) in self.binary.iter().enumerate() {
+            let place =
+                || format!("{at}: binary[{i}] {}({}, {}) at frame {}", b.predicate, b.subject, b.object, b.frame);
+            known(&b.subject, &place)?;
+            known(&b.object, &place)?;
+            frame(b.frame, &place)?;
+            probability(b.probability, place, "the atom")?;
+            let key = format!("{}/3 {} {} {}", b.predicate, b.subject, b.object, b.frame);
+            if let Some(first) = seen.insert(key, format!("binary[{i}]")) {
+                return Err(GraphError { place: place(), message: format!("the same atom is also {first}") });
+            }
+        }
+        Ok(())
+    }
+
+    /// The name of the graph's structure: two graphs with the same key
+    /// share one compiled circuit (same frames, same objects).
+    pub fn shape(&self) -> (usize, Vec<String>) {
+        (self.frames, self.objects.iter().map(|o| o.id.clone()).collect())
+    }
+
+    /// Every probability of the graph by the atom it feeds: category
+    /// alternatives (`category(o,c)`), unary and binary atoms.
+    pub fn facts(&self) -> Vec<Fact> {
+        let mut out = Vec::new();
+        for o in &self.objects {
+            for (c, &p) in &o.categories {
+                out.push(Fact { atom: format!("category({},{})", quote(&o.id), quote(c)), probability: p });
+            }
+        }
+        for u in &self.unary {
+            let atom = format!("{}({},{})", quote(&u.predicate), quote(&u.object), u.frame);
+            out.push(Fact { atom, probability: u.probability });
+        }
+        for b in &self.binary {
+            let atom = format!("{}({},{},{})", quote(&b.predicate), quote(&b.subject), quote(&b.object), b.frame);
+            out.push(Fact { atom, probability: b.probability });
+        }
+        out
+    }
+
+    /// The graph as model text. With `placeholder`, every probability is
+    /// written as a value strictly between 0 and 1 (so no fact is pruned as
+    /// certain or impossible: the circuit is then valid for any graph of
+    /// this structure, its inputs filled per graph).
+    pub fn to_model(&self, placeholder: bool) -> String {
+        let mut text = String::new();
+        for t in 0..self.frames {
+            let _ = writeln!(text, "frame({t}).");
+        }
+        let _ = writeln!(text, "last_frame({}).", self.frames - 1);
+        for o in &self.objects {
+            let id = quote(&o.id);
+            let _ = writeln!(text, "object({id}).");
+            let alternatives: Vec<String> = o
+                .categories
+                .iter()
+                .filter(|(_, &p)| placeholder || p > 0.0)
+                .map(|(c, &p)| {
+                    let p = if placeholder { 1.0 / (o.categories.len() + 1) as f64 } else { p };
+                    format!("{p}::category({id}, {})", quote(c))
+                })
+                .collect();
+            if !alternatives.is_empty() {
+                let _ = writeln!(text, "{}.", alternatives.join("; "));
+            }
+        }
+        let p = |p: f64| if placeholder { 0.5 } else { p };
+        for u in &self.unary {
+            let _ = writeln!(text, "{}::{}({}, {}).", p(u.probability), quote(&u.predicate), quote(&u.object), u.frame);
+        }
+        for b in &self.binary {
+            let _ = writeln!(
+                text,
+                "{}::{}({}, {}, {}).",
+                p(b.probability),
+                quote(&b.predicate),
+                quote(&b.subject),
+                quote(&b.object),
+                b.frame
+            );
+        }
+        text
+    }
+
+    /// The facts an agent would pass on: atoms with probability at least
+    /// `threshold` (an object's category when its probability is), most
+    /// probable first within each kind.
+    pub fn thresholded(&self, threshold: f64) -> Vec<Fact> {
+        let mut out: Vec<Fact> = Vec::new();
+        for o in &self.objects {
+            let mut cats: Vec<(&String, f64)> =
+                o.categories.iter().map(|(c, &p)| (c, p)).filter(|&(_, p)| p >= threshold).collect();
+            cats.sort_by(|a, b| b.1.total_cmp(&a.1));
+            for (c, p) in cats {
+                out.push(Fact { atom: format!("category({}, {})", quote(&o.id), quote(c)), probability: p });
+            }
+        }
+        let mut atoms: Vec<(usize, Fact)> = Vec::new();
+        for u in self.unary.iter().filter(|u| u.probability >= threshold) {
+            let atom = format!("{}({}, {})", quote(&u.predicate), quote(&u.object), u.frame);
+            atoms.push((u.frame, Fact { atom, probability: u.probability }));
+        }
+        for b in self.binary.iter().filter(|b| b.probability >= threshold) {
+            let atom = format!("{}({}, {}, {})", quote(&b.predicate), quote(&b.subject), quote(&b.object), b.frame);
+            atoms.push((b.frame, Fact { atom, probability: b.probability }));
+        }
+        atoms.sort_by(|a, b| a.0.cmp(&b.0).then(b.1.probability.total_cmp(&a.1.probability)));
+        out.extend(atoms.into_iter().map(|(_, f)| f));
+        out
+    }
+}
