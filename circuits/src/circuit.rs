@@ -96,6 +96,8 @@ pub struct Circuit {
     num_slots: u32,
     /// Determinism established by whoever made the circuit.
     pub(crate) declared_deterministic: Option<Evidence>,
+    /// Decomposability established by whoever made the circuit.
+    pub(crate) declared_decomposable: Option<Evidence>,
 }
 
 impl Circuit {
@@ -126,6 +128,18 @@ impl Circuit {
 
     pub(crate) fn declared_deterministic(&self) -> Option<Knowledge> {
         self.declared_deterministic.map(Knowledge::Holds)
+    }
+
+    /// Records that every product's children mention disjoint slots, by
+    /// construction (`because` says why): the property check then skips
+    /// the slot sets, whose size is quadratic on deep circuits (a long
+    /// decision chain mentions every slot below each node).
+    pub fn declare_decomposable(&mut self, because: &'static str) {
+        self.declared_decomposable = Some(Evidence::ByConstruction(because));
+    }
+
+    pub(crate) fn declared_decomposable(&self) -> Option<Knowledge> {
+        self.declared_decomposable.map(Knowledge::Holds)
     }
 
     /// Longest path from a root to a leaf, in edges.
@@ -219,7 +233,13 @@ impl CircuitBuilder {
 
     /// The circuit with these roots (in this order; repeats allowed).
     pub fn finish(self, roots: Vec<NodeId>) -> Circuit {
-        Circuit { nodes: self.nodes, roots, num_slots: self.num_slots, declared_deterministic: None }
+        Circuit {
+            nodes: self.nodes,
+            roots,
+            num_slots: self.num_slots,
+            declared_deterministic: None,
+            declared_decomposable: None,
+        }
     }
 }
 

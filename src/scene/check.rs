@@ -12,7 +12,7 @@ use deeplog_language::syntax::{Term, TermKind};
 use serde::Serialize;
 
 use super::spec::{self, Spec, Translated};
-use super::SceneGraph;
+use super::{Item, Kind, SceneGraph};
 use crate::model::Error;
 use crate::{Formulas, Logic, Model, QueryOptions};
 
@@ -23,6 +23,9 @@ pub struct Scene {
     rules: String,
     specs: Vec<Spec>,
     translated: Vec<Translated>,
+    /// Every name the spec file mentions: a graph's atoms of other
+    /// predicates cannot matter.
+    mentioned: HashSet<String>,
 }
 
 /// The most probable binding of a spec's outermost `exists` variables.
@@ -66,12 +69,19 @@ pub struct GraphResult {
     pub specs: Vec<SpecResult>,
 }
 
+/// An item of a graph, by numbers: kind, name, objects, frame.
+type Key = (Kind, u32, u32, u32, u32);
+
 /// The specs' rules and queries compiled for one graph structure.
 pub struct Compiled {
     formulas: Formulas,
-    /// The template's atoms: an input named by one takes each graph's
-    /// probability (0 when the graph lacks it).
-    atoms: HashSet<String>,
+    /// The names (categories, predicates) of the template's items.
+    names: HashMap<String, u32>,
+    /// Per input: the graph item whose probability it takes (0 when a
+    /// graph lacks it), or none for the spec file's own facts.
+    keys: Vec<Option<Key>>,
+    /// Per input: the position of its item among the template's items.
+    positions: Vec<Option<usize>>,
     /// Query index of each spec's root (none when it can never hold).
     roots: Vec<Option<usize>>,
     /// Per spec: (query index, objects) of each binding answer.
@@ -133,7 +143,11 @@ impl Scene {
             specs.iter().enumerate().map(|(i, s)| spec::translate(s, i)).collect::<Result<Vec<_>, _>>().map_err(at)?;
         // The rest must be a valid model by itself (its errors keep their lines).
         Model::from_source(name, &rules)?;
-        Ok(Scene { name: name.to_string(), rules, specs, translated })
+        let mut mentioned = HashSet::new();
+        if let Ok(program) = deeplog_language::parse(source) {
+            program.clauses.iter().for_each(|c| names_in(&c.term, &mut mentioned));
+        }
+        Ok(Scene { name: name.to_string(), rules, specs, translated, mentioned })
     }
 
     pub fn specs(&self) -> &[Spec] {
@@ -142,13 +156,13 @@ impl Scene {
 
     /// The model a graph structure gives: the file's rules, the specs'
     /// rules, `template`'s facts and the queries.
-    fn model_text(&self, template: &SceneGraph, bindings: bool) -> String {
+    pub fn model_text(&self, template: &SceneGraph, bindings: bool) -> String {
         let mut text = self.rules.clone();
         text.push('\n');
         for t in &self.translated {
             text.push_str(&t.rules);
         }
-        text.push_str(&template.to_model(true));
+        text.push_str(&template.to_model_of(true, Some(&self.mentioned)));
         for t in &self.translated {
             let _ = writeln!(text, "query({}).", t.root);
             if let (true, Some(bind)) = (bindings, &t.bind) {
@@ -163,7 +177,7 @@ impl Scene {
     pub fn compile(&self, template: &SceneGraph, logic: Option<Logic>, bindings: bool) -> Result<Compiled, Error> {
         let model = Model::from_source(&self.name, &self.model_text(template, bindings))?;
         let formulas = model.formulas(&QueryOptions { logic, ..QueryOptions::default() })?;
-        let atoms = template.facts().into_iter().map(|f| f.atom).collect();
+        let (names, keys, positions) = self.keys(template, &formulas);
         let mut roots = vec![None; self.translated.len()];
         let mut found: Vec<Vec<(usize, Vec<String>)>> = vec![Vec::new(); self.translated.len()];
         for (q, answer) in formulas.queries().iter().enumerate() {
@@ -176,19 +190,59 @@ impl Scene {
                 }
             }
         }
-        Ok(Compiled { formulas, atoms, roots, bindings: found })
+        Ok(Compiled { formulas, names, keys, positions, roots, bindings: found })
+    }
+
+    /// The names of `template`'s items and, per input of `formulas`, the
+    /// item it stands for.
+    #[allow(clippy::type_complexity)]
+    fn keys(
+        &self,
+        template: &SceneGraph,
+        formulas: &Formulas,
+    ) -> (HashMap<String, u32>, Vec<Option<Key>>, Vec<Option<usize>>) {
+        let mut names: HashMap<String, u32> = HashMap::new();
+        let mut by_atom: HashMap<String, (Key, usize)> = HashMap::new();
+        for (position, item) in template.items().iter().enumerate() {
+            if !self.mentioned.contains(item.predicate()) {
+                continue;
+            }
+            let next = names.len() as u32;
+            let name = *names.entry(item.name.to_string()).or_insert(next);
+            by_atom.insert(template.atom(item), (Self::key(item, name), position));
+        }
+        let found: Vec<Option<(Key, usize)>> =
+            formulas.inputs().iter().map(|input| by_atom.get(&input.name).copied()).collect();
+        let keys = found.iter().map(|f| f.map(|(k, _)| k)).collect();
+        let positions = found.iter().map(|f| f.map(|(_, p)| p)).collect();
+        (names, keys, positions)
+    }
+
+    fn key(item: &Item<'_>, name: u32) -> Key {
+        (item.kind, name, item.a as u32, item.b as u32, item.frame as u32)
     }
 
     /// The input values `graph` gives `compiled`'s circuit.
-    fn values(compiled: &Compiled, graph: &SceneGraph) -> Vec<f64> {
-        let facts: HashMap<String, f64> = graph.facts().into_iter().map(|f| (f.atom, f.probability)).collect();
+    /// `aligned`: `graph` has the template's items in the template's order.
+    fn values(compiled: &Compiled, graph: &SceneGraph, aligned: bool) -> Vec<f64> {
+        if aligned {
+            let probabilities = graph.probabilities();
+            let inputs = compiled.formulas.inputs().iter().zip(&compiled.positions);
+            return inputs.map(|(input, p)| p.map_or(input.value, |p| probabilities[p])).collect();
+        }
+        let mut probabilities: HashMap<Key, f64> = HashMap::new();
+        for item in graph.items() {
+            if let Some(&name) = compiled.names.get(item.name) {
+                probabilities.insert(Self::key(&item, name), item.probability);
+            }
+        }
         compiled
             .formulas
             .inputs()
             .iter()
-            .map(|input| match facts.get(&input.name) {
-                Some(&p) => p,
-                None if compiled.atoms.contains(&input.name) => 0.0,
+            .zip(&compiled.keys)
+            .map(|(input, key)| match key {
+                Some(key) => probabilities.get(key).copied().unwrap_or(0.0),
                 None => input.value,
             })
             .collect()
@@ -209,10 +263,18 @@ impl Scene {
         }
         let mut results: Vec<Option<GraphResult>> = vec![None; graphs.len()];
         for (_, members) in &groups {
-            let template = union(members.iter().map(|&g| &graphs[g]));
-            let compiled = self.compile(&template, logic, explain)?;
+            let first = &graphs[members[0]];
+            let alike = members.iter().all(|&g| first.same_items(&graphs[g]));
+            let merged;
+            let template = if alike {
+                first
+            } else {
+                merged = union(members.iter().map(|&g| &graphs[g]));
+                &merged
+            };
+            let compiled = self.compile(template, logic, explain)?;
             let batch = members.len();
-            let columns: Vec<Vec<f64>> = members.iter().map(|&g| Self::values(&compiled, &graphs[g])).collect();
+            let columns: Vec<Vec<f64>> = members.iter().map(|&g| Self::values(&compiled, &graphs[g], alike)).collect();
             let rows = compiled.formulas.inputs().len();
             let mut values = vec![0.0; rows * batch];
             for (b, column) in columns.iter().enumerate() {
@@ -267,7 +329,7 @@ impl Scene {
         logic: Option<Logic>,
     ) -> Result<(f64, Vec<(String, f64)>), Error> {
         let compiled = self.compile(graph, logic, false)?;
-        let values = Self::values(&compiled, graph);
+        let values = Self::values(&compiled, graph, true);
         let Some(root) = compiled.roots[spec] else {
             return Ok((0.0, graph.facts().into_iter().map(|f| (f.atom, 0.0)).collect()));
         };
@@ -317,17 +379,13 @@ impl Scene {
         let mut text = self.rules.clone();
         text.push('\n');
         text.push_str(&rules);
-        text.push_str(&graph.to_model(true));
+        text.push_str(&graph.to_model_of(true, Some(&self.mentioned)));
         let _ = writeln!(text, "query('$align_{spec}'(E, T)).");
         let model = Model::from_source(&self.name, &text)?;
         let formulas = model.formulas(&QueryOptions { logic, ..QueryOptions::default() })?;
-        let compiled = Compiled {
-            atoms: graph.facts().into_iter().map(|f| f.atom).collect(),
-            formulas,
-            roots: Vec::new(),
-            bindings: Vec::new(),
-        };
-        let evaluation = compiled.formulas.evaluate(&Self::values(&compiled, graph))?;
+        let (names, keys, positions) = self.keys(graph, &formulas);
+        let compiled = Compiled { names, keys, positions, formulas, roots: Vec::new(), bindings: Vec::new() };
+        let evaluation = compiled.formulas.evaluate(&Self::values(&compiled, graph, true))?;
         let mut out: Vec<Alignment> = events
             .iter()
             .map(|e| Alignment { event: e.to_string(), frames: vec![0.0; graph.frames], best_frame: 0 })
@@ -349,6 +407,27 @@ impl Scene {
     }
 }
 
+/// Every atom and functor name in `term`.
+fn names_in(term: &Term, out: &mut HashSet<String>) {
+    match &term.kind {
+        TermKind::Atom(a) => {
+            out.insert(a.clone());
+        }
+        TermKind::Compound { functor, args } => {
+            out.insert(functor.clone());
+            args.iter().for_each(|a| names_in(a, out));
+        }
+        TermKind::List { items, tail } => {
+            items.iter().for_each(|a| names_in(a, out));
+            if let Some(t) = tail {
+                names_in(t, out);
+            }
+        }
+        TermKind::Annotated { term, .. } => names_in(term, out),
+        _ => {}
+    }
+}
+
 fn flatten_and<'a>(term: &'a Term, out: &mut Vec<&'a Term>) {
     match term.as_compound() {
         Some(("and" | ",", [a, b])) => {
@@ -363,29 +442,32 @@ fn flatten_and<'a>(term: &'a Term, out: &mut Vec<&'a Term>) {
 fn union<'a>(mut graphs: impl Iterator<Item = &'a SceneGraph>) -> SceneGraph {
     let Some(first) = graphs.next() else { unreachable!("a group has a graph") };
     let mut out = first.clone();
-    let mut seen: HashSet<String> = first.facts().into_iter().map(|f| f.atom).collect();
+    let mut seen: HashSet<(Kind, String, usize, usize, usize)> =
+        first.items().iter().map(|i| (i.kind, i.name.to_string(), i.a, i.b, i.frame)).collect();
     for g in graphs {
         for (o, other) in out.objects.iter_mut().zip(&g.objects) {
             for (c, &p) in &other.categories {
                 o.categories.entry(c.clone()).or_insert(p);
             }
         }
-        for u in &g.unary {
-            let atom = format!("{}({},{})", super::quote(&u.predicate), super::quote(&u.object), u.frame);
-            if seen.insert(atom) {
-                out.unary.push(u.clone());
-            }
-        }
-        for b in &g.binary {
-            let atom = format!(
-                "{}({},{},{})",
-                super::quote(&b.predicate),
-                super::quote(&b.subject),
-                super::quote(&b.object),
-                b.frame
-            );
-            if seen.insert(atom) {
-                out.binary.push(b.clone());
+        let items = g.items();
+        let (mut u, mut b) = (g.unary.iter(), g.binary.iter());
+        for i in &items {
+            let new = i.kind != Kind::Category && seen.insert((i.kind, i.name.to_string(), i.a, i.b, i.frame));
+            match i.kind {
+                Kind::Category => {}
+                Kind::Unary => {
+                    let x = u.next();
+                    if new {
+                        out.unary.extend(x.cloned());
+                    }
+                }
+                Kind::Binary => {
+                    let x = b.next();
+                    if new {
+                        out.binary.extend(x.cloned());
+                    }
+                }
             }
         }
     }

@@ -13,7 +13,7 @@
 pub mod check;
 pub mod spec;
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::fmt::Write;
 
 use serde::{Deserialize, Serialize};
@@ -95,6 +95,36 @@ fn probability(p: f64, place: impl Fn() -> String, what: &str) -> Result<(), Gra
         Ok(())
     } else {
         Err(GraphError { place: place(), message: format!("{what} has probability {p}, outside [0, 1]") })
+    }
+}
+
+/// What a probability of a graph is about.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub(crate) enum Kind {
+    Category,
+    Unary,
+    Binary,
+}
+
+/// One probability of a graph: a category of object `a`, `name(a)` or
+/// `name(a, b)` at `frame`.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Item<'a> {
+    pub kind: Kind,
+    pub name: &'a str,
+    pub a: usize,
+    pub b: usize,
+    pub frame: usize,
+    pub probability: f64,
+}
+
+impl Item<'_> {
+    /// The predicate of the atom it feeds.
+    pub fn predicate(&self) -> &str {
+        match self.kind {
+            Kind::Category => "category",
+            _ => self.name,
+        }
     }
 }
 
@@ -215,24 +245,76 @@ impl SceneGraph {
         (self.frames, self.objects.iter().map(|o| o.id.clone()).collect())
     }
 
-    /// Every probability of the graph by the atom it feeds: category
-    /// alternatives (`category(o,c)`), unary and binary atoms.
-    pub fn facts(&self) -> Vec<Fact> {
-        let mut out = Vec::new();
-        for o in &self.objects {
+    /// Every probability of the graph, with the objects as indices.
+    pub(crate) fn items(&self) -> Vec<Item<'_>> {
+        let index: HashMap<&str, usize> = self.objects.iter().enumerate().map(|(i, o)| (o.id.as_str(), i)).collect();
+        let mut out = Vec::with_capacity(self.unary.len() + self.binary.len() + 4 * self.objects.len());
+        for (i, o) in self.objects.iter().enumerate() {
             for (c, &p) in &o.categories {
-                out.push(Fact { atom: format!("category({},{})", quote(&o.id), quote(c)), probability: p });
+                out.push(Item { kind: Kind::Category, name: c, a: i, b: 0, frame: 0, probability: p });
             }
         }
         for u in &self.unary {
-            let atom = format!("{}({},{})", quote(&u.predicate), quote(&u.object), u.frame);
-            out.push(Fact { atom, probability: u.probability });
+            let a = index[u.object.as_str()];
+            out.push(Item {
+                kind: Kind::Unary,
+                name: &u.predicate,
+                a,
+                b: 0,
+                frame: u.frame,
+                probability: u.probability,
+            });
         }
-        for b in &self.binary {
-            let atom = format!("{}({},{},{})", quote(&b.predicate), quote(&b.subject), quote(&b.object), b.frame);
-            out.push(Fact { atom, probability: b.probability });
+        for x in &self.binary {
+            let (a, b) = (index[x.subject.as_str()], index[x.object.as_str()]);
+            out.push(Item { kind: Kind::Binary, name: &x.predicate, a, b, frame: x.frame, probability: x.probability });
         }
         out
+    }
+
+    /// The probabilities of [`SceneGraph::items`], in its order.
+    pub(crate) fn probabilities(&self) -> Vec<f64> {
+        let categories = self.objects.iter().flat_map(|o| o.categories.values().copied());
+        let unary = self.unary.iter().map(|u| u.probability);
+        categories.chain(unary).chain(self.binary.iter().map(|b| b.probability)).collect()
+    }
+
+    /// Whether `other` has the same items in the same order (only the
+    /// probabilities may differ).
+    pub(crate) fn same_items(&self, other: &SceneGraph) -> bool {
+        self.frames == other.frames
+            && self.objects.len() == other.objects.len()
+            && self.unary.len() == other.unary.len()
+            && self.binary.len() == other.binary.len()
+            && self
+                .objects
+                .iter()
+                .zip(&other.objects)
+                .all(|(a, b)| a.id == b.id && a.categories.keys().eq(b.categories.keys()))
+            && self
+                .unary
+                .iter()
+                .zip(&other.unary)
+                .all(|(a, b)| (a.frame, &a.object, &a.predicate) == (b.frame, &b.object, &b.predicate))
+            && self.binary.iter().zip(&other.binary).all(|(a, b)| {
+                (a.frame, &a.subject, &a.object, &a.predicate) == (b.frame, &b.subject, &b.object, &b.predicate)
+            })
+    }
+
+    /// The atom an item feeds, as the engine prints it.
+    pub(crate) fn atom(&self, item: &Item<'_>) -> String {
+        let id = |i: usize| quote(&self.objects[i].id);
+        match item.kind {
+            Kind::Category => format!("category({},{})", id(item.a), quote(item.name)),
+            Kind::Unary => format!("{}({},{})", quote(item.name), id(item.a), item.frame),
+            Kind::Binary => format!("{}({},{},{})", quote(item.name), id(item.a), id(item.b), item.frame),
+        }
+    }
+
+    /// Every probability of the graph by the atom it feeds: category
+    /// alternatives (`category(o,c)`), unary and binary atoms.
+    pub fn facts(&self) -> Vec<Fact> {
+        self.items().iter().map(|i| Fact { atom: self.atom(i), probability: i.probability }).collect()
     }
 
     /// The graph as model text. With `placeholder`, every probability is
@@ -240,18 +322,40 @@ impl SceneGraph {
     /// certain or impossible: the circuit is then valid for any graph of
     /// this structure, its inputs filled per graph).
     pub fn to_model(&self, placeholder: bool) -> String {
+        self.to_model_of(placeholder, None)
+    }
+
+    /// [`SceneGraph::to_model`] with only the atoms of the predicates in
+    /// `keep` (when given): a spec that never mentions a relation does not
+    /// need its facts.
+    pub fn to_model_of(&self, placeholder: bool, keep: Option<&HashSet<String>>) -> String {
+        let kept = |p: &str| keep.is_none_or(|k| k.contains(p));
         let mut text = String::new();
         for t in 0..self.frames {
             let _ = writeln!(text, "frame({t}).");
         }
         let _ = writeln!(text, "last_frame({}).", self.frames - 1);
         for o in &self.objects {
+            let _ = writeln!(text, "object({}).", quote(&o.id));
+        }
+        // Facts in the order the compiler's variable order follows: per
+        // object, its category, its unary atoms by frame, then the
+        // relations it is the subject of, per other object, by frame. A
+        // spec over a pair of objects then sees that pair's atoms together,
+        // in time order (a sequence's diagram stays narrow).
+        let index: HashMap<&str, usize> = self.objects.iter().enumerate().map(|(i, o)| (o.id.as_str(), i)).collect();
+        let mut unary: Vec<&Unary> = self.unary.iter().filter(|u| kept(&u.predicate)).collect();
+        unary.sort_by_key(|u| (index[u.object.as_str()], u.frame));
+        let mut binary: Vec<&Binary> = self.binary.iter().filter(|b| kept(&b.predicate)).collect();
+        binary.sort_by_key(|b| (index[b.subject.as_str()], index[b.object.as_str()], b.frame));
+        let (mut u, mut b) = (unary.iter().peekable(), binary.iter().peekable());
+        let p = |p: f64| if placeholder { 0.5 } else { p };
+        for (i, o) in self.objects.iter().enumerate() {
             let id = quote(&o.id);
-            let _ = writeln!(text, "object({id}).");
             let alternatives: Vec<String> = o
                 .categories
                 .iter()
-                .filter(|(_, &p)| placeholder || p > 0.0)
+                .filter(|(_, &p)| (placeholder || p > 0.0) && kept("category"))
                 .map(|(c, &p)| {
                     let p = if placeholder { 1.0 / (o.categories.len() + 1) as f64 } else { p };
                     format!("{p}::category({id}, {})", quote(c))
@@ -260,21 +364,13 @@ impl SceneGraph {
             if !alternatives.is_empty() {
                 let _ = writeln!(text, "{}.", alternatives.join("; "));
             }
-        }
-        let p = |p: f64| if placeholder { 0.5 } else { p };
-        for u in &self.unary {
-            let _ = writeln!(text, "{}::{}({}, {}).", p(u.probability), quote(&u.predicate), quote(&u.object), u.frame);
-        }
-        for b in &self.binary {
-            let _ = writeln!(
-                text,
-                "{}::{}({}, {}, {}).",
-                p(b.probability),
-                quote(&b.predicate),
-                quote(&b.subject),
-                quote(&b.object),
-                b.frame
-            );
+            while let Some(x) = u.next_if(|x| index[x.object.as_str()] == i) {
+                let _ = writeln!(text, "{}::{}({id}, {}).", p(x.probability), quote(&x.predicate), x.frame);
+            }
+            while let Some(x) = b.next_if(|x| index[x.subject.as_str()] == i) {
+                let (pred, object) = (quote(&x.predicate), quote(&x.object));
+                let _ = writeln!(text, "{}::{pred}({id}, {object}, {}).", p(x.probability), x.frame);
+            }
         }
         text
     }

@@ -321,6 +321,7 @@ pub fn compile_with(
     let slots = lineage.into_slots();
     let (mut circuit, live) = bdd.to_circuit(&bdd_roots, &slot_of_var, slots.len() as u32);
     circuit.declare_deterministic("compiled from an ordered BDD: every sum decides one slot");
+    circuit.declare_decomposable("compiled from an ordered BDD: a decision's branches mention only later slots");
     let stats = CompileStats { method: used, lineage_nodes, bdd_nodes: bdd.len(), bdd_live_nodes: live };
     Ok(Compiled { circuit, slots, with_evidence, stats })
 }
