@@ -8,6 +8,13 @@ use clap::Parser;
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 fn main() -> ExitCode {
+    // Output piped into `head` and closed early ends the process quietly,
+    // as for any Unix tool, instead of a panic on the failed print.
+    #[cfg(unix)]
+    // SAFETY: restoring the default action of one signal before any thread starts.
+    unsafe {
+        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+    }
     let cli = deeplog::cli::Cli::parse();
     match deeplog::cli::run(cli) {
         Ok(()) => ExitCode::SUCCESS,

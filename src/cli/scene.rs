@@ -24,6 +24,18 @@ pub fn check(spec: &Path, graph: &Path, json: bool, logic: Option<&str>) -> Resu
     let logic = logic.map(str::parse).transpose().map_err(CliError::Usage)?;
     let scene = Scene::from_file(spec)?;
     let graphs = read_graphs(graph)?;
+    let mut warned = Vec::new();
+    for g in &graphs {
+        for p in scene.missing(g) {
+            if !warned.contains(&p) {
+                eprintln!(
+                    "warning: no rule of {} and no atom of the graph defines `{p}`: it never holds",
+                    spec.display()
+                );
+                warned.push(p);
+            }
+        }
+    }
     let start = std::time::Instant::now();
     let results = scene.check(&graphs, logic, true)?;
     let seconds = start.elapsed().as_secs_f64();

@@ -26,6 +26,8 @@ pub struct Scene {
     /// Every name the spec file mentions: a graph's atoms of other
     /// predicates cannot matter.
     mentioned: HashSet<String>,
+    /// Predicates the specs and rules call and do not define: a graph's.
+    undefined: Vec<(String, usize)>,
 }
 
 /// The most probable binding of a spec's outermost `exists` variables.
@@ -141,17 +143,30 @@ impl Scene {
         }
         let translated =
             specs.iter().enumerate().map(|(i, s)| spec::translate(s, i)).collect::<Result<Vec<_>, _>>().map_err(at)?;
-        // The rest must be a valid model by itself (its errors keep their lines).
-        Model::from_source(name, &rules)?;
+        let mut all = rules.clone();
+        all.push('\n');
+        translated.iter().for_each(|t| all.push_str(&t.rules));
+        let undefined = spec::undefined(&all);
+        // The rest must be a valid model, with every predicate a graph
+        // gives declared (its errors keep their lines: the rules come first).
+        Model::from_source(name, &(all + &declarations(undefined.iter())))?;
         let mut mentioned = HashSet::new();
         if let Ok(program) = deeplog_language::parse(source) {
             program.clauses.iter().for_each(|c| names_in(&c.term, &mut mentioned));
         }
-        Ok(Scene { name: name.to_string(), rules, specs, translated, mentioned })
+        Ok(Scene { name: name.to_string(), rules, specs, translated, mentioned, undefined })
     }
 
     pub fn specs(&self) -> &[Spec] {
         &self.specs
+    }
+
+    /// The predicates the specs call that neither the spec file nor
+    /// `graph` defines (`falls/2`): they never hold on it — a typo, or a
+    /// predicate the detector did not report.
+    pub fn missing(&self, graph: &SceneGraph) -> Vec<String> {
+        let given = graph.predicates();
+        self.undefined.iter().filter(|p| !given.contains(p)).map(|(n, a)| format!("{n}/{a}")).collect()
     }
 
     /// The model a graph structure gives: the file's rules, the specs'
@@ -163,6 +178,8 @@ impl Scene {
             text.push_str(&t.rules);
         }
         text.push_str(&template.to_model_of(true, Some(&self.mentioned)));
+        let given = template.predicates();
+        text.push_str(&declarations(self.undefined.iter().filter(|p| !given.contains(p))));
         for t in &self.translated {
             let _ = writeln!(text, "query({}).", t.root);
             if let (true, Some(bind)) = (bindings, &t.bind) {
@@ -380,6 +397,8 @@ impl Scene {
         text.push('\n');
         text.push_str(&rules);
         text.push_str(&graph.to_model_of(true, Some(&self.mentioned)));
+        let given = graph.predicates();
+        text.push_str(&declarations(self.undefined.iter().filter(|p| !given.contains(p))));
         let _ = writeln!(text, "query('$align_{spec}'(E, T)).");
         let model = Model::from_source(&self.name, &text)?;
         let formulas = model.formulas(&QueryOptions { logic, ..QueryOptions::default() })?;
@@ -405,6 +424,21 @@ impl Scene {
         }
         Ok(out)
     }
+}
+
+/// Rules that define predicates as never holding.
+fn declarations<'a>(predicates: impl Iterator<Item = &'a (String, usize)>) -> String {
+    let mut text = String::new();
+    for (name, arity) in predicates {
+        let vars: Vec<String> = (0..*arity).map(|i| format!("A{i}")).collect();
+        let bind: Vec<String> = vars.iter().map(|v| format!("{v} = 0")).collect();
+        let head =
+            if vars.is_empty() { super::quote(name) } else { format!("{}({})", super::quote(name), vars.join(", ")) };
+        let mut body = bind;
+        body.push("0 = 1".to_string());
+        let _ = writeln!(text, "{head} :- {}.", body.join(", "));
+    }
+    text
 }
 
 /// Every atom and functor name in `term`.

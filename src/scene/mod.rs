@@ -272,6 +272,21 @@ impl SceneGraph {
         out
     }
 
+    /// The predicates (name, arity) the graph's facts define.
+    pub fn predicates(&self) -> HashSet<(String, usize)> {
+        let mut out: HashSet<(String, usize)> =
+            [("frame", 1), ("last_frame", 1)].iter().map(|(n, a)| (n.to_string(), *a)).collect();
+        if !self.objects.is_empty() {
+            out.insert(("object".to_string(), 1));
+        }
+        if self.objects.iter().any(|o| !o.categories.is_empty()) {
+            out.insert(("category".to_string(), 2));
+        }
+        out.extend(self.unary.iter().map(|u| (u.predicate.clone(), 2)));
+        out.extend(self.binary.iter().map(|b| (b.predicate.clone(), 3)));
+        out
+    }
+
     /// The probabilities of [`SceneGraph::items`], in its order.
     pub(crate) fn probabilities(&self) -> Vec<f64> {
         let categories = self.objects.iter().flat_map(|o| o.categories.values().copied());

@@ -281,8 +281,8 @@ impl Emitter<'_> {
             }
             Node::Static(s) => Lit::Static(s.clone()),
             Node::NotStatic(s) => Lit::NegStatic(format!("\\+ {s}")),
-            Node::Const(true) => Lit::Static("true".to_string()),
-            Node::Const(false) => Lit::Static("fail".to_string()),
+            Node::Const(true) => Lit::Static("0 = 0".to_string()),
+            Node::Const(false) => Lit::Static("0 = 1".to_string()),
             _ => {
                 let name = self.node(f);
                 Lit::AtT(Self::head(&name, &f.free, T))
@@ -523,4 +523,81 @@ pub fn alignment_rules(events: &[Term], others: &[&Term], spec: usize) -> Result
     }
     rules.push_str(&out);
     Ok(Some(rules))
+}
+
+/// Predicates that bodies of `text`'s rules call and no clause of it
+/// defines (builtins aside), with their arities, in first-call order.
+pub fn undefined(text: &str) -> Vec<(String, usize)> {
+    const BUILTINS: [(&str, usize); 21] = [
+        ("is", 2),
+        ("=", 2),
+        ("\\=", 2),
+        ("==", 2),
+        ("\\==", 2),
+        ("=:=", 2),
+        ("=\\=", 2),
+        ("<", 2),
+        (">", 2),
+        ("=<", 2),
+        (">=", 2),
+        ("between", 3),
+        ("member", 2),
+        ("append", 3),
+        ("length", 2),
+        ("succ", 2),
+        ("plus", 3),
+        ("findall", 3),
+        ("true", 0),
+        ("fail", 0),
+        ("false", 0),
+    ];
+    fn goals(term: &Term, out: &mut Vec<(String, usize)>) {
+        match &term.kind {
+            TermKind::Atom(a) => out.push((a.clone(), 0)),
+            TermKind::Compound { functor, args } => match (functor.as_str(), args.as_slice()) {
+                ("," | ";" | "->" | "and" | "or", [a, b]) => {
+                    goals(a, out);
+                    goals(b, out);
+                }
+                ("\\+" | "not", [a]) => goals(a, out),
+                _ => out.push((functor.clone(), args.len())),
+            },
+            _ => {}
+        }
+    }
+    let Ok(program) = deeplog_language::parse(text) else { return Vec::new() };
+    let mut defined: Vec<(String, usize)> = Vec::new();
+    let mut called: Vec<(String, usize)> = Vec::new();
+    let head = |t: &Term| match &t.kind {
+        TermKind::Atom(a) => Some((a.clone(), 0)),
+        TermKind::Compound { functor, args } => Some((functor.clone(), args.len())),
+        _ => None,
+    };
+    for clause in &program.clauses {
+        let (heads, body) = match clause.term.as_compound() {
+            Some((":-", [h, b])) => (h, Some(b)),
+            Some((":-", [_])) => continue,
+            _ => (&clause.term, None),
+        };
+        // Annotated heads (`0.3::h`, `h1 ; h2`) define their atoms.
+        let mut stack = vec![heads];
+        while let Some(h) = stack.pop() {
+            match h.as_compound() {
+                Some(("::", [_, atom])) => stack.push(atom),
+                Some((";", [a, b])) => stack.extend([a, b]),
+                _ => defined.extend(head(h)),
+            }
+        }
+        if let Some(body) = body {
+            goals(body, &mut called);
+        }
+    }
+    let mut out: Vec<(String, usize)> = Vec::new();
+    for goal in called {
+        let builtin = BUILTINS.iter().any(|(n, a)| goal.0 == *n && goal.1 == *a);
+        if !builtin && !defined.contains(&goal) && !out.contains(&goal) {
+            out.push(goal);
+        }
+    }
+    out
 }
