@@ -297,3 +297,28 @@ fn bad_graphs_and_specs_say_where() {
         assert!(e.contains(place) && e.contains(what), "{text}: {e}");
     }
 }
+
+#[test]
+fn on_a_gpu_a_batch_agrees_with_the_cpu() {
+    if deeplog::gpu::gpu_for_tests().is_none() {
+        return;
+    }
+    let text = "spec(s, exists(X, exists(Y, X \\= Y and then([p(X), r(X, Y)])))).\nspec(t, until(q(a), p(a))).\n";
+    let cpu = Scene::from_source("s.pl", text).unwrap();
+    let gpu = Scene::from_source("s.pl", text).unwrap().on(deeplog::Device::Gpu).unwrap();
+    assert_ne!(gpu.device(), "cpu");
+    let mut graphs: Vec<SceneGraph> = (0..7).map(|_| small()).collect();
+    for (k, g) in graphs.iter_mut().enumerate() {
+        g.unary[k % 6].probability = 0.1 * k as f64;
+    }
+    let (a, b) = (cpu.check(&graphs, None, false).unwrap(), gpu.check(&graphs, None, false).unwrap());
+    for (x, y) in a.iter().flat_map(|r| &r.specs).zip(b.iter().flat_map(|r| &r.specs)) {
+        assert!((x.value - y.value).abs() < 1e-5, "{x:?} vs {y:?}");
+    }
+    let (value, grads) = gpu.gradient(&graphs[3], 0, None).unwrap();
+    let (want, want_grads) = cpu.gradient(&graphs[3], 0, None).unwrap();
+    assert!((value - want).abs() < 1e-5);
+    for ((_, g), (_, w)) in grads.iter().zip(&want_grads) {
+        assert!((g - w).abs() < 1e-4, "{g} vs {w}");
+    }
+}

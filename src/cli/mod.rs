@@ -153,6 +153,9 @@ enum SceneCommand {
         /// probability (default) or a fuzzy logic: godel, product, lukasiewicz.
         #[arg(long)]
         logic: Option<String>,
+        /// Evaluate on cpu (f64, default), gpu (wgpu, f32) or auto (a GPU when there is one).
+        #[arg(long, default_value = "cpu")]
+        device: String,
     },
     /// The facts of a graph with probability at least --threshold, as model text or JSON (e.g. for a prompt).
     Facts {
@@ -300,8 +303,8 @@ pub fn run(cli: Cli) -> Result<(), CliError> {
             circuit::eval(&args, algebra)
         }
         Command::Circuit(CircuitCommand::Convert { file, output }) => circuit::convert(&file, &output),
-        Command::Scene(SceneCommand::Check { spec, graph, json, logic }) => {
-            scene::check(&spec, &graph, json, logic.as_deref())
+        Command::Scene(SceneCommand::Check { spec, graph, json, logic, device }) => {
+            scene::check(&spec, &graph, json, logic.as_deref(), &device)
         }
         Command::Scene(SceneCommand::Facts { graph, threshold, json }) => scene::facts(&graph, threshold, json),
     }

@@ -20,9 +20,11 @@ fn read_graphs(path: &Path) -> Result<Vec<SceneGraph>, CliError> {
     graphs.map_err(|e| CliError::Usage(e.to_string()))
 }
 
-pub fn check(spec: &Path, graph: &Path, json: bool, logic: Option<&str>) -> Result<(), CliError> {
+pub fn check(spec: &Path, graph: &Path, json: bool, logic: Option<&str>, device: &str) -> Result<(), CliError> {
     let logic = logic.map(str::parse).transpose().map_err(CliError::Usage)?;
-    let scene = Scene::from_file(spec)?;
+    let device: crate::Device =
+        device.parse().map_err(|e: crate::device::UnknownDevice| CliError::Usage(e.to_string()))?;
+    let scene = Scene::from_file(spec)?.on(device)?;
     let graphs = read_graphs(graph)?;
     let mut warned = Vec::new();
     for g in &graphs {
@@ -40,10 +42,10 @@ pub fn check(spec: &Path, graph: &Path, json: bool, logic: Option<&str>) -> Resu
     let results = scene.check(&graphs, logic, true)?;
     let seconds = start.elapsed().as_secs_f64();
     if json {
-        let out = if graphs.len() == 1 && !graph.extension().is_some_and(|e| e == "jsonl") {
+        let out = if graphs.len() == 1 && graph.extension().is_none_or(|e| e != "jsonl") {
             serde_json::to_value(&results[0])
         } else {
-            serde_json::to_value(serde_json::json!({ "graphs": results, "seconds": seconds }))
+            serde_json::to_value(serde_json::json!({ "graphs": results, "seconds": seconds, "device": scene.device() }))
         };
         println!("{}", out.map_err(|e| CliError::Usage(e.to_string()))?);
         return Ok(());
@@ -73,7 +75,7 @@ pub fn check(spec: &Path, graph: &Path, json: bool, logic: Option<&str>) -> Resu
         }
     }
     if results.len() > 1 {
-        eprintln!("{} graphs checked in {seconds:.3} s", results.len());
+        eprintln!("{} graphs checked in {seconds:.3} s on {}", results.len(), scene.device());
     }
     Ok(())
 }

@@ -28,6 +28,8 @@ pub struct Scene {
     mentioned: HashSet<String>,
     /// Predicates the specs and rules call and do not define: a graph's.
     undefined: Vec<(String, usize)>,
+    /// Where circuits are evaluated: the CPU when `None`.
+    gpu: Option<deeplog_gpu::Gpu>,
 }
 
 /// The most probable binding of a spec's outermost `exists` variables.
@@ -154,11 +156,23 @@ impl Scene {
         if let Ok(program) = deeplog_language::parse(source) {
             program.clauses.iter().for_each(|c| names_in(&c.term, &mut mentioned));
         }
-        Ok(Scene { name: name.to_string(), rules, specs, translated, mentioned, undefined })
+        Ok(Scene { name: name.to_string(), rules, specs, translated, mentioned, undefined, gpu: None })
     }
 
     pub fn specs(&self) -> &[Spec] {
         &self.specs
+    }
+
+    /// Evaluates (and differentiates) on `device`: a GPU (f32, through
+    /// wgpu) for `gpu`, or for `auto` when there is one.
+    pub fn on(mut self, device: crate::Device) -> Result<Scene, Error> {
+        self.gpu = device.open().map_err(|e| Error::Evaluate(e.to_string()))?;
+        Ok(self)
+    }
+
+    /// `cpu`, or the GPU adapter's name.
+    pub fn device(&self) -> String {
+        self.gpu.as_ref().map_or_else(|| "cpu".to_string(), |g| g.name())
     }
 
     /// The predicates the specs call that neither the spec file nor
@@ -193,7 +207,10 @@ impl Scene {
     /// Compiles the specs for graphs of `template`'s structure.
     pub fn compile(&self, template: &SceneGraph, logic: Option<Logic>, bindings: bool) -> Result<Compiled, Error> {
         let model = Model::from_source(&self.name, &self.model_text(template, bindings))?;
-        let formulas = model.formulas(&QueryOptions { logic, ..QueryOptions::default() })?;
+        let mut formulas = model.formulas(&QueryOptions { logic, ..QueryOptions::default() })?;
+        if let Some(gpu) = &self.gpu {
+            formulas = formulas.on_gpu(gpu)?;
+        }
         let (names, keys, positions) = self.keys(template, &formulas);
         let mut roots = vec![None; self.translated.len()];
         let mut found: Vec<Vec<(usize, Vec<String>)>> = vec![Vec::new(); self.translated.len()];
@@ -270,7 +287,9 @@ impl Scene {
     /// also the most probable binding of each spec and, for a single
     /// graph, the alignment of its sequence's events to frames.
     pub fn check(&self, graphs: &[SceneGraph], logic: Option<Logic>, explain: bool) -> Result<Vec<GraphResult>, Error> {
-        let mut groups: Vec<((usize, Vec<String>), Vec<usize>)> = Vec::new();
+        // (structure, members)
+        type Group = ((usize, Vec<String>), Vec<usize>);
+        let mut groups: Vec<Group> = Vec::new();
         for (g, graph) in graphs.iter().enumerate() {
             let shape = graph.shape();
             match groups.iter_mut().find(|(s, _)| *s == shape) {

@@ -96,11 +96,7 @@ fn union(parts: &[&Formula]) -> Vec<String> {
 
 fn vars_of(term: &Term, out: &mut Vec<String>) {
     match &term.kind {
-        TermKind::Var(v) if v != "_" => {
-            if !out.contains(v) {
-                out.push(v.clone());
-            }
-        }
+        TermKind::Var(v) if v != "_" && !out.contains(v) => out.push(v.clone()),
         TermKind::Compound { args, .. } => args.iter().for_each(|a| vars_of(a, out)),
         TermKind::List { items, tail } => {
             items.iter().for_each(|a| vars_of(a, out));
