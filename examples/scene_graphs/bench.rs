@@ -7,9 +7,14 @@
 //!
 //! ```text
 //! cargo run --release --example scene_bench [REPEATS]
+//! DEEPLOG_DEVICE=gpu cargo run --release --example scene_bench   # evaluate on a GPU (wgpu, f32)
 //! ```
 
 use std::time::Instant;
+
+// The allocator the `deeplog` command uses (grounding allocates many small terms).
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 use deeplog::circuits::testing::Rng;
 use deeplog::scene::{Binary, Object, Scene, SceneGraph, Unary};
@@ -74,7 +79,9 @@ fn median(mut xs: Vec<f64>) -> f64 {
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let repeats: usize = std::env::args().nth(1).and_then(|a| a.parse().ok()).unwrap_or(5);
-    let scene = Scene::from_source("hand_over.pl", SPEC)?;
+    let device: deeplog::Device = std::env::var("DEEPLOG_DEVICE").unwrap_or_else(|_| "cpu".into()).parse()?;
+    let scene = Scene::from_source("hand_over.pl", SPEC)?.on(device)?;
+    println!("device: {}", scene.device());
     if let Some(path) = std::env::args().nth(2) {
         // Write the model of one graph (frames, objects from the next arguments) and stop.
         let arg = |i: usize, d: usize| std::env::args().nth(i).and_then(|a| a.parse().ok()).unwrap_or(d);
