@@ -281,6 +281,16 @@ fn bad_graphs_and_specs_say_where() {
     let e = SceneGraph::from_json_lines("g.jsonl", lines).unwrap_err().to_string();
     assert!(e.starts_with("g.jsonl:3:") && e.contains("unknown object `b`"), "{e}");
 
+    // A graph built in Rust is checked too: an error, not a panic.
+    let scene = Scene::from_source("s.pl", "spec(s, eventually(p(a))).").unwrap();
+    let mut g = small();
+    g.unary[4].object = "ghost".into();
+    let e = scene.check(&[small(), g.clone()], None, false).unwrap_err().to_string();
+    assert!(e.contains("graphs[1]: unary[4]") && e.contains("unknown object `ghost`"), "{e}");
+    let e = scene.gradient(&g, 0, None).unwrap_err().to_string();
+    assert!(e.contains("unknown object `ghost`"), "{e}");
+    assert!(scene.gradient(&small(), 1, None).is_err());
+
     let specs = [
         ("spec(s, eventually(p(X))).", "1:9", "free variable `X`"),
         ("% two\nspec(s, then(p(a))).", "2:14", "list of events"),

@@ -300,7 +300,21 @@ impl Scene {
         let mut results: Vec<Option<GraphResult>> = vec![None; graphs.len()];
         for (_, members) in &groups {
             let first = &graphs[members[0]];
-            let alike = members.iter().all(|&g| first.same_items(&graphs[g]));
+            validate(first, &format!("graphs[{}]", members[0]))?;
+            // A graph with the first one's items needs only its
+            // probabilities checked; any other, everything.
+            let mut alike = true;
+            for &g in &members[1..] {
+                let at = format!("graphs[{g}]");
+                if first.same_items(&graphs[g]) {
+                    graphs[g]
+                        .probabilities_valid(&at)
+                        .map_err(|e| Error::Invalid { rendered: e.to_string(), errors: 1 })?;
+                } else {
+                    validate(&graphs[g], &at)?;
+                    alike = false;
+                }
+            }
             let merged;
             let template = if alike {
                 first
@@ -364,6 +378,10 @@ impl Scene {
         spec: usize,
         logic: Option<Logic>,
     ) -> Result<(f64, Vec<(String, f64)>), Error> {
+        validate(graph, "the graph")?;
+        if spec >= self.specs.len() {
+            return Err(Error::Unsupported(format!("spec {spec}: the file has {} specs", self.specs.len())));
+        }
         let compiled = self.compile(graph, logic, false)?;
         let values = Self::values(&compiled, graph, true);
         let Some(root) = compiled.roots[spec] else {
@@ -443,6 +461,12 @@ impl Scene {
         }
         Ok(out)
     }
+}
+
+/// A graph built in Rust is checked as one read from a file is: a wrong
+/// reference is an error, not a panic.
+fn validate(graph: &SceneGraph, at: &str) -> Result<(), Error> {
+    graph.validate(at).map_err(|e| Error::Invalid { rendered: e.to_string(), errors: 1 })
 }
 
 /// Rules that define predicates as never holding.

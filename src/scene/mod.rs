@@ -9,6 +9,22 @@
 //! `p1::category(o, c1); p2::category(o, c2).` per object, `p::pred(o, t).`
 //! and `p::rel(o1, o2, t).` — the frame is always the last argument.
 //! [`Scene`] checks temporal specifications against graphs ([`spec`]).
+//!
+//! ```
+//! use deeplog::scene::{Scene, SceneGraph};
+//!
+//! let graph = SceneGraph::from_json("g.json", r#"{
+//!     "frames": 3,
+//!     "objects": [{"id": "ann", "categories": {"person": 0.9}}, {"id": "cup", "categories": {"cup": 1.0}}],
+//!     "binary": [{"predicate": "holds", "subject": "ann", "object": "cup", "frame": 1, "probability": 0.5},
+//!                {"predicate": "holds", "subject": "ann", "object": "cup", "frame": 2, "probability": 0.5}]
+//! }"#).unwrap();
+//! let scene = Scene::from_source("s.pl", "spec(s, exists(X, category(X, person) and eventually(holds(X, cup)))).").unwrap();
+//! let result = &scene.check(&[graph.clone()], None, true).unwrap()[0].specs[0];
+//! assert!((result.value - 0.9 * 0.75).abs() < 1e-12);
+//! let (_, gradient) = scene.gradient(&graph, 0, None).unwrap();
+//! assert!(gradient.iter().any(|(atom, d)| atom == "holds(ann,cup,1)" && (d - 0.9 * 0.5).abs() < 1e-12));
+//! ```
 
 pub mod check;
 pub mod spec;
@@ -213,15 +229,18 @@ impl SceneGraph {
                 })
             }
         };
-        let mut seen: HashMap<String, String> = HashMap::new();
+        // Atom → where it was first listed (unary or binary, index).
+        // (predicate, subject, object of a relation, frame)
+        type Atom<'a> = (&'a str, &'a str, Option<&'a str>, usize);
+        let mut seen: HashMap<Atom<'_>, (&str, usize)> = HashMap::with_capacity(self.unary.len() + self.binary.len());
         for (i, u) in self.unary.iter().enumerate() {
             let place = || format!("{at}: unary[{i}] {}({}) at frame {}", u.predicate, u.object, u.frame);
             known(&u.object, &place)?;
             frame(u.frame, &place)?;
             probability(u.probability, place, "the atom")?;
-            let key = format!("{}/2 {} {}", u.predicate, u.object, u.frame);
-            if let Some(first) = seen.insert(key, format!("unary[{i}]")) {
-                return Err(GraphError { place: place(), message: format!("the same atom is also {first}") });
+            let key = (u.predicate.as_str(), u.object.as_str(), None, u.frame);
+            if let Some((kind, first)) = seen.insert(key, ("unary", i)) {
+                return Err(GraphError { place: place(), message: format!("the same atom is also {kind}[{first}]") });
             }
         }
         for (i, b) in self.binary.iter().enumerate() {
@@ -231,12 +250,23 @@ impl SceneGraph {
             known(&b.object, &place)?;
             frame(b.frame, &place)?;
             probability(b.probability, place, "the atom")?;
-            let key = format!("{}/3 {} {} {}", b.predicate, b.subject, b.object, b.frame);
-            if let Some(first) = seen.insert(key, format!("binary[{i}]")) {
-                return Err(GraphError { place: place(), message: format!("the same atom is also {first}") });
+            let key = (b.predicate.as_str(), b.subject.as_str(), Some(b.object.as_str()), b.frame);
+            if let Some((kind, first)) = seen.insert(key, ("binary", i)) {
+                return Err(GraphError { place: place(), message: format!("the same atom is also {kind}[{first}]") });
             }
         }
         Ok(())
+    }
+
+    /// Whether every probability of the graph is in [0, 1]; for a graph
+    /// with the items of a validated one ([`SceneGraph::same_items`]), the
+    /// only check left.
+    pub(crate) fn probabilities_valid(&self, at: &str) -> Result<(), GraphError> {
+        match self.probabilities().iter().position(|p| !(p.is_finite() && (0.0..=1.0).contains(p))) {
+            None => Ok(()),
+            // The full check names the place.
+            Some(_) => self.validate(at),
+        }
     }
 
     /// The name of the graph's structure: two graphs with the same key
