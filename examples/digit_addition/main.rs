@@ -23,24 +23,10 @@
 use std::collections::HashMap;
 use std::time::Instant;
 
-use candle_core::{DType, Device, Module, Tensor};
-use candle_nn::{linear, Linear, VarBuilder, VarMap};
-
 use deeplog::circuits::testing::Rng;
-use deeplog::neural::candle::CandleNetwork;
+use deeplog::neural::candle::{Architecture, CandleNetwork};
 use deeplog::neural::{Network, NeuralExample, NeuralModel};
 use deeplog::{Model, QueryOptions};
-
-struct Mlp {
-    hidden: Linear,
-    out: Linear,
-}
-
-impl Module for Mlp {
-    fn forward(&self, x: &Tensor) -> candle_core::Result<Tensor> {
-        self.out.forward(&self.hidden.forward(x)?.relu()?)
-    }
-}
 
 /// The model for sums of `n` digits.
 fn model_text(n: usize) -> String {
@@ -86,9 +72,8 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         root_of[&format!("sum{n}({},{sum})", args.join(","))]
     };
 
-    let vars = VarMap::new();
-    let vb = VarBuilder::from_varmap(&vars, DType::F32, &Device::Cpu);
-    let mlp = Mlp { hidden: linear(64, 128, vb.pp("hidden"))?, out: linear(128, 10, vb.pp("out"))? };
+    // 64 pixels → 128 (ReLU) → 10 logits, initialised from a fixed seed.
+    let (mlp, vars) = Architecture { hidden: vec![128] }.build(64, 10, 1)?;
     let network = CandleNetwork::new(mlp, &vars, 3e-3, features)?;
     let mut networks: HashMap<String, Box<dyn Network>> = HashMap::from([("net".to_string(), Box::new(network) as _)]);
 
