@@ -151,7 +151,7 @@ impl Scene {
         let undefined = spec::undefined(&all);
         // The rest must be a valid model, with every predicate a graph
         // gives declared (its errors keep their lines: the rules come first).
-        Model::from_source(name, &(all + &declarations(undefined.iter())))?;
+        Model::from_source(name, &(all + &declarations(&undefined)))?;
         let mut mentioned = HashSet::new();
         if let Ok(program) = deeplog_language::parse(source) {
             program.clauses.iter().for_each(|c| names_in(&c.term, &mut mentioned));
@@ -179,8 +179,14 @@ impl Scene {
     /// `graph` defines (`falls/2`): they never hold on it — a typo, or a
     /// predicate the detector did not report.
     pub fn missing(&self, graph: &SceneGraph) -> Vec<String> {
+        self.not_given(graph).iter().map(|(n, a)| format!("{n}/{a}")).collect()
+    }
+
+    /// The predicates the specs call that neither the file nor `graph`
+    /// defines.
+    fn not_given(&self, graph: &SceneGraph) -> Vec<&(String, usize)> {
         let given = graph.predicates();
-        self.undefined.iter().filter(|p| !given.contains(p)).map(|(n, a)| format!("{n}/{a}")).collect()
+        self.undefined.iter().filter(|(n, a)| !given.contains(&(n.as_str(), *a))).collect()
     }
 
     /// The model a graph structure gives: the file's rules, the specs'
@@ -192,8 +198,7 @@ impl Scene {
             text.push_str(&t.rules);
         }
         text.push_str(&template.to_model_of(true, Some(&self.mentioned)));
-        let given = template.predicates();
-        text.push_str(&declarations(self.undefined.iter().filter(|p| !given.contains(p))));
+        text.push_str(&declarations(self.not_given(template)));
         for t in &self.translated {
             let _ = writeln!(text, "query({}).", t.root);
             if let (true, Some(bind)) = (bindings, &t.bind) {
@@ -434,8 +439,7 @@ impl Scene {
         text.push('\n');
         text.push_str(&rules);
         text.push_str(&graph.to_model_of(true, Some(&self.mentioned)));
-        let given = graph.predicates();
-        text.push_str(&declarations(self.undefined.iter().filter(|p| !given.contains(p))));
+        text.push_str(&declarations(self.not_given(graph)));
         let _ = writeln!(text, "query('$align_{spec}'(E, T)).");
         let model = Model::from_source(&self.name, &text)?;
         let formulas = model.formulas(&QueryOptions { logic, ..QueryOptions::default() })?;
@@ -470,7 +474,7 @@ fn validate(graph: &SceneGraph, at: &str) -> Result<(), Error> {
 }
 
 /// Rules that define predicates as never holding.
-fn declarations<'a>(predicates: impl Iterator<Item = &'a (String, usize)>) -> String {
+fn declarations<'a>(predicates: impl IntoIterator<Item = &'a (String, usize)>) -> String {
     let mut text = String::new();
     for (name, arity) in predicates {
         let vars: Vec<String> = (0..*arity).map(|i| format!("A{i}")).collect();

@@ -303,17 +303,16 @@ impl SceneGraph {
     }
 
     /// The predicates (name, arity) the graph's facts define.
-    pub fn predicates(&self) -> HashSet<(String, usize)> {
-        let mut out: HashSet<(String, usize)> =
-            [("frame", 1), ("last_frame", 1)].iter().map(|(n, a)| (n.to_string(), *a)).collect();
+    pub fn predicates(&self) -> HashSet<(&str, usize)> {
+        let mut out: HashSet<(&str, usize)> = [("frame", 1), ("last_frame", 1)].into_iter().collect();
         if !self.objects.is_empty() {
-            out.insert(("object".to_string(), 1));
+            out.insert(("object", 1));
         }
         if self.objects.iter().any(|o| !o.categories.is_empty()) {
-            out.insert(("category".to_string(), 2));
+            out.insert(("category", 2));
         }
-        out.extend(self.unary.iter().map(|u| (u.predicate.clone(), 2)));
-        out.extend(self.binary.iter().map(|b| (b.predicate.clone(), 3)));
+        out.extend(self.unary.iter().map(|u| (u.predicate.as_str(), 2)));
+        out.extend(self.binary.iter().map(|b| (b.predicate.as_str(), 3)));
         out
     }
 
