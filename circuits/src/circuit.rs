@@ -24,7 +24,8 @@
 use std::collections::HashMap;
 use std::fmt;
 
-use crate::properties::{Evidence, Knowledge};
+use crate::optimize::Rewrites;
+use crate::properties::{Evidence, Knowledge, Properties};
 
 /// An input slot: one annotated choice (a probabilistic fact, a neural
 /// output, a variable of a CNF). Slot ids are dense: `0..num_slots`.
@@ -98,6 +99,11 @@ pub struct Circuit {
     pub(crate) declared_deterministic: Option<Evidence>,
     /// Decomposability established by whoever made the circuit.
     pub(crate) declared_decomposable: Option<Evidence>,
+    /// The laws an optimiser rewrote it by: its values hold only in
+    /// algebras that satisfy them.
+    pub(crate) rewritten: Option<Rewrites>,
+    /// Properties carried over from the circuit it was rewritten from.
+    pub(crate) inherited: Option<Properties>,
 }
 
 impl Circuit {
@@ -140,6 +146,17 @@ impl Circuit {
 
     pub(crate) fn declared_decomposable(&self) -> Option<Knowledge> {
         self.declared_decomposable.map(Knowledge::Holds)
+    }
+
+    /// The laws an optimiser rewrote this circuit by, if any: it may be
+    /// evaluated only in algebras that satisfy them.
+    pub fn rewritten(&self) -> Option<Rewrites> {
+        self.rewritten
+    }
+
+    /// Marks the circuit as rewritten by `rewrites` (a circuit file records it).
+    pub fn declare_rewritten(&mut self, rewrites: Rewrites) {
+        self.rewritten = Some(rewrites);
     }
 
     /// Longest path from a root to a leaf, in edges.
@@ -239,6 +256,8 @@ impl CircuitBuilder {
             num_slots: self.num_slots,
             declared_deterministic: None,
             declared_decomposable: None,
+            rewritten: None,
+            inherited: None,
         }
     }
 }

@@ -68,6 +68,11 @@ pub enum EvalError {
     Unmet { algebra: &'static str, unmet: Unmet },
     #[error("the {algebra} algebra needs a smooth circuit when negative weights are given explicitly, and this one is {}", describe(.unmet))]
     ExplicitNegativesNeedSmooth { algebra: &'static str, unmet: Unmet },
+    #[error(
+        "this circuit was optimised with the {rewrites} laws, which the {algebra} algebra does not satisfy; \
+         optimise the original for {algebra} (or not at all)"
+    )]
+    Rewritten { algebra: &'static str, rewrites: &'static str },
     #[error("the {algebra} algebra has no negation: give explicit negative literal weights")]
     NoNegation { algebra: &'static str },
     #[error("weights have {got} entries, expected {expected} ({slots} slots × batch {batch})")]
@@ -122,6 +127,9 @@ impl<A: Algebra> Evaluate<A> for CpuEvaluator<'_, A> {
 /// Refuses a circuit that lacks a property `A` needs (what every
 /// evaluator checks before it takes a circuit).
 pub fn check_requirements<A: Algebra>(circuit: &LayeredCircuit) -> Result<(), EvalError> {
+    if let Some(rewrites) = circuit.rewritten().filter(|r| !r.valid_in(A::LAWS)) {
+        return Err(EvalError::Rewritten { algebra: A::NAME, rewrites: rewrites.name() });
+    }
     match circuit.properties().unmet(A::REQUIRES) {
         Some(unmet) => Err(EvalError::Unmet { algebra: A::NAME, unmet }),
         None => Ok(()),

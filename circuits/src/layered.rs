@@ -21,6 +21,7 @@
 use std::ops::Range;
 
 use crate::circuit::{Circuit, Literal, Node};
+use crate::optimize::Rewrites;
 use crate::properties::{check, Properties};
 
 /// A leaf row.
@@ -66,6 +67,8 @@ pub struct LayeredCircuit {
     pub(crate) num_slots: u32,
     pub(crate) num_constants: u32,
     pub(crate) properties: Properties,
+    /// See [`Circuit::rewritten`].
+    pub(crate) rewritten: Option<Rewrites>,
 }
 
 impl LayeredCircuit {
@@ -206,6 +209,7 @@ impl LayeredCircuit {
             num_slots: circuit.num_slots(),
             num_constants,
             properties,
+            rewritten: circuit.rewritten(),
         }
     }
 
@@ -246,6 +250,10 @@ impl LayeredCircuit {
     }
     pub fn properties(&self) -> &Properties {
         &self.properties
+    }
+    /// See [`Circuit::rewritten`].
+    pub fn rewritten(&self) -> Option<Rewrites> {
+        self.rewritten
     }
 
     /// Children of internal row `row` (for a `SumOfPairs` row, its pairs'

@@ -49,6 +49,7 @@ pub mod formula;
 pub mod fuzzy;
 pub mod layered;
 pub mod logic;
+pub mod optimize;
 pub mod properties;
 mod scc;
 pub mod testing;

@@ -107,6 +107,9 @@ fn slot_sets(circuit: &Circuit) -> Vec<Vec<u32>> {
 
 /// Checks all three properties (determinism only where cheap).
 pub fn check(circuit: &Circuit) -> Properties {
+    if let Some(inherited) = circuit.inherited {
+        return inherited;
+    }
     if let Some(decomposable) = circuit.declared_decomposable() {
         let deterministic = circuit.declared_deterministic().unwrap_or_else(|| check_determinism(circuit));
         return Properties { decomposable, deterministic, smooth: fingerprint_smoothness(circuit) };

@@ -28,6 +28,9 @@ pub struct Laws {
     pub sum_idempotent: bool,
     /// `a ⊗ (b ⊕ c) = a ⊗ b ⊕ a ⊗ c`: the structure is a commutative semiring.
     pub distributive: bool,
+    /// A distributive lattice besides: both operations idempotent and
+    /// absorbing (`a ⊕ a ⊗ b = a`, `a ⊗ (a ⊕ b) = a`), `1` its top.
+    pub lattice: bool,
 }
 
 /// A structure of labels: zero, one, an associative and commutative sum and

@@ -11,7 +11,7 @@ pub struct Boolean;
 impl Algebra for Boolean {
     type Value = bool;
     const NAME: &'static str = "boolean";
-    const LAWS: Laws = Laws { sum_idempotent: true, distributive: true };
+    const LAWS: Laws = Laws { sum_idempotent: true, distributive: true, lattice: true };
     const REQUIRES: Requirements = Requirements { decomposable: false, deterministic: false, smooth: false };
     const WGSL: Option<&'static str> = Some(
         "fn dl_zero() -> f32 { return 0.0; }

@@ -14,7 +14,7 @@ pub struct Counting;
 impl Algebra for Counting {
     type Value = u128;
     const NAME: &'static str = "counting";
-    const LAWS: Laws = Laws { sum_idempotent: false, distributive: true };
+    const LAWS: Laws = Laws { sum_idempotent: false, distributive: true, lattice: false };
     const REQUIRES: Requirements = Requirements { decomposable: true, deterministic: true, smooth: true };
     const WGSL: Option<&'static str> = None;
 

@@ -19,7 +19,7 @@ pub struct Godel<F = f64>(PhantomData<F>);
 impl<F: Float> Algebra for Godel<F> {
     type Value = F;
     const NAME: &'static str = "godel";
-    const LAWS: Laws = Laws { sum_idempotent: true, distributive: true };
+    const LAWS: Laws = Laws { sum_idempotent: true, distributive: true, lattice: true };
     const REQUIRES: Requirements = Requirements { decomposable: false, deterministic: false, smooth: false };
     const WGSL: Option<&'static str> = Some(
         "fn dl_zero() -> f32 { return 0.0; }

@@ -31,6 +31,12 @@ fn check_laws<A: Algebra>(a: A::Value, b: A::Value, c: A::Value, eq: impl Fn(A::
     if A::LAWS.sum_idempotent {
         assert!(eq(add(a, a), a), "idempotent sum");
     }
+    if A::LAWS.lattice {
+        assert!(eq(mul(a, a), a), "idempotent product");
+        assert!(eq(add(a, mul(a, b)), a), "sum absorbs");
+        assert!(eq(mul(a, add(a, b)), a), "product absorbs");
+        assert!(eq(add(a, A::one()), A::one()), "one is the top");
+    }
 }
 
 fn float_eq<F: Float>(a: F, b: F) -> bool {
@@ -172,6 +178,9 @@ fn disclaimed_laws_really_fail() {
     // Probability and counting: the sum is not idempotent.
     assert!(!close(Probability::<f64>::add(0.5, 0.5), 0.5));
     assert_ne!(Counting::add(1, 1), 1);
+    // Max-product is no lattice: 0.5 ⊗ 0.5 = 0.25.
+    type M = MaxProduct<f64>;
+    assert!(!close(M::mul(0.5f64.ln(), 0.5f64.ln()), 0.5f64.ln()));
 }
 
 #[test]

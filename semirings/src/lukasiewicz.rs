@@ -21,7 +21,7 @@ pub struct Lukasiewicz<F = f64>(PhantomData<F>);
 impl<F: Float> Algebra for Lukasiewicz<F> {
     type Value = F;
     const NAME: &'static str = "lukasiewicz";
-    const LAWS: Laws = Laws { sum_idempotent: false, distributive: false };
+    const LAWS: Laws = Laws { sum_idempotent: false, distributive: false, lattice: false };
     const REQUIRES: Requirements = Requirements { decomposable: false, deterministic: false, smooth: false };
     const WGSL: Option<&'static str> = Some(
         "fn dl_zero() -> f32 { return 0.0; }

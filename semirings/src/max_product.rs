@@ -19,7 +19,7 @@ pub struct MaxProduct<F = f64>(PhantomData<F>);
 impl<F: Float> Algebra for MaxProduct<F> {
     type Value = F;
     const NAME: &'static str = "maxproduct";
-    const LAWS: Laws = Laws { sum_idempotent: true, distributive: true };
+    const LAWS: Laws = Laws { sum_idempotent: true, distributive: true, lattice: false };
     const REQUIRES: Requirements = Requirements { decomposable: true, deterministic: false, smooth: true };
     const WGSL: Option<&'static str> = Some(
         "const DL_LOG_ZERO: f32 = -3.4028235e38;

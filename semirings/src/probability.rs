@@ -19,7 +19,7 @@ pub struct Probability<F = f64>(PhantomData<F>);
 impl<F: Float> Algebra for Probability<F> {
     type Value = F;
     const NAME: &'static str = "probability";
-    const LAWS: Laws = Laws { sum_idempotent: false, distributive: true };
+    const LAWS: Laws = Laws { sum_idempotent: false, distributive: true, lattice: false };
     const REQUIRES: Requirements = Requirements { decomposable: true, deterministic: true, smooth: false };
     const WGSL: Option<&'static str> = Some(
         "fn dl_zero() -> f32 { return 0.0; }

@@ -21,7 +21,7 @@ pub struct ProductTNorm<F = f64>(PhantomData<F>);
 impl<F: Float> Algebra for ProductTNorm<F> {
     type Value = F;
     const NAME: &'static str = "product";
-    const LAWS: Laws = Laws { sum_idempotent: false, distributive: false };
+    const LAWS: Laws = Laws { sum_idempotent: false, distributive: false, lattice: false };
     const REQUIRES: Requirements = Requirements { decomposable: false, deterministic: false, smooth: false };
     const WGSL: Option<&'static str> = Some(
         "fn dl_zero() -> f32 { return 0.0; }

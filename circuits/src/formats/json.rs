@@ -26,7 +26,8 @@ use serde_json::value::RawValue;
 
 use super::{FormatError, MAX_VARIABLE};
 use crate::circuit::{Circuit, CircuitBuilder, Node, NodeId, SlotId};
-use crate::properties::Evidence;
+use crate::optimize::Rewrites;
+use crate::properties::{Evidence, Knowledge};
 
 const FORMAT: &str = "deeplog-circuit";
 const VERSION: u64 = 1;
@@ -53,6 +54,10 @@ struct File<'a> {
     #[serde(borrow)]
     slots: &'a RawValue,
     deterministic: Option<String>,
+    /// The laws an optimiser rewrote the circuit by (`deeplog compile
+    /// --optimize`): it may be evaluated only in algebras that satisfy them.
+    #[serde(borrow, default)]
+    rewritten: Option<&'a RawValue>,
     #[serde(borrow)]
     nodes: Vec<&'a RawValue>,
     #[serde(borrow)]
@@ -82,16 +87,21 @@ pub fn read_json_model(text: &str) -> Result<Option<serde_json::Value>, FormatEr
 }
 
 fn write(circuit: &Circuit, model: Option<&serde_json::Value>) -> String {
-    let deterministic = match circuit.declared_deterministic {
+    let inherited = circuit.inherited.and_then(|p| match p.deterministic {
+        Knowledge::Holds(e) => Some(e),
+        _ => None,
+    });
+    let deterministic = match circuit.declared_deterministic.or(inherited) {
         Some(Evidence::ByConstruction(why)) => to_json(&why),
         Some(Evidence::Checked) => to_json(&"checked"),
         None => "null".to_string(),
     };
+    let rewritten = circuit.rewritten.map_or(String::new(), |r| format!(r#" "rewritten": "{}","#, r.name()));
     let mut out = String::with_capacity(64 + 48 * circuit.num_nodes());
     let slots = circuit.num_slots();
     let _ = writeln!(
         out,
-        r#"{{"format": "{FORMAT}", "version": {VERSION}, "slots": {slots}, "deterministic": {deterministic},"#
+        r#"{{"format": "{FORMAT}", "version": {VERSION}, "slots": {slots}, "deterministic": {deterministic},{rewritten}"#
     );
     out.push_str("\"nodes\": [\n");
     for (i, node) in circuit.nodes().iter().enumerate() {
@@ -193,6 +203,13 @@ pub fn read_json(text: &str) -> Result<Circuit, FormatError> {
     let mut circuit = b.finish(roots);
     if file.deterministic.is_some() {
         circuit.declare_deterministic("declared in file");
+    }
+    if let Some(raw) = file.rewritten {
+        let name: String = parse(text, raw)?;
+        let rewrites = Rewrites::from_name(&name).ok_or_else(|| {
+            at(text, raw, format!("unknown `rewritten` laws {name:?} (expected associative, semiring or lattice)"))
+        })?;
+        circuit.declare_rewritten(rewrites);
     }
     Ok(circuit)
 }
