@@ -454,3 +454,42 @@ fn train_learns_parameters_that_query_then_uses() {
     let (ok, _, err) = deeplog(&["query", model.path(), "--params", unknown.path()]);
     assert!(!ok && err.contains("`tails(c1)` is not a learnable"), "{err}");
 }
+
+#[test]
+fn optimize_rewrites_a_circuit_without_changing_its_answers() {
+    // f·x·a + f·¬x·b: the decision's branches share the factor f.
+    let circuit = TempFile::new(
+        "shared.json",
+        r#"{"format": "deeplog-circuit", "version": 1, "slots": 4, "deterministic": "a decision on x",
+"nodes": [{"kind":"false"}, {"kind":"true"},
+{"kind":"literal","slot":0,"positive":true}, {"kind":"literal","slot":1,"positive":true},
+{"kind":"literal","slot":1,"positive":false}, {"kind":"literal","slot":2,"positive":true},
+{"kind":"literal","slot":3,"positive":true},
+{"kind":"product","children":[2,3,5]}, {"kind":"product","children":[2,4,6]}, {"kind":"sum","children":[7,8]}],
+"roots": [9]}"#,
+    );
+    let eval = |extra: &[&str]| {
+        let mut args = vec!["circuit", "eval", circuit.path(), "--algebra", "probability", "--grad", "--json"];
+        args.extend_from_slice(extra);
+        let (ok, out, err) = deeplog(&args);
+        assert!(ok, "{err}");
+        serde_json::from_str::<serde_json::Value>(&out).unwrap()
+    };
+    let (plain, optimized) = (eval(&[]), eval(&["--optimize", "on"]));
+    assert!(plain.get("optimize").is_none());
+    assert_eq!(optimized["optimize"]["rewrites"], "semiring", "{optimized}");
+    assert_eq!(optimized["optimize"]["improved"], true, "{optimized}");
+    let close =
+        |a: &serde_json::Value, b: &serde_json::Value| (a.as_f64().unwrap() - b.as_f64().unwrap()).abs() < 1e-12;
+    assert!(close(&plain["roots"][0], &optimized["roots"][0]), "{plain} vs {optimized}");
+    for i in 0..4 {
+        assert!(close(&plain["gradient"][i], &optimized["gradient"][i]), "{plain} vs {optimized}");
+    }
+
+    let model = Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/models/graph.pl").display().to_string();
+    let (ok, off, _) = deeplog(&["query", &model, "--optimize", "off"]);
+    let (ok2, on, err) = deeplog(&["query", &model, "--optimize", "on", "--timings"]);
+    assert!(ok && ok2 && off == on && err.contains("optimize"), "{off} vs {on}; {err}");
+    let (ok, _, err) = deeplog(&["query", &model, "--optimize", "sometimes"]);
+    assert!(!ok && err.contains("unknown optimisation mode `sometimes`"), "{err}");
+}

@@ -7,6 +7,7 @@ use indicatif::{ProgressBar, ProgressStyle};
 use serde_json::{json, Value};
 
 use deeplog_circuits::formats::{read_json_model, read_path, write_atomically, write_dot, write_json};
+use deeplog_circuits::optimize::{self, Rewrites};
 use deeplog_circuits::properties::{check, smooth};
 use deeplog_circuits::{Circuit, CpuEvaluator, EvalError, Evaluate, LayeredCircuit, Properties};
 use deeplog_gpu::{Gpu, GpuEvaluator};
@@ -194,7 +195,23 @@ pub fn eval(args: &EvalArgs, kind: AlgebraKind) -> Result<(), CliError> {
         (crate::Device::Auto, AlgebraKind::Counting) => None,
         _ => device.open().map_err(|e| CliError::Eval(e.into()))?,
     };
+    let mode: optimize::Mode = args.optimize.parse().map_err(CliError::Usage)?;
     let (circuit, props) = prepare(circuit, kind, probabilities.negative.is_some(), args);
+    let laws = with_algebra!(kind, A => A::LAWS);
+    let optimized = optimize::run(&circuit, Rewrites::for_laws(laws), mode, &optimize::Budget::default());
+    let (circuit, props, optimized) = match optimized {
+        Some(o) if o.report.improved => {
+            let props = check(&o.circuit);
+            (o.circuit, props, Some(o.report))
+        }
+        _ => (circuit, props, None),
+    };
+    if let (Some(r), false) = (&optimized, args.json) {
+        eprintln!(
+            "note: optimised by the {} laws in {:.3} s: {} → {} edges",
+            r.rewrites, r.seconds, r.edges_before, r.edges_after
+        );
+    }
     let layered = LayeredCircuit::with_properties(&circuit, props);
     let outcome = match &gpu {
         None => with_differentiable!(
@@ -206,7 +223,7 @@ pub fn eval(args: &EvalArgs, kind: AlgebraKind) -> Result<(), CliError> {
     };
     let names = saved.map(|s| s.root_names).filter(|n| n.len() == layered.num_roots());
     let device_name = gpu.as_ref().map_or_else(|| "cpu".to_string(), |g| g.name());
-    report(args, kind, &layered, outcome, names.as_deref(), &device_name);
+    report(args, kind, &layered, outcome, names.as_deref(), &device_name, optimized.as_ref());
     Ok(())
 }
 
@@ -353,6 +370,7 @@ fn report(
     o: Outcome,
     names: Option<&[String]>,
     device: &str,
+    optimized: Option<&optimize::Report>,
 ) {
     let batch = o.batch;
     let edges = layered.num_edges();
@@ -377,6 +395,9 @@ fn report(
         }
         if let Some(t) = timing {
             out["timing"] = t;
+        }
+        if let Some(r) = optimized {
+            out["optimize"] = json!(r);
         }
         println!("{out}");
         return;

@@ -202,6 +202,10 @@ pub struct CompileArgs {
     /// Knowledge compiler: auto (top-down for cyclic positive programs, else bottom-up), top-down or bottom-up.
     #[arg(long, default_value = "auto")]
     pub compiler: String,
+    /// Rewrite the compiled circuit smaller by the laws of its algebra (egg equality saturation) before
+    /// evaluating or saving it: off, on, or auto (only where a quick scan says it pays, and kept only if it did).
+    #[arg(long, default_value = "auto")]
+    pub optimize: String,
 }
 
 #[derive(Debug, Args)]
@@ -233,6 +237,10 @@ struct EvalArgs {
     /// only those the circuit mentions (PySDD's `global_model_count`).
     #[arg(long)]
     all_variables: bool,
+    /// Rewrite the circuit smaller first by the laws of the algebra (egg equality saturation): off, on, or auto
+    /// (only where a quick scan says it pays). The timing then measures the rewritten circuit.
+    #[arg(long, default_value = "off")]
+    optimize: String,
     /// cpu, gpu (through wgpu, in f32; an error without an adapter) or auto
     /// (a GPU when there is one). The device is named in the output.
     #[arg(long, default_value = "cpu")]

@@ -13,6 +13,7 @@ use deeplog_semirings::{Counting, LogProbability};
 
 use super::circuit::COUNT_OVERFLOW;
 use super::{CliError, CompileArgs};
+use crate::model::{optimize_compiled, Timings};
 use crate::{Model, QueryOptions};
 
 pub struct QueryArgs<'a> {
@@ -87,6 +88,7 @@ pub fn query(args: QueryArgs<'_>) -> Result<(), CliError> {
         explain: args.explain,
         device: args.device.parse().map_err(|e: crate::device::UnknownDevice| CliError::Usage(e.to_string()))?,
         parameters: args.params.map(super::train::read_parameters).transpose()?,
+        optimize: args.limits.optimize.parse().map_err(CliError::Usage)?,
     };
     let answers = model.query(&options)?;
     if args.json {
@@ -134,7 +136,8 @@ pub fn query(args: QueryArgs<'_>) -> Result<(), CliError> {
     if args.timings {
         let t = &answers.timings;
         eprintln!(
-            "parse+check {:.3} s, ground {:.3} s ({} atoms, {} rules), compile {:.3} s ({}: {} nodes, {} edges), evaluate {:.3} s on {}",
+            "parse+check {:.3} s, ground {:.3} s ({} atoms, {} rules), compile {:.3} s ({}: {} nodes, {} edges), \
+             optimize {:.3} s{}, evaluate {:.3} s on {}",
             t.parse_and_check_s,
             t.ground_s,
             t.ground_atoms,
@@ -143,6 +146,8 @@ pub fn query(args: QueryArgs<'_>) -> Result<(), CliError> {
             t.compiler,
             t.circuit_nodes,
             t.circuit_edges,
+            t.optimize_s,
+            optimized_note(t),
             t.evaluate_s,
             t.device
         );
@@ -164,26 +169,36 @@ pub fn compile(file: &Path, output: &Path, limits: &CompileArgs, timings: bool) 
         compiler,
         ..Default::default()
     };
-    let compiled = model.compile(&options)?;
+    let mut compiled = model.compile(&options)?;
+    let mode = limits.optimize.parse().map_err(CliError::Usage)?;
+    if let Some(optimized) = optimize_compiled(&compiled.circuit, mode, &mut compiled.timings) {
+        compiled.circuit = optimized;
+    }
     let text = compiled.to_json(&file.display().to_string());
     write_atomically(output, &text).map_err(|source| CliError::Write { path: output.to_path_buf(), source })?;
     let t = &compiled.timings;
     eprintln!(
-        "{}: {} slots, {} nodes, {} edges, {} roots for {} queries",
+        "{}: {} slots, {} nodes, {} edges{}, {} roots for {} queries",
         output.display(),
         compiled.circuit.num_slots(),
         t.circuit_nodes,
         t.circuit_edges,
+        optimized_note(t),
         compiled.circuit.roots().len(),
         compiled.queries.len()
     );
     if timings {
         eprintln!(
-            "parse+check {:.3} s, ground {:.3} s ({} atoms, {} rules), compile {:.3} s ({})",
-            t.parse_and_check_s, t.ground_s, t.ground_atoms, t.ground_rules, t.compile_s, t.compiler
+            "parse+check {:.3} s, ground {:.3} s ({} atoms, {} rules), compile {:.3} s ({}), optimize {:.3} s",
+            t.parse_and_check_s, t.ground_s, t.ground_atoms, t.ground_rules, t.compile_s, t.compiler, t.optimize_s
         );
     }
     Ok(())
+}
+
+/// `" (optimised to N edges)"` where optimisation was kept.
+fn optimized_note(t: &Timings) -> String {
+    t.optimized_edges.map_or(String::new(), |e| format!(" (optimised to {e} edges)"))
 }
 
 /// `deeplog compile --cnf F.cnf -o OUT`: the formula's circuit, saved with
