@@ -171,7 +171,7 @@ pub enum Mode {
 }
 
 /// The share of a circuit's cost `auto` must expect to save, and save.
-pub const AUTO_MIN_SAVING: f64 = 0.05;
+pub const AUTO_MIN_SAVING: f64 = 0.10;
 
 impl std::str::FromStr for Mode {
     type Err = String;
@@ -532,22 +532,29 @@ fn search(
 /// Idempotence and absorption on one sum or product node.
 fn lattice(graph: &Graph, id: Id, is_sum: bool, children: &[Id]) -> Option<Term> {
     let mut kept: Vec<Id> = children.to_vec();
+    kept.sort_unstable();
     kept.dedup();
     let dual = |n: &ENode| if is_sum { n.is_product() } else { n.is_sum() };
     // a ⊕ a·b = a and a ⊗ (a ⊕ b) = a: drop a child whose dual node has a
-    // sibling among its own children.
-    let absorbed: Vec<Id> = kept
-        .iter()
-        .copied()
-        .filter(|&c| {
-            c != id
-                && graph[c].nodes.iter().any(|n| dual(n) && n.children().iter().any(|g| *g != c && kept.contains(g)))
-        })
-        .collect();
-    if absorbed.is_empty() && kept.len() == children.len() {
+    // sibling among its own children, one at a time, so that of two
+    // children that absorb each other (equal, through merged classes) one
+    // stays.
+    let mut absorbed = false;
+    let mut i = 0;
+    while i < kept.len() {
+        let c = kept[i];
+        let by_sibling = c != id
+            && graph[c].nodes.iter().any(|n| dual(n) && n.children().iter().any(|g| *g != c && kept.contains(g)));
+        if by_sibling {
+            kept.remove(i);
+            absorbed = true;
+        } else {
+            i += 1;
+        }
+    }
+    if !absorbed && kept.len() == children.len() {
         return None;
     }
-    kept.retain(|c| !absorbed.contains(c));
     Some(match kept.len() {
         1 => Term::Class(kept[0]),
         _ if is_sum => Term::Sum(kept.into_iter().map(Term::Class).collect()),
