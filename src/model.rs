@@ -13,6 +13,7 @@
 use std::path::Path;
 use std::time::{Duration, Instant};
 
+use deeplog_circuits::compile::LineageRewriting;
 use deeplog_circuits::explain::heaviest;
 use deeplog_circuits::logic::{self, Choice, LogicProgram};
 use deeplog_circuits::optimize::{self, Rewrites};
@@ -140,6 +141,12 @@ pub struct Timings {
     pub optimized_edges: Option<usize>,
     /// Where the circuit was evaluated: `cpu` or the GPU adapter's name.
     pub device: String,
+    /// Edges of the lineage (negation normal form) before and after
+    /// `--optimize on` rewrote it, where it did.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub lineage_edges: Option<(usize, usize)>,
+    /// Time spent rewriting the lineage (part of `compile_s`).
+    pub lineage_rewrite_s: f64,
 }
 
 /// All answers of a model, in query order.
@@ -354,7 +361,7 @@ impl Model {
         logic: Logic,
         options: &QueryOptions,
     ) -> Result<Formulas, Error> {
-        let budget = Budget { max_nodes: options.max_nodes, timeout: options.timeout };
+        let budget = Budget { max_nodes: options.max_nodes, timeout: options.timeout, ..Budget::default() };
         let request =
             formulas::Request { logic, forced: options.logic.is_some(), budget: &budget, method: options.compiler };
         formulas::build(grounded, program, &request).map_err(|e| match e {
@@ -502,7 +509,15 @@ impl Model {
         // Queries that cannot be derived are false without compiling them.
         let derivable: Vec<u32> = grounded.queries.iter().filter_map(|q| q.atom).collect();
         let start = Instant::now();
-        let budget = Budget { max_nodes: options.max_nodes, timeout: options.timeout };
+        let budget = Budget {
+            max_nodes: options.max_nodes,
+            timeout: options.timeout,
+            rewrite_lineage: match options.optimize {
+                optimize::Mode::Off => LineageRewriting::Never,
+                optimize::Mode::Auto => LineageRewriting::Unrolled,
+                optimize::Mode::On => LineageRewriting::Always,
+            },
+        };
         let compiled =
             compile_with(program, &derivable, &grounded.evidence, &budget, options.compiler).map_err(|e| {
                 let text = e.to_string();
@@ -512,6 +527,10 @@ impl Model {
         timings.compiler = compiled.stats.method.name();
         timings.circuit_nodes = compiled.circuit.num_nodes();
         timings.circuit_edges = compiled.circuit.num_edges();
+        if let Some(r) = compiled.stats.lineage_rewrite {
+            timings.lineage_edges = Some((r.edges_before, if r.improved { r.edges_after } else { r.edges_before }));
+            timings.lineage_rewrite_s = r.micros as f64 * 1e-6;
+        }
 
         let mut queries = Vec::with_capacity(grounded.queries.len());
         let mut next = 0;

@@ -490,6 +490,12 @@ fn optimize_rewrites_a_circuit_without_changing_its_answers() {
     let (ok, off, _) = deeplog(&["query", &model, "--optimize", "off"]);
     let (ok2, on, err) = deeplog(&["query", &model, "--optimize", "on", "--timings"]);
     assert!(ok && ok2 && off == on && err.contains("optimize"), "{off} vs {on}; {err}");
+    // The bottom-up compiler's lineage is rewritten too, to the same answers.
+    let bottom_up = ["query", &model, "--compiler", "bottom-up", "--timings", "--optimize"];
+    let (ok, off, err_off) = deeplog(&[&bottom_up[..], &["off"]].concat());
+    let (ok2, on, err_on) = deeplog(&[&bottom_up[..], &["on"]].concat());
+    assert!(ok && ok2 && off == on, "{off} vs {on}; {err_on}");
+    assert!(err_on.contains("lineage rewritten") && !err_off.contains("lineage rewritten"), "{err_on}\n{err_off}");
     let (ok, _, err) = deeplog(&["query", &model, "--optimize", "sometimes"]);
     assert!(!ok && err.contains("unknown optimisation mode `sometimes`"), "{err}");
 }

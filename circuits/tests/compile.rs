@@ -5,7 +5,7 @@
 
 use std::time::{Duration, Instant};
 
-use deeplog_circuits::compile::{compile, compile_with, Budget, CompileError, Compiled, Method};
+use deeplog_circuits::compile::{compile, compile_with, Budget, CompileError, Compiled, LineageRewriting, Method};
 use deeplog_circuits::logic::{AtomId, Choice, LogicProgram, Rule};
 use deeplog_circuits::testing::Rng;
 use deeplog_circuits::{CpuEvaluator, LayeredCircuit, Weights};
@@ -205,6 +205,46 @@ fn random_programs_match_brute_force() {
     assert!(conditioned > 1000, "too few conditional probabilities checked: {conditioned}");
 }
 
+/// The lineage rewritten by the boolean lattice's laws before BDD
+/// compilation (negation pushed to the slots, absorption, factoring) gives
+/// every query, with and without evidence, the brute-force probability, on
+/// random programs with negation, cycles and annotated disjunctions.
+#[test]
+fn rewritten_lineage_matches_brute_force() {
+    let mut rng = Rng(23);
+    let budget = Budget { rewrite_lineage: LineageRewriting::Always, ..Budget::default() };
+    let (mut rewritten, mut shrunk) = (0, 0);
+    for case in 0..300 {
+        let (program, strata) = random_program(&mut rng, true);
+        let queries: Vec<AtomId> = (0..program.num_atoms).collect();
+        let evidence: Vec<(AtomId, bool)> =
+            (0..rng.below(3)).map(|_| (rng.below(program.num_atoms as usize) as AtomId, rng.below(2) == 0)).collect();
+        let (joint, total) = brute_force(&program, &strata, &queries, &evidence);
+        match compile_with(&program, &queries, &evidence, &budget, Method::BottomUp) {
+            Ok(compiled) => {
+                let done = compiled.stats.lineage_rewrite.expect("the bottom-up compiler rewrote the lineage");
+                rewritten += 1;
+                shrunk += (done.improved && done.edges_after < done.edges_before) as usize;
+                let v = evaluate(&compiled);
+                let per_query = if evidence.is_empty() { 1 } else { 2 };
+                for (q, j) in joint.iter().enumerate() {
+                    let got = v[per_query * q];
+                    assert!((got - j).abs() < 1e-12, "case {case}, atom {q}: brute force {j}, compiled {got}");
+                    if per_query == 2 {
+                        assert!((v[2 * q + 1] - total).abs() < 1e-12, "case {case}: P(E)");
+                    }
+                }
+            }
+            Err(CompileError::EvidenceImpossible { .. }) => {
+                assert!(total.abs() < 1e-12, "case {case}: evidence called impossible, brute force says {total}")
+            }
+            Err(e) => panic!("case {case}: {e}"),
+        }
+    }
+    assert!(rewritten > 250, "too few rewrites: {rewritten}");
+    assert!(shrunk > 50, "the rewrite shrank too few lineages: {shrunk} of {rewritten}");
+}
+
 /// Both compilers on random positive programs (cycles, facts on derived
 /// atoms, annotated disjunctions, bodies of several atoms), with and
 /// without evidence, against brute force.
@@ -247,6 +287,33 @@ fn both_compilers_match_brute_force_on_positive_programs() {
         cyclic += (auto.stats.method == Method::TopDown) as usize;
     }
     assert!(cyclic > 100, "too few cyclic programs: {cyclic}");
+}
+
+/// By default the lineage is rewritten where a cycle was unrolled (and the
+/// answer is the one without the rewrite), not where there is none.
+#[test]
+fn lineage_is_rewritten_by_default_only_where_a_cycle_was_unrolled() {
+    let n = 8;
+    let edges = random_graph(&mut Rng(5), n, 3);
+    let program = reachability(n, &edges);
+    let query = [(edges.len() + n - 1) as AtomId]; // path(0, n − 1)
+    let compiled = compile_with(&program, &query, &[], &Budget::default(), Method::BottomUp).unwrap();
+    let done = compiled.stats.lineage_rewrite.expect("a cyclic program's lineage is rewritten");
+    assert!(done.improved && done.edges_after < done.edges_before, "{done:?}");
+    let never = Budget { rewrite_lineage: LineageRewriting::Never, ..Budget::default() };
+    let plain = compile_with(&program, &query, &[], &never, Method::BottomUp).unwrap();
+    assert_eq!(plain.stats.lineage_rewrite, None);
+    let (a, b) = (evaluate(&compiled)[0], evaluate(&plain)[0]);
+    assert!((a - b).abs() < 1e-12, "{a} vs {b}");
+
+    // both :- a, b.  with a and b facts: nothing unrolled.
+    let acyclic = LogicProgram {
+        num_atoms: 3,
+        rules: vec![Rule { head: 2, body: vec![(0, true), (1, true)] }],
+        choices: vec![Choice::Fact { atom: 0, probability: 0.5 }, Choice::Fact { atom: 1, probability: 0.4 }],
+    };
+    let compiled = compile_with(&acyclic, &[2], &[], &Budget::default(), Method::BottomUp).unwrap();
+    assert_eq!(compiled.stats.lineage_rewrite, None);
 }
 
 #[test]
@@ -399,17 +466,17 @@ fn an_exceeded_budget_names_the_query() {
     let (lineage, bdd) = (full.stats.lineage_nodes, full.stats.bdd_nodes);
     assert!(bdd > lineage + 10, "the test needs a BDD larger than the lineage: {bdd} vs {lineage}");
 
-    let budget = Budget { max_nodes: lineage + 10, timeout: None };
+    let budget = Budget { max_nodes: lineage + 10, ..Budget::default() };
     let err = bottom_up(&budget).unwrap_err();
     assert_eq!(err, CompileError::Budget { query: Some(query), nodes: lineage + 10, lineage });
     let message = err.to_string();
     assert!(message.contains(&format!("query atom {query}")) && message.contains("budget"), "{message}");
 
-    let budget = Budget { max_nodes: 40, timeout: None };
+    let budget = Budget { max_nodes: 40, ..Budget::default() };
     let err = bottom_up(&budget).unwrap_err();
     assert!(matches!(err, CompileError::LineageBudget { query: Some(q), nodes: 40 } if q == query), "{err}");
 
-    let budget = Budget { max_nodes: usize::MAX, timeout: Some(Duration::ZERO) };
+    let budget = Budget { max_nodes: usize::MAX, timeout: Some(Duration::ZERO), ..Budget::default() };
     for method in [Method::BottomUp, Method::TopDown] {
         let err = compile_with(&program, &[query], &[], &budget, method).unwrap_err();
         assert!(matches!(err, CompileError::Timeout { .. }), "{method:?}: {err}");
@@ -421,7 +488,7 @@ fn an_exceeded_budget_names_the_query() {
     assert_eq!(full.stats.method, Method::TopDown);
     let needed = full.stats.bdd_nodes;
     assert!(needed > 2 * edges.len(), "the test needs a BDD larger than the slots' formulas: {needed}");
-    let budget = Budget { max_nodes: needed - 1, timeout: None };
+    let budget = Budget { max_nodes: needed - 1, ..Budget::default() };
     let err = compile(&program, &[query], &[], &budget).unwrap_err();
     assert!(
         matches!(err, CompileError::TopDownBudget { query: Some(q), nodes, states, .. } if q == query && nodes < needed && states > 0),

@@ -202,8 +202,10 @@ pub struct CompileArgs {
     /// Knowledge compiler: auto (top-down for cyclic positive programs, else bottom-up), top-down or bottom-up.
     #[arg(long, default_value = "auto")]
     pub compiler: String,
-    /// Rewrite the compiled circuit smaller by the laws of its algebra (egg equality saturation) before
-    /// evaluating or saving it: off, on, or auto (only where a quick scan says it pays, and kept only if it did).
+    /// Rewrite by algebraic laws (egg equality saturation): the lineage before the bottom-up compiler builds
+    /// its BDD (boolean lattice laws), and the compiled circuit before evaluating or saving it (the laws of its
+    /// algebra). off, on, or auto: lineage where a cycle was unrolled, the circuit only where a quick scan says
+    /// it pays (and kept only if it did).
     #[arg(long, default_value = "auto")]
     pub optimize: String,
 }

@@ -143,7 +143,7 @@ pub fn query(args: QueryArgs<'_>) -> Result<(), CliError> {
             t.ground_atoms,
             t.ground_rules,
             t.compile_s,
-            t.compiler,
+            compiler_note(t),
             t.circuit_nodes,
             t.circuit_edges,
             t.optimize_s,
@@ -190,10 +190,26 @@ pub fn compile(file: &Path, output: &Path, limits: &CompileArgs, timings: bool) 
     if timings {
         eprintln!(
             "parse+check {:.3} s, ground {:.3} s ({} atoms, {} rules), compile {:.3} s ({}), optimize {:.3} s",
-            t.parse_and_check_s, t.ground_s, t.ground_atoms, t.ground_rules, t.compile_s, t.compiler, t.optimize_s
+            t.parse_and_check_s,
+            t.ground_s,
+            t.ground_atoms,
+            t.ground_rules,
+            t.compile_s,
+            compiler_note(t),
+            t.optimize_s
         );
     }
     Ok(())
+}
+
+/// The compiler that ran, and what rewriting the lineage did where it ran.
+fn compiler_note(t: &Timings) -> String {
+    match t.lineage_edges {
+        Some((before, after)) => {
+            format!("{}, lineage rewritten {before} → {after} edges in {:.3} s", t.compiler, t.lineage_rewrite_s)
+        }
+        None => t.compiler.to_string(),
+    }
 }
 
 /// `" (optimised to N edges)"` where optimisation was kept.
@@ -210,7 +226,11 @@ pub fn compile_cnf(file: &Path, output: &Path, limits: &CompileArgs) -> Result<(
     let cnf = read_cnf(&text).map_err(|e| CliError::Usage(format!("{}: {e}", file.display())))?;
     let (program, formula) = cnf.to_program();
     let start = Instant::now();
-    let budget = Budget { max_nodes: limits.max_nodes, timeout: limits.timeout.map(Duration::from_secs_f64) };
+    let budget = Budget {
+        max_nodes: limits.max_nodes,
+        timeout: limits.timeout.map(Duration::from_secs_f64),
+        ..Budget::default()
+    };
     let compiled = compile_with(&program, &[formula], &[], &budget, method)
         .map_err(|e| CliError::Usage(format!("{}: {}", file.display(), e.to_string().replace("query atom", "atom"))))?;
     let compile_s = start.elapsed().as_secs_f64();

@@ -248,7 +248,7 @@ mod tests {
 
     #[test]
     fn the_node_budget_stops_apply() {
-        let limits = Limits::new(&Budget { max_nodes: 7, timeout: None });
+        let limits = Limits::new(&Budget { max_nodes: 7, ..Budget::default() });
         let mut m = Bdd::new(&limits);
         let vars: Vec<u32> = (0..4).map(|v| m.var(v).unwrap()).collect();
         let a = m.and(vars[0], vars[1]).unwrap();

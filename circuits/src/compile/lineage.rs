@@ -78,6 +78,8 @@ pub struct Lineage<'p> {
     built: Vec<Option<FormulaId>>,
     /// The components of the dependency graph, found as they are built.
     tarjan: Tarjan,
+    /// Whether a cyclic component was built (by fixpoint rounds).
+    unrolled: bool,
 }
 
 impl<'p> Lineage<'p> {
@@ -120,6 +122,7 @@ impl<'p> Lineage<'p> {
             rules_of,
             built: vec![None; n],
             tarjan: Tarjan::new(n),
+            unrolled: false,
         };
         let too_big = |stop: Stop| stop.in_lineage(None, limits);
         lineage.intern(Formula::False).map_err(too_big)?;
@@ -187,6 +190,16 @@ impl<'p> Lineage<'p> {
 
     pub fn is_empty(&self) -> bool {
         self.nodes.is_empty()
+    }
+
+    /// Whether some formula was built by unrolling a cycle.
+    pub(crate) fn unrolled(&self) -> bool {
+        self.unrolled
+    }
+
+    /// The formula of slot `slot` (every slot's exists from the start).
+    pub(crate) fn slot(&self, slot: SlotId) -> FormulaId {
+        self.index[&Formula::Slot(slot)]
     }
 
     pub fn formula(&self, id: FormulaId) -> &Formula {
@@ -301,6 +314,7 @@ impl<'p> Lineage<'p> {
                 }
             }
         }
+        self.unrolled |= cyclic;
         let rounds = if cyclic { members.len() } else { 1 };
         let mut current = vec![FALSE; members.len()];
         for _ in 0..rounds {

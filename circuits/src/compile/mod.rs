@@ -38,12 +38,14 @@
 
 pub mod bdd;
 pub mod lineage;
+mod rewrite;
 pub(crate) mod topdown;
 
 use std::time::{Duration, Instant};
 
 use crate::circuit::{Circuit, SlotId};
 use crate::logic::{AtomId, LogicProgram};
+use crate::optimize;
 
 use bdd::Bdd;
 use lineage::{Formula, FormulaId, Lineage};
@@ -56,11 +58,29 @@ pub struct Budget {
     pub max_nodes: usize,
     /// Wall-clock limit for the whole compilation.
     pub timeout: Option<Duration>,
+    /// Where to rewrite the lineage by the laws of the boolean lattice
+    /// before compiling it ([`rewrite`]; the bottom-up compiler only, the
+    /// top-down one reads the rules themselves).
+    pub rewrite_lineage: LineageRewriting,
+}
+
+/// Where [`Budget::rewrite_lineage`] rewrites.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum LineageRewriting {
+    Never,
+    /// Where a cycle was unrolled into fixpoint rounds, whose formulas
+    /// subsume each other: there the rewrite costs milliseconds and the
+    /// BDD operations it saves up to seconds (1.1–3× faster compiles of the
+    /// shared graph programs). Acyclic lineage (the digit sums) is left
+    /// alone: its rewrite took longer than compiling it.
+    #[default]
+    Unrolled,
+    Always,
 }
 
 impl Default for Budget {
     fn default() -> Self {
-        Budget { max_nodes: 50_000_000, timeout: None }
+        Budget { max_nodes: 50_000_000, timeout: None, rewrite_lineage: LineageRewriting::default() }
     }
 }
 
@@ -126,6 +146,19 @@ pub struct CompileStats {
     pub bdd_nodes: usize,
     /// BDD nodes reachable from the roots.
     pub bdd_live_nodes: usize,
+    /// What rewriting the lineage did, where it ran.
+    pub lineage_rewrite: Option<LineageRewrite>,
+}
+
+/// What [`Budget::rewrite_lineage`] did: edges of the lineage's circuit
+/// (in negation normal form) before and after, and how long it took.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct LineageRewrite {
+    pub edges_before: usize,
+    pub edges_after: usize,
+    /// Whether the rewritten lineage was cheaper (and so compiled).
+    pub improved: bool,
+    pub micros: u64,
 }
 
 /// A compiled program.
@@ -278,6 +311,7 @@ pub fn compile_with(
         Method::Auto => TopDown::new(program, &target_atoms, &limits, Order::Frontier).filter(|t| t.cyclic),
     };
     let used = if top_down.is_some() { Method::TopDown } else { Method::BottomUp };
+    let mut lineage_rewrite = None;
     let (bdd, bdd_roots, var_of_slot) = match top_down {
         Some(first) => {
             let second = TopDown::new(program, &target_atoms, &limits, Order::Majority).expect("same program");
@@ -294,7 +328,27 @@ pub fn compile_with(
                 evidence_formulas.push(if value { f } else { lineage.not(f) });
             }
 
-            let roots: Vec<FormulaId> = query_formulas.iter().chain(&evidence_formulas).copied().collect();
+            let mut roots: Vec<FormulaId> = query_formulas.iter().chain(&evidence_formulas).copied().collect();
+            let rewrite = match budget.rewrite_lineage {
+                LineageRewriting::Never => false,
+                LineageRewriting::Unrolled => lineage.unrolled(),
+                LineageRewriting::Always => true,
+            };
+            if rewrite {
+                let saturation = optimize::Budget {
+                    time: limits.deadline.map_or(optimize::Budget::default().time, |d| {
+                        d.saturating_duration_since(Instant::now()).min(optimize::Budget::default().time)
+                    }),
+                    ..optimize::Budget::default()
+                };
+                let (rewritten, done) =
+                    rewrite::rewrite(&mut lineage, &roots, &saturation).map_err(|s| s.in_lineage(None, &limits))?;
+                lineage_rewrite = Some(done);
+                let (q, e) = rewritten.split_at(query_formulas.len());
+                query_formulas = q.to_vec();
+                evidence_formulas = e.to_vec();
+                roots = rewritten;
+            }
             let targets =
                 Targets { queries, evidence, query_formulas: &query_formulas, evidence_formulas: &evidence_formulas };
             // A portfolio of two variable orders: the choices' own order
@@ -322,7 +376,8 @@ pub fn compile_with(
     let (mut circuit, live) = bdd.to_circuit(&bdd_roots, &slot_of_var, slots.len() as u32);
     circuit.declare_deterministic("compiled from an ordered BDD: every sum decides one slot");
     circuit.declare_decomposable("compiled from an ordered BDD: a decision's branches mention only later slots");
-    let stats = CompileStats { method: used, lineage_nodes, bdd_nodes: bdd.len(), bdd_live_nodes: live };
+    let stats =
+        CompileStats { method: used, lineage_nodes, bdd_nodes: bdd.len(), bdd_live_nodes: live, lineage_rewrite };
     Ok(Compiled { circuit, slots, with_evidence, stats })
 }
 
