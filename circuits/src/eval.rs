@@ -22,6 +22,7 @@ use rayon::prelude::*;
 use deeplog_semirings::{Algebra, Differentiable, Segment};
 
 use crate::layered::{LayeredCircuit, Leaf, Op};
+use crate::linear;
 use crate::properties::Unmet;
 
 /// Largest number of batch columns one tile holds.
@@ -182,13 +183,31 @@ struct Workspace<V> {
 pub struct CpuEvaluator<'c, A: Algebra> {
     circuit: &'c LayeredCircuit,
     pool: Mutex<Vec<Workspace<A::Value>>>,
+    /// Workspaces of the linear-domain route ([`crate::linear`]).
+    linear: Mutex<Vec<linear::Workspace>>,
+    /// Whether a log-domain algebra may take the linear-domain route.
+    linear_route: bool,
 }
 
 impl<'c, A: Algebra> CpuEvaluator<'c, A> {
     /// Refuses a circuit that lacks a property `A` needs.
     pub fn new(circuit: &'c LayeredCircuit) -> Result<Self, EvalError> {
         check_requirements::<A>(circuit)?;
-        Ok(CpuEvaluator { circuit, pool: Mutex::new(Vec::new()) })
+        Ok(CpuEvaluator { circuit, pool: Mutex::new(Vec::new()), linear: Mutex::new(Vec::new()), linear_route: true })
+    }
+
+    /// Evaluates a log-domain algebra (log-probability) in log space
+    /// always, never by the faster linear-domain route it takes where the
+    /// weights allow (see [`Algebra::LOG_DOMAIN`]): for comparisons.
+    pub fn in_log_space(mut self) -> Self {
+        self.linear_route = false;
+        self
+    }
+
+    /// The linear-domain route for `w`, where the algebra has one and the
+    /// weights keep every value in range.
+    fn linear_route(&self, w: &Weights<A::Value>) -> Option<deeplog_semirings::LogDomain<A::Value>> {
+        A::LOG_DOMAIN.filter(|&d| self.linear_route && linear::admissible(w, d))
     }
 
     pub fn circuit(&self) -> &LayeredCircuit {
@@ -230,11 +249,45 @@ impl<'c, A: Algebra> CpuEvaluator<'c, A> {
         }
     }
 
+    /// The tiles of a batch: column ranges, one per task.
+    fn tiles(&self, batch: usize) -> Vec<std::ops::Range<usize>> {
+        let tile = self.tile_width(batch);
+        (0..batch).step_by(tile).map(|s| s..(s + tile).min(batch)).collect()
+    }
+
+    /// `run` on every tile (in parallel where there are several) with a
+    /// linear-domain workspace from the pool.
+    fn linear_tiles<T: Send>(
+        &self,
+        tiles: &[std::ops::Range<usize>],
+        run: impl Fn(std::ops::Range<usize>, &mut linear::Workspace) -> T + Sync,
+    ) -> Vec<T> {
+        let one = |range: &std::ops::Range<usize>| {
+            let mut ws = self.linear.lock().ok().and_then(|mut p| p.pop()).unwrap_or_default();
+            let out = run(range.clone(), &mut ws);
+            if let Ok(mut p) = self.linear.lock() {
+                p.push(ws);
+            }
+            out
+        };
+        if tiles.len() == 1 {
+            vec![one(&tiles[0])]
+        } else {
+            tiles.par_iter().map(one).collect()
+        }
+    }
+
     /// Root values, `[roots × batch]`.
     pub fn forward(&self, w: &Weights<A::Value>) -> Result<Vec<A::Value>, EvalError> {
         self.validate(w)?;
-        let tile = self.tile_width(w.batch);
-        let tiles: Vec<_> = (0..w.batch).step_by(tile).map(|s| s..(s + tile).min(w.batch)).collect();
+        let tiles = self.tiles(w.batch);
+        if let Some(d) = self.linear_route(w) {
+            let parts = self.linear_tiles(&tiles, |range, ws| linear::forward_tile(self.circuit, w, range, d, ws));
+            // A tile whose values left the range sends the batch to log space.
+            if let Some(parts) = parts.into_iter().collect::<Option<Vec<_>>>() {
+                return Ok(scatter_columns(&parts, &tiles, self.circuit.num_roots(), w.batch));
+            }
+        }
         let run = |range: &std::ops::Range<usize>| {
             let mut ws = self.workspace();
             fill_leaves::<A>(self.circuit, w, range.clone(), &mut ws.values, &mut ws.scratch);
@@ -290,8 +343,15 @@ impl<A: Differentiable> CpuEvaluator<'_, A> {
     fn seeded(&self, w: &Weights<A::Value>, seeds: Seeds<'_, A::Value>) -> Result<Evaluated<A::Value>, EvalError> {
         self.validate(w)?;
         let c = self.circuit;
-        let tile = self.tile_width(w.batch);
-        let tiles: Vec<_> = (0..w.batch).step_by(tile).map(|s| s..(s + tile).min(w.batch)).collect();
+        let tiles = self.tiles(w.batch);
+        if let Some(d) = self.linear_route(w) {
+            let parts = self.linear_tiles(&tiles, |range, ws| linear::forward_backward_tile(c, w, range, seeds, d, ws));
+            // A tile whose values or gradients left the range sends the
+            // whole batch to log space.
+            if let Some(parts) = parts.into_iter().collect::<Option<Vec<_>>>() {
+                return Ok(self.gather(parts, &tiles, w));
+            }
+        }
         let run = |range: &std::ops::Range<usize>| {
             let mut ws = self.workspace();
             fill_leaves::<A>(c, w, range.clone(), &mut ws.values, &mut ws.scratch);
@@ -309,22 +369,33 @@ impl<A: Differentiable> CpuEvaluator<'_, A> {
             (roots, grads)
         };
         let parts: Vec<_> = if tiles.len() == 1 { vec![run(&tiles[0])] } else { tiles.par_iter().map(run).collect() };
+        Ok(self.gather(parts, &tiles, w))
+    }
+
+    /// Per-tile root values and gradients joined into batch matrices.
+    fn gather(
+        &self,
+        parts: Vec<TileResult<A::Value>>,
+        tiles: &[std::ops::Range<usize>],
+        w: &Weights<A::Value>,
+    ) -> Evaluated<A::Value> {
+        let c = self.circuit;
         let (roots, grads): (Vec<_>, Vec<_>) = parts.into_iter().unzip();
-        let values = scatter_columns(&roots, &tiles, c.num_roots(), w.batch);
+        let values = scatter_columns(&roots, tiles, c.num_roots(), w.batch);
         let slots = c.num_slots as usize;
         let positive: Vec<_> = grads.iter().map(|(p, _)| p.clone()).collect();
-        let positive = scatter_columns(&positive, &tiles, slots, w.batch);
+        let positive = scatter_columns(&positive, tiles, slots, w.batch);
         let negative = w.negative.as_ref().map(|_| {
             let parts: Vec<_> = grads.iter().map(|(_, n)| n.clone().unwrap_or_default()).collect();
-            scatter_columns(&parts, &tiles, slots, w.batch)
+            scatter_columns(&parts, tiles, slots, w.batch)
         });
-        Ok((values, Gradients { positive, negative }))
+        (values, Gradients { positive, negative })
     }
 }
 
 /// The adjoints the roots start the reverse pass with.
 #[derive(Clone, Copy)]
-enum Seeds<'s, V> {
+pub(crate) enum Seeds<'s, V> {
     /// One per root, the same in every batch column.
     PerRoot(&'s [V]),
     /// `[roots × batch]`.
@@ -333,7 +404,7 @@ enum Seeds<'s, V> {
 
 impl<V: Copy> Seeds<'_, V> {
     /// The seed of root `r` in batch column `column`.
-    fn get(self, r: usize, column: usize) -> V {
+    pub(crate) fn get(self, r: usize, column: usize) -> V {
         match self {
             Seeds::PerRoot(s) => s[r],
             Seeds::PerColumn { seeds, batch } => seeds[r * batch + column],
@@ -484,7 +555,10 @@ fn read_roots<V: Copy>(c: &LayeredCircuit, values: &[V], width: usize) -> Vec<V>
     out
 }
 
-type TileGradients<V> = (Vec<V>, Option<Vec<V>>);
+/// A tile's gradients: positive, and negative where the weights give them.
+pub(crate) type TileGradients<V> = (Vec<V>, Option<Vec<V>>);
+/// A tile's root values and gradients.
+pub(crate) type TileResult<V> = (Vec<V>, TileGradients<V>);
 
 /// Reverse pass over a tile whose forward values and edge derivatives are
 /// in `ws`.

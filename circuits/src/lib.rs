@@ -48,6 +48,7 @@ pub mod formats;
 pub mod formula;
 pub mod fuzzy;
 pub mod layered;
+mod linear;
 pub mod logic;
 pub mod optimize;
 pub mod properties;

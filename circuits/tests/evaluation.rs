@@ -254,3 +254,63 @@ fn a_literal_root_gets_its_seed_and_its_parents_adjoints() {
         assert!((g.positive[0] - 2.6).abs() < 1e-15 && (g.positive[batch] - 0.3).abs() < 1e-15, "{g:?}");
     }
 }
+
+/// Log-probability takes a linear-domain route where the weights keep every
+/// value in `f64`'s range; it must give log space's values and gradients:
+/// complementary and explicit negative weights, several batch columns,
+/// seeds per root and per column.
+#[test]
+fn the_linear_route_agrees_with_log_space() {
+    let close = |a: f64, b: f64, tol: f64| (a - b).abs() <= tol * a.abs().max(b.abs()).max(1.0);
+    for seed in 0..200u64 {
+        let (c, p) = random_case(seed);
+        // Explicit negative weights need a smooth circuit.
+        let c = if seed % 2 == 0 { c } else { smooth(&c, false) };
+        let layered = LayeredCircuit::new(&c);
+        let fast = CpuEvaluator::<LogProbability<f64>>::new(&layered).unwrap();
+        let slow = CpuEvaluator::<LogProbability<f64>>::new(&layered).unwrap().in_log_space();
+        let mut rng = Rng(seed ^ 0xa11);
+        let batch = 1 + rng.below(3);
+        let positive: Vec<f64> =
+            p.iter().flat_map(|&x| (0..batch).map(move |b| (x * (0.5 + 0.1 * b as f64)).ln())).collect();
+        let w = if seed % 2 == 0 {
+            Weights::complementary(batch, positive)
+        } else {
+            let negative = positive.iter().map(|_| (0.05 + 0.9 * rng.unit()).ln()).collect();
+            Weights { batch, positive, negative: Some(negative) }
+        };
+        let roots = layered.num_roots();
+        let seeds: Vec<f64> = (0..roots * batch).map(|_| rng.unit() - 0.3).collect();
+        let (fv, fg) = fast.forward_backward_columns(&w, &seeds).unwrap();
+        let (sv, sg) = slow.forward_backward_columns(&w, &seeds).unwrap();
+        assert_eq!(fv.len(), sv.len());
+        for (a, b) in fv.iter().zip(&sv) {
+            assert!(a == b || close(*a, *b, 1e-12), "seed {seed}: value {a} vs {b}");
+        }
+        for (a, b) in fg.positive.iter().zip(&sg.positive) {
+            assert!(close(*a, *b, 1e-10), "seed {seed}: gradient {a} vs {b}");
+        }
+        for (a, b) in fg.negative.iter().flatten().zip(sg.negative.iter().flatten()) {
+            assert!(close(*a, *b, 1e-10), "seed {seed}: negative gradient {a} vs {b}");
+        }
+        let (f, s) = (fast.forward(&w).unwrap(), slow.forward(&w).unwrap());
+        assert!(f.iter().zip(&s).all(|(a, b)| a == b || close(*a, *b, 1e-12)), "seed {seed}: forward");
+    }
+}
+
+/// A product of 300 literals of probability 10⁻³ is e^-2072, far below
+/// `f64`'s range: the linear route must step aside and log space answer.
+#[test]
+fn tiny_probabilities_fall_back_to_log_space() {
+    let n = 300;
+    let mut b = CircuitBuilder::new(n);
+    let literals = (0..n).map(|v| b.literal(SlotId(v), true)).collect();
+    let root = b.product(literals);
+    let layered = LayeredCircuit::new(&b.finish(vec![root]));
+    let eval = CpuEvaluator::<LogProbability<f64>>::new(&layered).unwrap();
+    let w = Weights::complementary(1, vec![1e-3f64.ln(); n as usize]);
+    let (v, g) = eval.forward_backward(&w, None).unwrap();
+    let expected = n as f64 * 1e-3f64.ln();
+    assert!((v[0] - expected).abs() < 1e-9 * expected.abs(), "{} vs {expected}", v[0]);
+    assert!(g.positive.iter().all(|&x| (x - 1.0).abs() < 1e-12), "{:?}", &g.positive[..3]);
+}

@@ -93,7 +93,9 @@ where
     B: Differentiable<Value = f64>,
 {
     let l = layered_for::<A>(c);
-    let cpu = CpuEvaluator::<A>::new(&l).unwrap();
+    // The CPU in f32 arithmetic: log-probability's linear-domain route
+    // would compute in f64 and be no f32 yardstick.
+    let cpu = CpuEvaluator::<A>::new(&l).unwrap().in_log_space();
     let exact = CpuEvaluator::<B>::new(&l).unwrap();
     let dev = GpuEvaluator::<A>::differentiable(gpu, &l).unwrap_or_else(|e| panic!("{what}: {e}"));
     let mut worst = Worst::default();

@@ -33,6 +33,21 @@ pub struct Laws {
     pub lattice: bool,
 }
 
+/// How a log-domain algebra's values (logarithms) and adjoints (plain
+/// numbers) convert to and from `f64`, a slice at a time (`dst` and `src`
+/// of equal length); see [`Algebra::LOG_DOMAIN`].
+pub struct LogDomain<V> {
+    pub to_f64: fn(src: &[V], dst: &mut [f64]),
+    pub from_f64: fn(src: &[f64], dst: &mut [V]),
+}
+
+impl<V> Clone for LogDomain<V> {
+    fn clone(&self) -> Self {
+        *self
+    }
+}
+impl<V> Copy for LogDomain<V> {}
+
 /// A structure of labels: zero, one, an associative and commutative sum and
 /// product, and negation where it is defined.
 pub trait Algebra: Send + Sync + 'static {
@@ -60,6 +75,12 @@ pub trait Algebra: Send + Sync + 'static {
     /// accuracy the WebGPU spec leaves loose (about 2⁻²¹ for `log`): the
     /// GPU crate defines both to about an ulp, the same on every vendor.
     const WGSL: Option<&'static str>;
+    /// `Some` where a value is the natural logarithm of a non-negative real
+    /// and the operations are `+` and `×` of those reals (log-probability):
+    /// an evaluator may then compute in the linear domain, in `f64`, where
+    /// it can show that no value leaves `f64`'s normal range — the same
+    /// values and gradients without an `exp` and a `ln` per edge.
+    const LOG_DOMAIN: Option<LogDomain<Self::Value>> = None;
 
     fn zero() -> Self::Value;
     fn one() -> Self::Value;

@@ -39,7 +39,7 @@ pub mod max_product;
 pub mod probability;
 pub mod product_tnorm;
 
-pub use algebra::{Algebra, Differentiable, Laws, NodeRows, Requirements, Segment};
+pub use algebra::{Algebra, Differentiable, Laws, LogDomain, NodeRows, Requirements, Segment};
 pub use boolean::Boolean;
 pub use counting::Counting;
 pub use float::Float;

@@ -10,7 +10,7 @@
 use std::marker::PhantomData;
 
 use crate::algebra::float_adjoints;
-use crate::algebra::{row, Algebra, Differentiable, Laws, NodeRows, Requirements, Segment, BLOCK};
+use crate::algebra::{row, Algebra, Differentiable, Laws, LogDomain, NodeRows, Requirements, Segment, BLOCK};
 use crate::float::Float;
 
 /// Log-probabilities under `logaddexp` and `+`.
@@ -50,6 +50,8 @@ fn dl_dadd(out: f32, c: f32, others: f32, first: bool) -> f32 {
 fn dl_dmul(out: f32, c: f32, others: f32, first: bool) -> f32 { return 1.0; }
 ",
     );
+
+    const LOG_DOMAIN: Option<LogDomain<F>> = Some(LogDomain { to_f64: to_f64s::<F>, from_f64: from_f64s::<F> });
 
     fn zero() -> F {
         F::NEG_INFINITY
@@ -117,6 +119,18 @@ fn dl_dmul(out: f32, c: f32, others: f32, first: bool) -> f32 { return 1.0; }
         } else {
             seg.each_node(Self::product_rows);
         }
+    }
+}
+
+fn to_f64s<F: Float>(src: &[F], dst: &mut [f64]) {
+    for (d, &s) in dst.iter_mut().zip(src) {
+        *d = s.to_f64();
+    }
+}
+
+fn from_f64s<F: Float>(src: &[f64], dst: &mut [F]) {
+    for (d, &s) in dst.iter_mut().zip(src) {
+        *d = F::from_f64(s);
     }
 }
 
