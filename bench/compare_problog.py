@@ -40,8 +40,9 @@ def run_once(cmd, limit):
 
 def run(cmd, limit):
     """One timed run; a run under 2 s counts as a warm-up and is repeated
-    three times more, the median kept (both sides alike), so that
-    millisecond timings are neither a cold start nor one scheduler hiccup.
+    three times more (seven under half a second, where a scheduler hiccup
+    of a few milliseconds is a large share), the median kept (both sides
+    alike), so that short timings are neither a cold start nor one hiccup.
     Before the first run the machine settles for a second: freeing the
     previous program's gigabytes (a killed ProbLog, a large deeplog run)
     slows the processes that start right after it."""
@@ -49,7 +50,7 @@ def run(cmd, limit):
     elapsed, out, err = run_once(cmd, limit)
     if err or elapsed >= 2:
         return elapsed, out, err
-    times = [run_once(cmd, limit)[0] or elapsed for _ in range(3)]
+    times = [run_once(cmd, limit)[0] or elapsed for _ in range(7 if elapsed < 0.5 else 3)]
     return statistics.median(times), out, err
 
 
