@@ -14,6 +14,10 @@
 //! the same loop for every algebra: `adj[child] += adj[node] · ∂node/∂child`.
 //! A leaf hands its adjoint to its slot (through `negate`'s derivative for a
 //! negative literal whose weight is derived from the positive one).
+//!
+//! Log-probability takes a faster route where a call's weights allow it:
+//! the same circuit in the linear domain, in `f64` (`linear.rs`),
+//! checked exact to rounding, else log space as above.
 
 use std::sync::Mutex;
 
