@@ -136,13 +136,8 @@ pub fn query(args: QueryArgs<'_>) -> Result<(), CliError> {
     if args.timings {
         let t = &answers.timings;
         eprintln!(
-            "parse+check {:.3} s, ground {:.3} s ({} atoms, {} rules), compile {:.3} s ({}: {} nodes, {} edges), \
-             optimize {:.3} s{}, evaluate {:.3} s on {}",
-            t.parse_and_check_s,
-            t.ground_s,
-            t.ground_atoms,
-            t.ground_rules,
-            t.compile_s,
+            "{} ({}: {} nodes, {} edges), optimize {:.3} s{}, evaluate {:.3} s on {}",
+            stages_note(t),
             compiler_note(t),
             t.circuit_nodes,
             t.circuit_edges,
@@ -188,18 +183,17 @@ pub fn compile(file: &Path, output: &Path, limits: &CompileArgs, timings: bool) 
         compiled.queries.len()
     );
     if timings {
-        eprintln!(
-            "parse+check {:.3} s, ground {:.3} s ({} atoms, {} rules), compile {:.3} s ({}), optimize {:.3} s",
-            t.parse_and_check_s,
-            t.ground_s,
-            t.ground_atoms,
-            t.ground_rules,
-            t.compile_s,
-            compiler_note(t),
-            t.optimize_s
-        );
+        eprintln!("{} ({}), optimize {:.3} s", stages_note(t), compiler_note(t), t.optimize_s);
     }
     Ok(())
+}
+
+/// `parse+check … s, ground … s (A atoms, R rules), compile … s`.
+fn stages_note(t: &Timings) -> String {
+    format!(
+        "parse+check {:.3} s, ground {:.3} s ({} atoms, {} rules), compile {:.3} s",
+        t.parse_and_check_s, t.ground_s, t.ground_atoms, t.ground_rules, t.compile_s
+    )
 }
 
 /// The compiler that ran, and what rewriting the lineage did where it ran.
