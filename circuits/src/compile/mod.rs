@@ -313,9 +313,22 @@ pub fn compile_with(
     let used = if top_down.is_some() { Method::TopDown } else { Method::BottomUp };
     let mut lineage_rewrite = None;
     let (bdd, bdd_roots, var_of_slot) = match top_down {
-        Some(first) => {
-            let second = TopDown::new(program, &target_atoms, &limits, Order::Majority).expect("same program");
-            race(first, second, queries, evidence, &limits)?
+        Some(mut first) => {
+            // Starting a thread here costs 0.1–1 ms, more than compiling a
+            // small program: the first order runs alone on this thread for a
+            // few milliseconds, and only then races the second (keeping
+            // what it has done: its cache of solved residual programs).
+            let mut bdd = Bdd::new(&limits);
+            first.pause_after(Some((TRIAL_VISITS, TRIAL_TIME)));
+            match build_top_down(&mut first, &mut bdd, queries, evidence, &limits) {
+                Ok(roots) => (bdd, roots, first.var_of_slot.clone()),
+                Err(_) if first.paused() => {
+                    first.pause_after(None);
+                    let second = TopDown::new(program, &target_atoms, &limits, Order::Majority).expect("same program");
+                    race((first, bdd), second, queries, evidence, &limits)?
+                }
+                Err(e) => return Err(e),
+            }
         }
         None => {
             let mut query_formulas = Vec::with_capacity(queries.len());
@@ -381,36 +394,44 @@ pub fn compile_with(
     Ok(Compiled { circuit, slots, with_evidence, stats })
 }
 
+/// How long the top-down compiler's first order runs alone before the
+/// second starts racing it: visits (2–6 µs each on the shared programs) or
+/// time, whichever comes first.
+const TRIAL_VISITS: usize = 4096;
+const TRIAL_TIME: Duration = Duration::from_millis(3);
+
 /// [`build_top_down`] in two slot orders at once where there are two
 /// cores (the first to finish wins and stops the other), else in the first
-/// order. The circuit's shape then depends on which finished first; its
-/// function does not.
+/// order, which may have made a start on `bdd`. The circuit's shape then
+/// depends on which finished first; its function does not.
 fn race<'l>(
-    mut first: TopDown<'l>,
+    (mut first, mut bdd): (TopDown<'l>, Bdd<'l>),
     second: TopDown<'l>,
     queries: &[AtomId],
     evidence: &[(AtomId, bool)],
     limits: &'l Limits,
 ) -> Result<(Bdd<'l>, Vec<u32>, Vec<u32>), CompileError> {
     if std::thread::available_parallelism().map_or(1, |n| n.get()) < 2 {
-        return build_top_down(&mut first, queries, evidence, limits);
+        let roots = build_top_down(&mut first, &mut bdd, queries, evidence, limits)?;
+        return Ok((bdd, roots, first.var_of_slot.clone()));
     }
     let done = std::sync::atomic::AtomicBool::new(false);
     let (a, b) = std::thread::scope(|scope| {
-        let run = |mut td: TopDown<'l>| {
+        let run = |mut td: TopDown<'l>, mut bdd: Bdd<'l>| {
             let done = &done;
             move || {
                 td.cancel_on(done);
-                let result = build_top_down(&mut td, queries, evidence, limits);
+                let result = build_top_down(&mut td, &mut bdd, queries, evidence, limits);
                 if result.is_ok() {
                     done.store(true, std::sync::atomic::Ordering::Relaxed);
                 }
-                result
+                result.map(|roots| (bdd, roots, td.var_of_slot.clone()))
             }
         };
-        let a = scope.spawn(run(first));
-        let b = scope.spawn(run(second));
-        (a.join().expect("compiler thread"), b.join().expect("compiler thread"))
+        let b = scope.spawn(run(second, Bdd::new(limits)));
+        // The first order carries on on this thread.
+        let a = run(first, bdd)();
+        (a, b.join().expect("compiler thread"))
     });
     match (a, b) {
         (Ok(a), _) => Ok(a),
@@ -419,15 +440,16 @@ fn race<'l>(
     }
 }
 
-/// The diagrams of every root (as [`Compiled`] describes them) by the
-/// top-down compiler: the manager, the roots and the order.
+/// The roots of every query (as [`Compiled`] describes them) by the
+/// top-down compiler, in `bdd`; a compilation stopped early (cancelled)
+/// may be run again on the same `bdd` and carries on from its cache.
 fn build_top_down<'l>(
     top_down: &mut TopDown<'_>,
+    bdd: &mut Bdd<'l>,
     queries: &[AtomId],
     evidence: &[(AtomId, bool)],
     limits: &'l Limits,
-) -> Result<(Bdd<'l>, Vec<u32>, Vec<u32>), CompileError> {
-    let mut bdd = Bdd::new(limits);
+) -> Result<Vec<u32>, CompileError> {
     let error = |stop: Stop, query, top_down: &TopDown| match stop {
         Stop::Nodes(nodes) => {
             CompileError::TopDownBudget { query, nodes, states: top_down.states(), rules: top_down.num_rules() }
@@ -436,7 +458,7 @@ fn build_top_down<'l>(
     };
     let mut observed = bdd::TRUE;
     for &(atom, value) in evidence {
-        let mut e = top_down.compile(&mut bdd, atom).map_err(|s| error(s, None, top_down))?;
+        let mut e = top_down.compile(bdd, atom).map_err(|s| error(s, None, top_down))?;
         if !value {
             e = bdd.not(e).map_err(|s| error(s, None, top_down))?;
         }
@@ -448,7 +470,7 @@ fn build_top_down<'l>(
     let with_evidence = !evidence.is_empty();
     let mut roots = Vec::with_capacity(queries.len() * (1 + with_evidence as usize));
     for &q in queries {
-        let b = top_down.compile(&mut bdd, q).map_err(|s| error(s, Some(q), top_down))?;
+        let b = top_down.compile(bdd, q).map_err(|s| error(s, Some(q), top_down))?;
         if with_evidence {
             let joint = bdd.and(b, observed).map_err(|s| error(s, Some(q), top_down))?;
             roots.extend([joint, observed]);
@@ -456,7 +478,7 @@ fn build_top_down<'l>(
             roots.push(b);
         }
     }
-    Ok((bdd, roots, top_down.var_of_slot.clone()))
+    Ok(roots)
 }
 
 /// What [`build_bdd`] compiles.

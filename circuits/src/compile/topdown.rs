@@ -87,6 +87,9 @@ pub(crate) struct TopDown<'l> {
     visits: usize,
     /// Set when a racing compilation has finished first.
     cancel: Option<&'l AtomicBool>,
+    /// Where to pause: a visit count and an instant.
+    pause: Option<(usize, std::time::Instant)>,
+    paused: bool,
 }
 
 impl<'l> TopDown<'l> {
@@ -218,12 +221,28 @@ impl<'l> TopDown<'l> {
             scratch: Scratch::new(n, 2 * num_slots),
             visits: 0,
             cancel: None,
+            pause: None,
+            paused: false,
         })
     }
 
     /// Stop (with [`Stop::Cancelled`]) once `flag` is set.
     pub fn cancel_on(&mut self, flag: &'l AtomicBool) {
         self.cancel = Some(flag);
+    }
+
+    /// Pause (stop with [`Stop::Cancelled`], [`TopDown::paused`] then
+    /// true) after `visits` more visits or once `time` has passed,
+    /// whichever comes first; `None`: never. A paused compilation run again
+    /// on the same diagram carries on from its cache.
+    pub fn pause_after(&mut self, limit: Option<(usize, std::time::Duration)>) {
+        self.paused = false;
+        self.pause = limit.map(|(visits, time)| (self.visits.saturating_add(visits), std::time::Instant::now() + time));
+    }
+
+    /// Whether the last compilation stopped at the pause.
+    pub fn paused(&self) -> bool {
+        self.paused
     }
 
     /// Residual programs cached so far.
@@ -273,6 +292,12 @@ impl<'l> TopDown<'l> {
                     // as soon as the winner is done, not 1024 visits later.
                     if self.cancel.is_some_and(|c| c.load(std::sync::atomic::Ordering::Relaxed)) {
                         return Err(Stop::Cancelled);
+                    }
+                    if let Some((visits, at)) = self.pause {
+                        if self.visits > visits || (self.visits.is_multiple_of(16) && std::time::Instant::now() >= at) {
+                            self.paused = true;
+                            return Err(Stop::Cancelled);
+                        }
                     }
                     if self.visits.is_multiple_of(256) {
                         self.limits.check_time(bdd.len())?;
@@ -1390,4 +1415,55 @@ fn is_subset(x: &[u32], y: &[u32]) -> bool {
         j += 1;
     }
     true
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::compile::Budget;
+    use crate::logic::Rule;
+
+    /// `path(0, 6)` on an 8-node ring with chords, every edge a fact.
+    fn ring() -> (LogicProgram, AtomId) {
+        let n = 8;
+        let mut edges: Vec<(usize, usize)> = (0..n).map(|x| (x, (x + 1) % n)).collect();
+        edges.extend((0..n).map(|x| (x, (x + 3) % n)));
+        let path = |x: usize, y: usize| (edges.len() + x * n + y) as AtomId;
+        let mut rules = Vec::new();
+        for (e, &(x, z)) in edges.iter().enumerate() {
+            rules.push(Rule { head: path(x, z), body: vec![(e as AtomId, true)] });
+            for y in 0..n {
+                rules.push(Rule { head: path(x, y), body: vec![(e as AtomId, true), (path(z, y), true)] });
+            }
+        }
+        let choices = (0..edges.len()).map(|e| Choice::Fact { atom: e as AtomId, probability: 0.5 }).collect();
+        (LogicProgram { num_atoms: (edges.len() + n * n) as u32, rules, choices }, path(0, 6))
+    }
+
+    #[test]
+    fn a_paused_compilation_carries_on_to_the_same_diagram() {
+        let (program, target) = ring();
+        let limits = Limits::new(&Budget::default());
+        let mut bdd = Bdd::new(&limits);
+        let mut paused = TopDown::new(&program, &[target], &limits, Order::Frontier).expect("positive program");
+        assert!(paused.cyclic);
+        // Each run starts again from the target, so it gets further only if
+        // it can go deeper than the diagram (79 visits unpaused).
+        let mut pauses = 0;
+        let resumed = loop {
+            paused.pause_after(Some((20, std::time::Duration::from_secs(60))));
+            match paused.compile(&mut bdd, target) {
+                Ok(root) => break root,
+                Err(Stop::Cancelled) if paused.paused() => pauses += 1,
+                Err(other) => panic!("stopped: {other:?}"),
+            }
+        };
+        assert!(pauses > 1, "paused {pauses} times");
+        assert!(!paused.paused());
+        // A reduced ordered diagram is canonical: the same function in the
+        // same order, built afresh in the same manager, is the same node.
+        let mut fresh = TopDown::new(&program, &[target], &limits, Order::Frontier).expect("positive program");
+        assert_eq!(fresh.var_of_slot, paused.var_of_slot);
+        assert_eq!(fresh.compile(&mut bdd, target).expect("compiles"), resumed);
+    }
 }
