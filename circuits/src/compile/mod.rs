@@ -322,7 +322,9 @@ pub fn compile_with(
             first.pause_after(Some((TRIAL_VISITS, TRIAL_TIME)));
             match build_top_down(&mut first, &mut bdd, queries, evidence, &limits) {
                 Ok(roots) => (bdd, roots, first.var_of_slot.clone()),
-                Err(_) if first.paused() => {
+                // Paused, or out of budget in this order (the other may
+                // fit): race.
+                Err(e) if first.paused() || matches!(e, CompileError::TopDownBudget { .. }) => {
                     first.pause_after(None);
                     let second = TopDown::new(program, &target_atoms, &limits, Order::Majority).expect("same program");
                     race((first, bdd), second, queries, evidence, &limits)?
