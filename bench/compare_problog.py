@@ -2,8 +2,10 @@
 """deeplog vs ProbLog on the shared benchmark programs, side by side.
 
 Each side runs as a whole process (what a user waits for), with a time
-limit (runs under 2 s: a warm-up, then the median of three); answers are compared with each other and with the exact references
-in ../shared/bench/reference.json where present. Prints one Markdown table.
+limit (runs under 2 s: a warm-up, then the median of seven under 0.5 s or
+three; runs over 2 s: the faster of two where both fit in half the limit);
+answers are compared with each other and with the exact references in
+../shared/bench/reference.json where present. Prints one Markdown table.
 
 Usage: bench/problog.sh [--limit SECONDS] [--only PREFIX]
        compare_problog.py --deeplog PATH --problog PATH [--limit 60] [--out FILE]
@@ -48,7 +50,15 @@ def run(cmd, limit):
     slows the processes that start right after it."""
     time.sleep(1)
     elapsed, out, err = run_once(cmd, limit)
-    if err or elapsed >= 2:
+    if err:
+        return elapsed, out, err
+    if elapsed >= 2:
+        # A run over 2 s is timed once more where that fits in half the
+        # limit, the faster kept: the machine can stall a process for
+        # seconds (seen: a 6 ms program timed at 2.4 s).
+        if elapsed < limit / 2:
+            again = run_once(cmd, limit)[0]
+            elapsed = min(elapsed, again or elapsed)
         return elapsed, out, err
     times = [run_once(cmd, limit)[0] or elapsed for _ in range(7 if elapsed < 0.5 else 3)]
     return statistics.median(times), out, err
@@ -117,7 +127,7 @@ def main():
         worst = min(over1, key=lambda x: x[1])
         lines.append(f"Where ProbLog takes over 1 s: smallest ratio {worst[1]:.1f}× ({worst[0]}).")
     lines.append(f"Solved by deeplog where ProbLog exceeded {a.limit:g} s: {len(solved_over60)} ({', '.join(solved_over60)}).")
-    lines.append(f"Each side timed as a whole process (under 2 s: median of 3 runs after a warm-up run); limit {a.limit:g} s. "
+    lines.append(f"Each side timed as a whole process (under 0.5 s: median of 7 runs after a warm-up run, under 2 s: of 3; over 2 s: the faster of two where both fit in half the limit); limit {a.limit:g} s. "
                  f"Measured {time.strftime('%Y-%m-%d %H:%M')}.")
     # Peak memory of deeplog on the largest program of each family it
     # solved (a separate, untimed run under GNU time).
