@@ -315,9 +315,10 @@ pub fn compile_with(
     let (bdd, bdd_roots, var_of_slot) = match top_down {
         Some(mut first) => {
             // Starting a thread here costs 0.1–1 ms, more than compiling a
-            // small program: the first order runs alone on this thread for a
-            // few milliseconds, and only then races the second (keeping
-            // what it has done: its cache of solved residual programs).
+            // small program, and two compilations slow each other down: the
+            // first order runs alone on this thread for up to 20 ms, and
+            // only then races the second (keeping what it has done: its
+            // cache of solved residual programs).
             let mut bdd = Bdd::new(&limits);
             first.pause_after(Some((TRIAL_VISITS, TRIAL_TIME)));
             match build_top_down(&mut first, &mut bdd, queries, evidence, &limits) {
@@ -398,9 +399,13 @@ pub fn compile_with(
 
 /// How long the top-down compiler's first order runs alone before the
 /// second starts racing it: visits (2–6 µs each on the shared programs) or
-/// time, whichever comes first.
-const TRIAL_VISITS: usize = 4096;
-const TRIAL_TIME: Duration = Duration::from_millis(3);
+/// time, whichever comes first. Two compilations slow each other down
+/// here (path_dense_11 alone: 12.8 ms, racing after 3 ms: 18.2 ms), so the
+/// second order starts only where the first has run for a while; where it
+/// then wins, it is by far more than the wait (path_sparse_22: 0.6 s
+/// racing, 2.4 s in the first order alone).
+const TRIAL_VISITS: usize = 16_384;
+const TRIAL_TIME: Duration = Duration::from_millis(20);
 
 /// [`build_top_down`] in two slot orders at once where there are two
 /// cores (the first to finish wins and stops the other), else in the first
