@@ -3,7 +3,8 @@
 
 Each side runs as a whole process (what a user waits for), with a time
 limit (runs under 2 s: a warm-up, then the median of seven under 0.5 s or
-three; runs over 2 s: the faster of two where both fit in half the limit);
+three; runs over 2 s: the faster of two where both fit in half the limit),
+the two sides' runs interleaved;
 answers are compared with each other and with the exact references in
 ../shared/bench/reference.json where present. Prints one Markdown table.
 
@@ -40,28 +41,48 @@ def run_once(cmd, limit):
     return elapsed, p.stdout, None
 
 
-def run(cmd, limit):
-    """One timed run; a run under 2 s counts as a warm-up and is repeated
-    three times more (seven under half a second, where a scheduler hiccup
-    of a few milliseconds is a large share), the median kept (both sides
-    alike), so that short timings are neither a cold start nor one hiccup.
-    Before the first run the machine settles for a second: freeing the
+def repeats(elapsed, limit):
+    """How many more timed runs a side gets after its first: a run under
+    2 s counts as a warm-up and is followed by three (seven under half a
+    second, where a scheduler hiccup of a few milliseconds is a large
+    share), the median kept; a run over 2 s is timed once more where that
+    fits in half the limit, the faster kept (the machine can stall a
+    process for seconds: a 6 ms program was once timed at 2.4 s)."""
+    if elapsed < 0.5:
+        return 7
+    if elapsed < 2:
+        return 3
+    return 1 if elapsed < limit / 2 else 0
+
+
+def run_pair(cmds, limit):
+    """Times each command of `cmds` as above, the runs of the two sides
+    interleaved (a, b, a, b, ...) so that both meet the same machine: its
+    speed drifts by up to 2x over minutes, and a side timed in a slow spell
+    while the other was timed in a fast one gives a ratio off by as much.
+    Before the first runs the machine settles for a second: freeing the
     previous program's gigabytes (a killed ProbLog, a large deeplog run)
-    slows the processes that start right after it."""
+    slows the processes that start right after it. Returns (seconds,
+    stdout, error) per command."""
     time.sleep(1)
-    elapsed, out, err = run_once(cmd, limit)
-    if err:
-        return elapsed, out, err
-    if elapsed >= 2:
-        # A run over 2 s is timed once more where that fits in half the
-        # limit, the faster kept: the machine can stall a process for
-        # seconds (seen: a 6 ms program timed at 2.4 s).
-        if elapsed < limit / 2:
-            again = run_once(cmd, limit)[0]
-            elapsed = min(elapsed, again or elapsed)
-        return elapsed, out, err
-    times = [run_once(cmd, limit)[0] or elapsed for _ in range(7 if elapsed < 0.5 else 3)]
-    return statistics.median(times), out, err
+    first = [run_once(cmd, limit) for cmd in cmds]
+    times = [[elapsed] for elapsed, _, _ in first]
+    reps = [0 if err else repeats(elapsed, limit) for elapsed, _, err in first]
+    for i in range(max(reps)):
+        for side, cmd in enumerate(cmds):
+            if i < reps[side]:
+                elapsed = run_once(cmd, limit)[0]
+                times[side].append(elapsed if elapsed is not None else times[side][0])
+    out = []
+    for (elapsed, stdout, err), ts in zip(first, times):
+        if err:
+            out.append((elapsed, stdout, err))
+        elif elapsed >= 2:
+            out.append((min(ts), stdout, err))
+        else:
+            # The first run was the warm-up.
+            out.append((statistics.median(ts[1:]), stdout, err))
+    return out
 
 
 def parse_answers(text):
@@ -91,8 +112,7 @@ def main():
     rows = []
     for name in programs:
         path = os.path.join(SHARED, "programs", name + ".pl")
-        d_t, d_out, d_err = run([a.deeplog, "query", path, "--json"], a.limit)
-        p_t, p_out, p_err = run([a.problog, path], a.limit)
+        (d_t, d_out, d_err), (p_t, p_out, p_err) = run_pair([[a.deeplog, "query", path, "--json"], [a.problog, path]], a.limit)
         d_ans = {q["query"]: q["value"] for q in json.loads(d_out)["queries"]} if d_out else {}
         p_ans = parse_answers(p_out) if p_out else {}
         ref = reference.get(name + ".pl", {})
@@ -127,7 +147,7 @@ def main():
         worst = min(over1, key=lambda x: x[1])
         lines.append(f"Where ProbLog takes over 1 s: smallest ratio {worst[1]:.1f}× ({worst[0]}).")
     lines.append(f"Solved by deeplog where ProbLog exceeded {a.limit:g} s: {len(solved_over60)} ({', '.join(solved_over60)}).")
-    lines.append(f"Each side timed as a whole process (under 0.5 s: median of 7 runs after a warm-up run, under 2 s: of 3; over 2 s: the faster of two where both fit in half the limit); limit {a.limit:g} s. "
+    lines.append(f"Each side timed as a whole process (under 0.5 s: median of 7 runs after a warm-up run, under 2 s: of 3; over 2 s: the faster of two where both fit in half the limit), the two sides' runs interleaved; limit {a.limit:g} s. "
                  f"Measured {time.strftime('%Y-%m-%d %H:%M')}.")
     # Peak memory of deeplog on the largest program of each family it
     # solved (a separate, untimed run under GNU time).
