@@ -101,3 +101,29 @@ fn seq_fun_count_agrees_with_log_space_evaluation() {
     let want = ln_count - 500.0 * 2f64.ln();
     assert!((got - want).abs() < 1e-9 * want.abs(), "{got} vs {want}");
 }
+
+/// At batch 1 a large circuit's first pass runs on one thread and the
+/// later ones on all cores (pulling adjoints instead of pushing them):
+/// both give the same values and gradients.
+#[test]
+fn repeated_single_columns_agree_with_the_first() {
+    let Some(dir) = bench_dir() else { return };
+    for name in ["cnf3_v46_c23_s1", "cnf3_v50_c25_s1"] {
+        let circuit = read_path(&dir.join(format!("{name}.sdd"))).unwrap();
+        let layered = LayeredCircuit::new(&circuit);
+        let eval = CpuEvaluator::<LogProbability<f64>>::new(&layered).unwrap();
+        let w: Vec<f64> = (1..=circuit.num_slots() as usize).map(|v| weight(v, 3).ln()).collect();
+        let w = Weights::complementary(1, w);
+        let (roots, first) = eval.forward_backward(&w, None).unwrap();
+        for _ in 0..3 {
+            let (again_roots, again) = eval.forward_backward(&w, None).unwrap();
+            let close = |a: f64, b: f64| (a - b).abs() <= 1e-12 * b.abs().max(1e-3);
+            assert!(close(again_roots[0], roots[0]), "{name}: {} vs {}", again_roots[0], roots[0]);
+            assert_eq!(again.positive.len(), circuit.num_slots() as usize);
+            for (a, b) in again.positive.iter().zip(&first.positive) {
+                assert!(close(*a, *b), "{name}: gradient {a} vs {b}");
+            }
+            assert_eq!(eval.forward(&w).unwrap(), again_roots, "{name}");
+        }
+    }
+}

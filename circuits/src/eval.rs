@@ -191,13 +191,24 @@ pub struct CpuEvaluator<'c, A: Algebra> {
     linear: Mutex<Vec<linear::Workspace>>,
     /// Whether a log-domain algebra may take the linear-domain route.
     linear_route: bool,
+    /// The plan of a batch of one on all cores, for large circuits, and
+    /// how many batches of one have been asked for.
+    single: std::sync::OnceLock<linear::single::Plan>,
+    single_calls: std::sync::atomic::AtomicUsize,
 }
 
 impl<'c, A: Algebra> CpuEvaluator<'c, A> {
     /// Refuses a circuit that lacks a property `A` needs.
     pub fn new(circuit: &'c LayeredCircuit) -> Result<Self, EvalError> {
         check_requirements::<A>(circuit)?;
-        Ok(CpuEvaluator { circuit, pool: Mutex::new(Vec::new()), linear: Mutex::new(Vec::new()), linear_route: true })
+        Ok(CpuEvaluator {
+            circuit,
+            pool: Mutex::new(Vec::new()),
+            linear: Mutex::new(Vec::new()),
+            linear_route: true,
+            single: std::sync::OnceLock::new(),
+            single_calls: std::sync::atomic::AtomicUsize::new(0),
+        })
     }
 
     /// Evaluates a log-domain algebra (log-probability) in log space
@@ -253,6 +264,20 @@ impl<'c, A: Algebra> CpuEvaluator<'c, A> {
         }
     }
 
+    /// The plan of a one-column batch spread over all cores
+    /// ([`linear::single`]), where the circuit is large enough to pay for
+    /// it and this is not the first such call: a single pass (one query)
+    /// runs on the calling thread rather than pay for starting rayon's
+    /// threads and building the plan; repeated passes (a benchmark, a
+    /// training loop) get the plan from the second on.
+    fn single_plan(&self, batch: usize) -> Option<&linear::single::Plan> {
+        use std::sync::atomic::Ordering::Relaxed;
+        let large = batch == 1 && self.circuit.num_edges() >= linear::single::MIN_EDGES;
+        let repeated = large && self.single_calls.fetch_add(1, Relaxed) > 0;
+        (repeated && rayon::current_num_threads() > 1)
+            .then(|| self.single.get_or_init(|| linear::single::Plan::new(self.circuit)))
+    }
+
     /// The tiles of a batch: column ranges, one per task.
     fn tiles(&self, batch: usize) -> Vec<std::ops::Range<usize>> {
         let tile = self.tile_width(batch);
@@ -286,7 +311,12 @@ impl<'c, A: Algebra> CpuEvaluator<'c, A> {
         self.validate(w)?;
         let tiles = self.tiles(w.batch);
         if let Some(d) = self.linear_route(w) {
-            let parts = self.linear_tiles(&tiles, |range, ws| linear::forward_tile(self.circuit, w, range, d, ws));
+            let parts = match self.single_plan(w.batch) {
+                Some(plan) => self.linear_tiles(&tiles, |range, ws| {
+                    linear::single::forward_column(self.circuit, plan, w, range.start, d, ws)
+                }),
+                None => self.linear_tiles(&tiles, |range, ws| linear::forward_tile(self.circuit, w, range, d, ws)),
+            };
             // A tile whose values left the range sends the batch to log space.
             if let Some(parts) = parts.into_iter().collect::<Option<Vec<_>>>() {
                 return Ok(scatter_columns(&parts, &tiles, self.circuit.num_roots(), w.batch));
@@ -349,7 +379,12 @@ impl<A: Differentiable> CpuEvaluator<'_, A> {
         let c = self.circuit;
         let tiles = self.tiles(w.batch);
         if let Some(d) = self.linear_route(w) {
-            let parts = self.linear_tiles(&tiles, |range, ws| linear::forward_backward_tile(c, w, range, seeds, d, ws));
+            let parts = match self.single_plan(w.batch) {
+                Some(plan) => self.linear_tiles(&tiles, |range, ws| {
+                    linear::single::forward_backward_column(c, plan, w, range.start, seeds, d, ws)
+                }),
+                None => self.linear_tiles(&tiles, |range, ws| linear::forward_backward_tile(c, w, range, seeds, d, ws)),
+            };
             // A tile whose values or gradients left the range sends the
             // whole batch to log space.
             if let Some(parts) = parts.into_iter().collect::<Option<Vec<_>>>() {

@@ -20,9 +20,11 @@
 //! Negated weights come from `−expm1(x)`, as accurate as log space's
 //! `log1mexp`.
 
+use std::sync::atomic::AtomicU64;
+
 use deeplog_semirings::{Float, LogDomain};
 
-use crate::eval::{Seeds, TileResult, Weights};
+use crate::eval::{Seeds, TileGradients, TileResult, Weights};
 use crate::layered::{LayeredCircuit, Leaf, Op};
 
 /// Buffers of one tile, reused across calls.
@@ -34,7 +36,12 @@ pub(crate) struct Workspace {
     /// Each slot's positive and negative weight, `[slots × width]`.
     positive: Vec<f64>,
     negative: Vec<f64>,
+    /// Rows of the one-column route on all cores ([`single`]).
+    shared_values: Vec<AtomicU64>,
+    shared_adjoints: Vec<AtomicU64>,
 }
+
+pub(crate) mod single;
 
 /// Whether the weights admit the linear route: every weight finite, and
 /// every derived negative weight `1 − e^x` positive (`x < 0`).
@@ -261,6 +268,22 @@ pub(crate) fn forward_backward_tile<V: Copy + Default>(
     }
     backward(c, width, values, adjoints, scratch);
 
+    let gradients = leaf_gradients(c, w, width, values, adjoints, positive, d)?;
+    Some((root_values, gradients))
+}
+
+/// The weights' gradients `[slots × width]` from the leaf rows' values and
+/// adjoints (the first `leaves × width` entries of each); `None` where one
+/// is not finite.
+fn leaf_gradients<V: Copy + Default>(
+    c: &LayeredCircuit,
+    w: &Weights<V>,
+    width: usize,
+    values: &[f64],
+    adjoints: &[f64],
+    positive: &[f64],
+    d: LogDomain<V>,
+) -> Option<TileGradients<V>> {
     // ∂/∂ln w = w · ∂/∂w; a derived negative weight 1 − w adds −w · ∂/∂w̄.
     let slots = c.num_slots as usize;
     let mut pos = vec![0.0f64; slots * width];
@@ -288,7 +311,7 @@ pub(crate) fn forward_backward_tile<V: Copy + Default>(
         Some(n) => Some(convert(n)?),
         None => None,
     };
-    Some((root_values, (convert(pos)?, neg)))
+    Some((convert(pos)?, neg))
 }
 
 /// Reverse pass: `adjoints` holds the roots' seeds on entry and every
