@@ -3,12 +3,13 @@
 
 Runs `deeplog circuit eval --json --repeat N` and KLay's own timing script
 (`../shared/bench/klay_eval.py`, JAX backend, its faster one on CPUs) on every
-circuit and batch size, in the same run, and prints one Markdown table with
-median seconds per forward+backward pass (log semiring, same weights formula),
-the ratio KLay/deeplog, and both root values as a cross-check.
+circuit and batch size, in the same run, the two sides taking turns (three
+each by default), and prints one Markdown table with median seconds per
+forward+backward pass (log semiring, same weights formula), the ratio
+KLay/deeplog, and both root values as a cross-check.
 
-Usage: bench/klay.sh [--quick]   (sets up KLay in a venv, then runs this)
-       compare_klay.py --deeplog PATH --python VENV_PYTHON [--quick] [--out FILE]
+Usage: bench/klay.sh [--quick] [--rounds N]   (sets up KLay in a venv, then runs this)
+       compare_klay.py --deeplog PATH --python VENV_PYTHON [--quick] [--rounds N] [--out FILE]
 """
 import argparse
 import json
@@ -56,6 +57,7 @@ def main():
     ap.add_argument("--deeplog", required=True)
     ap.add_argument("--python", required=True, help="python of a venv with klaycircuits and jax")
     ap.add_argument("--quick", action="store_true", help="fewer repetitions")
+    ap.add_argument("--rounds", type=int, default=3, help="turns each side takes per circuit and batch")
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--out", help="also write the table to this file")
     a = ap.parse_args()
@@ -65,16 +67,27 @@ def main():
     for name in CIRCUITS:
         path = os.path.join(SHARED, "circuits", name + ".sdd")
         for batch in BATCHES:
-            # A first short run sizes the repetitions of the timed one.
+            # A first short run sizes the repetitions of the timed ones.
             t0, _, _ = run_deeplog(a.deeplog, path, batch, "log", 3)
-            d_t, d_v, d_edges = run_deeplog(a.deeplog, path, batch, "log", repeats(t0, budget))
-            f_t, _, _ = run_deeplog(a.deeplog, path, batch, "log-f32", repeats(t0, budget))
-            if (name, batch) in KLAY_SKIP:
-                k_t = k_v = k_edges = None
-            else:
-                k_t, k_v, k_edges = run_klay(a.python, path, batch, repeats(d_t * 20, budget, hi=50), a.threads)
-            rows.append(dict(circuit=name, batch=batch, deeplog_s=d_t, deeplog_f32_s=f_t, klay_s=k_t,
-                             deeplog_root=d_v, klay_root=k_v, deeplog_edges=d_edges, klay_edges=k_edges))
+            skip_klay = (name, batch) in KLAY_SKIP
+            # The sides take turns, `rounds` times, and each keeps its
+            # median: this machine's speed drifts by up to 2x over minutes,
+            # and a side measured in a slow spell while the other met a
+            # fast one gives a ratio off by as much.
+            d_ts, f_ts, k_ts = [], [], []
+            for _ in range(a.rounds):
+                d_t, d_v, d_edges = run_deeplog(a.deeplog, path, batch, "log", repeats(t0, budget))
+                d_ts.append(d_t)
+                f_ts.append(run_deeplog(a.deeplog, path, batch, "log-f32", repeats(t0, budget))[0])
+                if not skip_klay:
+                    k_t, k_v, k_edges = run_klay(a.python, path, batch, repeats(d_t * 20, budget, hi=50), a.threads)
+                    k_ts.append(k_t)
+            if skip_klay:
+                k_v = k_edges = None
+            k_t = statistics.median(k_ts) if k_ts else None
+            rows.append(dict(circuit=name, batch=batch, deeplog_s=statistics.median(d_ts),
+                             deeplog_f32_s=statistics.median(f_ts), klay_s=k_t, deeplog_root=d_v, klay_root=k_v,
+                             deeplog_edges=d_edges, klay_edges=k_edges))
             print(json.dumps(rows[-1]), file=sys.stderr, flush=True)
 
     lines = [
@@ -97,7 +110,8 @@ def main():
     lines += [
         "",
         f"Forward+backward, log semiring, median seconds per pass, {a.threads} threads for KLay (JAX) "
-        f"and deeplog (rayon). Ratio = KLay time / deeplog time (higher is better for deeplog).",
+        f"and deeplog (rayon); per circuit and batch the two sides take turns {a.rounds} times and each "
+        f"keeps the median of its turns. Ratio = KLay time / deeplog time (higher is better for deeplog).",
         f"Smallest ratio: {worst[2]:.1f}× ({worst[0]}, batch {worst[1]}; target ≥ 5×). "
         f"Smallest at batch 1 on the neurosymbolic circuits: {worst_b1[2]:.1f}× ({worst_b1[0]}; target ≥ 20×). "
         f"Median ratio: {statistics.median(x[2] for x in ratios):.1f}×.",

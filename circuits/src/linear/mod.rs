@@ -27,6 +27,8 @@ use deeplog_semirings::{Float, LogDomain};
 use crate::eval::{Seeds, TileGradients, TileResult, Weights};
 use crate::layered::{LayeredCircuit, Leaf, Op};
 
+pub(crate) mod single;
+
 /// Buffers of one tile, reused across calls.
 #[derive(Default)]
 pub(crate) struct Workspace {
@@ -40,8 +42,6 @@ pub(crate) struct Workspace {
     shared_values: Vec<AtomicU64>,
     shared_adjoints: Vec<AtomicU64>,
 }
-
-pub(crate) mod single;
 
 /// Whether the weights admit the linear route: every weight finite, and
 /// every derived negative weight `1 − e^x` positive (`x < 0`).
@@ -63,11 +63,14 @@ pub(crate) fn admissible<V: Copy>(w: &Weights<V>, d: LogDomain<V>) -> bool {
 /// Whether every value but the constants' is a normal `f64` (see the
 /// module documentation); branch-free, so that it vectorises.
 fn all_normal(c: &LayeredCircuit, width: usize, values: &[f64]) -> bool {
-    values[c.num_constants as usize * width..c.num_rows() * width].iter().fold(true, |ok, v| {
-        // Biased exponent in 1..=2046: neither zero, subnormal, infinite nor NaN.
-        let e = (v.to_bits() >> 52) & 0x7ff;
-        ok & (e.wrapping_sub(1) < 0x7fe)
-    })
+    values[c.num_constants as usize * width..c.num_rows() * width].iter().fold(true, |ok, &v| ok & normal(v))
+}
+
+/// Whether `v` is a normal `f64`: its biased exponent in 1..=2046, neither
+/// zero, subnormal, infinite nor NaN.
+#[inline(always)]
+fn normal(v: f64) -> bool {
+    ((v.to_bits() >> 52) & 0x7ff).wrapping_sub(1) < 0x7fe
 }
 
 /// `1 − e^x` for `x < 0` given `p = e^x`, to a few ulps and without a
