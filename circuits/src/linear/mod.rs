@@ -262,17 +262,21 @@ pub(crate) fn forward_backward_tile<V: Copy + Default>(
     adjoints.resize(rows * width, 0.0);
     for (i, &r) in c.roots.iter().enumerate() {
         for (t, column) in range.clone().enumerate() {
-            let mut seed = [0.0];
-            (d.to_f64)(&[seeds.get(i, column)], &mut seed);
-            let seed = seed[0];
             let at = r as usize * width + t;
-            adjoints[at] += seed / values[at];
+            adjoints[at] += seed_f64(seeds, i, column, d) / values[at];
         }
     }
     backward(c, width, values, adjoints, scratch);
 
     let gradients = leaf_gradients(c, w, width, values, adjoints, positive, d)?;
     Some((root_values, gradients))
+}
+
+/// The seed of root `i` in batch column `column`, as an `f64`.
+fn seed_f64<V: Copy>(seeds: Seeds<'_, V>, i: usize, column: usize, d: LogDomain<V>) -> f64 {
+    let mut seed = [0.0];
+    (d.to_f64)(&[seeds.get(i, column)], &mut seed);
+    seed[0]
 }
 
 /// The weights' gradients `[slots × width]` from the leaf rows' values and

@@ -33,7 +33,7 @@ use std::sync::OnceLock;
 
 use deeplog_semirings::LogDomain;
 
-use super::{fill_leaves, leaf_gradients, normal, Workspace};
+use super::{fill_leaves, leaf_gradients, normal, seed_f64, Workspace};
 use crate::eval::{Seeds, TileResult, Weights};
 use crate::layered::{LayeredCircuit, Op};
 
@@ -95,17 +95,14 @@ fn chunks(rows: Range<u32>, edges: impl Fn(u32) -> usize) -> Vec<Range<u32>> {
     out
 }
 
-fn children(c: &LayeredCircuit, row: usize) -> &[u32] {
-    let i = row - c.leaves.len();
-    &c.children[c.offsets[i] as usize..c.offsets[i + 1] as usize]
-}
-
 impl Plan {
     pub(crate) fn new(c: &LayeredCircuit) -> Plan {
         let layer = |l: &crate::layered::Layer| {
             let steps = |s: &crate::layered::Segment| {
                 let op = s.op;
-                chunks(s.rows.clone(), |r| children(c, r as usize).len()).into_iter().map(move |r| Step::Forward(op, r))
+                chunks(s.rows.clone(), |r| c.children_of(r as usize).len())
+                    .into_iter()
+                    .map(move |r| Step::Forward(op, r))
             };
             l.segments.iter().flat_map(steps).collect()
         };
@@ -128,7 +125,7 @@ impl Reverse {
         // quotient; visited twice: to count, then to fill.
         let visit = |f: &mut dyn FnMut(u32, u32, Option<u32>)| {
             for (op, row) in internal() {
-                let ks = children(c, row as usize);
+                let ks = c.children_of(row as usize);
                 match op {
                     Op::Sum => ks.iter().for_each(|&k| f(k, row, Some(one))),
                     Op::SumOfPairs => ks.chunks_exact(2).for_each(|p| {
@@ -294,7 +291,7 @@ fn pass(
 fn forward_rows(c: &LayeredCircuit, op: Op, rows: &Range<u32>, values: &[AtomicU64]) -> bool {
     let mut ok = true;
     for row in rows.start as usize..rows.end as usize {
-        let kids = children(c, row);
+        let kids = c.children_of(row);
         let v = |k: u32| load(&values[k as usize]);
         let x = match op {
             Op::Sum => sum4(kids, |&k| v(k)),
@@ -402,13 +399,7 @@ pub(crate) fn forward_backward_column<V: Copy + Default>(
     }
     let rows = c.num_rows();
     // ∂(Σ seed · ln R)/∂R = seed / R at each root.
-    let seeds: Vec<f64> = (0..c.roots.len())
-        .map(|i| {
-            let mut seed = [0.0];
-            (d.to_f64)(&[seeds.get(i, column)], &mut seed);
-            seed[0]
-        })
-        .collect();
+    let seeds: Vec<f64> = (0..c.roots.len()).map(|i| seed_f64(seeds, i, column, d)).collect();
     if ws.shared_adjoints.len() != rows {
         ws.shared_adjoints = (0..rows).map(|_| AtomicU64::new(0)).collect();
     }
