@@ -319,7 +319,7 @@ impl<'c, A: Algebra> CpuEvaluator<'c, A> {
             };
             // A tile whose values left the range sends the batch to log space.
             if let Some(parts) = parts.into_iter().collect::<Option<Vec<_>>>() {
-                return Ok(scatter_columns(&parts, &tiles, self.circuit.num_roots(), w.batch));
+                return Ok(scatter_columns(parts, &tiles, self.circuit.num_roots(), w.batch));
             }
         }
         let run = |range: &std::ops::Range<usize>| {
@@ -332,7 +332,7 @@ impl<'c, A: Algebra> CpuEvaluator<'c, A> {
         };
         let parts: Vec<Vec<A::Value>> =
             if tiles.len() == 1 { vec![run(&tiles[0])] } else { tiles.par_iter().map(run).collect() };
-        Ok(scatter_columns(&parts, &tiles, self.circuit.num_roots(), w.batch))
+        Ok(scatter_columns(parts, &tiles, self.circuit.num_roots(), w.batch))
     }
 }
 
@@ -420,13 +420,13 @@ impl<A: Differentiable> CpuEvaluator<'_, A> {
     ) -> Evaluated<A::Value> {
         let c = self.circuit;
         let (roots, grads): (Vec<_>, Vec<_>) = parts.into_iter().unzip();
-        let values = scatter_columns(&roots, tiles, c.num_roots(), w.batch);
+        let values = scatter_columns(roots, tiles, c.num_roots(), w.batch);
         let slots = c.num_slots as usize;
-        let positive: Vec<_> = grads.iter().map(|(p, _)| p.clone()).collect();
-        let positive = scatter_columns(&positive, tiles, slots, w.batch);
+        let (positive, negative): (Vec<_>, Vec<_>) = grads.into_iter().unzip();
+        let positive = scatter_columns(positive, tiles, slots, w.batch);
         let negative = w.negative.as_ref().map(|_| {
-            let parts: Vec<_> = grads.iter().map(|(_, n)| n.clone().unwrap_or_default()).collect();
-            scatter_columns(&parts, tiles, slots, w.batch)
+            let parts = negative.into_iter().map(Option::unwrap_or_default).collect();
+            scatter_columns(parts, tiles, slots, w.batch)
         });
         (values, Gradients { positive, negative })
     }
@@ -723,13 +723,13 @@ fn backward_tile<A: Differentiable>(
 
 /// Joins per-tile `[rows × tile]` blocks into one `[rows × batch]` matrix.
 pub(crate) fn scatter_columns<V: Copy + Default>(
-    parts: &[Vec<V>],
+    mut parts: Vec<Vec<V>>,
     tiles: &[std::ops::Range<usize>],
     rows: usize,
     batch: usize,
 ) -> Vec<V> {
     if parts.len() == 1 {
-        return parts[0].clone();
+        return parts.pop().unwrap_or_default();
     }
     let mut out = vec![V::default(); rows * batch];
     for (part, range) in parts.iter().zip(tiles) {

@@ -574,7 +574,7 @@ impl<'e> ExprEvaluator<'e> {
             self.give_back(ws);
             roots
         });
-        Ok(scatter_columns(&parts, &tiles, expr.roots.len(), batch))
+        Ok(scatter_columns(parts, &tiles, expr.roots.len(), batch))
     }
 
     /// Root values `[roots × batch]` and the gradient of
@@ -627,10 +627,10 @@ impl<'e> ExprEvaluator<'e> {
             grads.push(g);
             nested_seeds.push(n);
         }
-        let values = scatter_columns(&values, &tiles, roots, batch);
-        let mut grads = scatter_columns(&grads, &tiles, num_inputs, batch);
+        let values = scatter_columns(values, &tiles, roots, batch);
+        let mut grads = scatter_columns(grads, &tiles, num_inputs, batch);
         if let (Some((n, eval)), Some(w)) = (&self.nested, &nested_weights) {
-            let seeds = scatter_columns(&nested_seeds, &tiles, nested_roots, batch);
+            let seeds = scatter_columns(nested_seeds, &tiles, nested_roots, batch);
             let (_, slot_grads) = eval.forward_backward_columns(w, &seeds)?;
             n.add_slot_gradients(inputs, batch, &slot_grads.positive, &mut grads);
         }

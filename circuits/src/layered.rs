@@ -182,7 +182,13 @@ impl LayeredCircuit {
         let mut offsets = vec![0u32];
         let mut children = Vec::new();
         let mut layers = Vec::with_capacity(depth);
-        for bucket in buckets.iter().skip(1) {
+        for bucket in buckets.iter_mut().skip(1) {
+            // Rows of equal fan-in together: a pass's per-row loop then
+            // runs the same trip count many times over (its branches
+            // predicted), and node order within a fan-in keeps locality.
+            for ops in bucket.iter_mut() {
+                ops.sort_by_cached_key(|&i| effective(i).len());
+            }
             let mut segments = Vec::new();
             for (ops, op) in bucket.iter().zip([Op::Product, Op::Sum, Op::SumOfPairs]) {
                 if ops.is_empty() {

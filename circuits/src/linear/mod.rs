@@ -134,6 +134,16 @@ fn fill_leaves<V: Copy>(
         }
         p.iter_mut().for_each(|x| *x = x.fast_exp());
     }
+    if width == 1 {
+        // One element per leaf: a copy call per leaf would cost more than it moves.
+        for (v, leaf) in ws.values.iter_mut().zip(&c.leaves) {
+            *v = match *leaf {
+                Leaf::Constant(b) => f64::from(u8::from(b)),
+                Leaf::Literal(l) => (if l.positive { &ws.positive } else { &ws.negative })[l.slot.0 as usize],
+            };
+        }
+        return;
+    }
     for (row, leaf) in c.leaves.iter().enumerate() {
         let out = &mut ws.values[row * width..(row + 1) * width];
         match *leaf {
@@ -156,12 +166,16 @@ fn forward(c: &LayeredCircuit, width: usize, values: &mut [f64]) {
                 for row in seg.rows.start as usize..seg.rows.end as usize {
                     let i = row - first;
                     let kids = &c.children[c.offsets[i] as usize..c.offsets[i + 1] as usize];
-                    values[row] = match seg.op {
-                        Op::Sum => kids.iter().map(|&k| values[k as usize]).sum(),
-                        Op::Product => kids.iter().map(|&k| values[k as usize]).product(),
-                        Op::SumOfPairs => {
-                            kids.chunks_exact(2).map(|p| values[p[0] as usize] * values[p[1] as usize]).sum()
-                        }
+                    let v = |k: u32| values[k as usize];
+                    // The common fan-ins spelled out (rows come sorted by
+                    // fan-in, so the match is predicted).
+                    values[row] = match (seg.op, kids) {
+                        (Op::Product, &[a, b]) => v(a) * v(b),
+                        (Op::Sum, &[a, b]) => v(a) + v(b),
+                        (Op::SumOfPairs, &[a, b, c, d]) => v(a).mul_add(v(b), v(c) * v(d)),
+                        (Op::Sum, _) => kids.iter().map(|&k| v(k)).sum(),
+                        (Op::Product, _) => kids.iter().map(|&k| v(k)).product(),
+                        (Op::SumOfPairs, _) => kids.chunks_exact(2).map(|p| v(p[0]) * v(p[1])).sum(),
                     };
                 }
             }
@@ -295,9 +309,19 @@ fn leaf_gradients<V: Copy + Default>(
     let slots = c.num_slots as usize;
     let mut pos = vec![0.0f64; slots * width];
     let mut neg = w.negative.as_ref().map(|_| vec![0.0f64; slots * width]);
-    for (row, leaf) in c.leaves.iter().enumerate() {
+    for (row, leaf) in c.leaves.iter().enumerate().skip(c.num_constants as usize) {
         let Leaf::Literal(l) = *leaf else { continue };
         let s = l.slot.0 as usize;
+        if width == 1 {
+            // One element per leaf: no column loop.
+            let (a, v) = (adjoints[row], values[row]);
+            match (&mut neg, l.positive) {
+                (_, true) => pos[s] += v * a,
+                (Some(neg), false) => neg[s] += v * a,
+                (None, false) => pos[s] -= positive[s] * a,
+            }
+            continue;
+        }
         for t in 0..width {
             let (a, v) = (adjoints[row * width + t], values[row * width + t]);
             match (&mut neg, l.positive) {
