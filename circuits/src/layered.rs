@@ -54,6 +54,18 @@ pub struct Layer {
     pub segments: Vec<Segment>,
 }
 
+/// Rows of one segment with the same number of children (rows are sorted
+/// by it): their children are one contiguous stretch of the CSR array,
+/// `fan_in` per row, so a pass over a run reads no offsets.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) struct Run {
+    pub(crate) op: Op,
+    pub(crate) rows: Range<u32>,
+    pub(crate) fan_in: u32,
+    /// Where the first row's children start in `children`.
+    pub(crate) children: u32,
+}
+
 /// A circuit laid out for evaluation.
 #[derive(Clone, Debug)]
 pub struct LayeredCircuit {
@@ -63,6 +75,8 @@ pub struct LayeredCircuit {
     /// `children[offsets[i]..offsets[i + 1]]`.
     pub(crate) offsets: Vec<u32>,
     pub(crate) children: Vec<u32>,
+    /// Every internal row, as runs in row order.
+    pub(crate) runs: Vec<Run>,
     pub(crate) roots: Vec<u32>,
     pub(crate) num_slots: u32,
     pub(crate) num_constants: u32,
@@ -206,11 +220,24 @@ impl LayeredCircuit {
             }
             layers.push(Layer { segments });
         }
+        let first = leaves.len() as u32;
+        let mut runs: Vec<Run> = Vec::new();
+        for seg in layers.iter().flat_map(|l| &l.segments) {
+            // A run never crosses a segment: its rows must not read each other.
+            for row in seg.rows.clone() {
+                let (from, to) = (offsets[(row - first) as usize], offsets[(row - first) as usize + 1]);
+                match runs.last_mut() {
+                    Some(run) if row > seg.rows.start && run.fan_in == to - from => run.rows.end += 1,
+                    _ => runs.push(Run { op: seg.op, rows: row..row + 1, fan_in: to - from, children: from }),
+                }
+            }
+        }
         LayeredCircuit {
             leaves: leaves.into_iter().map(|(_, l)| l).collect(),
             layers,
             offsets,
             children,
+            runs,
             roots: circuit.roots().iter().map(|r| row_of[r.index()]).collect(),
             num_slots: circuit.num_slots(),
             num_constants,

@@ -161,22 +161,32 @@ fn fill_leaves<V: Copy>(
 fn forward(c: &LayeredCircuit, width: usize, values: &mut [f64]) {
     let first = c.leaves.len();
     if width == 1 {
-        for layer in &c.layers {
-            for seg in &layer.segments {
-                for row in seg.rows.start as usize..seg.rows.end as usize {
-                    let i = row - first;
-                    let kids = &c.children[c.offsets[i] as usize..c.offsets[i + 1] as usize];
-                    let v = |k: u32| values[k as usize];
-                    // The common fan-ins spelled out (rows come sorted by
-                    // fan-in, so the match is predicted).
-                    values[row] = match (seg.op, kids) {
-                        (Op::Product, &[a, b]) => v(a) * v(b),
-                        (Op::Sum, &[a, b]) => v(a) + v(b),
-                        (Op::SumOfPairs, &[a, b, c, d]) => v(a).mul_add(v(b), v(c) * v(d)),
-                        (Op::Sum, _) => kids.iter().map(|&k| v(k)).sum(),
-                        (Op::Product, _) => kids.iter().map(|&k| v(k)).product(),
-                        (Op::SumOfPairs, _) => kids.chunks_exact(2).map(|p| v(p[0]) * v(p[1])).sum(),
-                    };
+        for run in &c.runs {
+            // Children lie in earlier layers, so below the run's rows.
+            let (earlier, rest) = values.split_at_mut(run.rows.start as usize);
+            let out = &mut rest[..run.rows.len()];
+            let kids = run_children(c, run);
+            let v = |k: &u32| earlier[*k as usize];
+            // The common fan-ins spelled out.
+            match (run.op, run.fan_in) {
+                (Op::Product, 2) => out.iter_mut().zip(kids.as_chunks().0).for_each(|(o, [a, b])| *o = v(a) * v(b)),
+                (Op::Sum, 2) => out.iter_mut().zip(kids.as_chunks().0).for_each(|(o, [a, b])| *o = v(a) + v(b)),
+                (Op::SumOfPairs, 4) => {
+                    for (o, [a, b, c, d]) in out.iter_mut().zip(kids.as_chunks().0) {
+                        *o = v(a).mul_add(v(b), v(c) * v(d));
+                    }
+                }
+                // Rows without children (not made by the builder, which
+                // folds them into constants).
+                (op, 0) => out.fill(if op == Op::Product { 1.0 } else { 0.0 }),
+                (op, k) => {
+                    for (o, ks) in out.iter_mut().zip(kids.chunks(k as usize)) {
+                        *o = match op {
+                            Op::Sum => ks.iter().map(v).sum(),
+                            Op::Product => ks.iter().map(v).product(),
+                            Op::SumOfPairs => ks.chunks_exact(2).map(|p| v(&p[0]) * v(&p[1])).sum(),
+                        };
+                    }
                 }
             }
         }
@@ -219,6 +229,12 @@ fn forward(c: &LayeredCircuit, width: usize, values: &mut [f64]) {
             }
         }
     }
+}
+
+/// The children of a run's rows, `fan_in` per row.
+fn run_children<'c>(c: &'c LayeredCircuit, run: &crate::layered::Run) -> &'c [u32] {
+    let start = run.children as usize;
+    &c.children[start..start + run.rows.len() * run.fan_in as usize]
 }
 
 /// Root values of a tile as log-domain values, `[roots × width]`.
@@ -348,34 +364,37 @@ fn leaf_gradients<V: Copy + Default>(
 /// Reverse pass: `adjoints` holds the roots' seeds on entry and every
 /// row's `∂/∂value` on exit.
 fn backward(c: &LayeredCircuit, width: usize, values: &[f64], adjoints: &mut [f64], scratch: &mut Vec<f64>) {
+    if width == 1 {
+        for run in c.runs.iter().rev() {
+            // Children lie in earlier layers, so below the run's rows.
+            let (earlier, rest) = adjoints.split_at_mut(run.rows.start as usize);
+            let gs = &rest[..run.rows.len()];
+            let kids = run_children(c, run);
+            let v = |k: u32| values[k as usize];
+            for (&g, ks) in gs.iter().zip(kids.chunks(run.fan_in.max(1) as usize)) {
+                if g == 0.0 {
+                    continue;
+                }
+                match (run.op, ks) {
+                    (Op::Sum, _) => ks.iter().for_each(|&k| earlier[k as usize] += g),
+                    (Op::SumOfPairs, _) | (Op::Product, &[_, _]) => {
+                        for &[a, b] in ks.as_chunks().0 {
+                            earlier[a as usize] += g * v(b);
+                            earlier[b as usize] += g * v(a);
+                        }
+                    }
+                    (Op::Product, _) => product_adjoints(ks, values, earlier, g, scratch),
+                }
+            }
+        }
+        return;
+    }
     let first = c.leaves.len();
     for layer in c.layers.iter().rev() {
         for seg in layer.segments.iter().rev() {
             for row in (seg.rows.start as usize..seg.rows.end as usize).rev() {
                 let i = row - first;
                 let kids = &c.children[c.offsets[i] as usize..c.offsets[i + 1] as usize];
-                if width == 1 {
-                    let g = adjoints[row];
-                    if g == 0.0 {
-                        continue;
-                    }
-                    match seg.op {
-                        Op::Sum => {
-                            for &k in kids {
-                                adjoints[k as usize] += g;
-                            }
-                        }
-                        Op::SumOfPairs => {
-                            for p in kids.chunks_exact(2) {
-                                let (a, b) = (p[0] as usize, p[1] as usize);
-                                adjoints[a] += g * values[b];
-                                adjoints[b] += g * values[a];
-                            }
-                        }
-                        Op::Product => product_adjoints(kids, values, adjoints, g, scratch),
-                    }
-                    continue;
-                }
                 let (earlier, rest) = adjoints.split_at_mut(row * width);
                 let g = &rest[..width];
                 let span = |k: u32| k as usize * width..(k as usize + 1) * width;
@@ -438,11 +457,6 @@ fn backward(c: &LayeredCircuit, width: usize, values: &[f64], adjoints: &mut [f6
 /// be 0).
 fn product_adjoints(kids: &[u32], values: &[f64], adjoints: &mut [f64], g: f64, scratch: &mut Vec<f64>) {
     let v = |k: u32| values[k as usize];
-    if let [a, b] = *kids {
-        adjoints[a as usize] += g * v(b);
-        adjoints[b as usize] += g * v(a);
-        return;
-    }
     scratch.clear();
     let mut prefix = 1.0;
     for &k in kids {
