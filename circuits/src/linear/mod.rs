@@ -165,30 +165,8 @@ fn forward(c: &LayeredCircuit, width: usize, values: &mut [f64]) {
             // Children lie in earlier layers, so below the run's rows.
             let (earlier, rest) = values.split_at_mut(run.rows.start as usize);
             let out = &mut rest[..run.rows.len()];
-            let kids = run_children(c, run);
-            let v = |k: &u32| earlier[*k as usize];
-            // The common fan-ins spelled out.
-            match (run.op, run.fan_in) {
-                (Op::Product, 2) => out.iter_mut().zip(kids.as_chunks().0).for_each(|(o, [a, b])| *o = v(a) * v(b)),
-                (Op::Sum, 2) => out.iter_mut().zip(kids.as_chunks().0).for_each(|(o, [a, b])| *o = v(a) + v(b)),
-                (Op::SumOfPairs, 4) => {
-                    for (o, [a, b, c, d]) in out.iter_mut().zip(kids.as_chunks().0) {
-                        *o = v(a).mul_add(v(b), v(c) * v(d));
-                    }
-                }
-                // Rows without children (not made by the builder, which
-                // folds them into constants).
-                (op, 0) => out.fill(if op == Op::Product { 1.0 } else { 0.0 }),
-                (op, k) => {
-                    for (o, ks) in out.iter_mut().zip(kids.chunks(k as usize)) {
-                        *o = match op {
-                            Op::Sum => ks.iter().map(v).sum(),
-                            Op::Product => ks.iter().map(v).product(),
-                            Op::SumOfPairs => ks.chunks_exact(2).map(|p| v(&p[0]) * v(&p[1])).sum(),
-                        };
-                    }
-                }
-            }
+            let (k, kids) = (run.fan_in as usize, run_children(c, run));
+            run_values(run.op, k, out.len(), kids, |k| earlier[k as usize], |i, x| out[i] = x);
         }
         return;
     }
@@ -229,6 +207,52 @@ fn forward(c: &LayeredCircuit, width: usize, values: &mut [f64]) {
             }
         }
     }
+}
+
+/// The values of `rows` consecutive rows of one kind and fan-in `k` from
+/// their children `kids` (`k` per row): `put(i, value)` for the `i`-th
+/// row. The common fan-ins are spelled out.
+#[inline(always)]
+fn run_values(op: Op, k: usize, rows: usize, kids: &[u32], v: impl Fn(u32) -> f64, mut put: impl FnMut(usize, f64)) {
+    match (op, k) {
+        (Op::Product, 2) => kids.as_chunks().0.iter().enumerate().for_each(|(i, &[a, b])| put(i, v(a) * v(b))),
+        (Op::Sum, 2) => kids.as_chunks().0.iter().enumerate().for_each(|(i, &[a, b])| put(i, v(a) + v(b))),
+        (Op::SumOfPairs, 4) => {
+            for (i, &[a, b, c, d]) in kids.as_chunks().0.iter().enumerate() {
+                put(i, v(a).mul_add(v(b), v(c) * v(d)));
+            }
+        }
+        // Rows without children (the builder folds them into constants).
+        (op, 0) => (0..rows).for_each(|i| put(i, if op == Op::Product { 1.0 } else { 0.0 })),
+        (op, k) => {
+            for (i, ks) in kids.chunks(k).enumerate() {
+                put(
+                    i,
+                    match op {
+                        Op::Sum => sum4(ks, |&k| v(k)),
+                        Op::Product => ks.iter().map(|&k| v(k)).product(),
+                        Op::SumOfPairs => sum4(ks.as_chunks::<2>().0, |&[a, b]| v(a) * v(b)),
+                    },
+                );
+            }
+        }
+    }
+}
+
+/// `Σ f(x)` over `xs` with four running sums, so that a long list (the
+/// root's thousands of children, a literal's thousands of parents) is not
+/// one chain of dependent additions.
+#[inline(always)]
+fn sum4<T>(xs: &[T], f: impl Fn(&T) -> f64) -> f64 {
+    let (quads, rest) = xs.as_chunks::<4>();
+    let mut s = [0.0; 4];
+    for q in quads {
+        for (s, x) in s.iter_mut().zip(q) {
+            *s += f(x);
+        }
+    }
+    let tail: f64 = rest.iter().map(&f).sum();
+    (s[0] + s[1]) + (s[2] + s[3]) + tail
 }
 
 /// The children of a run's rows, `fan_in` per row.

@@ -33,7 +33,7 @@ use std::sync::OnceLock;
 
 use deeplog_semirings::LogDomain;
 
-use super::{fill_leaves, leaf_gradients, normal, seed_f64, Workspace};
+use super::{fill_leaves, leaf_gradients, normal, run_values, seed_f64, sum4, Workspace};
 use crate::eval::{Seeds, TileResult, Weights};
 use crate::layered::{LayeredCircuit, Op};
 
@@ -290,34 +290,21 @@ fn pass(
 /// Forward values of `rows`; `false` where one is not a normal `f64`.
 fn forward_rows(c: &LayeredCircuit, op: Op, rows: &Range<u32>, values: &[AtomicU64]) -> bool {
     let mut ok = true;
-    for row in rows.start as usize..rows.end as usize {
-        let kids = c.children_of(row);
-        let v = |k: u32| load(&values[k as usize]);
-        let x = match op {
-            Op::Sum => sum4(kids, |&k| v(k)),
-            Op::Product => kids.iter().map(|&k| v(k)).product(),
-            Op::SumOfPairs => sum4(kids.as_chunks::<2>().0, |&[a, b]| v(a) * v(b)),
-        };
-        ok &= normal(x);
-        store(&values[row], x);
+    let v = |k: u32| load(&values[k as usize]);
+    // The runs (rows of one fan-in) that overlap `rows`.
+    let first = c.runs.partition_point(|run| run.rows.end <= rows.start);
+    for run in c.runs[first..].iter().take_while(|run| run.rows.start < rows.end) {
+        let (from, to) = (run.rows.start.max(rows.start), run.rows.end.min(rows.end));
+        let k = run.fan_in as usize;
+        let start = run.children as usize + (from - run.rows.start) as usize * k;
+        let kids = &c.children[start..start + (to - from) as usize * k];
+        let out = &values[from as usize..to as usize];
+        run_values(op, k, out.len(), kids, v, |i, x| {
+            ok &= normal(x);
+            store(&out[i], x);
+        });
     }
     ok
-}
-
-/// `Σ f(x)` over `xs` with four running sums, so that a long list (the
-/// root's thousands of children, a literal's thousands of parents) is not
-/// one chain of dependent additions.
-#[inline(always)]
-fn sum4<T>(xs: &[T], f: impl Fn(&T) -> f64) -> f64 {
-    let (quads, rest) = xs.as_chunks::<4>();
-    let mut s = [0.0; 4];
-    for q in quads {
-        for (s, x) in s.iter_mut().zip(q) {
-            *s += f(x);
-        }
-    }
-    let tail: f64 = rest.iter().map(&f).sum();
-    (s[0] + s[1]) + (s[2] + s[3]) + tail
 }
 
 /// Adjoints of `rows`, pulled from their parents'.
