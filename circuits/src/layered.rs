@@ -5,7 +5,9 @@
 //! within a layer), so each layer is a contiguous range of rows and one
 //! layer is one gather + segmented reduction over a CSR array (`offsets`,
 //! `children`). Unlike KLay, an edge may skip layers: a node reads from any
-//! earlier layer, so no single-child padding nodes are inserted.
+//! earlier layer, so no single-child padding nodes are inserted. Within a
+//! segment rows are sorted by fan-in, so rows of equal fan-in form runs
+//! (`Run`) whose children need no offsets.
 //!
 //! Binary products that are used by exactly one sum (an SDD's elements,
 //! `prime ∧ sub`) are *fused* into that sum: it becomes a
