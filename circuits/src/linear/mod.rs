@@ -165,7 +165,7 @@ fn forward(c: &LayeredCircuit, width: usize, values: &mut [f64]) {
             // Children lie in earlier layers, so below the run's rows.
             let (earlier, rest) = values.split_at_mut(run.rows.start as usize);
             let out = &mut rest[..run.rows.len()];
-            let (k, kids) = (run.fan_in as usize, run_children(c, run));
+            let (k, kids) = (run.fan_in as usize, run_children(c, run, run.rows.clone()));
             run_values(run.op, k, out.len(), kids, |k| earlier[k as usize], |i, x| out[i] = x);
         }
         return;
@@ -255,10 +255,12 @@ fn sum4<T>(xs: &[T], f: impl Fn(&T) -> f64) -> f64 {
     (s[0] + s[1]) + (s[2] + s[3]) + tail
 }
 
-/// The children of a run's rows, `fan_in` per row.
-fn run_children<'c>(c: &'c LayeredCircuit, run: &crate::layered::Run) -> &'c [u32] {
-    let start = run.children as usize;
-    &c.children[start..start + run.rows.len() * run.fan_in as usize]
+/// The children of rows `rows` of `run` (a part of its rows), `fan_in`
+/// per row.
+fn run_children<'c>(c: &'c LayeredCircuit, run: &crate::layered::Run, rows: std::ops::Range<u32>) -> &'c [u32] {
+    let k = run.fan_in as usize;
+    let start = run.children as usize + (rows.start - run.rows.start) as usize * k;
+    &c.children[start..start + rows.len() * k]
 }
 
 /// Root values of a tile as log-domain values, `[roots × width]`.
@@ -393,8 +395,10 @@ fn backward(c: &LayeredCircuit, width: usize, values: &[f64], adjoints: &mut [f6
             // Children lie in earlier layers, so below the run's rows.
             let (earlier, rest) = adjoints.split_at_mut(run.rows.start as usize);
             let gs = &rest[..run.rows.len()];
-            let kids = run_children(c, run);
+            let kids = run_children(c, run, run.rows.clone());
             let v = |k: u32| values[k as usize];
+            // (Rows without children have nothing to pass on; `chunks`
+            // needs a non-zero size.)
             for (&g, ks) in gs.iter().zip(kids.chunks(run.fan_in.max(1) as usize)) {
                 if g == 0.0 {
                     continue;

@@ -33,7 +33,7 @@ use std::sync::OnceLock;
 
 use deeplog_semirings::LogDomain;
 
-use super::{fill_leaves, leaf_gradients, normal, run_values, seed_f64, sum4, Workspace};
+use super::{fill_leaves, leaf_gradients, normal, run_children, run_values, seed_f64, sum4, Workspace};
 use crate::eval::{Seeds, TileResult, Weights};
 use crate::layered::{LayeredCircuit, Op};
 
@@ -295,11 +295,9 @@ fn forward_rows(c: &LayeredCircuit, op: Op, rows: &Range<u32>, values: &[AtomicU
     let first = c.runs.partition_point(|run| run.rows.end <= rows.start);
     for run in c.runs[first..].iter().take_while(|run| run.rows.start < rows.end) {
         let (from, to) = (run.rows.start.max(rows.start), run.rows.end.min(rows.end));
-        let k = run.fan_in as usize;
-        let start = run.children as usize + (from - run.rows.start) as usize * k;
-        let kids = &c.children[start..start + (to - from) as usize * k];
+        let kids = run_children(c, run, from..to);
         let out = &values[from as usize..to as usize];
-        run_values(op, k, out.len(), kids, v, |i, x| {
+        run_values(op, run.fan_in as usize, out.len(), kids, v, |i, x| {
             ok &= normal(x);
             store(&out[i], x);
         });
