@@ -154,56 +154,93 @@ impl LayeredCircuit {
             }
             out
         };
-        let mut layer = vec![0u32; nodes.len()];
-        for (i, n) in nodes.iter().enumerate() {
-            if n.children().is_empty() || fused[i] {
-                continue;
-            }
-            layer[i] =
-                effective(i).into_iter().map(|c| if c == usize::MAX { 1 } else { layer[c] + 1 }).max().unwrap_or(0);
-        }
         let live = |i: usize| reachable[i] && !fused[i];
-        let depth = (0..nodes.len()).filter(|&i| live(i)).map(|i| layer[i]).max().unwrap_or(0) as usize;
 
-        // Bucket internal nodes by (layer, op); leaves stay in node order.
+        // Leaves in node order, constants first: the reverse pass skips rows
+        // below the first literal (their adjoints are never read, and
+        // `true`, partner of every unpaired child, would serialise the
+        // adjoint updates).
         let mut leaves = Vec::new();
-        let mut row_of = vec![u32::MAX; nodes.len() + 1];
-        let mut buckets: Vec<[Vec<usize>; 3]> = vec![[Vec::new(), Vec::new(), Vec::new()]; depth + 1];
         for (i, n) in nodes.iter().enumerate() {
-            if !live(i) {
-                continue;
-            }
             match n {
+                _ if !live(i) => {}
                 Node::False => leaves.push((i, Leaf::Constant(false))),
                 Node::True => leaves.push((i, Leaf::Constant(true))),
                 Node::Literal(l) => leaves.push((i, Leaf::Literal(*l))),
-                Node::Product(_) => buckets[layer[i] as usize][0].push(i),
-                Node::Sum(_) if pairs_of(i) => buckets[layer[i] as usize][2].push(i),
-                Node::Sum(_) => buckets[layer[i] as usize][1].push(i),
+                Node::Product(_) | Node::Sum(_) => {}
             }
         }
         if needs_true && true_row_node.is_none() {
             leaves.push((nodes.len(), Leaf::Constant(true)));
         }
-        // Constants first: the reverse pass skips rows below the first
-        // literal (their adjoints are never read, and `true`, partner of
-        // every unpaired child, would serialise the adjoint updates).
         leaves.sort_by_key(|(_, l)| matches!(l, Leaf::Literal(_)));
-        let num_constants = leaves.iter().take_while(|(_, l)| matches!(l, Leaf::Constant(_))).count() as u32;
+        // Each live node's draft id: its leaf row, or leaves + its place
+        // among the internal nodes (in node order, so children first).
+        let mut id = vec![u32::MAX; nodes.len() + 1];
         for (row, (i, _)) in leaves.iter().enumerate() {
-            row_of[*i] = row as u32;
+            id[*i] = row as u32;
         }
-        let true_row = row_of[true_row_node.unwrap_or(nodes.len())];
-        let mut next = leaves.len() as u32;
+        let true_id = id[true_row_node.unwrap_or(nodes.len())];
+        let mut internal = Vec::new();
+        for (i, n) in nodes.iter().enumerate() {
+            let op = match n {
+                _ if !live(i) => continue,
+                Node::Product(_) => Op::Product,
+                Node::Sum(_) if pairs_of(i) => Op::SumOfPairs,
+                Node::Sum(_) => Op::Sum,
+                Node::False | Node::True | Node::Literal(_) => continue,
+            };
+            let children = effective(i).into_iter().map(|c| if c == usize::MAX { true_id } else { id[c] }).collect();
+            id[i] = (leaves.len() + internal.len()) as u32;
+            internal.push((op, children));
+        }
+        let roots = circuit.roots().iter().map(|r| id[r.index()]).collect();
+        let leaves = leaves.into_iter().map(|(_, l)| l).collect();
+        Self::lay_out(leaves, internal, roots, circuit.num_slots(), properties, circuit.rewritten())
+    }
+
+    /// Lays out rows given as a draft: `leaves` (constants first), then
+    /// internal rows `(op, children)` whose children are draft ids (a leaf's
+    /// index, or `leaves.len()` + an earlier internal row's index), and the
+    /// roots as draft ids.
+    fn lay_out(
+        leaves: Vec<Leaf>,
+        internal: Vec<(Op, Vec<u32>)>,
+        roots: Vec<u32>,
+        num_slots: u32,
+        properties: Properties,
+        rewritten: Option<Rewrites>,
+    ) -> Self {
+        let first = leaves.len() as u32;
+        let num_constants = leaves.iter().take_while(|l| matches!(l, Leaf::Constant(_))).count() as u32;
+        let layer_of = |layer: &[u32], c: u32| if c < first { 0 } else { layer[(c - first) as usize] };
+        let mut layer = Vec::with_capacity(internal.len());
+        for (_, children) in &internal {
+            let l = children.iter().map(|&c| layer_of(&layer, c)).max().unwrap_or(0) + 1;
+            layer.push(l);
+        }
+        let depth = layer.iter().copied().max().unwrap_or(0) as usize;
+        // Bucket internal rows by (layer, op): products, sums, sums of pairs.
+        let mut buckets: Vec<[Vec<usize>; 3]> = vec![[Vec::new(), Vec::new(), Vec::new()]; depth];
+        for (k, (op, _)) in internal.iter().enumerate() {
+            let slot = match op {
+                Op::Product => 0,
+                Op::Sum => 1,
+                Op::SumOfPairs => 2,
+            };
+            buckets[layer[k] as usize - 1][slot].push(k);
+        }
+        let mut row_of: Vec<u32> = (0..first).chain(std::iter::repeat_n(u32::MAX, internal.len())).collect();
+        let mut next = first;
         let mut offsets = vec![0u32];
-        let mut children = Vec::new();
+        let mut children = Vec::with_capacity(internal.iter().map(|(_, c)| c.len()).sum());
         let mut layers = Vec::with_capacity(depth);
-        for bucket in buckets.iter_mut().skip(1) {
+        for bucket in buckets.iter_mut() {
             // Rows of equal fan-in together: a pass's per-row loop then
             // runs the same trip count many times over (its branches
-            // predicted), and node order within a fan-in keeps locality.
+            // predicted), and draft order within a fan-in keeps locality.
             for ops in bucket.iter_mut() {
-                ops.sort_by_cached_key(|&i| effective(i).len());
+                ops.sort_by_key(|&k| internal[k].1.len());
             }
             let mut segments = Vec::new();
             for (ops, op) in bucket.iter().zip([Op::Product, Op::Sum, Op::SumOfPairs]) {
@@ -211,18 +248,16 @@ impl LayeredCircuit {
                     continue;
                 }
                 let start = next;
-                for &i in ops {
-                    row_of[i] = next;
+                for &k in ops {
+                    row_of[first as usize + k] = next;
                     next += 1;
-                    children
-                        .extend(effective(i).into_iter().map(|c| if c == usize::MAX { true_row } else { row_of[c] }));
+                    children.extend(internal[k].1.iter().map(|&c| row_of[c as usize]));
                     offsets.push(children.len() as u32);
                 }
                 segments.push(Segment { op, rows: start..next });
             }
             layers.push(Layer { segments });
         }
-        let first = leaves.len() as u32;
         let mut runs: Vec<Run> = Vec::new();
         for seg in layers.iter().flat_map(|l| &l.segments) {
             // A run never crosses a segment: its rows must not read each other.
@@ -235,17 +270,66 @@ impl LayeredCircuit {
             }
         }
         LayeredCircuit {
-            leaves: leaves.into_iter().map(|(_, l)| l).collect(),
+            leaves,
             layers,
             offsets,
             children,
             runs,
-            roots: circuit.roots().iter().map(|r| row_of[r.index()]).collect(),
-            num_slots: circuit.num_slots(),
+            roots: roots.into_iter().map(|r| row_of[r as usize]).collect(),
+            num_slots,
             num_constants,
             properties,
-            rewritten: circuit.rewritten(),
+            rewritten,
         }
+    }
+
+    /// The same circuit with no row of more than `max` children (`max`
+    /// even, at least 4), or `None` when no row has more. A wider row's
+    /// children are cut into balanced chunks, each a new row of the same op
+    /// (a `SumOfPairs` row's chunks keep whole pairs), and the row becomes
+    /// the sum (or product) of its chunks, over as many levels as needed.
+    /// Every algebra's sum and product are associative, so values agree up
+    /// to rounding, and a maximum's derivative still goes to the first
+    /// child attaining it (the first chunk attaining it, and in that chunk
+    /// the first child). Row order within a chunk is kept.
+    ///
+    /// The GPU evaluator lays circuits out this way: one thread reads a
+    /// row's children in turn, and a single row of 10⁴ children would hold
+    /// up its whole layer.
+    pub fn with_fan_in_at_most(&self, max: u32) -> Option<LayeredCircuit> {
+        assert!(max >= 4 && max.is_multiple_of(2), "a fan-in bound must be even and at least 4, not {max}");
+        let max = max as usize;
+        let first = self.leaves.len();
+        if (first..self.num_rows()).all(|r| self.children_of(r).len() <= max) {
+            return None;
+        }
+        let ops = self.layers.iter().flat_map(|l| &l.segments).flat_map(|s| std::iter::repeat_n(s.op, s.rows.len()));
+        // Each row's draft id (see `lay_out`).
+        let mut id: Vec<u32> = (0..first as u32).collect();
+        let mut internal: Vec<(Op, Vec<u32>)> = Vec::with_capacity(self.num_rows() - first);
+        for (row, mut op) in (first..self.num_rows()).zip(ops) {
+            let mut children: Vec<u32> = self.children_of(row).iter().map(|&c| id[c as usize]).collect();
+            while children.len() > max {
+                let pieces = children.len().div_ceil(max);
+                let mut size = children.len().div_ceil(pieces);
+                if op == Op::SumOfPairs {
+                    size += size % 2;
+                }
+                let mut chunks = Vec::with_capacity(pieces);
+                for chunk in children.chunks(size) {
+                    chunks.push((first + internal.len()) as u32);
+                    internal.push((op, chunk.to_vec()));
+                }
+                children = chunks;
+                if op == Op::SumOfPairs {
+                    op = Op::Sum;
+                }
+            }
+            id.push((first + internal.len()) as u32);
+            internal.push((op, children));
+        }
+        let roots = self.roots.iter().map(|&r| id[r as usize]).collect();
+        Some(Self::lay_out(self.leaves.clone(), internal, roots, self.num_slots, self.properties, self.rewritten))
     }
 
     /// Rows `0..num_constants()` are the constant leaves.

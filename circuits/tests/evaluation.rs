@@ -2,6 +2,7 @@
 //! deterministic, decomposable circuits equal sums over all assignments;
 //! gradients equal finite differences and hand-derived values.
 
+use deeplog_circuits::layered::Op;
 use deeplog_circuits::properties::{check, smooth};
 use deeplog_circuits::testing::{random_case, Rng};
 use deeplog_circuits::{Circuit, CircuitBuilder, CpuEvaluator, EvalError, LayeredCircuit, Node, SlotId, Weights};
@@ -313,4 +314,81 @@ fn tiny_probabilities_fall_back_to_log_space() {
     let expected = n as f64 * 1e-3f64.ln();
     assert!((v[0] - expected).abs() < 1e-9 * expected.abs(), "{} vs {expected}", v[0]);
     assert!(g.positive.iter().all(|&x| (x - 1.0).abs() < 1e-12), "{:?}", &g.positive[..3]);
+}
+
+/// Rows cut to a bound on their fan-in (`with_fan_in_at_most`, as the GPU
+/// lays circuits out) give the same roots and gradients in every algebra:
+/// to rounding where sums and products are reassociated, exactly where
+/// they are minima and maxima (Gödel), ties included.
+#[test]
+fn rows_cut_to_a_fan_in_bound_evaluate_the_same() {
+    fn compare<A: deeplog_semirings::Differentiable<Value = f64>>(
+        original: &LayeredCircuit,
+        cut: &LayeredCircuit,
+        w: &Weights<f64>,
+        tol: f64,
+        what: &str,
+    ) {
+        // Algebras that need a smooth circuit refuse an unsmoothed one.
+        let Ok(a) = CpuEvaluator::<A>::new(original) else { return };
+        let b = CpuEvaluator::<A>::new(cut).unwrap_or_else(|e| panic!("{what}, {}: {e}", A::NAME));
+        let close = |x: f64, y: f64| x == y || (x - y).abs() <= tol * x.abs().max(y.abs()).max(1.0);
+        let (va, ga) = a.forward_backward(w, None).unwrap();
+        let (vb, gb) = b.forward_backward(w, None).unwrap();
+        for (x, y) in va.iter().zip(&vb).chain(ga.positive.iter().zip(&gb.positive)) {
+            assert!(close(*x, *y), "{what}, {}: {x} vs {y}", A::NAME);
+        }
+    }
+    // Exactly one of n: a sum of n binary products (fused into one row of
+    // 2n children, pairs to be cut whole) of a literal and a wide product.
+    let exactly_one = |n: u32| {
+        let mut b = CircuitBuilder::new(n);
+        let terms = (0..n)
+            .map(|i| {
+                let x = b.literal(SlotId(i), true);
+                let others = (0..n).filter(|&j| j != i).map(|j| b.literal(SlotId(j), false)).collect();
+                let rest = b.product(others);
+                b.product(vec![x, rest])
+            })
+            .collect();
+        let s = b.sum(terms);
+        let c = b.finish(vec![s]);
+        let p = (0..n).map(|i| 0.1 + 0.8 * i as f64 / n as f64).collect();
+        (c, p)
+    };
+    let cases =
+        (0..2000u64).map(|seed| (seed, random_case(seed))).chain((3..=12).map(|n| (10_000 + n as u64, exactly_one(n))));
+    let (mut cut_rows, mut cut_pairs) = (0, 0);
+    for (seed, (c, p)) in cases {
+        let c = smooth(&c, false);
+        let original = LayeredCircuit::new(&c);
+        let max = if seed % 3 == 0 { 6 } else { 4 };
+        let Some(cut) = original.with_fan_in_at_most(max) else { continue };
+        cut_rows += 1;
+        let wide_pairs = original.layers().iter().flat_map(|l| &l.segments).filter(|s| s.op == Op::SumOfPairs);
+        if wide_pairs.flat_map(|s| s.rows.clone()).any(|r| original.children_of(r as usize).len() > max as usize) {
+            cut_pairs += 1;
+        }
+        for row in cut.leaves().len()..cut.num_rows() {
+            assert!(cut.children_of(row).len() <= max as usize, "seed {seed}: row {row}");
+            assert!(cut.children_of(row).iter().all(|&c| (c as usize) < row), "seed {seed}: row {row}");
+        }
+        assert_eq!((cut.num_roots(), cut.num_slots()), (original.num_roots(), original.num_slots()));
+        let what = format!("seed {seed}, fan-in at most {max}");
+        let batch = 3;
+        let mut rng = Rng(seed ^ 0xfa1);
+        let w: Vec<f64> = p.iter().flat_map(|&x| (0..batch).map(move |b| x * (0.6 + 0.2 * b as f64))).collect();
+        let logs = w.iter().map(|x| x.ln()).collect();
+        compare::<Probability<f64>>(&original, &cut, &Weights::complementary(batch, w.clone()), 1e-12, &what);
+        compare::<ProductTNorm<f64>>(&original, &cut, &Weights::complementary(batch, w.clone()), 1e-12, &what);
+        compare::<Lukasiewicz<f64>>(&original, &cut, &Weights::complementary(batch, w.clone()), 1e-12, &what);
+        compare::<LogProbability<f64>>(&original, &cut, &Weights::complementary(batch, logs), 1e-12, &what);
+        let mp = w.iter().map(|x| x.ln()).collect();
+        compare::<MaxProduct<f64>>(&original, &cut, &Weights::complementary(batch, mp), 1e-12, &what);
+        // Truth degrees from three values: many ties, which must go to the
+        // same child.
+        let ties = (0..w.len()).map(|_| [0.25, 0.5, 0.75][rng.below(3)]).collect();
+        compare::<Godel<f64>>(&original, &cut, &Weights::complementary(batch, ties), 0.0, &what);
+    }
+    assert!(cut_rows > 100 && cut_pairs >= 10, "only {cut_rows} circuits had rows to cut, {cut_pairs} sums of pairs");
 }

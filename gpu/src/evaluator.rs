@@ -9,7 +9,7 @@ use deeplog_circuits::{EvalError, Gradients, LayeredCircuit, Weights};
 use deeplog_semirings::{Algebra, Boolean, Differentiable, Godel, LogProbability, Lukasiewicz, MaxProduct};
 use deeplog_semirings::{Probability, ProductTNorm};
 
-use crate::shader::{self, GATHER_CHUNK, OP_LEAF, OP_PAIRS, OP_PRODUCT, OP_SUM, WORKGROUP};
+use crate::shader::{self, GATHER_CHUNK, MAX_FAN_IN, OP_LEAF, OP_PAIRS, OP_PRODUCT, OP_SUM, WORKGROUP};
 use crate::Gpu;
 
 /// An algebra the GPU evaluates: its values as the shaders' `f32`.
@@ -215,6 +215,11 @@ impl<A: GpuAlgebra> GpuEvaluator<A> {
 
     fn build(gpu: &Gpu, circuit: &LayeredCircuit, backward: bool) -> Result<Self, EvalError> {
         check_requirements::<A>(circuit)?;
+        // One thread reads a row's children in turn: a row of 10⁴ children
+        // (an SDD's root often has them) would hold up its layer, so wide
+        // rows become sums (products) of chunks of rows.
+        let cut = circuit.with_fan_in_at_most(MAX_FAN_IN);
+        let circuit = cut.as_ref().unwrap_or(circuit);
         let Some(wgsl) = A::WGSL else {
             return Err(EvalError::NoGpuForm { algebra: A::NAME, why: "its values are not f32 numbers" });
         };

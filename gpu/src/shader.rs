@@ -23,7 +23,11 @@ pub const OP_PAIRS: u32 = 2;
 pub const OP_LEAF: u32 = 3;
 /// Rows with more parents than this gather them in chunks of this many,
 /// one invocation per chunk (the `gather` kernel).
-pub const GATHER_CHUNK: u32 = 16384;
+pub const GATHER_CHUNK: u32 = 256;
+/// The most children of an uploaded row: wider rows are cut into chunks
+/// (`LayeredCircuit::with_fan_in_at_most`), so that no invocation's loop
+/// holds up its layer.
+pub const MAX_FAN_IN: u32 = 256;
 
 /// `exp` and `ln` to about an ulp of `f32` on every device (WGSL's own
 /// are only specified to a few ulps, or 2⁻²¹ absolute for `log` near 1,
@@ -209,13 +213,13 @@ const BACKWARD: &str = r#"
 @group(0) @binding(19) var<storage, read_write> partials: array<f32>;
 
 // Per (chunk, column): the sum of one chunk of a many-parent row's
-// incoming contributions (chunks `start .. start + count`). llvmpipe
-// (Mesa's software Vulkan) ends an invocation's loops after 65535
-// iterations in all, and a node shared by 10⁵ parents is ordinary, so such
-// a row's parents are summed CHUNK at a time, one invocation per chunk,
-// before the row's own invocation adds up the chunks. (A node with more
-// than about 65000 children would still exceed llvmpipe's budget; real
-// GPUs have none.)
+// incoming contributions (chunks `start .. start + count`). A node shared
+// by 10⁵ parents is ordinary; one invocation reading them all in turn
+// would hold up its layer (and llvmpipe, Mesa's software Vulkan, ends an
+// invocation's loops after 65535 iterations in all). So such a row's
+// parents are summed GATHER_CHUNK at a time, one invocation per chunk,
+// before the row's own invocation adds up the chunks. Children need no
+// such pass: no uploaded row has more than MAX_FAN_IN.
 @compute @workgroup_size(WORKGROUP)
 fn gather(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
           @builtin(local_invocation_index) li: u32) {
