@@ -68,6 +68,34 @@ pub(crate) struct Run {
     pub(crate) children: u32,
 }
 
+/// Internal rows before layout, children before parents, as CSR. A row's
+/// children are *draft ids*: a leaf's row, or the number of leaves plus an
+/// earlier internal row's index.
+struct Draft {
+    first: u32,
+    ops: Vec<Op>,
+    offsets: Vec<u32>,
+    children: Vec<u32>,
+}
+
+impl Draft {
+    fn new(leaves: usize) -> Draft {
+        Draft { first: leaves as u32, ops: Vec::new(), offsets: vec![0], children: Vec::new() }
+    }
+
+    /// Appends a row; its draft id.
+    fn push(&mut self, op: Op, children: impl IntoIterator<Item = u32>) -> u32 {
+        self.children.extend(children);
+        self.offsets.push(self.children.len() as u32);
+        self.ops.push(op);
+        self.first + self.ops.len() as u32 - 1
+    }
+
+    fn children(&self, k: usize) -> &[u32] {
+        &self.children[self.offsets[k] as usize..self.offsets[k + 1] as usize]
+    }
+}
+
 /// A circuit laid out for evaluation.
 #[derive(Clone, Debug)]
 pub struct LayeredCircuit {
@@ -181,7 +209,7 @@ impl LayeredCircuit {
             id[*i] = row as u32;
         }
         let true_id = id[true_row_node.unwrap_or(nodes.len())];
-        let mut internal = Vec::new();
+        let mut draft = Draft::new(leaves.len());
         for (i, n) in nodes.iter().enumerate() {
             let op = match n {
                 _ if !live(i) => continue,
@@ -190,22 +218,18 @@ impl LayeredCircuit {
                 Node::Sum(_) => Op::Sum,
                 Node::False | Node::True | Node::Literal(_) => continue,
             };
-            let children = effective(i).into_iter().map(|c| if c == usize::MAX { true_id } else { id[c] }).collect();
-            id[i] = (leaves.len() + internal.len()) as u32;
-            internal.push((op, children));
+            id[i] = draft.push(op, effective(i).into_iter().map(|c| if c == usize::MAX { true_id } else { id[c] }));
         }
         let roots = circuit.roots().iter().map(|r| id[r.index()]).collect();
         let leaves = leaves.into_iter().map(|(_, l)| l).collect();
-        Self::lay_out(leaves, internal, roots, circuit.num_slots(), properties, circuit.rewritten())
+        Self::lay_out(leaves, draft, roots, circuit.num_slots(), properties, circuit.rewritten())
     }
 
-    /// Lays out rows given as a draft: `leaves` (constants first), then
-    /// internal rows `(op, children)` whose children are draft ids (a leaf's
-    /// index, or `leaves.len()` + an earlier internal row's index), and the
-    /// roots as draft ids.
+    /// Lays out `leaves` (constants first), the internal rows of `draft` and
+    /// `roots` (draft ids).
     fn lay_out(
         leaves: Vec<Leaf>,
-        internal: Vec<(Op, Vec<u32>)>,
+        draft: Draft,
         roots: Vec<u32>,
         num_slots: u32,
         properties: Properties,
@@ -214,15 +238,16 @@ impl LayeredCircuit {
         let first = leaves.len() as u32;
         let num_constants = leaves.iter().take_while(|l| matches!(l, Leaf::Constant(_))).count() as u32;
         let layer_of = |layer: &[u32], c: u32| if c < first { 0 } else { layer[(c - first) as usize] };
-        let mut layer = Vec::with_capacity(internal.len());
-        for (_, children) in &internal {
-            let l = children.iter().map(|&c| layer_of(&layer, c)).max().unwrap_or(0) + 1;
+        let internal = draft.ops.len();
+        let mut layer = Vec::with_capacity(internal);
+        for k in 0..internal {
+            let l = draft.children(k).iter().map(|&c| layer_of(&layer, c)).max().unwrap_or(0) + 1;
             layer.push(l);
         }
         let depth = layer.iter().copied().max().unwrap_or(0) as usize;
         // Bucket internal rows by (layer, op): products, sums, sums of pairs.
         let mut buckets: Vec<[Vec<usize>; 3]> = vec![[Vec::new(), Vec::new(), Vec::new()]; depth];
-        for (k, (op, _)) in internal.iter().enumerate() {
+        for (k, op) in draft.ops.iter().enumerate() {
             let slot = match op {
                 Op::Product => 0,
                 Op::Sum => 1,
@@ -230,17 +255,18 @@ impl LayeredCircuit {
             };
             buckets[layer[k] as usize - 1][slot].push(k);
         }
-        let mut row_of: Vec<u32> = (0..first).chain(std::iter::repeat_n(u32::MAX, internal.len())).collect();
+        let mut row_of: Vec<u32> = (0..first).chain(std::iter::repeat_n(u32::MAX, internal)).collect();
         let mut next = first;
-        let mut offsets = vec![0u32];
-        let mut children = Vec::with_capacity(internal.iter().map(|(_, c)| c.len()).sum());
+        let mut offsets = Vec::with_capacity(internal + 1);
+        offsets.push(0u32);
+        let mut children = Vec::with_capacity(draft.children.len());
         let mut layers = Vec::with_capacity(depth);
         for bucket in buckets.iter_mut() {
             // Rows of equal fan-in together: a pass's per-row loop then
             // runs the same trip count many times over (its branches
             // predicted), and draft order within a fan-in keeps locality.
             for ops in bucket.iter_mut() {
-                ops.sort_by_key(|&k| internal[k].1.len());
+                ops.sort_by_key(|&k| draft.children(k).len());
             }
             let mut segments = Vec::new();
             for (ops, op) in bucket.iter().zip([Op::Product, Op::Sum, Op::SumOfPairs]) {
@@ -251,7 +277,7 @@ impl LayeredCircuit {
                 for &k in ops {
                     row_of[first as usize + k] = next;
                     next += 1;
-                    children.extend(internal[k].1.iter().map(|&c| row_of[c as usize]));
+                    children.extend(draft.children(k).iter().map(|&c| row_of[c as usize]));
                     offsets.push(children.len() as u32);
                 }
                 segments.push(Segment { op, rows: start..next });
@@ -306,9 +332,15 @@ impl LayeredCircuit {
         let ops = self.layers.iter().flat_map(|l| &l.segments).flat_map(|s| std::iter::repeat_n(s.op, s.rows.len()));
         // Each row's draft id (see `lay_out`).
         let mut id: Vec<u32> = (0..first as u32).collect();
-        let mut internal: Vec<(Op, Vec<u32>)> = Vec::with_capacity(self.num_rows() - first);
+        let mut draft = Draft::new(first);
         for (row, mut op) in (first..self.num_rows()).zip(ops) {
-            let mut children: Vec<u32> = self.children_of(row).iter().map(|&c| id[c as usize]).collect();
+            let ks = self.children_of(row);
+            if ks.len() <= max {
+                let d = draft.push(op, ks.iter().map(|&c| id[c as usize]));
+                id.push(d);
+                continue;
+            }
+            let mut children: Vec<u32> = ks.iter().map(|&c| id[c as usize]).collect();
             while children.len() > max {
                 let pieces = children.len().div_ceil(max);
                 let mut size = children.len().div_ceil(pieces);
@@ -317,19 +349,17 @@ impl LayeredCircuit {
                 }
                 let mut chunks = Vec::with_capacity(pieces);
                 for chunk in children.chunks(size) {
-                    chunks.push((first + internal.len()) as u32);
-                    internal.push((op, chunk.to_vec()));
+                    chunks.push(draft.push(op, chunk.iter().copied()));
                 }
                 children = chunks;
                 if op == Op::SumOfPairs {
                     op = Op::Sum;
                 }
             }
-            id.push((first + internal.len()) as u32);
-            internal.push((op, children));
+            id.push(draft.push(op, children));
         }
         let roots = self.roots.iter().map(|&r| id[r as usize]).collect();
-        Some(Self::lay_out(self.leaves.clone(), internal, roots, self.num_slots, self.properties, self.rewritten))
+        Some(Self::lay_out(self.leaves.clone(), draft, roots, self.num_slots, self.properties, self.rewritten))
     }
 
     /// Rows `0..num_constants()` are the constant leaves.
