@@ -73,9 +73,16 @@ run() {
   probe() { "$bin/deeplog" circuit eval .device/circuits/road_r.sdd --device gpu --json; }
   if ! probe; then
     # NVIDIA's Vulkan driver manifest where the loader may not look.
-    export VK_DRIVER_FILES=/usr/local/nvidia/share/vulkan/icd.d/nvidia_icd.json
-    ls /usr/local/nvidia/share/vulkan/icd.d /usr/share/vulkan/icd.d /etc/vulkan/icd.d 2>&1 || true
-    probe || { echo "no GPU adapter: see above"; exit 1; }
+    local icd=/usr/local/nvidia/share/vulkan/icd.d/nvidia_icd.json
+    [[ -f $icd ]] || icd=$(find / -xdev -name 'nvidia_icd*.json' 2>/dev/null | head -n 1)
+    echo "retrying with VK_DRIVER_FILES=$icd"
+    export VK_DRIVER_FILES=$icd
+    if ! probe; then
+      ls /usr/local/nvidia/share/vulkan/icd.d /usr/share/vulkan/icd.d /etc/vulkan/icd.d 2>&1
+      ldconfig -p | grep -E 'libvulkan|nvidia' | head -n 20
+      echo "no GPU adapter: see above"
+      exit 1
+    fi
   fi
   date
   DEEPLOG_BIN=$bin/deeplog timeout 300 bench/gpu.sh --devices gpu --cpu-from .device/cpu.json \

@@ -58,9 +58,13 @@ def run(path, batch, device, repeat):
            "--grad", "--repeat", str(repeat), "--json", "--device", device]
     p = subprocess.run(cmd, capture_output=True, text=True, env=env)
     if p.returncode != 0:
-        sys.exit(f"{' '.join(cmd)} failed:\n{p.stderr}")
+        # Reported, and the rest of the table still measured.
+        print(f"{' '.join(cmd)} failed:\n{p.stderr}", file=sys.stderr)
+        failures.append(f"{os.path.basename(path)}, batch {batch}, {device}: {p.stderr.strip()}")
+        return None
     return json.loads(p.stdout)
 
+failures = []
 saved = {"cpu_host": None, "gpu_host": None, "runs": {}}
 if args.cpu_from:
     with open(args.cpu_from) as f:
@@ -75,8 +79,8 @@ for name in names:
         print(f"skipped {name}: {path} is missing", file=sys.stderr)
         continue
     for batch in batches:
-        if "cpu" in devices:
-            saved["runs"][f"{name}/{batch}/cpu"] = run(path, batch, "cpu", args.repeat)
+        if "cpu" in devices and (cpu := run(path, batch, "cpu", args.repeat)):
+            saved["runs"][f"{name}/{batch}/cpu"] = cpu
             saved["cpu_host"] = here
         if "gpu" in devices:
             # One timed pass first; the median of --repeat passes where a
@@ -84,10 +88,11 @@ for name in names:
             # seconds on the largest circuit; the whole run stays within
             # minutes).
             gpu = run(path, batch, "gpu", 1)
-            if gpu["timing"]["forward_backward_s"] < 1.0:
+            if gpu and gpu["timing"]["forward_backward_s"] < 1.0:
                 gpu = run(path, batch, "gpu", args.repeat)
-            saved["runs"][f"{name}/{batch}/gpu"] = gpu
-            saved["gpu_host"] = here
+            if gpu:
+                saved["runs"][f"{name}/{batch}/gpu"] = gpu
+                saved["gpu_host"] = here
         got = [saved["runs"].get(f"{name}/{batch}/{d}") for d in ("cpu", "gpu")]
         print(f"{name} batch {batch}: " + ", ".join(
             f"{d} {r['timing']['forward_backward_s']:.3g} s" for d, r in zip(("cpu", "gpu"), got) if r),
@@ -171,9 +176,12 @@ for name in names:
                          + ("targets met" if met else "targets NOT met") + " (≥ 10×, ≥ 1e9 edges/s).")
 if checked:
     lines.append(f"\nTargets met in {sum(checked)} of {len(checked)} cases.")
+for f in failures:
+    lines.append(f"\nFailed: {f}")
 lines.append(f"\nMeasured {time.strftime('%Y-%m-%d %H:%M')} in {time.time() - start:.0f} s.")
 with open(args.out + ".tmp", "w") as f:
     f.write("\n".join(lines) + "\n")
 os.replace(args.out + ".tmp", args.out)
 print("\n".join(lines))
+sys.exit(1 if failures else 0)
 PY
