@@ -215,15 +215,15 @@ impl<A: GpuAlgebra> GpuEvaluator<A> {
 
     fn build(gpu: &Gpu, circuit: &LayeredCircuit, backward: bool) -> Result<Self, EvalError> {
         check_requirements::<A>(circuit)?;
+        let Some(wgsl) = A::WGSL else {
+            return Err(EvalError::NoGpuForm { algebra: A::NAME, why: "its values are not f32 numbers" });
+        };
+        gpu.check()?;
         // One thread reads a row's children in turn: a row of 10⁴ children
         // (an SDD's root often has them) would hold up its layer, so wide
         // rows become sums (products) of chunks of rows.
         let cut = circuit.with_fan_in_at_most(MAX_FAN_IN);
         let circuit = cut.as_ref().unwrap_or(circuit);
-        let Some(wgsl) = A::WGSL else {
-            return Err(EvalError::NoGpuForm { algebra: A::NAME, why: "its values are not f32 numbers" });
-        };
-        gpu.check()?;
         let device = &gpu.device;
         let scope = device.push_error_scope(wgpu::ErrorFilter::Validation);
         let oom = device.push_error_scope(wgpu::ErrorFilter::OutOfMemory);
