@@ -15,6 +15,9 @@
 //! value is `⊕_j (a_j ⊗ b_j)`; its other children are paired with the
 //! constant `true`. A fused product needs no row and no pass of its own.
 //!
+//! [`LayeredCircuit::with_fan_in_at_most`] lays the same circuit out with
+//! wide rows cut into chunks (the GPU evaluator's layout).
+//!
 //! Invariants: every child row is smaller than its parent's row; rows
 //! `0..leaves.len()` are leaves; `offsets` is non-decreasing with
 //! `offsets.len() == internal nodes + 1`; a `SumOfPairs` row has an even
