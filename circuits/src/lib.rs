@@ -9,7 +9,7 @@
 //! algebra of `deeplog-semirings`, batched over rayon, and refuses an algebra
 //! whose requirements the circuit does not meet. [`formats`] reads SDD
 //! (`.sdd`) and d-DNNF (`.nnf`, c2d and d4 dialects) files, reads and writes
-//! the project's own JSON format, and writes Graphviz DOT. [`compile`]
+//! the project's own JSON format, and writes Graphviz DOT. [`compile`](mod@compile)
 //! turns a ground [`logic::LogicProgram`] and its queries into one such
 //! circuit, deterministic and decomposable, for exact inference.
 //!

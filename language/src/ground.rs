@@ -19,7 +19,7 @@
 //!
 //! How it works, in order:
 //!
-//! 1. *Compile* ([`compile`]): every clause becomes patterns over numbered
+//! 1. *Compile* (`compile`): every clause becomes patterns over numbered
 //!    variables; a body becomes one or more conjunctions of literals (user
 //!    calls, negations, builtins, `findall/3`); a negated or aggregated
 //!    conjunction gets an auxiliary predicate of its own. Ground facts are

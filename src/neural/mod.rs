@@ -13,7 +13,7 @@
 //! the network through [`Network::backward`].
 //!
 //! The networks are the caller's: anything that implements [`Network`] —
-//! with `--features candle`, [`candle::CandleNetwork`] wraps a model of
+//! with `--features candle`, `candle::CandleNetwork` wraps a model of
 //! the candle deep-learning library — or, in the tests, a table of logits.
 
 #[cfg(feature = "candle")]

@@ -1,6 +1,6 @@
 //! Reduced ordered binary decision diagrams, and their circuits.
 //!
-//! One [`Bdd`] manager holds every query's diagram, so equal subfunctions
+//! One `Bdd` manager holds every query's diagram, so equal subfunctions
 //! are one node (unique table) and repeated operations one lookup
 //! (computed table). Nodes are never freed: a compilation is one batch, and
 //! the node budget bounds the total. Operations run on an explicit stack, so

@@ -59,7 +59,7 @@ pub struct Budget {
     /// Wall-clock limit for the whole compilation.
     pub timeout: Option<Duration>,
     /// Where to rewrite the lineage by the laws of the boolean lattice
-    /// before compiling it ([`rewrite`]; the bottom-up compiler only, the
+    /// before compiling it (`rewrite`; the bottom-up compiler only, the
     /// top-down one reads the rules themselves).
     pub rewrite_lineage: LineageRewriting,
 }
@@ -106,7 +106,7 @@ pub enum Method {
     #[default]
     Auto,
     /// Shannon expansion of the residual program with a cache of residual
-    /// programs ([`topdown`]). Programs whose relevant part negates an
+    /// programs (`topdown`). Programs whose relevant part negates an
     /// atom are compiled bottom-up instead.
     TopDown,
     /// Lineage formulas, then BDD operations on them ([`lineage`], [`bdd`]).
