@@ -583,7 +583,16 @@ impl<A: GpuAlgebra> GpuEvaluator<A> {
     /// Runs one tile; returns the roots `[roots × tile]` and, with
     /// `seeds`, the gradients `[2 · slots × tile]` (positive, then explicit
     /// negative).
-    fn run_tile(&self, input: &Tile, seeds: Option<&[f32]>) -> Result<(Vec<f32>, Vec<f32>), EvalError> {
+    ///
+    /// With `keep`, the roots and gradients are copied into columns `cols`
+    /// of whole-batch buffers on the device instead, and nothing is read
+    /// back.
+    fn run_tile(
+        &self,
+        input: &Tile,
+        seeds: Option<&[f32]>,
+        keep: Option<(&DeviceResults, std::ops::Range<usize>)>,
+    ) -> Result<(Vec<f32>, Vec<f32>), EvalError> {
         self.gpu.check()?;
         let width = input.width;
         let backward = seeds.is_some();
@@ -636,6 +645,26 @@ impl<A: GpuAlgebra> GpuEvaluator<A> {
         }
         let root_bytes = self.roots as u64 * width as u64 * 4;
         let grad_bytes = if backward { 2 * self.slots as u64 * width as u64 * 4 } else { 0 };
+        if let Some((kept, cols)) = keep {
+            // Row by row: a tile's rows are `width` long, the results' `batch`.
+            let row = width as u64 * 4;
+            let at = |r: u64| (r * kept.batch as u64 + cols.start as u64) * 4;
+            for r in 0..self.roots as u64 {
+                encoder.copy_buffer_to_buffer(&work.out, r * row, &kept.roots, at(r), row);
+            }
+            let slots = self.slots as u64;
+            let targets = [(0, kept.gradients.as_ref()), (slots, kept.negative_gradients.as_ref())];
+            if let (Some(g), true) = (&work.grads, backward) {
+                for (first, target) in targets {
+                    let Some(target) = target else { continue };
+                    for s in 0..slots {
+                        encoder.copy_buffer_to_buffer(g, (first + s) * row, target, at(s), row);
+                    }
+                }
+            }
+            self.gpu.submit_and_read(encoder, scope, &work.staging, 0)?;
+            return Ok((Vec::new(), Vec::new()));
+        }
         if root_bytes > 0 {
             encoder.copy_buffer_to_buffer(&work.out, 0, &work.staging, 0, root_bytes);
         }
@@ -688,10 +717,47 @@ impl<A: GpuAlgebra> GpuEvaluator<A> {
         let mut out = vec![A::zero(); self.roots as usize * w.batch];
         for start in (0..w.batch).step_by(tile) {
             let cols = start..(start + tile).min(w.batch);
-            let (roots, _) = self.run_tile(&self.tile(w, cols.clone(), None), None)?;
+            let (roots, _) = self.run_tile(&self.tile(w, cols.clone(), None), None, None)?;
             scatter(&roots, &cols, w.batch, &mut out, A::from_gpu);
         }
         Ok(out)
+    }
+
+    /// [`Evaluate::forward`] with the roots left on the device (see
+    /// [`DeviceResults`]). Returns once the work is done.
+    pub fn forward_on_device(&self, w: &Weights<A::Value>) -> Result<DeviceResults, EvalError> {
+        check_weights::<A>(&self.circuit, w)?;
+        let kept = self.results_on_device(w.batch, false, false)?;
+        let tile = self.tile_width(w.batch, false);
+        for start in (0..w.batch).step_by(tile) {
+            let cols = start..(start + tile).min(w.batch);
+            self.run_tile(&self.tile(w, cols.clone(), None), None, Some((&kept, cols)))?;
+        }
+        Ok(kept)
+    }
+
+    /// Whole-batch buffers for results kept on the device.
+    fn results_on_device(&self, batch: usize, gradients: bool, negative: bool) -> Result<DeviceResults, EvalError> {
+        let device = &self.gpu.device;
+        let oom = device.push_error_scope(wgpu::ErrorFilter::OutOfMemory);
+        let buffer = |label: &str, rows: u32| {
+            device.create_buffer(&wgpu::BufferDescriptor {
+                label: Some(label),
+                size: (rows.max(1) as u64 * batch as u64) * 4,
+                usage: wgpu::BufferUsages::STORAGE | wgpu::BufferUsages::COPY_SRC | wgpu::BufferUsages::COPY_DST,
+                mapped_at_creation: false,
+            })
+        };
+        let kept = DeviceResults {
+            batch,
+            roots: buffer("roots", self.roots),
+            gradients: gradients.then(|| buffer("gradients", self.slots)),
+            negative_gradients: (gradients && negative).then(|| buffer("negative gradients", self.slots)),
+        };
+        if let Some(e) = pollster::block_on(oom.pop()) {
+            return Err(EvalError::Device(format!("out of memory for results of batch {batch}: {e}")));
+        }
+        Ok(kept)
     }
 }
 
@@ -730,17 +796,8 @@ impl<A: GpuAlgebra + Differentiable> GpuEvaluator<A> {
         seeds: Option<&[A::Value]>,
     ) -> Result<Evaluated<A::Value>, EvalError> {
         check_weights::<A>(&self.circuit, w)?;
-        if self.pipelines.backward.is_none() {
-            return Err(EvalError::Device(
-                "this GPU evaluator was made for forward passes only (use GpuEvaluator::differentiable)".into(),
-            ));
-        }
+        let seeds = self.gpu_seeds(seeds)?;
         let roots = self.roots as usize;
-        let seeds: Vec<f32> = match seeds {
-            Some(s) if s.len() != roots => return Err(EvalError::SeedShape { got: s.len(), roots }),
-            Some(s) => s.iter().map(|&v| A::adjoint_to_gpu(v)).collect(),
-            None => vec![1.0; roots],
-        };
         let tile = self.tile_width(w.batch, true);
         let slots = self.slots as usize;
         let mut values = vec![A::zero(); roots * w.batch];
@@ -749,7 +806,7 @@ impl<A: GpuAlgebra + Differentiable> GpuEvaluator<A> {
         let dneg: DerivativeOfNegation<A> = |x, n| A::adjoint_to_gpu(A::negate_derivative(x, n));
         for start in (0..w.batch).step_by(tile) {
             let cols = start..(start + tile).min(w.batch);
-            let (r, g) = self.run_tile(&self.tile(w, cols.clone(), Some(dneg)), Some(&seeds))?;
+            let (r, g) = self.run_tile(&self.tile(w, cols.clone(), Some(dneg)), Some(&seeds), None)?;
             scatter(&r, &cols, w.batch, &mut values, A::from_gpu);
             let (gp, gn) = g.split_at(slots * cols.len());
             scatter(gp, &cols, w.batch, &mut positive, A::adjoint_from_gpu);
@@ -759,6 +816,63 @@ impl<A: GpuAlgebra + Differentiable> GpuEvaluator<A> {
         }
         Ok((values, Gradients { positive, negative }))
     }
+
+    /// The seeds as the shaders take them (all ones for `None`), once the
+    /// evaluator is known to have its backward kernels.
+    fn gpu_seeds(&self, seeds: Option<&[A::Value]>) -> Result<Vec<f32>, EvalError> {
+        if self.pipelines.backward.is_none() {
+            return Err(EvalError::Device(
+                "this GPU evaluator was made for forward passes only (use GpuEvaluator::differentiable)".into(),
+            ));
+        }
+        let roots = self.roots as usize;
+        match seeds {
+            Some(s) if s.len() != roots => Err(EvalError::SeedShape { got: s.len(), roots }),
+            Some(s) => Ok(s.iter().map(|&v| A::adjoint_to_gpu(v)).collect()),
+            None => Ok(vec![1.0; roots]),
+        }
+    }
+
+    /// [`Evaluate::forward_backward`] with the results left on the device
+    /// (see [`DeviceResults`]): for a caller whose next step runs on the
+    /// same GPU (a network's backward pass, say, on a device shared through
+    /// [`Gpu::from_device`]), nothing is read back. Returns once the work
+    /// is done.
+    pub fn forward_backward_on_device(
+        &self,
+        w: &Weights<A::Value>,
+        seeds: Option<&[A::Value]>,
+    ) -> Result<DeviceResults, EvalError> {
+        check_weights::<A>(&self.circuit, w)?;
+        let seeds = self.gpu_seeds(seeds)?;
+        let kept = self.results_on_device(w.batch, true, w.negative.is_some())?;
+        let dneg: DerivativeOfNegation<A> = |x, n| A::adjoint_to_gpu(A::negate_derivative(x, n));
+        let tile = self.tile_width(w.batch, true);
+        for start in (0..w.batch).step_by(tile) {
+            let cols = start..(start + tile).min(w.batch);
+            self.run_tile(&self.tile(w, cols.clone(), Some(dneg)), Some(&seeds), Some((&kept, cols)))?;
+        }
+        Ok(kept)
+    }
+}
+
+/// Roots and gradients left on the device by
+/// [`GpuEvaluator::forward_on_device`] and
+/// [`GpuEvaluator::forward_backward_on_device`]: `f32` matrices laid out as
+/// the host results are, in the algebra's GPU form (log-space algebras'
+/// zero is `-f32::MAX`, see [`GpuAlgebra`]). Each buffer can be bound as
+/// storage or copied from (and to).
+#[derive(Debug)]
+pub struct DeviceResults {
+    pub batch: usize,
+    /// `[roots × batch]`.
+    pub roots: wgpu::Buffer,
+    /// `[slots × batch]`: the gradient with respect to the positive
+    /// weights (forward_backward only).
+    pub gradients: Option<wgpu::Buffer>,
+    /// `[slots × batch]`: with respect to explicit negative weights, when
+    /// they were given.
+    pub negative_gradients: Option<wgpu::Buffer>,
 }
 
 impl<A: GpuAlgebra> Evaluate<A> for GpuEvaluator<A> {

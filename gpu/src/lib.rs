@@ -27,7 +27,7 @@ mod formula;
 mod formula_shader;
 pub mod shader;
 
-pub use evaluator::{GpuAlgebra, GpuEvaluator};
+pub use evaluator::{DeviceResults, GpuAlgebra, GpuEvaluator};
 pub use formula::GpuFormulaEvaluator;
 
 use std::sync::{Arc, Mutex};
@@ -123,6 +123,34 @@ impl Gpu {
         Ok(Gpu { device, queue, info, limits, binding_cap: None, failure })
     }
 
+    /// A device the caller already holds (the one its network runs on, say),
+    /// so that results kept on the device
+    /// ([`GpuEvaluator::forward_backward_on_device`]) are buffers of that
+    /// device. It is asked for the adapter's limits (which the evaluators
+    /// size their tiles by) and nothing else: errors outside the
+    /// evaluators' own error scopes, and the device's loss, stay with the
+    /// caller's handlers.
+    pub fn from_device(info: wgpu::AdapterInfo, device: wgpu::Device, queue: wgpu::Queue) -> Gpu {
+        let limits = device.limits();
+        Gpu { device, queue, info, limits, binding_cap: None, failure: Arc::new(Mutex::new(None)) }
+    }
+
+    /// The device, for the caller's own work on it (reading or binding
+    /// results kept there).
+    pub fn device(&self) -> &wgpu::Device {
+        &self.device
+    }
+
+    /// What the adapter says of itself.
+    pub fn adapter_info(&self) -> &wgpu::AdapterInfo {
+        &self.info
+    }
+
+    /// The device's queue: work submitted there after a call runs after it.
+    pub fn queue(&self) -> &wgpu::Queue {
+        &self.queue
+    }
+
     /// The adapter's name, backend and driver, e.g. `NVIDIA H200 (Vulkan,
     /// NVIDIA 570.x)`.
     pub fn name(&self) -> String {
@@ -186,6 +214,7 @@ impl Gpu {
             return Err(EvalError::Device(e.to_string()));
         }
         if bytes == 0 {
+            self.wait(index)?;
             return Ok(Vec::new());
         }
         let slice = staging.slice(0..bytes);
@@ -208,6 +237,16 @@ impl Gpu {
         staging.unmap();
         self.check()?;
         Ok(data)
+    }
+}
+
+impl Gpu {
+    /// Waits (at most [`SUBMISSION_TIMEOUT`]) for submission `index`.
+    fn wait(&self, index: wgpu::SubmissionIndex) -> Result<(), EvalError> {
+        self.device
+            .poll(wgpu::PollType::Wait { submission_index: Some(index), timeout: Some(SUBMISSION_TIMEOUT) })
+            .map_err(|e| EvalError::Device(format!("waiting for the GPU: {e}")))?;
+        self.check()
     }
 }
 

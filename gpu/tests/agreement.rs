@@ -216,3 +216,64 @@ bench_circuit_tests!(
     cnf3_v46_agrees: "cnf3_v46_c23_s1",
     cnf3_v50_agrees: "cnf3_v50_c25_s1",
 );
+
+/// Reads an `f32` buffer back (`DeviceResults` stay on the device).
+fn read_back(gpu: &Gpu, buffer: &wgpu::Buffer) -> Vec<f32> {
+    let (device, queue) = (gpu.device(), gpu.queue());
+    let staging = device.create_buffer(&wgpu::BufferDescriptor {
+        label: None,
+        size: buffer.size(),
+        usage: wgpu::BufferUsages::MAP_READ | wgpu::BufferUsages::COPY_DST,
+        mapped_at_creation: false,
+    });
+    let mut encoder = device.create_command_encoder(&Default::default());
+    encoder.copy_buffer_to_buffer(buffer, 0, &staging, 0, buffer.size());
+    queue.submit([encoder.finish()]);
+    staging.slice(..).map_async(wgpu::MapMode::Read, |r| r.unwrap());
+    device.poll(wgpu::PollType::wait_indefinitely()).unwrap();
+    let view = staging.slice(..).get_mapped_range().unwrap();
+    bytemuck::cast_slice(&view).to_vec()
+}
+
+/// Results kept on the device equal, bit for bit, those read back, over
+/// several tiles, with and without explicit negative weights, on a `Gpu`
+/// made from a device the caller holds.
+#[test]
+fn results_kept_on_the_device_equal_those_read_back() {
+    let Some(gpu) = gpu_for_tests() else { return };
+    let shared = Gpu::from_device(gpu.adapter_info().clone(), gpu.device().clone(), gpu.queue().clone());
+    type A = LogProbability<f32>;
+    let mut tiled = 0;
+    for seed in 0..12u64 {
+        let (c, _) = random_case(seed);
+        let l = LayeredCircuit::new(&smooth(&c, false));
+        let (slots, batch) = (l.num_slots() as usize, 7);
+        // Bindings of three columns of the widest per-column buffer: tiles
+        // of at most 3 columns.
+        let words = l.num_rows().max(l.num_edges()).max(2 * slots).max(l.num_roots());
+        let narrow = shared.with_max_binding(3 * 4 * words as u64);
+        let dev = GpuEvaluator::<A>::differentiable(&narrow, &l).unwrap();
+        tiled += (dev.tile_width(batch, true) < batch) as usize;
+        let mut w = weights::<A>(slots, batch, seed);
+        if seed % 2 == 1 {
+            w.negative = Some(weights::<A>(slots, batch, seed ^ 7).positive);
+        }
+        let seeds: Vec<f32> = (0..l.num_roots()).map(|r| 0.5 + r as f32).collect();
+        let (values, grads) = dev.forward_backward(&w, Some(&seeds)).unwrap();
+        let kept = dev.forward_backward_on_device(&w, Some(&seeds)).unwrap();
+        let host = |xs: Vec<f32>| xs.into_iter().map(A::from_gpu).collect::<Vec<_>>();
+        assert_eq!(kept.batch, batch);
+        assert_eq!(host(read_back(&shared, &kept.roots)), values, "seed {seed}: roots");
+        let kept_grads = read_back(&shared, kept.gradients.as_ref().unwrap());
+        assert_eq!(&kept_grads[..slots * batch], &grads.positive[..], "seed {seed}: gradients");
+        match (&kept.negative_gradients, &grads.negative) {
+            (Some(k), Some(g)) => assert_eq!(&read_back(&shared, k)[..slots * batch], &g[..], "seed {seed}"),
+            (None, None) => {}
+            _ => panic!("seed {seed}: negative gradients kept {}", kept.negative_gradients.is_some()),
+        }
+        let forward = dev.forward_on_device(&w).unwrap();
+        assert_eq!(host(read_back(&shared, &forward.roots)), dev.forward(&w).unwrap(), "seed {seed}: forward");
+        assert!(forward.gradients.is_none());
+    }
+    assert!(tiled >= 6, "only {tiled} circuits were cut into tiles");
+}
