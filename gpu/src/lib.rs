@@ -6,7 +6,9 @@
 //! [`LayeredCircuit`](deeplog_circuits::LayeredCircuit) once and then runs
 //! batched forward and forward+backward passes with new weights, with the
 //! same [`Evaluate`](deeplog_circuits::Evaluate) trait as the CPU
-//! evaluator. Values are `f32` (log space for log-probabilities).
+//! evaluator. Values are `f32` (log space for log-probabilities). Results
+//! are read back, or left on the device as [`DeviceResults`] for a next
+//! step there (on the caller's own device: [`Gpu::from_device`]).
 //!
 //! How a pass maps to the device: one dispatch per segment of a layer (a
 //! layer's products, then its sums), one thread per (row, batch column);
