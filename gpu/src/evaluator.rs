@@ -739,6 +739,10 @@ impl<A: GpuAlgebra> GpuEvaluator<A> {
     /// Whole-batch buffers for results kept on the device.
     fn results_on_device(&self, batch: usize, gradients: bool, negative: bool) -> Result<DeviceResults, EvalError> {
         let device = &self.gpu.device;
+        // A size past the device's limits is a validation error: caught
+        // here, not left to the device's handler (the caller's, for a
+        // `Gpu::from_device`).
+        let invalid = device.push_error_scope(wgpu::ErrorFilter::Validation);
         let oom = device.push_error_scope(wgpu::ErrorFilter::OutOfMemory);
         let buffer = |label: &str, rows: u32| {
             device.create_buffer(&wgpu::BufferDescriptor {
@@ -756,6 +760,9 @@ impl<A: GpuAlgebra> GpuEvaluator<A> {
         };
         if let Some(e) = pollster::block_on(oom.pop()) {
             return Err(EvalError::Device(format!("out of memory for results of batch {batch}: {e}")));
+        }
+        if let Some(e) = pollster::block_on(invalid.pop()) {
+            return Err(EvalError::Device(format!("results of batch {batch} on the device: {e}")));
         }
         Ok(kept)
     }
