@@ -21,7 +21,7 @@ if [[ -z "${DEEPLOG_BIN:-}" ]]; then
 fi
 mkdir -p bench/results
 exec python3 - "$@" <<'PY'
-import argparse, json, math, os, platform, statistics, subprocess, sys, time
+import argparse, json, math, os, platform, subprocess, sys, time
 
 ap = argparse.ArgumentParser(prog="bench/gpu.sh")
 ap.add_argument("--batches", default="1,128,1024")
@@ -106,9 +106,6 @@ if args.save:
 def e(x):
     return f"{x:.3g}" if x is not None else "–"
 
-def number(v):
-    # The CLI writes non-finite numbers (log zero, −∞) as strings: "-inf".
-    return float(v)
 
 def discrepancy(a, b):
     """The largest difference between the CPU's and GPU's roots and
@@ -116,17 +113,18 @@ def discrepancy(a, b):
     a root (ln p) by max(1, |ln p|), a gradient by the column's largest
     |gradient| (an entry summing terms of both signs carries their
     rounding, not its own size's)."""
+    # float(): the CLI writes non-finite numbers (log zero) as strings, "-inf".
     worst = 0.0
     def gap(x, y, scale):
-        x, y = number(x), number(y)
+        x, y = float(x), float(y)
         if x == y:
             return 0.0
         if not (math.isfinite(x) and math.isfinite(y)):
             return math.inf
         return abs(x - y) / scale
     for x, y in zip(a["roots"], b["roots"]):
-        worst = max(worst, gap(x, y, max(1.0, abs(number(x)))))
-    grads = [number(g) for g in a.get("gradient", []) if math.isfinite(number(g))]
+        worst = max(worst, gap(x, y, max(1.0, abs(float(x)))))
+    grads = [float(g) for g in a.get("gradient", []) if math.isfinite(float(g))]
     scale = max([abs(g) for g in grads] + [1e-30])
     for x, y in zip(a.get("gradient", []), b.get("gradient", [])):
         worst = max(worst, gap(x, y, scale))
