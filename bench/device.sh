@@ -14,9 +14,10 @@
 #   .device/circuits/   the shared benchmark circuits (../shared does not travel);
 #   .device/cpu.json    this machine's CPU evaluator on them (bench/gpu.sh
 #                       --devices cpu), the baseline the issue names;
-#   .gl/                the Vulkan loader's Debian packages (that machine has
-#                       NVIDIA's driver but may lack libvulkan.so.1).
-# `run` unpacks the loader, runs bench/gpu.sh on the GPU against the saved CPU
+#   .gl/                the Vulkan and GL loaders' Debian packages (that machine
+#                       has NVIDIA's driver but may lack libvulkan.so.1, and
+#                       NVIDIA's Vulkan driver needs libglvnd's libraries).
+# `run` unpacks the loaders, runs bench/gpu.sh on the GPU against the saved CPU
 # figures, then the GPU agreement and large-circuit tests, and leaves
 # gpu.md, gpu.json and the logs in $OUT.
 set -euo pipefail
@@ -44,11 +45,14 @@ for line in sys.stdin:
   while read -r name exe; do cp "$exe" ".device/bin/$name"; done <<<"$tests"
   cp ../shared/bench/circuits/*.sdd .device/circuits/
 
-  if ! ls .gl/libvulkan1_*.deb >/dev/null 2>&1; then
+  # The set the device tool's notes name for Vulkan and EGL on that machine.
+  local loaders=(libvulkan1 libegl1 libglvnd0 libopengl0 libgl1 libglx0 libgles2) missing=()
+  for p in "${loaders[@]}"; do ls .gl/"${p}"_*.deb >/dev/null 2>&1 || missing+=("$p"); done
+  if ((${#missing[@]})); then
     mkdir -p .gl /tmp/amd64/partial
     local o=(-oAPT::Architecture=amd64 -oAPT::Architectures=amd64 -oDir::State::Lists=/tmp/amd64)
     apt-get "${o[@]}" update -qq
-    (cd .gl && apt-get "${o[@]}" download libvulkan1)
+    (cd .gl && apt-get "${o[@]}" download "${missing[@]}")
   fi
 
   # The CPU side, with the binary CI builds here (native code).
@@ -63,10 +67,11 @@ run() {
   : "${OUT:?run this on the device machine, where OUT is set}"
   exec > >(tee "$OUT/device.log") 2>&1
   date
-  if ! ldconfig -p | grep -q 'libvulkan\.so\.1'; then
-    for f in .gl/*.deb; do dpkg -x "$f" /; done
-    ldconfig
-  fi
+  # Unpacked on every run, as the device tool's notes say: the machine
+  # starts bare, and NVIDIA's Vulkan driver loads libglvnd's libraries even
+  # where a Vulkan loader is present.
+  for f in .gl/*.deb; do dpkg -x "$f" /; done
+  ldconfig
   nvidia-smi --query-gpu=name,driver_version,memory.total,clocks.max.sm --format=csv || true
   export XDG_RUNTIME_DIR=/tmp
   local bin=.device/bin
@@ -77,6 +82,7 @@ run() {
     [[ -f $icd ]] || icd=$(find / -xdev -name 'nvidia_icd*.json' 2>/dev/null | head -n 1)
     echo "retrying with VK_DRIVER_FILES=$icd"
     export VK_DRIVER_FILES=$icd
+    export __EGL_VENDOR_LIBRARY_FILENAMES=/usr/local/nvidia/share/glvnd/egl_vendor.d/10_nvidia.json
     if ! probe; then
       ls /usr/local/nvidia/share/vulkan/icd.d /usr/share/vulkan/icd.d /etc/vulkan/icd.d 2>&1
       ldconfig -p | grep -E 'libvulkan|nvidia' | head -n 20
