@@ -254,7 +254,8 @@ impl Model {
                  disjunctions (this model has some); use probability, log-probability or boolean"
             )));
         }
-        let CompiledModel { circuit, slots, queries, with_evidence, evidence, disjunctive, mut timings } = compiled;
+        let CompiledModel { circuit, slots, queries, with_evidence, evidence_root, evidence, disjunctive, mut timings } =
+            compiled;
 
         // One evaluation costs less than any rewrite of the circuit (on the
         // shared programs, evaluating takes milliseconds and optimising tens
@@ -303,18 +304,24 @@ impl Model {
             _ => None,
         };
         timings.evaluate_s = start.elapsed().as_secs_f64();
+        if evidence_root.is_some_and(|e| values[e] == f64::NEG_INFINITY) {
+            return Err(Error::ImpossibleEvidence(evidence));
+        }
 
+        // An instance of a query with variables that no world (consistent
+        // with the evidence) makes true is left out, as ProbLog leaves it
+        // out: `path(a, X)` lists the `X` that can be reached.
+        let satisfiable = grounded.queries.iter().any(|g| g.instance).then(|| satisfiable_nodes(&circuit));
         let mut answers = Vec::with_capacity(queries.len());
-        for q in &queries {
+        for (q, g) in queries.iter().zip(&grounded.queries) {
+            if let (true, Some(root), Some(sat)) = (g.instance, q.root, &satisfiable) {
+                if !sat[circuit.roots()[root].index()] {
+                    continue;
+                }
+            }
             let log_value = match q.root {
                 None => f64::NEG_INFINITY,
-                Some(root) if with_evidence => {
-                    let (joint, observed) = (values[root], values[root + 1]);
-                    if observed == f64::NEG_INFINITY {
-                        return Err(Error::ImpossibleEvidence(evidence.clone()));
-                    }
-                    joint - observed
-                }
+                Some(root) if with_evidence => values[root] - values[root + 1],
                 Some(root) => values[root],
             };
             // Boolean and counting read the joint root (query and evidence).
@@ -507,7 +514,13 @@ impl Model {
         options: &QueryOptions,
     ) -> Result<CompiledModel, Error> {
         // Queries that cannot be derived are false without compiling them.
-        let derivable: Vec<u32> = grounded.queries.iter().filter_map(|q| q.atom).collect();
+        let mut derivable: Vec<u32> = grounded.queries.iter().filter_map(|q| q.atom).collect();
+        // With evidence and no query to carry it, an evidence atom stands in
+        // for one, so that the circuit still has the evidence's root:
+        // impossible evidence is an error whatever is asked.
+        if derivable.is_empty() {
+            derivable.extend(grounded.evidence.first().map(|&(atom, _)| atom));
+        }
         let start = Instant::now();
         let budget = Budget {
             max_nodes: options.max_nodes,
@@ -569,6 +582,7 @@ impl Model {
             slots,
             queries,
             with_evidence: compiled.with_evidence,
+            evidence_root: compiled.with_evidence.then_some(1),
             evidence: describe_evidence(&grounded.evidence, &grounded.atoms),
             timings,
         })
@@ -625,6 +639,10 @@ pub struct CompiledModel {
     pub slots: Vec<SlotInfo>,
     pub queries: Vec<CompiledQuery>,
     pub with_evidence: bool,
+    /// The root of the evidence alone, where there is evidence (every
+    /// query's second root is one; this one exists also where no query is
+    /// derivable).
+    pub evidence_root: Option<usize>,
     /// The evidence, as text (for messages).
     pub evidence: String,
     /// Per slot: whether it is a link of an annotated disjunction's chain.
@@ -658,6 +676,24 @@ fn possible(circuit: &Circuit, slots: &[SlotInfo], root: usize) -> bool {
         }
     };
     heaviest(circuit, circuit.roots()[root], weight).is_some()
+}
+
+/// Per node of a decomposable circuit, whether some world makes it true
+/// (whatever the weights): a product where all its children are, a sum
+/// where one is.
+fn satisfiable_nodes(circuit: &Circuit) -> Vec<bool> {
+    use deeplog_circuits::Node;
+    let mut sat = Vec::with_capacity(circuit.num_nodes());
+    for node in circuit.nodes() {
+        let s = match node {
+            Node::False => false,
+            Node::True | Node::Literal(_) => true,
+            Node::Product(cs) => cs.iter().all(|c| sat[c.index()]),
+            Node::Sum(cs) => cs.iter().any(|c| sat[c.index()]),
+        };
+        sat.push(s);
+    }
+    sat
 }
 
 /// `ln` of the probability of the most probable world under `root` of a

@@ -109,6 +109,9 @@ pub struct GroundQuery {
     pub formula: Option<u32>,
     /// The query's own logic, when it names one (`query(q, logic(L))`).
     pub logic: Option<Logic>,
+    /// One instance of a query with variables (`query(path(a, X))`), which
+    /// answers list only where it is possible (as ProbLog's do).
+    pub instance: bool,
 }
 
 /// Why a model could not be grounded, at the clause or literal responsible.
@@ -2352,14 +2355,15 @@ impl State {
     fn finish(mut self, p: &Program) -> Result<GroundProgram, GroundError> {
         // Resolve queries and evidence before anything is renumbered.
         let mut env = Env::default();
-        let mut queries: Vec<(String, Option<AtomId>, Option<Logic>)> = Vec::new();
+        let mut queries: Vec<(String, Option<AtomId>, Option<Logic>, bool)> = Vec::new();
         // How many answers each query goal gave, to place formula queries.
         let mut query_goal_sizes = Vec::new();
         let mut evidence = Vec::new();
         for goal in &p.goals {
             let (Goal::Query(t) | Goal::Evidence(t, _)) = goal;
             env.reset(t.vars);
-            let answers: Vec<(String, Option<AtomId>)> = match self.ground_atom(p, t.pred, &t.args, &env) {
+            let ground = self.ground_atom(p, t.pred, &t.args, &env);
+            let answers: Vec<(String, Option<AtomId>)> = match ground {
                 Some(term) => vec![(self.terms.show(term), self.atom_of_term(term))],
                 None => {
                     let (ix, b) = self.demand(p, t.pred, &t.args, &env);
@@ -2378,10 +2382,11 @@ impl State {
             match goal {
                 Goal::Query(t) => {
                     query_goal_sizes.push(answers.len());
-                    queries.extend(answers.into_iter().map(|(text, atom)| (text, atom, t.logic)))
+                    let instance = ground.is_none();
+                    queries.extend(answers.into_iter().map(|(text, atom)| (text, atom, t.logic, instance)))
                 }
                 Goal::Evidence(t, value) => {
-                    if self.ground_atom(p, t.pred, &t.args, &env).is_none() {
+                    if ground.is_none() {
                         return Err(GroundError::new(t.span, "evidence must be a ground atom"));
                     }
                     let (text, atom) = &answers[0];
@@ -2566,11 +2571,12 @@ impl State {
         let formulas = formula::renumber(&self.formulas, |t| self.atom_of_term(t).map(|a| new_id[a as usize]));
         // Atom queries in file order, with formula queries between them.
         let mut per_goal = query_goal_sizes.into_iter();
-        let mut atom_queries = queries.into_iter().map(|(text, atom, logic)| GroundQuery {
+        let mut atom_queries = queries.into_iter().map(|(text, atom, logic, instance)| GroundQuery {
             text,
             atom: atom.map(|a| new_id[a as usize]),
             formula: None,
             logic,
+            instance,
         });
         let mut all_queries = Vec::new();
         let mut constraints = Vec::new();
@@ -2583,7 +2589,13 @@ impl State {
                         all_queries.extend(atom_queries.by_ref().take(n));
                         emitted += 1;
                     }
-                    all_queries.push(GroundQuery { text: goal.text.clone(), atom: None, formula: Some(root), logic });
+                    all_queries.push(GroundQuery {
+                        text: goal.text.clone(),
+                        atom: None,
+                        formula: Some(root),
+                        logic,
+                        instance: false,
+                    });
                 }
                 formula::Purpose::Constraint { weight } => {
                     constraints.push(GroundConstraint { text: goal.text.clone(), formula: root, weight })
