@@ -455,7 +455,7 @@ impl<'g> Builder<'g> {
             let limits = FuzzyLimits { max_nodes: self.budget };
             let values =
                 fuzzy::program_values(&mut self.b, self.program, t, &self.choice_rows, &self.g.evidence, limits)
-                    .map_err(err)?;
+                    .map_err(|e| Error::Evaluate(crate::model::name_atoms(&e.to_string(), &self.g.atoms)))?;
             self.fuzzy_atoms.insert(t, values);
         }
         match self.fuzzy_atoms[&t][atom as usize] {
@@ -799,7 +799,7 @@ pub(crate) fn build(grounded: &GroundProgram, program: &LogicProgram, req: &Requ
             });
         }
         let compiled = compile_with(&extended, &targets, &grounded.evidence, req.budget, req.method)
-            .map_err(|e| Error::Compile(e.to_string()))?;
+            .map_err(|e| Error::Compile(crate::model::name_atoms(&e.to_string(), &grounded.atoms)))?;
         let rows = fuzzy::choice_inputs(program);
         let slots = compiled
             .slots

@@ -764,7 +764,7 @@ fn describe_evidence(evidence: &[(u32, bool)], atoms: &[String]) -> String {
 }
 
 /// Replaces `atom N` in a compiler message by the atom's text in backquotes.
-fn name_atoms(text: &str, atoms: &[String]) -> String {
+pub(crate) fn name_atoms(text: &str, atoms: &[String]) -> String {
     let mut out = String::new();
     let mut rest = text;
     while let Some(i) = rest.find("atom ") {

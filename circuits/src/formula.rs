@@ -240,7 +240,10 @@ pub enum FormulaError {
     SeedShape { got: usize, expected: usize, roots: usize, batch: usize },
     #[error("atom {atom} is out of range: the program has {num_atoms} atoms")]
     UnknownAtom { atom: AtomId, num_atoms: u32 },
-    #[error("negation is not stratified: atom {atom} depends on \\+ atom {negated}, which depends on atom {atom}")]
+    #[error(
+        "negation through recursion: atom {atom} depends on the negation of atom {negated}, which depends on atom \
+         {atom}; deeplog answers programs whose ground negation is stratified"
+    )]
     NotStratified { atom: AtomId, negated: AtomId },
     #[error("{got} lists of choice input rows for {choices} choices")]
     ChoiceCount { got: usize, choices: usize },

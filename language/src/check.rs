@@ -30,7 +30,6 @@ pub fn check(model: &Model) -> Vec<Diagnostic> {
         check_safety(rule, &mut out);
     }
     check_defined(model, &mut out);
-    check_stratified(model, &mut out);
     check_neural_domains(model, &mut out);
     out
 }
@@ -119,38 +118,35 @@ fn is_binder(name: &str, arity: usize) -> bool {
     matches!((name, arity), ("forall" | "exists" | "sum" | "max" | "min" | "product", 2) | ("pmean" | "pmean_error", 3))
 }
 
-/// A literal of a body or formula: its predicate, its term, whether it sits
-/// under negation.
+/// A literal of a body or formula: its predicate and its term.
 struct Use<'a> {
     predicate: Predicate<'a>,
     term: &'a Term,
-    negative: bool,
 }
 
 /// Every predicate use in a body or formula.
-fn uses<'a>(term: &'a Term, negative: bool, out: &mut Vec<Use<'a>>) {
+fn uses<'a>(term: &'a Term, out: &mut Vec<Use<'a>>) {
     match &term.kind {
-        TermKind::Atom(name) if !is_builtin(name, 0) => out.push(Use { predicate: (name.as_str(), 0), term, negative }),
-        TermKind::Annotated { term, .. } => uses(term, negative, out),
+        TermKind::Atom(name) if !is_builtin(name, 0) => out.push(Use { predicate: (name.as_str(), 0), term }),
+        TermKind::Annotated { term, .. } => uses(term, out),
         TermKind::Compound { functor, args } => {
             let (name, arity) = (functor.as_str(), args.len());
             if matches!((name, arity), ("\\+" | "not", 1)) {
-                uses(&args[0], !negative, out);
+                uses(&args[0], out);
             } else if is_connective(name, arity) || matches!((name, arity), ("r_implies" | "s_implies" | "*" | "+", 2))
             {
                 for a in args {
-                    uses(a, negative, out);
+                    uses(a, out);
                 }
             } else if is_binder(name, arity) {
                 // `X in D` names a domain, not a predicate.
                 for a in &args[1..] {
-                    uses(a, negative, out);
+                    uses(a, out);
                 }
             } else if (name, arity) == ("findall", 3) {
-                // An aggregate over a goal depends on it as negation does.
-                uses(&args[1], true, out);
+                uses(&args[1], out);
             } else if !is_builtin(name, arity) {
-                out.push(Use { predicate: (name, arity), term, negative });
+                out.push(Use { predicate: (name, arity), term });
             }
         }
         _ => {}
@@ -179,12 +175,12 @@ fn for_each_mention<'a>(model: &'a Model, mut f: impl FnMut(Predicate<'a>, Span)
                     }
                 }
                 if let Some(body) = &rule.body {
-                    uses(body, false, &mut found);
+                    uses(body, &mut found);
                 }
             }
-            Statement::Query(q) => uses(&q.target, false, &mut found),
-            Statement::Evidence(e) => uses(&e.atom, false, &mut found),
-            Statement::Constraint(c) => uses(&c.formula, false, &mut found),
+            Statement::Query(q) => uses(&q.target, &mut found),
+            Statement::Evidence(e) => uses(&e.atom, &mut found),
+            Statement::Constraint(c) => uses(&c.formula, &mut found),
             _ => {}
         }
         for u in &found {
@@ -309,7 +305,7 @@ fn check_defined(model: &Model, out: &mut Vec<Diagnostic>) {
             _ => continue,
         };
         let mut found = Vec::new();
-        uses(target, false, &mut found);
+        uses(target, &mut found);
         for u in found {
             if !defined.contains(&u.predicate) {
                 let (name, arity) = &u.predicate;
@@ -331,10 +327,10 @@ fn check_defined(model: &Model, out: &mut Vec<Diagnostic>) {
         match statement {
             Statement::Rule(rule) => {
                 if let Some(body) = &rule.body {
-                    uses(body, false, &mut found);
+                    uses(body, &mut found);
                 }
             }
-            Statement::Constraint(c) => uses(&c.formula, false, &mut found),
+            Statement::Constraint(c) => uses(&c.formula, &mut found),
             _ => continue,
         }
         for u in found {
@@ -382,93 +378,6 @@ fn edit_distance(a: &str, b: &str) -> usize {
         }
     }
     row[b.len()]
-}
-
-/// Tarjan's strongly connected components over predicates, iteratively.
-fn components(nodes: usize, edges: &[Vec<usize>]) -> Vec<usize> {
-    let mut index = vec![usize::MAX; nodes];
-    let mut low = vec![0; nodes];
-    let mut on_stack = vec![false; nodes];
-    let mut stack = Vec::new();
-    let mut component = vec![usize::MAX; nodes];
-    let (mut next, mut count) = (0, 0);
-    for root in 0..nodes {
-        if index[root] != usize::MAX {
-            continue;
-        }
-        let mut work = vec![(root, 0usize)];
-        while let Some((v, i)) = work.pop() {
-            if i == 0 {
-                index[v] = next;
-                low[v] = next;
-                next += 1;
-                stack.push(v);
-                on_stack[v] = true;
-            }
-            if let Some(&w) = edges[v].get(i) {
-                work.push((v, i + 1));
-                if index[w] == usize::MAX {
-                    work.push((w, 0));
-                } else if on_stack[w] {
-                    low[v] = low[v].min(index[w]);
-                }
-                continue;
-            }
-            if low[v] == index[v] {
-                while let Some(w) = stack.pop() {
-                    on_stack[w] = false;
-                    component[w] = count;
-                    if w == v {
-                        break;
-                    }
-                }
-                count += 1;
-            }
-            if let Some(&(parent, _)) = work.last() {
-                low[parent] = low[parent].min(low[v]);
-            }
-        }
-    }
-    component
-}
-
-fn check_stratified(model: &Model, out: &mut Vec<Diagnostic>) {
-    let mut ids: HashMap<Predicate<'_>, usize> = HashMap::new();
-    fn id<'a>(p: Predicate<'a>, ids: &mut HashMap<Predicate<'a>, usize>) -> usize {
-        let n = ids.len();
-        *ids.entry(p).or_insert(n)
-    }
-    // (head, body literal, negative, literal span)
-    let mut deps = Vec::new();
-    for rule in model.rules() {
-        let Some(body) = &rule.body else { continue };
-        let mut found = Vec::new();
-        uses(body, false, &mut found);
-        for head in &rule.heads {
-            let Some(h) = predicate_of(&head.atom) else { continue };
-            let hid = id(h, &mut ids);
-            for u in &found {
-                deps.push((hid, id(u.predicate, &mut ids), u.negative, u.term.span, h, u.predicate));
-            }
-        }
-    }
-    let mut edges = vec![Vec::new(); ids.len()];
-    for (h, b, ..) in &deps {
-        edges[*h].push(*b);
-    }
-    let comp = components(ids.len(), &edges);
-    for (h, b, negative, span, head, lit) in deps {
-        if negative && comp[h] == comp[b] {
-            out.push(
-                Diagnostic::error(
-                    span,
-                    format!("negation through recursion: `{}/{}` depends on the negation of `{}/{}`, which depends on it in turn", head.0, head.1, lit.0, lit.1),
-                )
-                .with_label("negated here")
-                .with_note("deeplog gives a program a meaning only when its negation is stratified"),
-            );
-        }
-    }
 }
 
 /// Structural equality, ignoring spans.
@@ -527,12 +436,12 @@ fn check_neural_domains(model: &Model, out: &mut Vec<Diagnostic>) {
         match statement {
             Statement::Rule(r) => {
                 if let Some(b) = &r.body {
-                    uses(b, false, &mut found)
+                    uses(b, &mut found)
                 }
             }
-            Statement::Query(q) => uses(&q.target, false, &mut found),
-            Statement::Evidence(e) => uses(&e.atom, false, &mut found),
-            Statement::Constraint(c) => uses(&c.formula, false, &mut found),
+            Statement::Query(q) => uses(&q.target, &mut found),
+            Statement::Evidence(e) => uses(&e.atom, &mut found),
+            Statement::Constraint(c) => uses(&c.formula, &mut found),
             _ => {}
         }
         for u in found {

@@ -33,8 +33,12 @@
 //!    existing or future (semi-naive propagation), so recursion through
 //!    cycles terminates, and the work is proportional to the ground rules
 //!    found. Negation and `findall/3` wait until their call is complete,
-//!    stratum by stratum. Calls to predicates defined by facts alone are
-//!    complete from the start and are looked up directly.
+//!    stratum by stratum. Where negation runs through recursion (`win(X)
+//!    :- move(X, Y), \+ win(Y)`), no stratum can wait: a negation becomes
+//!    a literal at once, resolved when grounding ends (true where its atom
+//!    was never derived), and the compiler checks that no ground atom
+//!    depends on its own negation. Calls to predicates defined by facts
+//!    alone are complete from the start and are looked up directly.
 //! 3. *Certainty*: atoms proved by deterministic facts and rules alone are
 //!    certainly true, and leave rule bodies; atoms never derived are
 //!    certainly false (a negation of one holds, a query on one answers 0).
@@ -682,6 +686,13 @@ struct Program {
     var_names: Vec<Vec<String>>,
     goals: Vec<Goal>,
     formulas: Vec<formula::FormulaGoal>,
+    /// Negation through recursion at the level of predicates (`win(X) :-
+    /// move(X, Y), \+ win(Y)`): no stratum order can wait for a negated
+    /// call to complete, so every negation is grounded as a literal at
+    /// once and resolved when grounding ends (see `State::pending`). The
+    /// compiler then checks that no ground atom depends on its own
+    /// negation.
+    local_negation: bool,
 }
 
 #[derive(Default)]
@@ -833,8 +844,15 @@ fn compile(model: &Model, terms: &mut Terms) -> Result<Program, GroundError> {
     for p in &mut c.preds {
         p.complete = p.rules.is_empty();
     }
-    let mut program =
-        Program { clauses: c.clauses, facts: c.facts, preds: c.preds, var_names: c.var_names, goals, formulas };
+    let mut program = Program {
+        clauses: c.clauses,
+        facts: c.facts,
+        preds: c.preds,
+        var_names: c.var_names,
+        goals,
+        formulas,
+        local_negation: false,
+    };
     stratify(&mut program)?;
     Ok(program)
 }
@@ -1195,36 +1213,59 @@ fn clone_lit(l: &Lit) -> Lit {
 }
 
 /// Strata: a predicate's stratum is above those of the predicates it
-/// negates or aggregates, and at least those it calls.
+/// negates or aggregates, and at least those it calls. Where negation runs
+/// through recursion, strata order the aggregates alone and negations are
+/// grounded locally ([`Program::local_negation`]); aggregation through
+/// recursion is an error.
 fn stratify(program: &mut Program) -> Result<(), GroundError> {
     let mut edges = Vec::new();
     for c in &program.clauses {
         for (head, _) in c.heads.iter() {
             for lit in c.body.iter() {
                 match lit {
-                    Lit::Call { pred, .. } => edges.push((*head, *pred, 0, c.span)),
-                    Lit::Not { pred, .. } | Lit::Findall { pred, .. } => edges.push((*head, *pred, 1, c.span)),
+                    Lit::Call { pred, .. } => edges.push((*head, *pred, 0, false, c.span)),
+                    Lit::Not { pred, .. } => edges.push((*head, *pred, 1, true, c.span)),
+                    Lit::Findall { pred, .. } => edges.push((*head, *pred, 1, false, c.span)),
                     Lit::Builtin { .. } => {}
                 }
             }
         }
     }
-    let preds = &mut program.preds;
+    if strata(&mut program.preds, &edges) {
+        return Ok(());
+    }
+    for e in edges.iter_mut().filter(|e| e.3) {
+        e.2 = 0;
+    }
+    program.preds.iter_mut().for_each(|p| p.stratum = 0);
+    if strata(&mut program.preds, &edges) {
+        program.local_negation = true;
+        return Ok(());
+    }
+    let span = edges.iter().find(|e| e.2 == 1).map_or(Span::default(), |e| e.4);
+    Err(GroundError::new(
+        span,
+        "aggregation through recursion: deeplog grounds `findall/3` only over stratified programs",
+    ))
+}
+
+/// Raises each predicate's stratum to what `edges` (head, callee, step)
+/// need; false where a cycle climbs without end.
+fn strata(preds: &mut [Pred], edges: &[(PredId, PredId, u32, bool, Span)]) -> bool {
     for _ in 0..=preds.len() {
-        let mut changed = None;
-        for &(h, q, w, span) in &edges {
+        let mut changed = false;
+        for &(h, q, w, ..) in edges {
             let need = preds[q as usize].stratum + w;
             if preds[h as usize].stratum < need {
                 preds[h as usize].stratum = need;
-                changed = Some(span);
+                changed = true;
             }
         }
-        if changed.is_none() {
-            return Ok(());
+        if !changed {
+            return true;
         }
     }
-    let span = edges.iter().find(|e| e.2 == 1).map_or(Span::default(), |e| e.3);
-    Err(GroundError::new(span, "negation through recursion: deeplog grounds only stratified programs"))
+    false
 }
 
 // ---------------------------------------------------------------------------
@@ -1492,7 +1533,21 @@ struct State {
     key: Vec<TermId>,
     /// Formula goals, grounded over terms.
     formulas: formula::Built,
+    /// Under [`Program::local_negation`], the negated atoms not derived
+    /// when their negation was grounded: body literal `PENDING + i` stands
+    /// for the negation of `pending[i]`, resolved when grounding ends (to
+    /// the atom's negation, or to true where it was never derived).
+    pending: Vec<TermId>,
 }
+
+/// Whether a sorted body holds an atom and its negation (adjacent codes).
+fn contradictory(body: &[LitCode]) -> bool {
+    body.windows(2).any(|w| w[1] == w[0] | 1 && w[0] & 1 == 0)
+}
+
+/// The first atom id of [`State::pending`]'s literals (atom ids stay below
+/// it: `max_atoms` is capped there).
+const PENDING: AtomId = 1 << 30;
 
 impl State {
     fn new(terms: Terms, program: &Program, limits: Limits) -> State {
@@ -1529,6 +1584,7 @@ impl State {
             group_ids: FxMap::default(),
             key: Vec::new(),
             formulas: formula::Built::default(),
+            pending: Vec::new(),
         }
     }
 
@@ -1834,7 +1890,7 @@ impl State {
         pred: Option<PredId>,
         span: Span,
     ) -> Result<AtomId, GroundError> {
-        if self.atoms.len() >= self.limits.max_atoms {
+        if self.atoms.len() >= self.limits.max_atoms.min(PENDING as usize) {
             let what = pred.map_or_else(|| "a choice".to_string(), |pred| self.pred_name(p, pred));
             return Err(GroundError::new(
                 span,
@@ -1888,8 +1944,9 @@ impl State {
     fn add_rule(&mut self, p: &Program, head: AtomId, mut body: Vec<LitCode>, span: Span) -> Result<(), GroundError> {
         body.sort_unstable();
         body.dedup();
-        if body.contains(&(head << 1)) {
-            // `h :- h, ...` adds nothing to the least model.
+        if body.contains(&(head << 1)) || contradictory(&body) {
+            // `h :- h, ...` adds nothing to the least model, and `h :- a,
+            // \+ a` never holds.
             return Ok(());
         }
         let mut h = FxHasher::default();
@@ -2144,6 +2201,8 @@ impl State {
                 self.demand(p, *pred, args, env);
                 if p.preds[*pred as usize].complete {
                     self.decide(p, env, clause, pos, body)
+                } else if p.local_negation && matches!(lit, Lit::Not { .. }) {
+                    self.negate_locally(p, env, clause, pos, body)
                 } else {
                     let stratum = p.preds[*pred as usize].stratum;
                     let vals = env.vals.as_slice().into();
@@ -2155,6 +2214,33 @@ impl State {
                 self.builtin(p, env, clause, pos, body, *op, args, *negated, *span)
             }
         }
+    }
+
+    /// Grounds a negation whose call may still be running
+    /// ([`Program::local_negation`]): the negated atom as a literal where
+    /// it is derived already, else a pending literal.
+    fn negate_locally(
+        &mut self,
+        p: &Program,
+        env: &mut Env,
+        clause: u32,
+        pos: usize,
+        body: u32,
+    ) -> Result<(), GroundError> {
+        let Lit::Not { pred, args, .. } = &p.clauses[clause as usize].body[pos] else { unreachable!("a negation") };
+        let Some(t) = self.ground_atom(p, *pred, args, env) else { unreachable!("checked ground") };
+        let body = match self.atom_of_term(t) {
+            // Certainty only grows: this instance can never hold.
+            Some(a) if self.certain[a as usize] => return Ok(()),
+            Some(a) => self.extend(body, a, true),
+            None => {
+                let code = PENDING + self.pending.len() as AtomId;
+                self.pending.push(t);
+                self.links.push(((code << 1) | 1, body));
+                self.links.len() as u32 - 1
+            }
+        };
+        self.run(p, env, clause, pos + 1, body)
     }
 
     /// Decides a negation or `findall/3` whose call is complete.
@@ -2352,7 +2438,37 @@ impl State {
 
     // --- output
 
+    /// Replaces each pending negation by the negation of its atom, or drops
+    /// it (true) where the atom was never derived. Returns the rules whose
+    /// bodies turn out contradictory (`a, \+ a`), which never hold.
+    fn resolve_pending(&mut self) -> Vec<bool> {
+        let mut dead = vec![false; self.rules.len()];
+        if self.pending.is_empty() {
+            return dead;
+        }
+        let mut rules = std::mem::take(&mut self.rules);
+        for ((_, body), dead) in rules.iter_mut().zip(&mut dead) {
+            if body.iter().all(|&l| l >> 1 < PENDING) {
+                continue;
+            }
+            let mut resolved: Vec<LitCode> = body
+                .iter()
+                .filter_map(|&l| match l >> 1 {
+                    a if a < PENDING => Some(l),
+                    i => self.atom_of_term(self.pending[(i - PENDING) as usize]).map(|a| (a << 1) | 1),
+                })
+                .collect();
+            resolved.sort_unstable();
+            resolved.dedup();
+            *dead = contradictory(&resolved);
+            *body = resolved.into();
+        }
+        self.rules = rules;
+        dead
+    }
+
     fn finish(mut self, p: &Program) -> Result<GroundProgram, GroundError> {
+        let contradictory = self.resolve_pending();
         // Resolve queries and evidence before anything is renumbered.
         let mut env = Env::default();
         let mut queries: Vec<(String, Option<AtomId>, Option<Logic>, bool)> = Vec::new();
@@ -2440,7 +2556,8 @@ impl State {
         }
         // A rule `head :- atom` that is all a head has: the head becomes the
         // choice's atom.
-        let mut deleted = vec![false; self.rules.len()];
+        let mut deleted = contradictory;
+        deleted.resize(self.rules.len(), false); // rules added since
         for (r, (head, body)) in self.rules.iter().enumerate() {
             let [l] = **body else { continue };
             if l & 1 == 1 || self.defs[*head as usize] != 1 || self.certain[*head as usize] {

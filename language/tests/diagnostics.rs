@@ -51,8 +51,10 @@ fn unknown_predicates_in_bodies() {
 }
 
 #[test]
-fn negation_through_recursion() {
-    insta::assert_snapshot!(render("win(X) :- move(X, Y), \\+ win(Y).\nmove(a, b).\n"));
+fn negation_through_recursion_is_no_diagnostic() {
+    // Stratified once ground (a game over an acyclic graph): the grounder
+    // and compiler decide, per ground atom.
+    assert_eq!(render("win(X) :- move(X, Y), \\+ win(Y).\nmove(a, b).\n"), "");
 }
 
 #[test]

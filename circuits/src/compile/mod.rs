@@ -197,7 +197,10 @@ pub enum CompileError {
     Timeout { query: Option<AtomId>, nodes: usize, elapsed: Duration },
     #[error("atom {atom} is out of range: the program has {num_atoms} atoms")]
     UnknownAtom { atom: AtomId, num_atoms: u32 },
-    #[error("negation is not stratified: atom {atom} depends on \\+ atom {negated}, which depends on atom {atom}")]
+    #[error(
+        "negation through recursion: atom {atom} depends on the negation of atom {negated}, which depends on atom \
+         {atom}; deeplog answers programs whose ground negation is stratified"
+    )]
     NotStratified { atom: AtomId, negated: AtomId },
     #[error("choice {choice} gives atom {atom} the probability {probability}, outside [0, 1]")]
     BadProbability { choice: usize, atom: AtomId, probability: f64 },
