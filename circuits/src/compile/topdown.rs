@@ -1350,6 +1350,7 @@ impl Scratch {
                 self.name_base + l
             };
         }
+        self.separate_names(k, t);
         self.bodies.clear();
         // Each rule's place in the key: a prefix (head's name, first
         // literal) that orders most pairs by itself, then the rule.
@@ -1386,6 +1387,39 @@ impl Scratch {
             key.extend_from_slice(&self.bodies[s as usize..e as usize]);
         }
         Reduced::State(key.into_boxed_slice())
+    }
+}
+
+impl Scratch {
+    /// Makes the names of the `k` atoms distinct. An atom named by its raw
+    /// id keeps a name that may be a literal name of an earlier state
+    /// (`name_base + l`); where another atom's literal name here is the
+    /// same, that atom takes its raw id too (raw ids are distinct), until
+    /// no two names are equal. Two atoms under one name would merge in
+    /// the key, and the cache would then answer for another function.
+    fn separate_names(&mut self, k: usize, t: usize) {
+        let raw_named = |s: &Self, a: usize| a != t && s.names[a] == s.global[a];
+        // Raw ids below `name_base` are atom ids, never literal names.
+        if !(0..k).any(|a| raw_named(self, a) && self.global[a] >= self.name_base) {
+            return;
+        }
+        let mut taken = std::mem::take(&mut self.queue);
+        loop {
+            taken.clear();
+            taken.extend((0..k).filter(|&a| raw_named(self, a)).map(|a| self.global[a]));
+            taken.sort_unstable();
+            let mut changed = false;
+            for a in 0..k {
+                if a != t && !raw_named(self, a) && taken.binary_search(&self.names[a]).is_ok() {
+                    self.names[a] = self.global[a];
+                    changed = true;
+                }
+            }
+            if !changed {
+                break;
+            }
+        }
+        self.queue = taken;
     }
 }
 
