@@ -2359,6 +2359,13 @@ impl State {
             heads.extend(c.ground_heads.iter().zip(c.heads.iter()).map(|(&t, (pred, _))| (t, *pred)));
         }
         let lits = self.body_of(body);
+        // `a, \+ a` never holds: no rule, and no head atom derived by it.
+        let mut sorted = lits.clone();
+        sorted.sort_unstable();
+        if contradictory(&sorted) {
+            self.heads = heads;
+            return Ok(());
+        }
         let result = match &c.probabilities {
             None => self.atom(p, heads[0].0, heads[0].1, c.span).and_then(|h| self.add_rule(p, h, lits, c.span)),
             Some(_) => self.choose(p, env, clause, &heads, lits, fact),
