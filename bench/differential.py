@@ -222,7 +222,8 @@ def main():
     os.makedirs(args.keep, exist_ok=True)
     rng = random.Random(args.seed)
     path = os.path.join(args.keep, "program.pl")
-    counts = {"agree": 0, "both refuse": 0, "ProbLog fails": 0, "ProbLog times out": 0, "cycle only evidence removes": 0, "differ": 0}
+    counts = {"agree": 0, "both refuse": 0, "ProbLog fails": 0, "ProbLog times out": 0, "cycle only evidence removes": 0,
+              "negative cycle only deeplog reports": 0, "differ": 0}
     answered = zeros = 0
     start = time.time()
     for n in range(args.programs):
@@ -266,6 +267,16 @@ def main():
             if answers([args.problog], bare, args.limit)[0] is None and answers([args.deeplog, "query"], bare, args.limit)[0] is None:
                 counts["cycle only evidence removes"] += 1
                 continue
+            # ProbLog's cycle check runs as it grounds, and misses loops
+            # through negation that its order of calls does not meet (an
+            # odd loop such as r1 :- \+ r0, r0 :- r2, r2 :- r1 gets an
+            # answer). Kept for a look: a cycle deeplog reports that is not
+            # there is a fault (one was: a body `a, \+ a` still derived its
+            # head).
+            counts["negative cycle only deeplog reports"] += 1
+            with open(os.path.join(args.keep, f"cycle_{args.seed}_{n}.pl"), "w") as f:
+                f.write(src + "\n% ProbLog:\n% " + their_out.replace("\n", "\n% ") + "\n% deeplog: " + our_out)
+            continue
         # Both list the instances of a query with variables that can hold;
         # ProbLog's grounder proves some impossible ones so (by evidence,
         # `a, \\+ a`) and lists the rest with probability 0, deeplog none.
