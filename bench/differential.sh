@@ -20,7 +20,7 @@ summary=$(python3 bench/differential.py --deeplog target/release/deeplog --probl
   --programs 1000 "$@") || status=$?
 echo "$summary"
 {
-  echo "# deeplog vs ProbLog on random programs (bench/differential.sh $*)"
+  echo "# deeplog vs ProbLog on random programs (bench/differential.sh${*:+ $*})"
   echo
   echo "$summary"
   echo
