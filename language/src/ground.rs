@@ -1944,9 +1944,8 @@ impl State {
     fn add_rule(&mut self, p: &Program, head: AtomId, mut body: Vec<LitCode>, span: Span) -> Result<(), GroundError> {
         body.sort_unstable();
         body.dedup();
-        if body.contains(&(head << 1)) || contradictory(&body) {
-            // `h :- h, ...` adds nothing to the least model, and `h :- a,
-            // \+ a` never holds.
+        if body.contains(&(head << 1)) {
+            // `h :- h, ...` adds nothing to the least model.
             return Ok(());
         }
         let mut h = FxHasher::default();
@@ -2360,11 +2359,13 @@ impl State {
         }
         let lits = self.body_of(body);
         // `a, \+ a` never holds: no rule, and no head atom derived by it.
-        let mut sorted = lits.clone();
-        sorted.sort_unstable();
-        if contradictory(&sorted) {
-            self.heads = heads;
-            return Ok(());
+        if lits.iter().any(|l| l & 1 == 1) {
+            let mut sorted = lits.clone();
+            sorted.sort_unstable();
+            if contradictory(&sorted) {
+                self.heads = heads;
+                return Ok(());
+            }
         }
         let result = match &c.probabilities {
             None => self.atom(p, heads[0].0, heads[0].1, c.span).and_then(|h| self.add_rule(p, h, lits, c.span)),
