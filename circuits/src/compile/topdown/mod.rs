@@ -33,6 +33,13 @@
 //! atom defined only by one choice is replaced by the choice's literals
 //! wherever it is used. Programs whose relevant part negates an atom are
 //! left to the lineage compiler.
+//!
+//! Here: the slot program (read from the [`LogicProgram`] in
+//! [`TopDown::new`]) and the expansion with its cache
+//! ([`TopDown::compile`]). Beside it: `order` (the variable orders),
+//! `state` (residual programs as flat arrays, and conditioning them on a
+//! decision), and `simplify` (the reduction to a canonical residual
+//! program, one pass per file).
 
 use std::collections::VecDeque;
 use std::sync::atomic::AtomicBool;

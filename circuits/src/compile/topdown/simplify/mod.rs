@@ -258,3 +258,169 @@ impl Scratch {
         Reduced::State(self.key(&order))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Literals of slot variables 0, 1, 2 (positive).
+    const X0: u32 = 0;
+    const X1: u32 = 2;
+    const X2: u32 = 4;
+    /// Local atoms: the target and three others.
+    const T: u32 = 0;
+    const A: u32 = 1;
+    const B: u32 = 2;
+    const C: u32 = 3;
+
+    /// A residual program over local atoms `0..4` (`head, lits, body`),
+    /// indexed, as [`Scratch::reduce`] leaves it before the passes.
+    fn load(rules: &[(u32, &[u32], &[u32])]) -> Scratch {
+        let k = 4;
+        let mut s = Scratch::new(k, 6);
+        s.global.extend(0..k as u32);
+        for &(head, lits, atoms) in rules {
+            let start = s.pool.len();
+            s.pool.extend_from_slice(lits);
+            s.push_rule(head, start..s.pool.len(), atoms);
+        }
+        s.index(k);
+        s
+    }
+
+    /// The live rules, sorted.
+    fn live(s: &Scratch) -> Vec<(u32, Vec<u32>, Vec<u32>)> {
+        let mut rules: Vec<_> = (0..s.head.len())
+            .filter(|&r| s.alive[r])
+            .map(|r| (s.head[r], s.lits(r).to_vec(), s.body(r).to_vec()))
+            .collect();
+        rules.sort();
+        rules
+    }
+
+    #[test]
+    fn a_unit_target_is_followed_and_its_uses_go() {
+        let mut s = load(&[(T, &[], &[A]), (A, &[X0], &[]), (B, &[X1], &[T])]);
+        assert_eq!(s.follow_unit_target(T), Some(A));
+        assert_eq!(live(&s), vec![(A, vec![X0], vec![])]);
+        let mut s = load(&[(T, &[X1], &[A]), (A, &[X0], &[])]);
+        assert_eq!(s.follow_unit_target(T), None);
+    }
+
+    #[test]
+    fn derivability_decides_sure_and_underivable_targets() {
+        // `b` holds in every world, `a` in some, `c` (an unfounded loop) in none.
+        let mut s = load(&[(T, &[], &[A, B]), (A, &[X0], &[]), (B, &[], &[]), (C, &[], &[C])]);
+        assert_eq!(s.derivable(4, T), None);
+        assert_eq!(
+            (s.sure[..4].to_vec(), s.possible[..4].to_vec()),
+            (vec![false, false, true, false], vec![true, true, true, false])
+        );
+        assert_eq!(load(&[(T, &[], &[B]), (B, &[], &[])]).derivable(4, T), Some(bdd::TRUE));
+        assert_eq!(load(&[(T, &[X0], &[C]), (C, &[], &[C])]).derivable(4, T), Some(bdd::FALSE));
+    }
+
+    #[test]
+    fn known_atoms_leave_and_the_target_names_its_frontier() {
+        // `a → t` without slots: `b :- a, x1` feeds `t` only through `a`.
+        let mut s = load(&[(T, &[], &[A]), (T, &[X0], &[B]), (A, &[X1], &[B]), (B, &[X2], &[C]), (C, &[], &[])]);
+        assert_eq!(s.derivable(4, T), None);
+        let implied = s.target_implicants(4, T);
+        assert_eq!(implied, vec![A]);
+        s.drop_unneeded_rules(T);
+        s.shortcut_to_target(T, implied);
+        // `c` is sure: it leaves `b`'s body, and its own rule goes.
+        assert_eq!(
+            live(&s),
+            vec![(T, vec![], vec![A]), (T, vec![X0], vec![B]), (A, vec![X1], vec![B]), (B, vec![X2], vec![]),]
+        );
+    }
+
+    #[test]
+    fn rules_the_target_does_not_reach_go() {
+        let mut s = load(&[(T, &[X0], &[A]), (A, &[X1], &[]), (C, &[X2], &[])]);
+        s.keep_relevant(4, T);
+        assert_eq!(live(&s), vec![(T, vec![X0], vec![A]), (A, vec![X1], vec![])]);
+    }
+
+    #[test]
+    fn a_rule_that_derives_its_head_only_in_a_circle_goes() {
+        // Bodies of one atom (dominators): `t` needs `a`, so `a :- t` is circular.
+        let mut s = load(&[(T, &[X0], &[A]), (A, &[X1], &[T]), (A, &[X2], &[])]);
+        s.prune_circular(4);
+        assert_eq!(live(&s), vec![(T, vec![X0], vec![A]), (A, vec![X2], vec![])]);
+        // Longer bodies (one derivation per head): the same with `b` beside.
+        let mut s = load(&[(T, &[], &[A, B]), (A, &[X1], &[T, B]), (A, &[X2], &[]), (B, &[X0], &[])]);
+        s.prune_circular(4);
+        assert_eq!(live(&s), vec![(T, vec![], vec![A, B]), (A, vec![X2], vec![]), (B, vec![X0], vec![])]);
+    }
+
+    #[test]
+    fn a_slot_free_atom_is_unfolded_into_its_uses() {
+        let mut s = load(&[(T, &[X0], &[A]), (A, &[], &[B]), (A, &[], &[C]), (B, &[X1], &[]), (C, &[X2], &[])]);
+        s.keep_relevant(4, T);
+        assert!(s.unfold_slot_free(4, T));
+        assert_eq!(
+            live(&s),
+            vec![(T, vec![X0], vec![B]), (T, vec![X0], vec![C]), (B, vec![X1], vec![]), (C, vec![X2], vec![]),]
+        );
+    }
+
+    #[test]
+    fn atoms_that_imply_each_other_merge() {
+        let mut s = load(&[(T, &[X0], &[B]), (A, &[], &[B]), (B, &[], &[A]), (A, &[X1], &[]), (B, &[X2], &[])]);
+        let mut target = T;
+        assert!(s.merge_equivalent(4, &mut target));
+        assert_eq!(live(&s), vec![(T, vec![X0], vec![A]), (A, vec![X1], vec![]), (A, vec![X2], vec![])]);
+    }
+
+    #[test]
+    fn subsumed_and_duplicate_rules_go() {
+        // `t :- x0, x1` fires only where `t :- x0` does; `t :- c` is
+        // `t :- b` by way of `b :- c`.
+        let mut s = load(&[
+            (T, &[X0], &[]),
+            (T, &[X0, X1], &[]),
+            (T, &[X0], &[]),
+            (T, &[], &[B]),
+            (T, &[], &[C]),
+            (B, &[], &[C]),
+            (C, &[X2], &[]),
+        ]);
+        let mut target = T;
+        assert!(!s.merge_equivalent(4, &mut target));
+        s.drop_subsumed();
+        assert_eq!(
+            live(&s),
+            vec![(T, vec![], vec![B]), (T, vec![X0], vec![]), (B, vec![], vec![C]), (C, vec![X2], vec![]),]
+        );
+    }
+
+    /// An encoded state ([`super::super::state`]) over global atoms.
+    fn state(target: u32, rules: &[(u32, &[u32], &[u32])]) -> Vec<u32> {
+        let mut out = vec![target];
+        for &(head, lits, atoms) in rules {
+            out.extend([head, lits.len() as u32, atoms.len() as u32]);
+            out.extend_from_slice(lits);
+            out.extend_from_slice(atoms);
+        }
+        out
+    }
+
+    fn reduce(raw: &[u32]) -> Option<Box<[u32]>> {
+        match Scratch::new(40, 6).reduce(raw) {
+            Reduced::State(key) => Some(key),
+            Reduced::Constant(_) => None,
+        }
+    }
+
+    #[test]
+    fn residual_programs_equal_up_to_renaming_have_one_key() {
+        let one = state(10, &[(10, &[X0], &[20]), (10, &[X1], &[21]), (20, &[X1], &[21]), (21, &[X2], &[])]);
+        let renamed = state(30, &[(30, &[X0], &[25]), (30, &[X1], &[12]), (25, &[X1], &[12]), (12, &[X2], &[])]);
+        let other = state(10, &[(10, &[X0], &[20]), (10, &[X2], &[21]), (20, &[X1], &[21]), (21, &[X2], &[])]);
+        let key = reduce(&one).expect("not a constant");
+        assert_eq!(reduce(&renamed).expect("not a constant"), key);
+        assert_ne!(reduce(&other).expect("not a constant"), key);
+    }
+}
