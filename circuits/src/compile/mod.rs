@@ -1,19 +1,30 @@
 //! Exact inference's middle: a ground [`LogicProgram`] and its queries
 //! become one deterministic, decomposable [`Circuit`].
 //!
-//! The pipeline has two stages, one file each:
+//! Two compilers, each a file or folder here, build the same kind of
+//! diagram; [`Method`] picks one:
 //!
-//! 1. [`lineage`]: every choice becomes input slots (an annotated
-//!    disjunction a chain of conditional slots), and every relevant atom a
-//!    hash-consed boolean formula over the slots, with cycles unrolled to
-//!    their least fixpoint.
-//! 2. [`bdd`]: the formulas are compiled into one reduced ordered BDD
-//!    (shared by all queries), and the BDD is written out as a circuit of
-//!    decision nodes `x·hi + ¬x·lo`: deterministic and decomposable by
-//!    construction.
+//! - Bottom-up, in two stages:
+//!   1. [`lineage`]: every choice becomes input slots (an annotated
+//!      disjunction a chain of conditional slots), and every relevant atom
+//!      a hash-consed boolean formula over the slots, with cycles unrolled
+//!      to their least fixpoint; `rewrite` may then shrink the formulas
+//!      by the laws of the boolean lattice (egg).
+//!   2. [`bdd`]: the formulas are compiled into one reduced ordered BDD
+//!      (shared by all queries).
+//! - Top-down (`topdown/`), for cyclic positive programs: Shannon expansion
+//!   of the residual program, slot by slot, into the same kind of BDD,
+//!   never building the unrolled fixpoint rounds. `topdown/order.rs` picks
+//!   the slot order, `topdown/state.rs` encodes residual programs, and
+//!   `topdown/simplify/` reduces each to a canonical form, one pass per
+//!   file (`target`, `derivable`, `relevance`, `circular`, `unfold`,
+//!   `equivalent`, `subsumed`, `canonical`), so equal ones meet in a cache.
 //!
-//! Both stages count their nodes against a [`Budget`] and watch its
-//! timeout, and stop with a [`CompileError`] that names the query being
+//! Either way the BDD is written out as a circuit of decision nodes
+//! `x·hi + ¬x·lo`: deterministic and decomposable by construction.
+//!
+//! Every stage counts its nodes against a [`Budget`] and watches its
+//! timeout, and stops with a [`CompileError`] that names the query being
 //! compiled and how large it got.
 //!
 //! ```

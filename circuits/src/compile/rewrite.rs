@@ -5,7 +5,7 @@
 //! pushed down to the slots by De Morgan's laws, each formula at most once
 //! per polarity, so the DAG at most doubles), become a circuit of sums (or)
 //! and products (and) over literals, are saturated by
-//! [`optimize`](crate::optimize) under [`Rewrites::Lattice`] (boolean is a
+//! [`optimize`] under [`Rewrites::Lattice`] (boolean is a
 //! distributive lattice: idempotence, absorption `a ∨ a∧b = a`, factoring
 //! `a∧b ∨ a∧c = a∧(b ∨ c)`), and the extracted circuit comes back as new
 //! formulas of the same lineage. The BDD of a rewritten root is the BDD of
