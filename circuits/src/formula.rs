@@ -66,7 +66,9 @@ use deeplog_semirings::Probability;
 use crate::compile::SlotWeight;
 use crate::eval::{scatter_columns, CpuEvaluator, EvalError, Weights};
 use crate::layered::LayeredCircuit;
-use crate::logic::AtomId;
+use deeplog_program::AtomId;
+
+use crate::compile::CompileError;
 
 /// A node of an [`Expr`]: a dense index, children before parents.
 pub type ExprId = u32;
@@ -238,12 +240,9 @@ pub enum FormulaError {
     InputShape { got: usize, expected: usize, rows: u32, batch: usize },
     #[error("seeds have {got} entries, expected {expected} ({roots} roots × batch {batch})")]
     SeedShape { got: usize, expected: usize, roots: usize, batch: usize },
-    #[error("atom {atom} is out of range: the program has {num_atoms} atoms")]
-    UnknownAtom { atom: AtomId, num_atoms: u32 },
-    #[error(
-        "negation through recursion: atom {atom} depends on the negation of atom {negated}, which depends on atom \
-         {atom}; deeplog answers programs whose ground negation is stratified"
-    )]
+    #[error("{}", CompileError::UnknownAtom { atom: *.atom, num_atoms: *.num_atoms })]
+    UnknownAtom { atom: AtomId, num_atoms: usize },
+    #[error("{}", CompileError::NotStratified { atom: *.atom, negated: *.negated })]
     NotStratified { atom: AtomId, negated: AtomId },
     #[error("{got} lists of choice input rows for {choices} choices")]
     ChoiceCount { got: usize, choices: usize },
@@ -254,6 +253,22 @@ pub enum FormulaError {
          {atoms} atoms (a cyclic component is unrolled over as many rounds) the circuit reached {nodes} nodes"
     )]
     TooLarge { atoms: usize, nodes: usize, max_nodes: usize },
+}
+
+impl FormulaError {
+    /// The message, with each atom written by `name` (see
+    /// [`CompileError::describe`]).
+    pub fn describe(&self, name: impl Fn(AtomId) -> String) -> String {
+        match *self {
+            FormulaError::UnknownAtom { atom, num_atoms } => {
+                CompileError::UnknownAtom { atom, num_atoms }.describe(name)
+            }
+            FormulaError::NotStratified { atom, negated } => {
+                CompileError::NotStratified { atom, negated }.describe(name)
+            }
+            ref other => other.to_string(),
+        }
+    }
 }
 
 /// Builds an [`Expr`] node by node, hash-consing equal nodes.
@@ -1104,8 +1119,8 @@ mod tests {
     use super::*;
     use crate::compile::{compile, Budget};
     use crate::fuzzy::choice_inputs;
-    use crate::logic::{Choice, LogicProgram, Rule};
     use crate::testing::Rng;
+    use deeplog_program::{Choice, GroundProgram, Rule};
 
     const TNORMS: [TNorm; 3] = [TNorm::Godel, TNorm::Product, TNorm::Lukasiewicz];
     const IMPLICATIONS: [Implication; 5] = [
@@ -1401,20 +1416,22 @@ mod tests {
 
     /// `0.2::x1; 0.3::x2; 0.4::x3.  0.6::f.  q :- x2, f.  r :- x1.  r :- x3, \+ f.`
     /// Atoms x1, x2, x3, f, q, r are 0..6; input rows p1, p2, p3, pf.
-    fn nested_program() -> (LogicProgram, Nested) {
-        let program = LogicProgram {
-            num_atoms: 6,
-            rules: vec![
-                Rule { head: 4, body: vec![(1, true), (3, true)] },
-                Rule { head: 5, body: vec![(0, true)] },
-                Rule { head: 5, body: vec![(2, true), (3, false)] },
+    fn nested_program() -> (GroundProgram, Nested) {
+        let program = GroundProgram::propositional(
+            6,
+            vec![
+                Rule { head: AtomId::new(4), body: vec![(AtomId::new(1), true), (AtomId::new(3), true)] },
+                Rule { head: AtomId::new(5), body: vec![(AtomId::new(0), true)] },
+                Rule { head: AtomId::new(5), body: vec![(AtomId::new(2), true), (AtomId::new(3), false)] },
             ],
-            choices: vec![
-                Choice::Disjunction { atoms: vec![(0, 0.2), (1, 0.3), (2, 0.4)] },
-                Choice::Fact { atom: 3, probability: 0.6 },
+            vec![
+                Choice::Disjunction {
+                    atoms: vec![(AtomId::new(0), 0.2), (AtomId::new(1), 0.3), (AtomId::new(2), 0.4)],
+                },
+                Choice::Fact { atom: AtomId::new(3), probability: 0.6 },
             ],
-        };
-        let compiled = compile(&program, &[4, 5], &[], &Budget::default()).unwrap();
+        );
+        let compiled = compile(&program, &[AtomId::new(4), AtomId::new(5)], &[], &Budget::default()).unwrap();
         let rows = choice_inputs(&program);
         assert_eq!(rows, vec![vec![0, 1, 2], vec![3]]);
         let slots = slot_sources(&compiled.slots, &rows).unwrap();

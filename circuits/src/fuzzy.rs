@@ -1,6 +1,6 @@
 //! Fuzzy values of a ground logic program, as nodes of a formula circuit.
 //!
-//! Exact inference gives each atom of a [`LogicProgram`] its *probability*
+//! Exact inference gives each atom of a [`GroundProgram`] its *probability*
 //! (see [`compile`](mod@crate::compile)). This module gives it a *fuzzy truth
 //! value* instead, computed truth-functionally by an [`Expr`](crate::formula::Expr):
 //! cheap for any size of program and differentiable in the choices'
@@ -67,36 +67,34 @@
 //! ```
 //! use deeplog_circuits::formula::{ExprBuilder, ExprEvaluator, TNorm};
 //! use deeplog_circuits::fuzzy::{choice_inputs, program_values, FuzzyLimits};
-//! use deeplog_circuits::logic::{Choice, LogicProgram, Rule};
+//! use deeplog_program::{AtomId, Choice, GroundProgram, Rule};
 //!
 //! // 0.9::edge(x,y). 0.8::edge(y,x). 0.5::start(x).
 //! // at(X) :- start(X).   at(Y) :- at(X), edge(X,Y).
-//! let (edge_xy, edge_yx, start_x, at_x, at_y) = (0, 1, 2, 3, 4);
-//! let program = LogicProgram {
-//!     num_atoms: 5,
-//!     rules: vec![
-//!         Rule { head: at_x, body: vec![(start_x, true)] },
-//!         Rule { head: at_y, body: vec![(at_x, true), (edge_xy, true)] },
-//!         Rule { head: at_x, body: vec![(at_y, true), (edge_yx, true)] },
-//!     ],
-//!     choices: vec![
-//!         Choice::Fact { atom: edge_xy, probability: 0.9 },
-//!         Choice::Fact { atom: edge_yx, probability: 0.8 },
-//!         Choice::Fact { atom: start_x, probability: 0.5 },
-//!     ],
-//! };
+//! let [edge_xy, edge_yx, start_x, at_x, at_y] = [0, 1, 2, 3, 4].map(AtomId::new);
+//! let rules = vec![
+//!     Rule { head: at_x, body: vec![(start_x, true)] },
+//!     Rule { head: at_y, body: vec![(at_x, true), (edge_xy, true)] },
+//!     Rule { head: at_x, body: vec![(at_y, true), (edge_yx, true)] },
+//! ];
+//! let choices = vec![
+//!     Choice::Fact { atom: edge_xy, probability: 0.9 },
+//!     Choice::Fact { atom: edge_yx, probability: 0.8 },
+//!     Choice::Fact { atom: start_x, probability: 0.5 },
+//! ];
+//! let program = GroundProgram::propositional(5, rules, choices);
 //! let rows = choice_inputs(&program); // [[0], [1], [2]]
 //! let mut b = ExprBuilder::new(3);
 //! let values = program_values(&mut b, &program, TNorm::Product, &rows, &[], FuzzyLimits::default()).unwrap();
-//! let expr = b.finish(vec![values[at_x as usize].unwrap(), values[at_y as usize].unwrap()]);
+//! let expr = b.finish(vec![values[at_x.index()].unwrap(), values[at_y.index()].unwrap()]);
 //! let v = ExprEvaluator::new(&expr, None).unwrap().forward(&[0.9, 0.8, 0.5], 1).unwrap();
 //! // The cycle does not support at(x) beyond its start: 0.5 and 0.5 · 0.9.
 //! assert!((v[0] - 0.5).abs() < 1e-12 && (v[1] - 0.45).abs() < 1e-12);
 //! ```
 
 use crate::formula::{ExprBuilder, ExprId, FormulaError, Op, TNorm};
-use crate::logic::{AtomId, Choice, LogicProgram};
 use crate::scc::Tarjan;
+use deeplog_program::{AtomId, Choice, GroundProgram};
 
 /// How large the fuzzy values may grow the formula circuit.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -114,7 +112,7 @@ impl Default for FuzzyLimits {
 /// Input rows of each choice, in choice order: one row for a fact, one per
 /// alternative for an annotated disjunction, numbered consecutively from 0.
 /// The rows hold the annotated probabilities, which the caller fills.
-pub fn choice_inputs(program: &LogicProgram) -> Vec<Vec<u32>> {
+pub fn choice_inputs(program: &GroundProgram) -> Vec<Vec<u32>> {
     let mut next = 0u32;
     program
         .choices
@@ -139,14 +137,14 @@ pub fn choice_inputs(program: &LogicProgram) -> Vec<Vec<u32>> {
 /// On an error the builder keeps the nodes added so far.
 pub fn program_values(
     b: &mut ExprBuilder,
-    program: &LogicProgram,
+    program: &GroundProgram,
     t: TNorm,
     inputs: &[Vec<u32>],
     evidence: &[(AtomId, bool)],
     limits: FuzzyLimits,
 ) -> Result<Vec<Option<ExprId>>, FormulaError> {
     let mut fuzzy = Fuzzy::new(b, program, t, inputs, evidence, limits)?;
-    for atom in 0..program.num_atoms {
+    for atom in (0..program.num_atoms()).map(AtomId::from_index) {
         fuzzy.build(atom)?;
     }
     Ok(fuzzy.values)
@@ -155,7 +153,7 @@ pub fn program_values(
 /// The state of one [`program_values`] call.
 struct Fuzzy<'a> {
     b: &'a mut ExprBuilder,
-    program: &'a LogicProgram,
+    program: &'a GroundProgram,
     t: TNorm,
     max_nodes: usize,
     /// Atoms in the component being built, for the size error.
@@ -179,18 +177,18 @@ struct Fuzzy<'a> {
 impl<'a> Fuzzy<'a> {
     fn new(
         b: &'a mut ExprBuilder,
-        program: &'a LogicProgram,
+        program: &'a GroundProgram,
         t: TNorm,
         inputs: &[Vec<u32>],
         evidence: &[(AtomId, bool)],
         limits: FuzzyLimits,
     ) -> Result<Self, FormulaError> {
-        let n = program.num_atoms as usize;
+        let n = program.num_atoms();
         let in_range = |atom: AtomId| {
-            if atom < program.num_atoms {
-                Ok(atom as usize)
+            if atom.index() < program.num_atoms() {
+                Ok(atom.index())
             } else {
-                Err(FormulaError::UnknownAtom { atom, num_atoms: program.num_atoms })
+                Err(FormulaError::UnknownAtom { atom, num_atoms: program.num_atoms() })
             }
         };
         if inputs.len() != program.choices.len() {
@@ -216,7 +214,7 @@ impl<'a> Fuzzy<'a> {
         let mut fill = rule_start.clone();
         let mut rules_of = vec![0u32; rule_start[n] as usize];
         for (r, rule) in program.rules.iter().enumerate() {
-            let head = rule.head as usize;
+            let head = rule.head.index();
             if observed[head].is_none() {
                 rules_of[fill[head] as usize] = r as u32;
                 fill[head] += 1;
@@ -259,9 +257,9 @@ impl<'a> Fuzzy<'a> {
 
     /// Adds input `row` to the choices of `atom`.
     fn choose(&mut self, atom: AtomId, row: u32) -> Result<(), FormulaError> {
-        let a = atom as usize;
+        let a = atom.index();
         if a >= self.chosen.len() {
-            return Err(FormulaError::UnknownAtom { atom, num_atoms: self.program.num_atoms });
+            return Err(FormulaError::UnknownAtom { atom, num_atoms: self.program.num_atoms() });
         }
         if self.observed[a].is_some() {
             return Ok(());
@@ -288,7 +286,7 @@ impl<'a> Fuzzy<'a> {
     }
 
     fn rule_range(&self, atom: AtomId) -> std::ops::Range<usize> {
-        self.rule_start[atom as usize] as usize..self.rule_start[atom as usize + 1] as usize
+        self.rule_start[atom.index()] as usize..self.rule_start[atom.index() + 1] as usize
     }
 
     /// Builds the component of `atom` and every component it depends on.
@@ -300,8 +298,8 @@ impl<'a> Fuzzy<'a> {
         loop {
             let (program, rule_start, rules_of) = (self.program, &self.rule_start, &self.rules_of);
             let body = |v: AtomId, k: usize| {
-                let r = rule_start[v as usize] as usize + k;
-                (r < rule_start[v as usize + 1] as usize).then(|| program.rules[rules_of[r] as usize].body.as_slice())
+                let r = rule_start[v.index()] as usize + k;
+                (r < rule_start[v.index() + 1] as usize).then(|| program.rules[rules_of[r] as usize].body.as_slice())
             };
             let Some(members) = self.tarjan.next_component(body, |_| false) else { break };
             self.build_component(&members)?;
@@ -312,14 +310,14 @@ impl<'a> Fuzzy<'a> {
     /// Builds the values of one component, whose dependencies outside it
     /// are all built.
     fn build_component(&mut self, members: &[AtomId]) -> Result<(), FormulaError> {
-        let id = self.tarjan.component[members[0] as usize];
+        let id = self.tarjan.component[members[0].index()];
         let program = self.program;
         self.component_atoms = members.len();
         let mut cyclic = members.len() > 1;
         for &a in members {
             for r in self.rule_range(a) {
                 for &(b, positive) in &program.rules[self.rules_of[r] as usize].body {
-                    if self.tarjan.component[b as usize] == id {
+                    if self.tarjan.component[b.index()] == id {
                         if !positive {
                             return Err(FormulaError::NotStratified { atom: a, negated: b });
                         }
@@ -330,12 +328,12 @@ impl<'a> Fuzzy<'a> {
         }
         if !cyclic {
             let a = members[0];
-            self.values[a as usize] = self.value(a, &[])?;
+            self.values[a.index()] = self.value(a, &[])?;
             return Ok(());
         }
         let mut current = Vec::with_capacity(members.len());
         for &a in members {
-            let start = match self.chosen[a as usize] {
+            let start = match self.chosen[a.index()] {
                 Some(x) => x,
                 None => self.add(Op::Const(0.0), &[])?,
             };
@@ -355,7 +353,7 @@ impl<'a> Fuzzy<'a> {
             std::mem::swap(&mut current, &mut next);
         }
         for (&a, &v) in members.iter().zip(&current) {
-            self.values[a as usize] = Some(v);
+            self.values[a.index()] = Some(v);
         }
         Ok(())
     }
@@ -364,7 +362,7 @@ impl<'a> Fuzzy<'a> {
     /// of its own component from `round` (by position) and other atoms from
     /// their final values.
     fn value(&mut self, atom: AtomId, round: &[ExprId]) -> Result<Option<ExprId>, FormulaError> {
-        if let Some(v) = self.observed[atom as usize] {
+        if let Some(v) = self.observed[atom.index()] {
             return self.add(Op::Const(if v { 1.0 } else { 0.0 }), &[]).map(Some);
         }
         let mut candidates = std::mem::take(&mut self.candidates);
@@ -385,15 +383,15 @@ impl<'a> Fuzzy<'a> {
         conjuncts: &mut Vec<ExprId>,
     ) -> Result<Option<ExprId>, FormulaError> {
         let program = self.program;
-        let own = self.tarjan.component[atom as usize];
+        let own = self.tarjan.component[atom.index()];
         candidates.clear();
-        candidates.extend(self.chosen[atom as usize]);
+        candidates.extend(self.chosen[atom.index()]);
         let rules = self.rule_range(atom);
         let has_rules = !rules.is_empty();
         'rules: for r in rules {
             conjuncts.clear();
             for &(b, positive) in &program.rules[self.rules_of[r] as usize].body {
-                let bi = b as usize;
+                let bi = b.index();
                 let value = if self.tarjan.component[bi] == own {
                     Some(round[self.tarjan.position[bi] as usize])
                 } else {
@@ -426,22 +424,26 @@ impl<'a> Fuzzy<'a> {
 mod tests {
     use super::*;
     use crate::formula::ExprEvaluator;
-    use crate::logic::Rule;
     use crate::testing::Rng;
+    use deeplog_program::Rule;
 
     const TNORMS: [TNorm; 3] = [TNorm::Godel, TNorm::Product, TNorm::Lukasiewicz];
 
-    fn rule(head: AtomId, body: &[(AtomId, bool)]) -> Rule {
-        Rule { head, body: body.to_vec() }
+    fn rule(head: u32, body: &[(u32, bool)]) -> Rule {
+        Rule { head: AtomId::new(head), body: body.iter().map(|&(a, v)| (AtomId::new(a), v)).collect() }
     }
 
-    fn fact(atom: AtomId, probability: f64) -> Choice {
-        Choice::Fact { atom, probability }
+    fn fact(atom: u32, probability: f64) -> Choice {
+        Choice::Fact { atom: AtomId::new(atom), probability }
     }
 
     /// Every atom's fuzzy value, with the choices' input rows set to their
     /// annotated probabilities.
-    fn values(program: &LogicProgram, t: TNorm, evidence: &[(AtomId, bool)]) -> Result<Vec<Option<f64>>, FormulaError> {
+    fn values(
+        program: &GroundProgram,
+        t: TNorm,
+        evidence: &[(AtomId, bool)],
+    ) -> Result<Vec<Option<f64>>, FormulaError> {
         let rows = choice_inputs(program);
         let inputs: Vec<f64> = program
             .choices
@@ -463,12 +465,12 @@ mod tests {
     }
 
     /// `a :- b.  b :- a.  a :- c.  0.3::c.` with a, b, c = 0, 1, 2.
-    fn cycle() -> LogicProgram {
-        LogicProgram {
-            num_atoms: 3,
-            rules: vec![rule(0, &[(1, true)]), rule(1, &[(0, true)]), rule(0, &[(2, true)])],
-            choices: vec![fact(2, 0.3)],
-        }
+    fn cycle() -> GroundProgram {
+        GroundProgram::propositional(
+            3,
+            vec![rule(0, &[(1, true)]), rule(1, &[(0, true)]), rule(0, &[(2, true)])],
+            vec![fact(2, 0.3)],
+        )
     }
 
     #[test]
@@ -540,7 +542,7 @@ mod tests {
                 }
             }
             let choices = edges.iter().enumerate().map(|(k, &(_, _, p))| fact(k as u32, p)).collect();
-            let program = LogicProgram { num_atoms: e + (n * n) as u32, rules, choices };
+            let program = GroundProgram::propositional(e + (n * n) as u32, rules, choices);
             for t in TNORMS {
                 let v = values(&program, t, &[]).unwrap();
                 for i in 0..n {
@@ -558,11 +560,11 @@ mod tests {
     fn negation_is_one_minus_the_value() {
         // 0.7::x.  0.4::y.  z :- x, \+ y.  w :- \+ u.  v :- u, x.  (u has nothing)
         let (x, y, z, u, w, v) = (0, 1, 2, 3, 4, 5);
-        let program = LogicProgram {
-            num_atoms: 6,
-            rules: vec![rule(z, &[(x, true), (y, false)]), rule(w, &[(u, false)]), rule(v, &[(u, true), (x, true)])],
-            choices: vec![fact(x, 0.7), fact(y, 0.4)],
-        };
+        let program = GroundProgram::propositional(
+            6,
+            vec![rule(z, &[(x, true), (y, false)]), rule(w, &[(u, false)]), rule(v, &[(u, true), (x, true)])],
+            vec![fact(x, 0.7), fact(y, 0.4)],
+        );
         for (t, expected) in TNORMS.into_iter().zip([0.6, 0.42, 0.3]) {
             let values = values(&program, t, &[]).unwrap();
             assert!(close(values[z as usize], expected), "{t:?}: {values:?}");
@@ -574,41 +576,45 @@ mod tests {
 
     #[test]
     fn negation_through_a_cycle_is_refused() {
-        let program =
-            LogicProgram { num_atoms: 2, rules: vec![rule(0, &[(1, false)]), rule(1, &[(0, true)])], choices: vec![] };
+        let program = GroundProgram::propositional(2, vec![rule(0, &[(1, false)]), rule(1, &[(0, true)])], vec![]);
         let err = values(&program, TNorm::Product, &[]).unwrap_err();
         assert!(matches!(err, FormulaError::NotStratified { .. }), "{err}");
-        let program = LogicProgram { num_atoms: 1, rules: vec![rule(0, &[(0, false)])], choices: vec![] };
-        assert_eq!(values(&program, TNorm::Godel, &[]), Err(FormulaError::NotStratified { atom: 0, negated: 0 }));
+        let program = GroundProgram::propositional(1, vec![rule(0, &[(0, false)])], vec![]);
+        assert_eq!(
+            values(&program, TNorm::Godel, &[]),
+            Err(FormulaError::NotStratified { atom: AtomId::new(0), negated: AtomId::new(0) })
+        );
     }
 
     #[test]
     fn evidence_fixes_atoms() {
         for t in TNORMS {
-            let v = values(&cycle(), t, &[(0, true)]).unwrap();
+            let v = values(&cycle(), t, &[(AtomId::new(0), true)]).unwrap();
             assert_eq!((v[0], v[1]), (Some(1.0), Some(1.0)));
-            let v = values(&cycle(), t, &[(2, false)]).unwrap();
+            let v = values(&cycle(), t, &[(AtomId::new(2), false)]).unwrap();
             assert_eq!((v[0], v[1], v[2]), (Some(0.0), Some(0.0), Some(0.0)));
-            let v = values(&cycle(), t, &[(1, false)]).unwrap();
+            let v = values(&cycle(), t, &[(AtomId::new(1), false)]).unwrap();
             assert!(v[1] == Some(0.0) && close(v[0], 0.3));
             // Evidence on an atom with nothing behind it still gives it a value.
-            let empty = LogicProgram { num_atoms: 1, ..LogicProgram::default() };
-            assert_eq!(values(&empty, t, &[(0, true)]).unwrap(), vec![Some(1.0)]);
+            let empty = GroundProgram::propositional(1, vec![], vec![]);
+            assert_eq!(values(&empty, t, &[(AtomId::new(0), true)]).unwrap(), vec![Some(1.0)]);
         }
     }
 
     #[test]
     fn choices_are_input_rows() {
         // 0.1::a.  0.2::b; 0.3::c; 0.4::d.  0.5::a.  e :- c.
-        let program = LogicProgram {
-            num_atoms: 5,
-            rules: vec![rule(4, &[(2, true)])],
-            choices: vec![
+        let program = GroundProgram::propositional(
+            5,
+            vec![rule(4, &[(2, true)])],
+            vec![
                 fact(0, 0.1),
-                Choice::Disjunction { atoms: vec![(1, 0.2), (2, 0.3), (3, 0.4)] },
+                Choice::Disjunction {
+                    atoms: vec![(AtomId::new(1), 0.2), (AtomId::new(2), 0.3), (AtomId::new(3), 0.4)],
+                },
                 fact(0, 0.5),
             ],
-        };
+        );
         assert_eq!(choice_inputs(&program), vec![vec![0], vec![1, 2, 3], vec![4]]);
         let v = values(&program, TNorm::Product, &[]).unwrap();
         let expected = [0.5, 0.2, 0.3, 0.4, 0.3];
@@ -622,8 +628,8 @@ mod tests {
         let err = program_values(&mut b, &program, TNorm::Godel, &rows, &[], limits).unwrap_err();
         assert_eq!(err, FormulaError::ChoiceInputs { choice: 1, expected: 3, got: 2 });
         let rows = choice_inputs(&program);
-        let err = program_values(&mut b, &program, TNorm::Godel, &rows, &[(9, true)], limits).unwrap_err();
-        assert_eq!(err, FormulaError::UnknownAtom { atom: 9, num_atoms: 5 });
+        let err = program_values(&mut b, &program, TNorm::Godel, &rows, &[(AtomId::new(9), true)], limits).unwrap_err();
+        assert_eq!(err, FormulaError::UnknownAtom { atom: AtomId::new(9), num_atoms: 5 });
     }
 
     #[test]
@@ -633,7 +639,7 @@ mod tests {
         let (c, d) = (ring, ring + 1);
         let mut rules: Vec<Rule> = (0..ring).map(|i| rule(i, &[((i + 1) % ring, true), (d, true)])).collect();
         rules.push(rule(0, &[(c, true)]));
-        let program = LogicProgram { num_atoms: ring + 2, rules, choices: vec![fact(c, 0.3), fact(d, 0.9)] };
+        let program = GroundProgram::propositional(ring + 2, rules, vec![fact(c, 0.3), fact(d, 0.9)]);
         let rows = choice_inputs(&program);
         let mut b = ExprBuilder::new(2);
         let limits = FuzzyLimits { max_nodes: 500 };

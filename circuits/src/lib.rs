@@ -10,7 +10,8 @@
 //! whose requirements the circuit does not meet. [`formats`] reads SDD
 //! (`.sdd`) and d-DNNF (`.nnf`, c2d and d4 dialects) files, reads and writes
 //! the project's own JSON format, and writes Graphviz DOT. [`compile`](mod@compile)
-//! turns a ground [`logic::LogicProgram`] and its queries into one such
+//! turns a [`GroundProgram`] (the grounder's output, from
+//! `deeplog-program`) and its queries into one such
 //! circuit, deterministic and decomposable, for exact inference.
 //!
 //! A [`formula`] circuit ([`Expr`]) evaluates ground formulas
@@ -49,7 +50,6 @@ pub mod formula;
 pub mod fuzzy;
 pub mod layered;
 mod linear;
-pub mod logic;
 pub mod optimize;
 pub mod properties;
 mod scc;
@@ -57,6 +57,7 @@ pub mod testing;
 
 pub use circuit::{Circuit, CircuitBuilder, Literal, Node, NodeId, SlotId};
 pub use compile::{compile, compile_with, Budget, CompileError, Compiled, Method};
+pub use deeplog_program::GroundProgram;
 pub use eval::{CpuEvaluator, EvalError, Evaluate, Evaluated, Gradients, Weights};
 pub use formula::{Expr, ExprBuilder, ExprEvaluator, ExprId, FormulaError, Implication, Nested, SlotSource, TNorm};
 pub use fuzzy::FuzzyLimits;

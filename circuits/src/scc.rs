@@ -6,7 +6,7 @@
 //! dependencies first. Both the lineage ([`crate::compile::lineage`]) and
 //! the fuzzy values ([`crate::fuzzy`]) are built this way.
 
-use crate::logic::AtomId;
+use deeplog_program::AtomId;
 
 /// `component` of an atom whose component is not finished yet.
 pub(crate) const NO_COMPONENT: u32 = u32::MAX;
@@ -43,7 +43,7 @@ impl Tarjan {
     }
 
     pub fn visited(&self, atom: AtomId) -> bool {
-        self.visit[atom as usize] != UNVISITED
+        self.visit[atom.index()] != UNVISITED
     }
 
     /// Starts a walk from an atom not visited yet.
@@ -55,8 +55,8 @@ impl Tarjan {
 
     fn enter(&mut self, atom: AtomId) {
         self.visits += 1;
-        self.visit[atom as usize] = self.visits;
-        self.low[atom as usize] = self.visits;
+        self.visit[atom.index()] = self.visits;
+        self.low[atom.index()] = self.visits;
         self.stack.push(atom);
         self.calls.push((atom, 0, 0));
     }
@@ -71,13 +71,13 @@ impl Tarjan {
         skip: impl Fn(AtomId) -> bool,
     ) -> Option<Vec<AtomId>> {
         while let Some(&(v, r, l)) = self.calls.last() {
-            let vi = v as usize;
+            let vi = v.index();
             let top = self.calls.len() - 1;
             if let Some(literals) = body(v, r as usize) {
                 match literals.get(l as usize) {
                     Some(&(w, _)) => {
                         self.calls[top].2 += 1;
-                        let wi = w as usize;
+                        let wi = w.index();
                         if skip(w) {
                             continue;
                         }
@@ -94,14 +94,14 @@ impl Tarjan {
             }
             self.calls.pop();
             if let Some(&(u, _, _)) = self.calls.last() {
-                self.low[u as usize] = self.low[u as usize].min(self.low[vi]);
+                self.low[u.index()] = self.low[u.index()].min(self.low[vi]);
             }
             if self.low[vi] == self.visit[vi] {
                 let mut members = Vec::new();
                 loop {
                     let w = self.stack.pop().expect("Tarjan's stack holds the component's root");
-                    self.component[w as usize] = self.count;
-                    self.position[w as usize] = members.len() as u32;
+                    self.component[w.index()] = self.count;
+                    self.position[w.index()] = members.len() as u32;
                     members.push(w);
                     if w == v {
                         break;

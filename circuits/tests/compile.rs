@@ -6,9 +6,9 @@
 use std::time::{Duration, Instant};
 
 use deeplog_circuits::compile::{compile, compile_with, Budget, CompileError, Compiled, LineageRewriting, Method};
-use deeplog_circuits::logic::{AtomId, Choice, LogicProgram, Rule};
 use deeplog_circuits::testing::Rng;
 use deeplog_circuits::{CpuEvaluator, LayeredCircuit, Weights};
+use deeplog_program::{AtomId, Choice, GroundProgram, Rule};
 use deeplog_semirings::Probability;
 
 /// Root values of a compiled program, evaluated in the probability algebra.
@@ -19,12 +19,12 @@ fn evaluate(compiled: &Compiled) -> Vec<f64> {
     eval.forward(&Weights::complementary(1, weights)).unwrap()
 }
 
-fn probabilities(program: &LogicProgram, queries: &[AtomId]) -> Vec<f64> {
+fn probabilities(program: &GroundProgram, queries: &[AtomId]) -> Vec<f64> {
     evaluate(&compile(program, queries, &[], &Budget::default()).unwrap())
 }
 
 /// `P(q | evidence)` for each query.
-fn conditionals(program: &LogicProgram, queries: &[AtomId], evidence: &[(AtomId, bool)]) -> Vec<f64> {
+fn conditionals(program: &GroundProgram, queries: &[AtomId], evidence: &[(AtomId, bool)]) -> Vec<f64> {
     let compiled = compile(program, queries, evidence, &Budget::default()).unwrap();
     assert!(compiled.with_evidence);
     let v = evaluate(&compiled);
@@ -34,15 +34,15 @@ fn conditionals(program: &LogicProgram, queries: &[AtomId], evidence: &[(AtomId,
 /// The least model of `program` given the atoms its choices made true,
 /// by naive iteration to a fixpoint per stratum. `strata[a]` orders the
 /// atoms so that negation only looks down.
-fn least_model(program: &LogicProgram, chosen: &[bool], strata: &[usize]) -> Vec<bool> {
+fn least_model(program: &GroundProgram, chosen: &[bool], strata: &[usize]) -> Vec<bool> {
     let mut model = chosen.to_vec();
     let top = strata.iter().copied().max().unwrap_or(0);
     for stratum in 0..=top {
         loop {
             let mut changed = false;
-            for rule in program.rules.iter().filter(|r| strata[r.head as usize] == stratum) {
-                if !model[rule.head as usize] && rule.body.iter().all(|&(b, pos)| model[b as usize] == pos) {
-                    model[rule.head as usize] = true;
+            for rule in program.rules.iter().filter(|r| strata[r.head.index()] == stratum) {
+                if !model[rule.head.index()] && rule.body.iter().all(|&(b, pos)| model[b.index()] == pos) {
+                    model[rule.head.index()] = true;
                     changed = true;
                 }
             }
@@ -56,7 +56,7 @@ fn least_model(program: &LogicProgram, chosen: &[bool], strata: &[usize]) -> Vec
 
 /// Brute force over all total choices: `(P(q ∧ E) for each q, P(E))`.
 fn brute_force(
-    program: &LogicProgram,
+    program: &GroundProgram,
     strata: &[usize],
     queries: &[AtomId],
     evidence: &[(AtomId, bool)],
@@ -78,19 +78,19 @@ fn brute_force(
     let mut total = 0.0;
     let mut pick = vec![0usize; outcomes.len()];
     loop {
-        let mut chosen = vec![false; program.num_atoms as usize];
+        let mut chosen = vec![false; program.num_atoms()];
         let mut weight = 1.0;
         for (o, &i) in outcomes.iter().zip(&pick) {
             if let Some(a) = o[i].0 {
-                chosen[a as usize] = true;
+                chosen[a.index()] = true;
             }
             weight *= o[i].1;
         }
         let model = least_model(program, &chosen, strata);
-        if evidence.iter().all(|&(a, v)| model[a as usize] == v) {
+        if evidence.iter().all(|&(a, v)| model[a.index()] == v) {
             total += weight;
             for (j, &q) in queries.iter().enumerate() {
-                if model[q as usize] {
+                if model[q.index()] {
                     joint[j] += weight;
                 }
             }
@@ -117,7 +117,7 @@ fn brute_force(
 /// derived atoms of the same or lower strata positively (so cycles appear
 /// within a stratum), and choice atoms or lower derived atoms negatively.
 /// Some derived atoms are also probabilistic facts.
-fn random_program(rng: &mut Rng, negation: bool) -> (LogicProgram, Vec<usize>) {
+fn random_program(rng: &mut Rng, negation: bool) -> (GroundProgram, Vec<usize>) {
     let num_choice = 3 + rng.below(3);
     let num_derived = 4 + rng.below(4);
     let n = num_choice + num_derived;
@@ -128,19 +128,21 @@ fn random_program(rng: &mut Rng, negation: bool) -> (LogicProgram, Vec<usize>) {
     while a < num_choice {
         let k = if a + 1 < num_choice && rng.below(3) == 0 { 2 + rng.below(2).min(num_choice - a - 2) } else { 1 };
         if k == 1 {
-            choices.push(Choice::Fact { atom: a as AtomId, probability: 0.05 + 0.9 * rng.unit() });
+            choices.push(Choice::Fact { atom: AtomId::from_index(a), probability: 0.05 + 0.9 * rng.unit() });
         } else {
             // Sometimes the alternatives use all the mass.
             let full = rng.below(3) == 0;
             let raw: Vec<f64> = (0..k).map(|_| 0.1 + rng.unit()).collect();
             let scale = if full { 1.0 } else { 0.5 + 0.5 * rng.unit() } / raw.iter().sum::<f64>();
-            choices.push(Choice::Disjunction { atoms: (0..k).map(|i| ((a + i) as AtomId, raw[i] * scale)).collect() });
+            choices.push(Choice::Disjunction {
+                atoms: (0..k).map(|i| (AtomId::from_index(a + i), raw[i] * scale)).collect(),
+            });
         }
         a += k;
     }
     for d in num_choice..n {
         if rng.below(5) == 0 {
-            choices.push(Choice::Fact { atom: d as AtomId, probability: 0.1 + 0.8 * rng.unit() });
+            choices.push(Choice::Fact { atom: AtomId::from_index(d), probability: 0.1 + 0.8 * rng.unit() });
         }
     }
     let mut rules = Vec::new();
@@ -152,18 +154,18 @@ fn random_program(rng: &mut Rng, negation: bool) -> (LogicProgram, Vec<usize>) {
             let b = rng.below(n);
             let is_choice = b < num_choice;
             if negation && rng.below(4) == 0 && (is_choice || strata[b] < s) {
-                body.push((b as AtomId, false));
+                body.push((AtomId::from_index(b), false));
             } else if is_choice || strata[b] <= s {
-                body.push((b as AtomId, true));
+                body.push((AtomId::from_index(b), true));
             }
         }
         if !body.is_empty() {
-            rules.push(Rule { head: head as AtomId, body });
+            rules.push(Rule { head: AtomId::from_index(head), body });
         }
     }
     // Choice-only atoms get stratum 0 in the brute force, derived ones 1..=3.
     let strata = (0..n).map(|a| if a < num_choice { 0 } else { strata[a] + 1 }).collect();
-    (LogicProgram { num_atoms: n as u32, rules, choices }, strata)
+    (GroundProgram::propositional(n as u32, rules, choices), strata)
 }
 
 #[test]
@@ -172,7 +174,7 @@ fn random_programs_match_brute_force() {
     let mut conditioned = 0;
     for case in 0..400 {
         let (program, strata) = random_program(&mut rng, true);
-        let queries: Vec<AtomId> = (0..program.num_atoms).collect();
+        let queries: Vec<AtomId> = (0..program.num_atoms()).map(AtomId::from_index).collect();
         let (expected, _) = brute_force(&program, &strata, &queries, &[]);
         let got = probabilities(&program, &queries);
         for (q, (e, g)) in expected.iter().zip(&got).enumerate() {
@@ -180,7 +182,7 @@ fn random_programs_match_brute_force() {
         }
 
         let evidence: Vec<(AtomId, bool)> = (0..1 + rng.below(2))
-            .map(|_| (rng.below(program.num_atoms as usize) as AtomId, rng.below(2) == 0))
+            .map(|_| (AtomId::from_index(rng.below(program.num_atoms())), rng.below(2) == 0))
             .collect();
         let (joint, total) = brute_force(&program, &strata, &queries, &evidence);
         match compile(&program, &queries, &evidence, &Budget::default()) {
@@ -216,9 +218,10 @@ fn rewritten_lineage_matches_brute_force() {
     let (mut rewritten, mut shrunk) = (0, 0);
     for case in 0..300 {
         let (program, strata) = random_program(&mut rng, true);
-        let queries: Vec<AtomId> = (0..program.num_atoms).collect();
-        let evidence: Vec<(AtomId, bool)> =
-            (0..rng.below(3)).map(|_| (rng.below(program.num_atoms as usize) as AtomId, rng.below(2) == 0)).collect();
+        let queries: Vec<AtomId> = (0..program.num_atoms()).map(AtomId::from_index).collect();
+        let evidence: Vec<(AtomId, bool)> = (0..rng.below(3))
+            .map(|_| (AtomId::from_index(rng.below(program.num_atoms())), rng.below(2) == 0))
+            .collect();
         let (joint, total) = brute_force(&program, &strata, &queries, &evidence);
         match compile_with(&program, &queries, &evidence, &budget, Method::BottomUp) {
             Ok(compiled) => {
@@ -254,10 +257,10 @@ fn both_compilers_match_brute_force_on_positive_programs() {
     let mut cyclic = 0;
     for case in 0..400 {
         let (program, strata) = random_program(&mut rng, false);
-        let queries: Vec<AtomId> = (0..program.num_atoms).collect();
+        let queries: Vec<AtomId> = (0..program.num_atoms()).map(AtomId::from_index).collect();
         let (expected, _) = brute_force(&program, &strata, &queries, &[]);
         let evidence: Vec<(AtomId, bool)> = (0..1 + rng.below(2))
-            .map(|_| (rng.below(program.num_atoms as usize) as AtomId, rng.below(2) == 0))
+            .map(|_| (AtomId::from_index(rng.below(program.num_atoms())), rng.below(2) == 0))
             .collect();
         let (joint, total) = brute_force(&program, &strata, &queries, &evidence);
         for method in [Method::TopDown, Method::BottomUp] {
@@ -298,8 +301,8 @@ fn top_down_matches_brute_force_whatever_the_targets() {
     let mut rng = Rng(29);
     for case in 0..30000 {
         let (program, strata) = random_program(&mut rng, false);
-        let n = program.num_atoms as usize;
-        let queries: Vec<AtomId> = (0..1 + rng.below(3)).map(|_| rng.below(n) as AtomId).collect();
+        let n = program.num_atoms();
+        let queries: Vec<AtomId> = (0..1 + rng.below(3)).map(|_| AtomId::from_index(rng.below(n))).collect();
         let (expected, _) = brute_force(&program, &strata, &queries, &[]);
         let compiled = compile_with(&program, &queries, &[], &Budget::default(), Method::TopDown).unwrap();
         for (q, (e, g)) in expected.iter().zip(evaluate(&compiled)).enumerate() {
@@ -318,7 +321,7 @@ fn lineage_is_rewritten_by_default_only_where_a_cycle_was_unrolled() {
     let n = 8;
     let edges = random_graph(&mut Rng(5), n, 3);
     let program = reachability(n, &edges);
-    let query = [(edges.len() + n - 1) as AtomId]; // path(0, n − 1)
+    let query = [AtomId::from_index(edges.len() + n - 1)]; // path(0, n − 1)
     let compiled = compile_with(&program, &query, &[], &Budget::default(), Method::BottomUp).unwrap();
     let done = compiled.stats.lineage_rewrite.expect("a cyclic program's lineage is rewritten");
     assert!(done.improved && done.edges_after < done.edges_before, "{done:?}");
@@ -329,24 +332,27 @@ fn lineage_is_rewritten_by_default_only_where_a_cycle_was_unrolled() {
     assert!((a - b).abs() < 1e-12, "{a} vs {b}");
 
     // both :- a, b.  with a and b facts: nothing unrolled.
-    let acyclic = LogicProgram {
-        num_atoms: 3,
-        rules: vec![Rule { head: 2, body: vec![(0, true), (1, true)] }],
-        choices: vec![Choice::Fact { atom: 0, probability: 0.5 }, Choice::Fact { atom: 1, probability: 0.4 }],
-    };
-    let compiled = compile_with(&acyclic, &[2], &[], &Budget::default(), Method::BottomUp).unwrap();
+    let acyclic = GroundProgram::propositional(
+        3,
+        vec![Rule { head: AtomId::new(2), body: vec![(AtomId::new(0), true), (AtomId::new(1), true)] }],
+        vec![
+            Choice::Fact { atom: AtomId::new(0), probability: 0.5 },
+            Choice::Fact { atom: AtomId::new(1), probability: 0.4 },
+        ],
+    );
+    let compiled = compile_with(&acyclic, &[AtomId::new(2)], &[], &Budget::default(), Method::BottomUp).unwrap();
     assert_eq!(compiled.stats.lineage_rewrite, None);
 }
 
 #[test]
 fn annotated_disjunction_alternatives_exclude_each_other() {
     // 0.3::a(s); 0.7::a(t).   both :- a(s), a(t).
-    let program = LogicProgram {
-        num_atoms: 3,
-        rules: vec![Rule { head: 2, body: vec![(0, true), (1, true)] }],
-        choices: vec![Choice::Disjunction { atoms: vec![(0, 0.3), (1, 0.7)] }],
-    };
-    let p = probabilities(&program, &[0, 1, 2]);
+    let program = GroundProgram::propositional(
+        3,
+        vec![Rule { head: AtomId::new(2), body: vec![(AtomId::new(0), true), (AtomId::new(1), true)] }],
+        vec![Choice::Disjunction { atoms: vec![(AtomId::new(0), 0.3), (AtomId::new(1), 0.7)] }],
+    );
+    let p = probabilities(&program, &[AtomId::new(0), AtomId::new(1), AtomId::new(2)]);
     assert!((p[0] - 0.3).abs() < 1e-12, "P(a(s)) = {}", p[0]);
     assert!((p[1] - 0.7).abs() < 1e-12, "P(a(t)) = {}", p[1]);
     assert_eq!(p[2], 0.0);
@@ -358,24 +364,24 @@ fn annotated_disjunction_in_a_rule_head_with_a_shared_body() {
     // 0.2::h1; 0.5::h2 :- body.   as the grounder writes it: a choice over
     // fresh atoms x1, x2 and  h1 :- body, x1.  h2 :- body, x2.
     // Atoms: b 0, c 1, body 2, x1 3, x2 4, h1 5, h2 6, both 7, either 8.
-    let program = LogicProgram {
-        num_atoms: 9,
-        rules: vec![
-            Rule { head: 2, body: vec![(0, true)] },
-            Rule { head: 2, body: vec![(1, true)] },
-            Rule { head: 5, body: vec![(2, true), (3, true)] },
-            Rule { head: 6, body: vec![(2, true), (4, true)] },
-            Rule { head: 7, body: vec![(5, true), (6, true)] },
-            Rule { head: 8, body: vec![(5, true)] },
-            Rule { head: 8, body: vec![(6, true)] },
+    let program = GroundProgram::propositional(
+        9,
+        vec![
+            Rule { head: AtomId::new(2), body: vec![(AtomId::new(0), true)] },
+            Rule { head: AtomId::new(2), body: vec![(AtomId::new(1), true)] },
+            Rule { head: AtomId::new(5), body: vec![(AtomId::new(2), true), (AtomId::new(3), true)] },
+            Rule { head: AtomId::new(6), body: vec![(AtomId::new(2), true), (AtomId::new(4), true)] },
+            Rule { head: AtomId::new(7), body: vec![(AtomId::new(5), true), (AtomId::new(6), true)] },
+            Rule { head: AtomId::new(8), body: vec![(AtomId::new(5), true)] },
+            Rule { head: AtomId::new(8), body: vec![(AtomId::new(6), true)] },
         ],
-        choices: vec![
-            Choice::Fact { atom: 0, probability: 0.5 },
-            Choice::Fact { atom: 1, probability: 0.4 },
-            Choice::Disjunction { atoms: vec![(3, 0.2), (4, 0.5)] },
+        vec![
+            Choice::Fact { atom: AtomId::new(0), probability: 0.5 },
+            Choice::Fact { atom: AtomId::new(1), probability: 0.4 },
+            Choice::Disjunction { atoms: vec![(AtomId::new(3), 0.2), (AtomId::new(4), 0.5)] },
         ],
-    };
-    let p = probabilities(&program, &[2, 5, 6, 7, 8]);
+    );
+    let p = probabilities(&program, &[AtomId::new(2), AtomId::new(5), AtomId::new(6), AtomId::new(7), AtomId::new(8)]);
     let body = 1.0 - 0.5 * 0.6;
     let want = [body, body * 0.2, body * 0.5, 0.0, body * 0.7];
     for (g, w) in p.iter().zip(want) {
@@ -385,19 +391,22 @@ fn annotated_disjunction_in_a_rule_head_with_a_shared_body() {
 
 /// Atoms of a reachability program over `n` nodes: `edge` atoms first (one
 /// per edge), then `path(x, y)` at `edges.len() + x·n + y`.
-fn reachability(n: usize, edges: &[(usize, usize, f64)]) -> LogicProgram {
-    let path = |x: usize, y: usize| (edges.len() + x * n + y) as AtomId;
+fn reachability(n: usize, edges: &[(usize, usize, f64)]) -> GroundProgram {
+    let path = |x: usize, y: usize| AtomId::from_index(edges.len() + x * n + y);
     let mut rules = Vec::new();
     for (e, &(x, z, _)) in edges.iter().enumerate() {
         // path(X,Y) :- edge(X,Y).   path(X,Y) :- edge(X,Z), path(Z,Y).
-        rules.push(Rule { head: path(x, z), body: vec![(e as AtomId, true)] });
+        rules.push(Rule { head: path(x, z), body: vec![(AtomId::from_index(e), true)] });
         for y in 0..n {
-            rules.push(Rule { head: path(x, y), body: vec![(e as AtomId, true), (path(z, y), true)] });
+            rules.push(Rule { head: path(x, y), body: vec![(AtomId::from_index(e), true), (path(z, y), true)] });
         }
     }
-    let choices =
-        edges.iter().enumerate().map(|(e, &(_, _, p))| Choice::Fact { atom: e as AtomId, probability: p }).collect();
-    LogicProgram { num_atoms: (edges.len() + n * n) as u32, rules, choices }
+    let choices = edges
+        .iter()
+        .enumerate()
+        .map(|(e, &(_, _, p))| Choice::Fact { atom: AtomId::from_index(e), probability: p })
+        .collect();
+    GroundProgram::propositional((edges.len() + n * n) as u32, rules, choices)
 }
 
 #[test]
@@ -405,7 +414,16 @@ fn cyclic_paths_do_not_support_themselves() {
     let edges = [(0, 1, 0.6), (1, 2, 0.5), (2, 0, 0.4), (1, 0, 0.3)];
     let program = reachability(3, &edges);
     let path = |x: u32, y: u32| 4 + 3 * x + y;
-    let p = probabilities(&program, &[path(0, 2), path(2, 1), path(1, 1), path(0, 0), path(2, 2)]);
+    let p = probabilities(
+        &program,
+        &[
+            AtomId::new(path(0, 2)),
+            AtomId::new(path(2, 1)),
+            AtomId::new(path(1, 1)),
+            AtomId::new(path(0, 0)),
+            AtomId::new(path(2, 2)),
+        ],
+    );
     // Every path from 0 to 2 is 0→1→2; from 2 to 1 it is 2→0→1.
     assert!((p[0] - 0.3).abs() < 1e-12, "path(0,2) = {}", p[0]);
     assert!((p[1] - 0.24).abs() < 1e-12, "path(2,1) = {}", p[1]);
@@ -420,45 +438,59 @@ fn cyclic_paths_do_not_support_themselves() {
 #[test]
 fn negation_of_a_derived_atom() {
     // 0.6::rain. 0.3::sprinkler. wet :- rain. wet :- sprinkler. dry :- \+ wet.
-    let program = LogicProgram {
-        num_atoms: 4,
-        rules: vec![
-            Rule { head: 2, body: vec![(0, true)] },
-            Rule { head: 2, body: vec![(1, true)] },
-            Rule { head: 3, body: vec![(2, false)] },
+    let program = GroundProgram::propositional(
+        4,
+        vec![
+            Rule { head: AtomId::new(2), body: vec![(AtomId::new(0), true)] },
+            Rule { head: AtomId::new(2), body: vec![(AtomId::new(1), true)] },
+            Rule { head: AtomId::new(3), body: vec![(AtomId::new(2), false)] },
         ],
-        choices: vec![Choice::Fact { atom: 0, probability: 0.6 }, Choice::Fact { atom: 1, probability: 0.3 }],
-    };
-    let p = probabilities(&program, &[3]);
+        vec![
+            Choice::Fact { atom: AtomId::new(0), probability: 0.6 },
+            Choice::Fact { atom: AtomId::new(1), probability: 0.3 },
+        ],
+    );
+    let p = probabilities(&program, &[AtomId::new(3)]);
     assert!((p[0] - 0.4 * 0.7).abs() < 1e-12);
 }
 
 #[test]
 fn evidence_conditions_queries() {
     // 0.5::burglary. 0.4::earthquake. alarm :- burglary. alarm :- earthquake.
-    let program = LogicProgram {
-        num_atoms: 3,
-        rules: vec![Rule { head: 2, body: vec![(0, true)] }, Rule { head: 2, body: vec![(1, true)] }],
-        choices: vec![Choice::Fact { atom: 0, probability: 0.5 }, Choice::Fact { atom: 1, probability: 0.4 }],
-    };
-    let p = conditionals(&program, &[0, 1], &[(2, true)]);
+    let program = GroundProgram::propositional(
+        3,
+        vec![
+            Rule { head: AtomId::new(2), body: vec![(AtomId::new(0), true)] },
+            Rule { head: AtomId::new(2), body: vec![(AtomId::new(1), true)] },
+        ],
+        vec![
+            Choice::Fact { atom: AtomId::new(0), probability: 0.5 },
+            Choice::Fact { atom: AtomId::new(1), probability: 0.4 },
+        ],
+    );
+    let p = conditionals(&program, &[AtomId::new(0), AtomId::new(1)], &[(AtomId::new(2), true)]);
     assert!((p[0] - 0.5 / 0.7).abs() < 1e-12, "P(burglary | alarm) = {}", p[0]);
     assert!((p[1] - 0.4 / 0.7).abs() < 1e-12, "P(earthquake | alarm) = {}", p[1]);
-    let p = conditionals(&program, &[2], &[(0, false)]);
+    let p = conditionals(&program, &[AtomId::new(2)], &[(AtomId::new(0), false)]);
     assert!((p[0] - 0.4).abs() < 1e-12, "P(alarm | ¬burglary) = {}", p[0]);
-    let err = compile(&program, &[2], &[(2, false), (0, true)], &Budget::default()).unwrap_err();
-    assert_eq!(err, CompileError::EvidenceImpossible { atom: 0, value: true });
+    let err =
+        compile(&program, &[AtomId::new(2)], &[(AtomId::new(2), false), (AtomId::new(0), true)], &Budget::default())
+            .unwrap_err();
+    assert_eq!(err, CompileError::EvidenceImpossible { atom: AtomId::new(0), value: true });
 }
 
 #[test]
 fn unstratified_negation_is_refused() {
     // 0.5::c.  p :- c, \+ q.  q :- p.
-    let program = LogicProgram {
-        num_atoms: 3,
-        rules: vec![Rule { head: 1, body: vec![(0, true), (2, false)] }, Rule { head: 2, body: vec![(1, true)] }],
-        choices: vec![Choice::Fact { atom: 0, probability: 0.5 }],
-    };
-    let err = compile(&program, &[1], &[], &Budget::default()).unwrap_err();
+    let program = GroundProgram::propositional(
+        3,
+        vec![
+            Rule { head: AtomId::new(1), body: vec![(AtomId::new(0), true), (AtomId::new(2), false)] },
+            Rule { head: AtomId::new(2), body: vec![(AtomId::new(1), true)] },
+        ],
+        vec![Choice::Fact { atom: AtomId::new(0), probability: 0.5 }],
+    );
+    let err = compile(&program, &[AtomId::new(1)], &[], &Budget::default()).unwrap_err();
     assert!(matches!(err, CompileError::NotStratified { .. }), "{err}");
 }
 
@@ -482,7 +514,7 @@ fn random_graph(rng: &mut Rng, n: usize, out: usize) -> Vec<(usize, usize, f64)>
 fn an_exceeded_budget_names_the_query() {
     let edges = random_graph(&mut Rng(3), 10, 3);
     let program = reachability(10, &edges);
-    let query = (edges.len() + 9) as AtomId; // path(0, 9)
+    let query = AtomId::from_index(edges.len() + 9); // path(0, 9)
     let bottom_up = |budget: &Budget| compile_with(&program, &[query], &[], budget, Method::BottomUp);
     let full = bottom_up(&Budget::default()).unwrap();
     let (lineage, bdd) = (full.stats.lineage_nodes, full.stats.bdd_nodes);
@@ -492,7 +524,7 @@ fn an_exceeded_budget_names_the_query() {
     let err = bottom_up(&budget).unwrap_err();
     assert_eq!(err, CompileError::Budget { query: Some(query), nodes: lineage + 10, lineage });
     let message = err.to_string();
-    assert!(message.contains(&format!("query atom {query}")) && message.contains("budget"), "{message}");
+    assert!(message.contains(&format!("query atom {}", query.raw())) && message.contains("budget"), "{message}");
 
     let budget = Budget { max_nodes: 40, ..Budget::default() };
     let err = bottom_up(&budget).unwrap_err();
@@ -517,7 +549,7 @@ fn an_exceeded_budget_names_the_query() {
         "{err}"
     );
     let message = err.to_string();
-    assert!(message.contains(&format!("query atom {query}")) && message.contains("residual programs"), "{message}");
+    assert!(message.contains(&format!("query atom {}", query.raw())) && message.contains("residual programs"), "{message}");
 }
 
 /// Monte Carlo estimate of reachability from 0 to `target`, for an
@@ -550,7 +582,7 @@ fn reachability_on_20_nodes_compiles_quickly() {
     let (n, target) = (20, 19);
     let edges = random_graph(&mut rng, n, 3);
     let program = reachability(n, &edges);
-    let query = (edges.len() + target) as AtomId;
+    let query = AtomId::from_index(edges.len() + target);
     let start = Instant::now();
     let compiled = compile(&program, &[query], &[], &Budget::default()).unwrap();
     let took = start.elapsed();
@@ -583,32 +615,39 @@ fn reachability_on_20_nodes_compiles_quickly() {
 fn top_down_with_an_unrelated_target() {
     // 0 ebb, 1 fb, 2 ecd, 3 edc, 4 kd, 5 r2b, 6 r2c, 7 tda, 8 r1d, 9 r1c, 10 r3c
     let rule = |head, body: &[AtomId]| Rule { head, body: body.iter().map(|&b| (b, true)).collect() };
-    let program = LogicProgram {
-        num_atoms: 11,
-        rules: vec![
-            rule(5, &[3]),
-            rule(6, &[2, 4]),
-            rule(7, &[3]),
-            rule(8, &[4, 7]),
-            rule(8, &[1]),
-            rule(9, &[8]),
-            rule(9, &[1]),
-            rule(10, &[0, 9]),
-            rule(10, &[6]),
+    let program = GroundProgram::propositional(
+        11,
+        vec![
+            rule(AtomId::new(5), &[AtomId::new(3)]),
+            rule(AtomId::new(6), &[AtomId::new(2), AtomId::new(4)]),
+            rule(AtomId::new(7), &[AtomId::new(3)]),
+            rule(AtomId::new(8), &[AtomId::new(4), AtomId::new(7)]),
+            rule(AtomId::new(8), &[AtomId::new(1)]),
+            rule(AtomId::new(9), &[AtomId::new(8)]),
+            rule(AtomId::new(9), &[AtomId::new(1)]),
+            rule(AtomId::new(10), &[AtomId::new(0), AtomId::new(9)]),
+            rule(AtomId::new(10), &[AtomId::new(6)]),
         ],
-        choices: [0.563, 0.853, 0.7, 0.9, 0.05]
+        [0.563, 0.853, 0.7, 0.9, 0.05]
             .iter()
             .enumerate()
-            .map(|(a, &p)| Choice::Fact { atom: a as AtomId, probability: p })
+            .map(|(a, &p)| Choice::Fact { atom: AtomId::from_index(a), probability: p })
             .collect(),
-    };
+    );
     let (kd, ebb, fb, ecd) = (0.05, 0.563, 0.853, 0.7);
     // r3c = (ecd ∧ kd) ∨ (ebb ∧ (fb ∨ (kd ∧ edc))).
     let r1c_given_kd = 1.0 - (1.0 - fb) * (1.0 - 0.9);
     let expected = kd * (ecd + (1.0 - ecd) * ebb * r1c_given_kd) + (1.0 - kd) * ebb * fb;
     for queries in [vec![10], vec![5, 10], vec![10, 5]] {
         for method in [Method::BottomUp, Method::TopDown] {
-            let compiled = compile_with(&program, &queries, &[], &Budget::default(), method).unwrap();
+            let compiled = compile_with(
+                &program,
+                &queries.iter().map(|&q| AtomId::new(q)).collect::<Vec<_>>(),
+                &[],
+                &Budget::default(),
+                method,
+            )
+            .unwrap();
             let v = evaluate(&compiled);
             let got = v[queries.iter().position(|&q| q == 10).unwrap()];
             assert!((got - expected).abs() < 1e-12, "{method:?}, queries {queries:?}: {got}, expected {expected}");

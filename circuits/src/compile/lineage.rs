@@ -32,7 +32,7 @@
 //! proof-based cycle breaking (ProbLog's) can instead be exponential.
 
 use crate::circuit::SlotId;
-use crate::logic::{AtomId, Choice, LogicProgram};
+use deeplog_program::{AtomId, Choice, GroundProgram};
 
 use super::{CompileError, FxMap, Limits, SlotWeight, Stop, CLOCK_EVERY};
 use crate::scc::Tarjan;
@@ -64,7 +64,7 @@ pub const TRUE: FormulaId = FormulaId(1);
 
 /// The formulas of a program's atoms, built on demand.
 pub struct Lineage<'p> {
-    program: &'p LogicProgram,
+    program: &'p GroundProgram,
     limits: &'p Limits,
     nodes: Vec<Formula>,
     index: FxMap<Formula, FormulaId>,
@@ -84,13 +84,13 @@ pub struct Lineage<'p> {
 
 impl<'p> Lineage<'p> {
     /// Checks the program, creates the slots and the choices' formulas.
-    pub(crate) fn new(program: &'p LogicProgram, limits: &'p Limits) -> Result<Self, CompileError> {
-        let n = program.num_atoms as usize;
+    pub(crate) fn new(program: &'p GroundProgram, limits: &'p Limits) -> Result<Self, CompileError> {
+        let n = program.num_atoms();
         let in_range = |atom: AtomId| {
-            if atom < program.num_atoms {
+            if atom.index() < program.num_atoms() {
                 Ok(())
             } else {
-                Err(CompileError::UnknownAtom { atom, num_atoms: program.num_atoms })
+                Err(CompileError::UnknownAtom { atom, num_atoms: program.num_atoms() })
             }
         };
         let mut rule_start = vec![0u32; n + 1];
@@ -99,7 +99,7 @@ impl<'p> Lineage<'p> {
             for &(atom, _) in &rule.body {
                 in_range(atom)?;
             }
-            rule_start[rule.head as usize + 1] += 1;
+            rule_start[rule.head.index() + 1] += 1;
         }
         for a in 0..n {
             rule_start[a + 1] += rule_start[a];
@@ -107,8 +107,8 @@ impl<'p> Lineage<'p> {
         let mut fill = rule_start.clone();
         let mut rules_of = vec![0u32; program.rules.len()];
         for (r, rule) in program.rules.iter().enumerate() {
-            rules_of[fill[rule.head as usize] as usize] = r as u32;
-            fill[rule.head as usize] += 1;
+            rules_of[fill[rule.head.index()] as usize] = r as u32;
+            fill[rule.head.index()] += 1;
         }
 
         let mut lineage = Lineage {
@@ -174,7 +174,7 @@ impl<'p> Lineage<'p> {
     }
 
     fn choose(&mut self, atom: AtomId, formula: FormulaId) -> Result<(), Stop> {
-        let a = atom as usize;
+        let a = atom.index();
         self.chosen[a] = self.or(vec![self.chosen[a], formula])?;
         Ok(())
     }
@@ -278,7 +278,7 @@ impl<'p> Lineage<'p> {
     /// The formula of `atom`, building its component and everything it
     /// depends on first.
     pub(crate) fn atom(&mut self, atom: AtomId) -> Result<FormulaId, Stop> {
-        if let Some(f) = self.built[atom as usize] {
+        if let Some(f) = self.built[atom.index()] {
             return Ok(f);
         }
         // Components not built yet, dependencies first.
@@ -286,26 +286,26 @@ impl<'p> Lineage<'p> {
         loop {
             let (program, rule_start, rules_of, built) = (self.program, &self.rule_start, &self.rules_of, &self.built);
             let body = |v: AtomId, k: usize| {
-                let r = rule_start[v as usize] as usize + k;
-                (r < rule_start[v as usize + 1] as usize).then(|| program.rules[rules_of[r] as usize].body.as_slice())
+                let r = rule_start[v.index()] as usize + k;
+                (r < rule_start[v.index() + 1] as usize).then(|| program.rules[rules_of[r] as usize].body.as_slice())
             };
-            let Some(members) = self.tarjan.next_component(body, |w| built[w as usize].is_some()) else { break };
+            let Some(members) = self.tarjan.next_component(body, |w| built[w.index()].is_some()) else { break };
             self.build_component(&members)?;
         }
-        Ok(self.built[atom as usize].expect("the queried atom's component was built"))
+        Ok(self.built[atom.index()].expect("the queried atom's component was built"))
     }
 
     /// Builds the formulas of one component, whose dependencies outside it
     /// are all built.
     fn build_component(&mut self, members: &[AtomId]) -> Result<(), Stop> {
-        let id = self.tarjan.component[members[0] as usize];
+        let id = self.tarjan.component[members[0].index()];
         let program = self.program;
         let mut cyclic = members.len() > 1;
         for &a in members {
             for r in self.rule_range(a) {
                 let rule = &program.rules[self.rules_of[r] as usize];
                 for &(b, positive) in &rule.body {
-                    if self.tarjan.component[b as usize] == id {
+                    if self.tarjan.component[b.index()] == id {
                         if !positive {
                             return Err(Stop::NotStratified { atom: a, negated: b });
                         }
@@ -320,12 +320,12 @@ impl<'p> Lineage<'p> {
         for _ in 0..rounds {
             let mut changed = false;
             for (i, &a) in members.iter().enumerate() {
-                let mut disjuncts = vec![self.chosen[a as usize]];
+                let mut disjuncts = vec![self.chosen[a.index()]];
                 for r in self.rule_range(a) {
                     let rule = &program.rules[self.rules_of[r] as usize];
                     let mut conjuncts = Vec::with_capacity(rule.body.len());
                     for &(b, positive) in &rule.body {
-                        let bi = b as usize;
+                        let bi = b.index();
                         let f = if self.tarjan.component[bi] == id {
                             current[self.tarjan.position[bi] as usize]
                         } else {
@@ -344,12 +344,12 @@ impl<'p> Lineage<'p> {
             }
         }
         for (&a, f) in members.iter().zip(current) {
-            self.built[a as usize] = Some(f);
+            self.built[a.index()] = Some(f);
         }
         Ok(())
     }
 
     fn rule_range(&self, atom: AtomId) -> std::ops::Range<usize> {
-        self.rule_start[atom as usize] as usize..self.rule_start[atom as usize + 1] as usize
+        self.rule_start[atom.index()] as usize..self.rule_start[atom.index() + 1] as usize
     }
 }

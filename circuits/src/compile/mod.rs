@@ -1,4 +1,4 @@
-//! Exact inference's middle: a ground [`LogicProgram`] and its queries
+//! Exact inference's middle: a ground [`GroundProgram`] and its queries
 //! become one deterministic, decomposable [`Circuit`].
 //!
 //! Two compilers, each a file or folder here, build the same kind of
@@ -29,17 +29,15 @@
 //!
 //! ```
 //! use deeplog_circuits::compile::{compile, Budget};
-//! use deeplog_circuits::logic::{Choice, LogicProgram};
 //! use deeplog_circuits::{CpuEvaluator, LayeredCircuit, Weights};
+//! use deeplog_program::{AtomId, Choice, GroundProgram};
 //! use deeplog_semirings::Probability;
 //!
-//! // 0.3::a(s); 0.7::a(t).   query(a(s)).
-//! let program = LogicProgram {
-//!     num_atoms: 2,
-//!     rules: vec![],
-//!     choices: vec![Choice::Disjunction { atoms: vec![(0, 0.3), (1, 0.7)] }],
-//! };
-//! let compiled = compile(&program, &[0, 1], &[], &Budget::default()).unwrap();
+//! // 0.3::a(s); 0.7::a(t).   query(a(s)).  query(a(t)).
+//! let (s, t) = (AtomId::new(0), AtomId::new(1));
+//! let choice = Choice::Disjunction { atoms: vec![(s, 0.3), (t, 0.7)] };
+//! let program = GroundProgram::propositional(2, vec![], vec![choice]);
+//! let compiled = compile(&program, &[s, t], &[], &Budget::default()).unwrap();
 //! let layered = LayeredCircuit::new(&compiled.circuit);
 //! let eval = CpuEvaluator::<Probability<f64>>::new(&layered).unwrap();
 //! let weights = compiled.slots.iter().map(|s| s.probability).collect();
@@ -48,15 +46,18 @@
 //! ```
 
 pub mod bdd;
+mod error;
 pub mod lineage;
 mod rewrite;
 pub(crate) mod topdown;
 
+pub use error::CompileError;
+
 use std::time::{Duration, Instant};
 
 use crate::circuit::{Circuit, SlotId};
-use crate::logic::{AtomId, LogicProgram};
 use crate::optimize;
+use deeplog_program::{AtomId, GroundProgram};
 
 use bdd::Bdd;
 use lineage::{Formula, FormulaId, Lineage};
@@ -101,7 +102,7 @@ pub struct SlotWeight {
     /// Probability of the slot's positive literal (its negative literal has
     /// `1 − probability`: weights are complementary).
     pub probability: f64,
-    /// The choice (index into [`LogicProgram::choices`]) the slot encodes.
+    /// The choice (index into [`GroundProgram::choices`]) the slot encodes.
     pub choice: usize,
     /// For a disjunction, the alternative whose chain link this is
     /// (conditional probability `p_i / (1 − p_1 − … − p_{i−1})`); 0 for a fact.
@@ -187,47 +188,6 @@ pub struct Compiled {
     pub stats: CompileStats,
 }
 
-/// Why a program could not be compiled. `query: None` means the evidence.
-#[derive(Clone, Debug, PartialEq, thiserror::Error)]
-pub enum CompileError {
-    #[error(
-        "compiling {} exceeded the node budget: its BDD reached {nodes} nodes (lineage: {lineage} formula nodes); \
-         raise the budget or simplify the program",
-        what(*.query)
-    )]
-    Budget { query: Option<AtomId>, nodes: usize, lineage: usize },
-    #[error(
-        "compiling {} exceeded the node budget: {nodes} BDD nodes and {states} cached residual programs \
-         (from {rules} relevant rules); raise the budget or simplify the program",
-        what(*.query)
-    )]
-    TopDownBudget { query: Option<AtomId>, nodes: usize, states: usize, rules: usize },
-    #[error("the lineage of {} exceeded the node budget at {nodes} formula nodes", what(*.query))]
-    LineageBudget { query: Option<AtomId>, nodes: usize },
-    #[error("compiling {} timed out after {elapsed:?}, with {nodes} nodes built", what(*.query))]
-    Timeout { query: Option<AtomId>, nodes: usize, elapsed: Duration },
-    #[error("atom {atom} is out of range: the program has {num_atoms} atoms")]
-    UnknownAtom { atom: AtomId, num_atoms: u32 },
-    #[error(
-        "negation through recursion: atom {atom} depends on the negation of atom {negated}, which depends on atom \
-         {atom}; deeplog answers programs whose ground negation is stratified"
-    )]
-    NotStratified { atom: AtomId, negated: AtomId },
-    #[error("choice {choice} gives atom {atom} the probability {probability}, outside [0, 1]")]
-    BadProbability { choice: usize, atom: AtomId, probability: f64 },
-    #[error("the annotated disjunction of choice {choice} has probabilities summing to {total}, more than 1")]
-    DisjunctionOverOne { choice: usize, total: f64 },
-    #[error("the evidence is impossible: no world has atom {atom} {} together with the evidence before it", if *.value { "true" } else { "false" })]
-    EvidenceImpossible { atom: AtomId, value: bool },
-}
-
-fn what(query: Option<AtomId>) -> String {
-    match query {
-        Some(q) => format!("query atom {q}"),
-        None => "the evidence".to_string(),
-    }
-}
-
 /// Why a stage stopped early; [`compile`] adds which query it was on.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum Stop {
@@ -294,7 +254,7 @@ pub(crate) type FxMap<K, V> = rustc_hash::FxHashMap<K, V>;
 /// Compiles `program` for `queries` given `evidence` (atom, observed value)
 /// into one circuit; see [`Compiled`] for its roots.
 pub fn compile(
-    program: &LogicProgram,
+    program: &GroundProgram,
     queries: &[AtomId],
     evidence: &[(AtomId, bool)],
     budget: &Budget,
@@ -304,7 +264,7 @@ pub fn compile(
 
 /// [`compile`] with a chosen compiler.
 pub fn compile_with(
-    program: &LogicProgram,
+    program: &GroundProgram,
     queries: &[AtomId],
     evidence: &[(AtomId, bool)],
     budget: &Budget,
@@ -312,8 +272,8 @@ pub fn compile_with(
 ) -> Result<Compiled, CompileError> {
     let limits = Limits::new(budget);
     for &atom in queries.iter().chain(evidence.iter().map(|(a, _)| a)) {
-        if atom >= program.num_atoms {
-            return Err(CompileError::UnknownAtom { atom, num_atoms: program.num_atoms });
+        if atom.index() >= program.num_atoms() {
+            return Err(CompileError::UnknownAtom { atom, num_atoms: program.num_atoms() });
         }
     }
     let mut lineage = Lineage::new(program, &limits)?;

@@ -15,7 +15,7 @@
 //! its probability times `Π (w(x) + w(¬x))` ([`Cnf::log_scale`]).
 
 use super::{is_comment, parse_field, parse_literal, FormatError, MAX_VARIABLE};
-use crate::logic::{AtomId, Choice, LogicProgram, Rule};
+use deeplog_program::{AtomId, Choice, GroundProgram, Rule};
 
 /// A weighted CNF formula.
 #[derive(Clone, Debug, PartialEq)]
@@ -109,17 +109,18 @@ impl Cnf {
     /// The formula as a program: atom `v` is variable `v` (a fact), atom
     /// `num_vars + i` is clause `i` (one rule per literal), and the last atom
     /// (returned) holds when every clause does.
-    pub fn to_program(&self) -> (LogicProgram, AtomId) {
+    pub fn to_program(&self) -> (GroundProgram, AtomId) {
         let n = self.num_vars;
         let formula = n + self.clauses.len() as u32;
         let mut rules = Vec::new();
         for (i, clause) in self.clauses.iter().enumerate() {
-            let atom = n + i as u32;
+            let atom = AtomId::new(n + i as u32);
             for &(var, positive) in clause {
-                rules.push(Rule { head: atom, body: vec![(var, positive)] });
+                rules.push(Rule { head: atom, body: vec![(AtomId::new(var), positive)] });
             }
         }
-        rules.push(Rule { head: formula, body: (n..formula).map(|a| (a, true)).collect() });
+        let formula = AtomId::new(formula);
+        rules.push(Rule { head: formula, body: (n..formula.raw()).map(|a| (AtomId::new(a), true)).collect() });
         let choices = self
             .weights
             .iter()
@@ -127,10 +128,10 @@ impl Cnf {
             .map(|(v, &(w, w_not))| {
                 let total = w + w_not;
                 let probability = if total > 0.0 { w / total } else { 0.0 };
-                Choice::Fact { atom: v as AtomId, probability }
+                Choice::Fact { atom: AtomId::from_index(v), probability }
             })
             .collect();
-        (LogicProgram { num_atoms: formula + 1, rules, choices }, formula)
+        (GroundProgram::propositional(formula.raw() + 1, rules, choices), formula)
     }
 
     /// `ln Π (w(x) + w(¬x))`: the weighted model count is the formula's
@@ -151,8 +152,8 @@ mod tests {
         assert_eq!(cnf.weights, vec![(0.3, 0.7), (1.0, 1.0)]);
         assert!((cnf.log_scale() - 2f64.ln()).abs() < 1e-15);
         let (program, formula) = cnf.to_program();
-        assert_eq!(formula, 4);
-        assert_eq!(program.choices[0], Choice::Fact { atom: 0, probability: 0.3 });
+        assert_eq!(formula, AtomId::new(4));
+        assert_eq!(program.choices[0], Choice::Fact { atom: AtomId::new(0), probability: 0.3 });
     }
 
     #[test]

@@ -34,7 +34,7 @@
 //! wherever it is used. Programs whose relevant part negates an atom are
 //! left to the lineage compiler.
 //!
-//! Here: the slot program (read from the [`LogicProgram`] in
+//! Here: the slot program (read from the [`GroundProgram`] in
 //! [`TopDown::new`]) and the expansion with its cache
 //! ([`TopDown::compile`]). Beside it: `order` (the variable orders),
 //! `state` (residual programs as flat arrays, and conditioning them on a
@@ -44,7 +44,7 @@
 use std::collections::VecDeque;
 use std::sync::atomic::AtomicBool;
 
-use crate::logic::{AtomId, Choice, LogicProgram};
+use deeplog_program::{AtomId, Choice, GroundProgram};
 
 use super::bdd::{self, Bdd};
 use super::{FxMap, Limits, Stop};
@@ -104,11 +104,11 @@ pub(crate) struct TopDown<'l> {
 impl<'l> TopDown<'l> {
     /// The compiler for `program`, targets `targets`; `None` if the part of
     /// the program the targets depend on negates an atom.
-    pub fn new(program: &LogicProgram, targets: &[AtomId], limits: &'l Limits, greedy: Order) -> Option<Self> {
-        let n = program.num_atoms as usize;
+    pub fn new(program: &GroundProgram, targets: &[AtomId], limits: &'l Limits, greedy: Order) -> Option<Self> {
+        let n = program.num_atoms();
         let mut by_head_program: Vec<Vec<u32>> = vec![Vec::new(); n];
         for (r, rule) in program.rules.iter().enumerate() {
-            by_head_program[rule.head as usize].push(r as u32);
+            by_head_program[rule.head.index()].push(r as u32);
         }
         // The choices' literals per atom, over slots (in slot numbering).
         let mut chosen: Vec<Vec<Vec<(u32, bool)>>> = vec![Vec::new(); n];
@@ -116,7 +116,7 @@ impl<'l> TopDown<'l> {
         for c in &program.choices {
             match c {
                 Choice::Fact { atom, .. } => {
-                    chosen[*atom as usize].push(vec![(slot, true)]);
+                    chosen[(*atom).index()].push(vec![(slot, true)]);
                     slot += 1;
                 }
                 Choice::Disjunction { atoms } => {
@@ -124,7 +124,7 @@ impl<'l> TopDown<'l> {
                     for &(atom, _) in atoms {
                         let mut lits: Vec<(u32, bool)> = (first..slot).map(|s| (s, false)).collect();
                         lits.push((slot, true));
-                        chosen[atom as usize].push(lits);
+                        chosen[atom.index()].push(lits);
                         slot += 1;
                     }
                 }
@@ -138,7 +138,7 @@ impl<'l> TopDown<'l> {
         let mut seen = vec![false; n];
         let mut queue: VecDeque<AtomId> = VecDeque::new();
         for &t in targets {
-            if !std::mem::replace(&mut seen[t as usize], true) {
+            if !std::mem::replace(&mut seen[t.index()], true) {
                 queue.push_back(t);
             }
         }
@@ -153,7 +153,7 @@ impl<'l> TopDown<'l> {
         // (head, slot literals, body atoms) in slot numbering.
         let mut raw: Vec<RawRule> = Vec::new();
         while let Some(a) = queue.pop_front() {
-            let ai = a as usize;
+            let ai = a.index();
             for lits in &chosen[ai] {
                 for &(s, _) in lits {
                     order(s, &mut var_of_slot);
@@ -165,7 +165,7 @@ impl<'l> TopDown<'l> {
                 let mut lits = Vec::new();
                 let mut atoms = Vec::new();
                 for &(b, positive) in &rule.body {
-                    let bi = b as usize;
+                    let bi = b.index();
                     if inlined(bi) {
                         match (&chosen[bi][0][..], positive) {
                             (lits_of_b, true) => {
@@ -251,18 +251,18 @@ impl<'l> TopDown<'l> {
     /// compiler's order.
     pub fn compile(&mut self, bdd: &mut Bdd, target: AtomId) -> Result<u32, Stop> {
         // The whole relevant program, as a raw (unsorted) state.
-        let mut start = vec![target];
+        let mut start = vec![target.raw()];
         let mut seen = vec![false; self.by_head.len()];
         let mut stack = vec![target];
-        seen[target as usize] = true;
+        seen[target.index()] = true;
         while let Some(a) = stack.pop() {
-            for &r in &self.by_head[a as usize] {
+            for &r in &self.by_head[a.index()] {
                 let rule = &self.rules[r as usize];
-                start.extend([rule.head, rule.lits.len() as u32, rule.atoms.len() as u32]);
+                start.extend([rule.head.raw(), rule.lits.len() as u32, rule.atoms.len() as u32]);
                 start.extend_from_slice(&rule.lits);
-                start.extend_from_slice(&rule.atoms);
+                start.extend(rule.atoms.iter().map(|a| a.raw()));
                 for &b in &rule.atoms {
-                    if !std::mem::replace(&mut seen[b as usize], true) {
+                    if !std::mem::replace(&mut seen[b.index()], true) {
                         stack.push(b);
                     }
                 }
@@ -348,7 +348,7 @@ fn slot_rules(raw: Vec<RawRule>, var_of_slot: &[u32], num_atoms: usize) -> (Vec<
         }
         atoms.sort_unstable();
         atoms.dedup();
-        by_head[head as usize].push(rules.len() as u32);
+        by_head[head.index()].push(rules.len() as u32);
         rules.push(SlotRule { head, lits, atoms });
     }
     (rules, by_head)
@@ -392,23 +392,24 @@ fn has_cycle(raw: &[RawRule]) -> bool {
 mod tests {
     use super::*;
     use crate::compile::Budget;
-    use crate::logic::Rule;
+    use deeplog_program::Rule;
 
     /// `path(0, 6)` on an 8-node ring with chords, every edge a fact.
-    fn ring() -> (LogicProgram, AtomId) {
+    fn ring() -> (GroundProgram, AtomId) {
         let n = 8;
         let mut edges: Vec<(usize, usize)> = (0..n).map(|x| (x, (x + 1) % n)).collect();
         edges.extend((0..n).map(|x| (x, (x + 3) % n)));
-        let path = |x: usize, y: usize| (edges.len() + x * n + y) as AtomId;
+        let path = |x: usize, y: usize| AtomId::from_index(edges.len() + x * n + y);
         let mut rules = Vec::new();
         for (e, &(x, z)) in edges.iter().enumerate() {
-            rules.push(Rule { head: path(x, z), body: vec![(e as AtomId, true)] });
+            rules.push(Rule { head: path(x, z), body: vec![(AtomId::from_index(e), true)] });
             for y in 0..n {
-                rules.push(Rule { head: path(x, y), body: vec![(e as AtomId, true), (path(z, y), true)] });
+                rules.push(Rule { head: path(x, y), body: vec![(AtomId::from_index(e), true), (path(z, y), true)] });
             }
         }
-        let choices = (0..edges.len()).map(|e| Choice::Fact { atom: e as AtomId, probability: 0.5 }).collect();
-        (LogicProgram { num_atoms: (edges.len() + n * n) as u32, rules, choices }, path(0, 6))
+        let choices =
+            (0..edges.len()).map(|e| Choice::Fact { atom: AtomId::from_index(e), probability: 0.5 }).collect();
+        (GroundProgram::propositional((edges.len() + n * n) as u32, rules, choices), path(0, 6))
     }
 
     #[test]

@@ -4,7 +4,7 @@
 //! frontier atoms are connected to which; an order that keeps the frontier
 //! between decided and undecided atoms small keeps their number small.
 
-use crate::logic::AtomId;
+use deeplog_program::AtomId;
 
 use super::{RawRule, NONE};
 use crate::compile::FxMap;
