@@ -206,6 +206,215 @@ fn bytes_of(words: &[u32]) -> Vec<u8> {
     v
 }
 
+/// The widest tiles (batch columns per submission), forward only and with
+/// gradients, whose per-column buffers each fit one storage binding and
+/// [`TILE_BUDGET`]; an error where not even one column fits, or gradients
+/// need more storage buffers than the adapter binds.
+fn tile_widths(gpu: &Gpu, circuit: &LayeredCircuit, backward: bool) -> Result<(u32, u32), EvalError> {
+    let rows = circuit.num_rows() as u32;
+    let edges = circuit.num_edges() as u32;
+    let slots = circuit.num_slots();
+    let roots = circuit.num_roots() as u32;
+    let bind = gpu.max_binding();
+    let per_value = rows as u64 * 4;
+    let per_edge = edges.max(1) as u64 * 4;
+    let fit = |per_column: u64| (bind / per_column).min(TILE_BUDGET / per_column).min(u32::MAX as u64) as u32;
+    let max_tile = fit(per_value).min(fit(4 * (roots.max(2 * slots).max(1) as u64)));
+    let max_tile_backward =
+        max_tile.min(fit(per_edge)).min(TILE_BUDGET.checked_div(per_value + per_edge).unwrap_or(0) as u32);
+    if backward && gpu.limits.max_storage_buffers_per_shader_stage < BACKWARD_BUFFERS {
+        return Err(EvalError::Device(format!(
+            "gradients need {BACKWARD_BUFFERS} storage buffers per shader stage; the adapter allows {}",
+            gpu.limits.max_storage_buffers_per_shader_stage
+        )));
+    }
+    if max_tile == 0 || (backward && max_tile_backward == 0) || per_edge > bind {
+        return Err(EvalError::Device(format!(
+            "the circuit ({rows} rows, {edges} edges) does not fit one storage binding of {bind} bytes even for \
+             a single batch column"
+        )));
+    }
+    Ok((max_tile, max_tile_backward))
+}
+
+impl Pipelines {
+    /// The kernels of the shader module for an algebra named `label` with
+    /// WGSL `wgsl`; the backward ones only where `backward`.
+    fn new(device: &wgpu::Device, label: &str, wgsl: &str, backward: bool) -> Self {
+        let module = device.create_shader_module(wgpu::ShaderModuleDescriptor {
+            label: Some(label),
+            source: wgpu::ShaderSource::Wgsl(shader::module(wgsl, backward).into()),
+        });
+        let pipeline = |entry: &str| {
+            device.create_compute_pipeline(&wgpu::ComputePipelineDescriptor {
+                label: Some(entry),
+                layout: None,
+                module: &module,
+                entry_point: Some(entry),
+                compilation_options: Default::default(),
+                cache: None,
+            })
+        };
+        Pipelines {
+            fill: pipeline("fill_leaves"),
+            forward: pipeline("forward"),
+            read_roots: pipeline("read_roots"),
+            backward: backward.then(|| pipeline("backward")),
+            gradients: backward.then(|| pipeline("gradients")),
+            gather: backward.then(|| pipeline("gather")),
+        }
+    }
+}
+
+/// The index arrays the kernels read beside the circuit's own (offsets,
+/// children, roots), built on the CPU once per upload. CSR arrays have one
+/// offset per row (slot) plus one, the last their entries' count.
+struct Structure {
+    /// Per leaf row: `0`/`1` for a constant, `2 + 2·slot + positive` for a
+    /// literal.
+    leaf_codes: Vec<u32>,
+    /// Per row, the edges that point at it (CSR).
+    parent_offsets: Vec<u32>,
+    parent_edges: Vec<u32>,
+    /// Per row with more than [`GATHER_CHUNK`] parents (constants aside),
+    /// its chunks (CSR, empty for other rows), and each chunk's range of
+    /// `parent_edges` as two words.
+    chunk_offsets: Vec<u32>,
+    chunk_ranges: Vec<u32>,
+    /// Per slot, its leaf rows, each `row << 1 | positive` (CSR).
+    slot_offsets: Vec<u32>,
+    slot_leaves: Vec<u32>,
+    /// The non-empty segments of every layer in order: op, first row, rows.
+    segments: Vec<(Op, u32, u32)>,
+}
+
+impl Structure {
+    fn of(circuit: &LayeredCircuit) -> Self {
+        let rows = circuit.num_rows();
+        let leaf_codes = circuit
+            .leaves()
+            .iter()
+            .map(|l| match *l {
+                Leaf::Constant(b) => b as u32,
+                Leaf::Literal(l) => 2 + 2 * l.slot.0 + l.positive as u32,
+            })
+            .collect();
+        let children = circuit.children();
+        let (parent_offsets, parent_edges) =
+            csr(rows, children.iter().enumerate().map(|(e, &c)| (c as usize, e as u32)));
+        let mut chunk_offsets = vec![0u32; rows + 1];
+        let mut chunk_ranges = Vec::new();
+        for r in 0..rows {
+            let (q0, q1) = (parent_offsets[r], parent_offsets[r + 1]);
+            if r as u32 >= circuit.num_constants() && q1 - q0 > GATHER_CHUNK {
+                for start in (q0..q1).step_by(GATHER_CHUNK as usize) {
+                    chunk_ranges.extend([start, (start + GATHER_CHUNK).min(q1)]);
+                }
+            }
+            chunk_offsets[r + 1] = (chunk_ranges.len() / 2) as u32;
+        }
+        let (slot_offsets, slot_leaves) = csr(
+            circuit.num_slots() as usize,
+            circuit.leaves().iter().enumerate().filter_map(|(row, l)| match l {
+                Leaf::Literal(l) => Some((l.slot.0 as usize, (row as u32) << 1 | l.positive as u32)),
+                Leaf::Constant(_) => None,
+            }),
+        );
+        let segments = circuit
+            .layers()
+            .iter()
+            .flat_map(|layer| layer.segments.iter())
+            .filter(|s| s.rows.end > s.rows.start)
+            .map(|s| (s.op, s.rows.start, s.rows.end - s.rows.start))
+            .collect();
+        Structure {
+            leaf_codes,
+            parent_offsets,
+            parent_edges,
+            chunk_offsets,
+            chunk_ranges,
+            slot_offsets,
+            slot_leaves,
+            segments,
+        }
+    }
+}
+
+/// `(group, value)` pairs grouped by `group` (of `groups`), by counting
+/// sort: per group its offset, and the values, each group's in the order
+/// given.
+fn csr(groups: usize, entries: impl Iterator<Item = (usize, u32)> + Clone) -> (Vec<u32>, Vec<u32>) {
+    let mut offsets = vec![0u32; groups + 1];
+    for (g, _) in entries.clone() {
+        offsets[g + 1] += 1;
+    }
+    for i in 0..groups {
+        offsets[i + 1] += offsets[i];
+    }
+    let mut fill = offsets.clone();
+    let mut values = vec![0u32; offsets[groups] as usize];
+    for (g, v) in entries {
+        values[fill[g] as usize] = v;
+        fill[g] += 1;
+    }
+    (offsets, values)
+}
+
+/// A storage buffer holding `data` (a word where it is empty: zero-sized
+/// bindings are invalid).
+fn upload(gpu: &Gpu, label: &str, data: &[u32]) -> wgpu::Buffer {
+    let contents = bytes_of(data);
+    let buffer = gpu.device.create_buffer(&wgpu::BufferDescriptor {
+        label: Some(label),
+        size: contents.len() as u64,
+        usage: wgpu::BufferUsages::STORAGE | wgpu::BufferUsages::COPY_DST,
+        mapped_at_creation: false,
+    });
+    gpu.queue.write_buffer(&buffer, 0, &contents);
+    buffer
+}
+
+/// The uniform buffer of one [`PARAMS_STRIDE`] block per dispatch of the
+/// longest pass (`dispatches`), and per block the bind group of each
+/// kernel that names it (`None` for the backward kernels where not
+/// `backward`).
+fn param_blocks(
+    device: &wgpu::Device,
+    pipelines: &Pipelines,
+    dispatches: usize,
+    backward: bool,
+) -> (wgpu::Buffer, Vec<[Option<wgpu::BindGroup>; 6]>) {
+    let params = device.create_buffer(&wgpu::BufferDescriptor {
+        label: Some("params"),
+        size: dispatches as u64 * PARAMS_STRIDE,
+        usage: wgpu::BufferUsages::UNIFORM | wgpu::BufferUsages::COPY_DST,
+        mapped_at_creation: false,
+    });
+    let param_groups = (0..dispatches)
+        .map(|i| {
+            KERNELS.map(|k| {
+                if !backward && matches!(k, Kernel::Backward | Kernel::Gradients | Kernel::Gather) {
+                    return None;
+                }
+                let layout = pipelines.get(k).get_bind_group_layout(1);
+                Some(device.create_bind_group(&wgpu::BindGroupDescriptor {
+                    label: None,
+                    layout: &layout,
+                    entries: &[wgpu::BindGroupEntry {
+                        binding: 0,
+                        resource: wgpu::BindingResource::Buffer(wgpu::BufferBinding {
+                            buffer: &params,
+                            offset: i as u64 * PARAMS_STRIDE,
+                            size: wgpu::BufferSize::new(32),
+                        }),
+                    }],
+                }))
+            })
+        })
+        .collect();
+    (params, param_groups)
+}
+
 impl<A: GpuAlgebra> GpuEvaluator<A> {
     /// Uploads `circuit`. Forward passes only; [`GpuEvaluator::differentiable`]
     /// also compiles the backward kernels.
@@ -213,6 +422,10 @@ impl<A: GpuAlgebra> GpuEvaluator<A> {
         Self::build(gpu, circuit, false)
     }
 
+    /// Uploads `circuit` (its wide rows cut first) in steps: the tile
+    /// widths that fit the adapter, the pipelines, the structure arrays
+    /// and their buffers, and the parameter blocks; device errors in any
+    /// step are collected by one error scope and reported at the end.
     fn build(gpu: &Gpu, circuit: &LayeredCircuit, backward: bool) -> Result<Self, EvalError> {
         check_requirements::<A>(circuit)?;
         let Some(wgsl) = A::WGSL else {
@@ -228,199 +441,38 @@ impl<A: GpuAlgebra> GpuEvaluator<A> {
         let scope = device.push_error_scope(wgpu::ErrorFilter::Validation);
         let oom = device.push_error_scope(wgpu::ErrorFilter::OutOfMemory);
 
-        let rows = circuit.num_rows() as u32;
-        let edges = circuit.num_edges() as u32;
-        let leaves = circuit.leaves().len() as u32;
-        let slots = circuit.num_slots();
-        let roots = circuit.num_roots() as u32;
-
-        // The widest tiles that fit one binding and the budget.
-        let bind = gpu.max_binding();
-        let per_value = rows as u64 * 4;
-        let per_edge = edges.max(1) as u64 * 4;
-        let fit = |per_column: u64| (bind / per_column).min(TILE_BUDGET / per_column).min(u32::MAX as u64) as u32;
-        let max_tile = fit(per_value).min(fit(4 * (roots.max(2 * slots).max(1) as u64)));
-        let max_tile_backward =
-            max_tile.min(fit(per_edge)).min(TILE_BUDGET.checked_div(per_value + per_edge).unwrap_or(0) as u32);
-        if backward && gpu.limits.max_storage_buffers_per_shader_stage < BACKWARD_BUFFERS {
-            return Err(EvalError::Device(format!(
-                "gradients need {BACKWARD_BUFFERS} storage buffers per shader stage; the adapter allows {}",
-                gpu.limits.max_storage_buffers_per_shader_stage
-            )));
-        }
-        if max_tile == 0 || (backward && max_tile_backward == 0) || per_edge > bind {
-            return Err(EvalError::Device(format!(
-                "the circuit ({rows} rows, {edges} edges) does not fit one storage binding of {bind} bytes even for \
-                 a single batch column"
-            )));
-        }
-
-        let module = device.create_shader_module(wgpu::ShaderModuleDescriptor {
-            label: Some(A::NAME),
-            source: wgpu::ShaderSource::Wgsl(shader::module(wgsl, backward).into()),
-        });
-        let pipeline = |entry: &str| {
-            device.create_compute_pipeline(&wgpu::ComputePipelineDescriptor {
-                label: Some(entry),
-                layout: None,
-                module: &module,
-                entry_point: Some(entry),
-                compilation_options: Default::default(),
-                cache: None,
-            })
-        };
-        let pipelines = Pipelines {
-            fill: pipeline("fill_leaves"),
-            forward: pipeline("forward"),
-            read_roots: pipeline("read_roots"),
-            backward: backward.then(|| pipeline("backward")),
-            gradients: backward.then(|| pipeline("gradients")),
-            gather: backward.then(|| pipeline("gather")),
-        };
-
-        // Structure.
-        let first = leaves;
-        let leaf_codes: Vec<u32> = circuit
-            .leaves()
-            .iter()
-            .map(|l| match *l {
-                Leaf::Constant(b) => b as u32,
-                Leaf::Literal(l) => 2 + 2 * l.slot.0 + l.positive as u32,
-            })
-            .collect();
-        let offsets = circuit.offsets();
-        let children = circuit.children();
-        // Parents: for each row, the edges that point at it.
-        let mut parent_offsets = vec![0u32; rows as usize + 1];
-        for &c in children {
-            parent_offsets[c as usize + 1] += 1;
-        }
-        for i in 0..rows as usize {
-            parent_offsets[i + 1] += parent_offsets[i];
-        }
-        let mut fill = parent_offsets.clone();
-        let mut parent_edges = vec![0u32; children.len()];
-        for (e, &c) in children.iter().enumerate() {
-            parent_edges[fill[c as usize] as usize] = e as u32;
-            fill[c as usize] += 1;
-        }
-        // Chunks of the parents of many-parent rows (constants need none).
-        let mut chunk_offsets = vec![0u32; rows as usize + 1];
-        let mut chunk_ranges = Vec::new();
-        for r in 0..rows as usize {
-            let (q0, q1) = (parent_offsets[r], parent_offsets[r + 1]);
-            if r as u32 >= circuit.num_constants() && q1 - q0 > GATHER_CHUNK {
-                for start in (q0..q1).step_by(GATHER_CHUNK as usize) {
-                    chunk_ranges.extend([start, (start + GATHER_CHUNK).min(q1)]);
-                }
-            }
-            chunk_offsets[r + 1] = (chunk_ranges.len() / 2) as u32;
-        }
-        let chunks = (chunk_ranges.len() / 2) as u32;
-        // Slots: their leaf rows, each `row << 1 | positive`.
-        let mut slot_offsets = vec![0u32; slots as usize + 1];
-        for l in circuit.leaves() {
-            if let Leaf::Literal(l) = l {
-                slot_offsets[l.slot.0 as usize + 1] += 1;
-            }
-        }
-        for i in 0..slots as usize {
-            slot_offsets[i + 1] += slot_offsets[i];
-        }
-        let mut fill = slot_offsets.clone();
-        let mut slot_leaves = vec![0u32; *slot_offsets.last().unwrap() as usize];
-        for (row, l) in circuit.leaves().iter().enumerate() {
-            if let Leaf::Literal(l) = l {
-                let s = l.slot.0 as usize;
-                slot_leaves[fill[s] as usize] = (row as u32) << 1 | l.positive as u32;
-                fill[s] += 1;
-            }
-        }
-        let segments: Vec<(Op, u32, u32)> = circuit
-            .layers()
-            .iter()
-            .flat_map(|layer| layer.segments.iter())
-            .filter(|s| s.rows.end > s.rows.start)
-            .map(|s| (s.op, s.rows.start, s.rows.end - s.rows.start))
-            .collect();
-
-        let upload = |label: &str, data: &[u32]| {
-            let contents = bytes_of(data);
-            let buffer = device.create_buffer(&wgpu::BufferDescriptor {
-                label: Some(label),
-                size: contents.len() as u64,
-                usage: wgpu::BufferUsages::STORAGE | wgpu::BufferUsages::COPY_DST,
-                mapped_at_creation: false,
-            });
-            gpu.queue.write_buffer(&buffer, 0, &contents);
-            buffer
-        };
-        let offsets_buf = upload("offsets", offsets);
-        let children_buf = upload("children", children);
-        let leaf_buf = upload("leaves", &leaf_codes);
-        let roots_buf = upload("roots", circuit.roots());
-        let parent_offsets_buf = upload("parent offsets", &parent_offsets);
-        let parent_edges_buf = upload("parent edges", &parent_edges);
-        let slot_offsets_buf = upload("slot offsets", &slot_offsets);
-        let slot_leaves_buf = upload("slot leaves", &slot_leaves);
-        let chunk_offsets_buf = upload("chunk offsets", &chunk_offsets);
-        let chunk_ranges_buf = upload("chunk ranges", &chunk_ranges);
-
+        let (max_tile, max_tile_backward) = tile_widths(gpu, circuit, backward)?;
+        let pipelines = Pipelines::new(device, A::NAME, wgsl, backward);
+        let structure = Structure::of(circuit);
+        let upload = |label: &str, data: &[u32]| upload(gpu, label, data);
         // A pass: fill, forward per segment, roots, backward (with a gather
         // before it) per segment and the leaves, gradients.
-        let dispatches = 3 * segments.len() + 6;
-        let params = device.create_buffer(&wgpu::BufferDescriptor {
-            label: Some("params"),
-            size: dispatches as u64 * PARAMS_STRIDE,
-            usage: wgpu::BufferUsages::UNIFORM | wgpu::BufferUsages::COPY_DST,
-            mapped_at_creation: false,
-        });
-        let param_groups = (0..dispatches)
-            .map(|i| {
-                KERNELS.map(|k| {
-                    if !backward && matches!(k, Kernel::Backward | Kernel::Gradients | Kernel::Gather) {
-                        return None;
-                    }
-                    let layout = pipelines.get(k).get_bind_group_layout(1);
-                    Some(device.create_bind_group(&wgpu::BindGroupDescriptor {
-                        label: None,
-                        layout: &layout,
-                        entries: &[wgpu::BindGroupEntry {
-                            binding: 0,
-                            resource: wgpu::BindingResource::Buffer(wgpu::BufferBinding {
-                                buffer: &params,
-                                offset: i as u64 * PARAMS_STRIDE,
-                                size: wgpu::BufferSize::new(32),
-                            }),
-                        }],
-                    }))
-                })
-            })
-            .collect();
+        let dispatches = 3 * structure.segments.len() + 6;
+        let (params, param_groups) = param_blocks(device, &pipelines, dispatches, backward);
 
         let evaluator = GpuEvaluator {
             gpu: gpu.clone(),
-            pipelines,
-            rows,
-            edges,
-            leaves: first,
+            rows: circuit.num_rows() as u32,
+            edges: circuit.num_edges() as u32,
+            leaves: circuit.leaves().len() as u32,
             constants: circuit.num_constants(),
-            slots,
-            roots,
-            segments,
+            slots: circuit.num_slots(),
+            roots: circuit.num_roots() as u32,
             circuit: circuit.clone(),
-            offsets: offsets_buf,
-            children: children_buf,
-            leaf_codes: leaf_buf,
-            root_rows: roots_buf,
-            parent_offsets: parent_offsets_buf,
-            parent_edges: parent_edges_buf,
-            slot_offsets: slot_offsets_buf,
-            slot_leaves: slot_leaves_buf,
-            chunk_offsets,
-            chunk_offsets_buf,
-            chunk_ranges: chunk_ranges_buf,
-            chunks,
+            offsets: upload("offsets", circuit.offsets()),
+            children: upload("children", circuit.children()),
+            leaf_codes: upload("leaves", &structure.leaf_codes),
+            root_rows: upload("roots", circuit.roots()),
+            parent_offsets: upload("parent offsets", &structure.parent_offsets),
+            parent_edges: upload("parent edges", &structure.parent_edges),
+            slot_offsets: upload("slot offsets", &structure.slot_offsets),
+            slot_leaves: upload("slot leaves", &structure.slot_leaves),
+            chunk_offsets_buf: upload("chunk offsets", &structure.chunk_offsets),
+            chunk_ranges: upload("chunk ranges", &structure.chunk_ranges),
+            chunks: (structure.chunk_ranges.len() / 2) as u32,
+            chunk_offsets: structure.chunk_offsets,
+            segments: structure.segments,
+            pipelines,
             params,
             param_groups,
             work: Mutex::new(None),

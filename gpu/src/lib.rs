@@ -23,6 +23,35 @@
 //! adapter (on Linux, Mesa's software Vulkan driver lavapipe:
 //! `apt-get install mesa-vulkan-drivers`). Device loss, validation errors
 //! and out-of-memory become [`EvalError::Device`], never a panic.
+//!
+//! ```
+//! use deeplog_circuits::{CircuitBuilder, CpuEvaluator, Evaluate, LayeredCircuit, SlotId, Weights};
+//! use deeplog_gpu::{Gpu, GpuEvaluator};
+//! use deeplog_semirings::Probability;
+//!
+//! // P(a ∨ b) = P(a) + P(¬a)·P(b), for two batch columns.
+//! let mut b = CircuitBuilder::new(2);
+//! let (a, na) = (b.literal(SlotId(0), true), b.literal(SlotId(0), false));
+//! let x = b.literal(SlotId(1), true);
+//! let rest = b.product(vec![na, x]);
+//! let root = b.sum(vec![a, rest]);
+//! let layered = LayeredCircuit::new(&b.finish(vec![root]));
+//!
+//! // No adapter here (and no lavapipe): nothing to show.
+//! let Ok(gpu) = Gpu::new() else { return Ok(()) };
+//! let on_gpu = GpuEvaluator::<Probability<f32>>::new(&gpu, &layered)?;
+//! // [slots × batch]: a = (0.3, 0.5), b = (0.6, 0.5).
+//! let values = on_gpu.forward(&Weights::complementary(2, vec![0.3, 0.5, 0.6, 0.5]))?;
+//!
+//! let on_cpu = CpuEvaluator::<Probability<f64>>::new(&layered)?;
+//! let exact = on_cpu.forward(&Weights::complementary(2, vec![0.3, 0.5, 0.6, 0.5]))?;
+//! assert!((exact[0] - 0.72).abs() < 1e-12 && (exact[1] - 0.75).abs() < 1e-12);
+//! // The GPU computes in f32.
+//! for (v, e) in values.iter().zip(&exact) {
+//!     assert!((*v as f64 - e).abs() < 1e-6, "GPU {v}, CPU {e}");
+//! }
+//! # Ok::<(), deeplog_circuits::EvalError>(())
+//! ```
 
 mod evaluator;
 mod formula;
