@@ -22,7 +22,7 @@
 
 use std::collections::HashMap;
 
-use deeplog_circuits::formula::{Expr, ExprBuilder, ExprEvaluator, ExprId, Implication, Nested, Op, SlotSource, TNorm};
+use deeplog_circuits::formula::{Expr, ExprBuilder, ExprEvaluator, ExprId, Nested, Op, SlotSource, TNorm};
 use deeplog_circuits::fuzzy::{self, FuzzyLimits};
 use deeplog_circuits::logic::{self, LogicProgram};
 use deeplog_circuits::{compile_with, Budget, Evaluate, LayeredCircuit, Method, Weights};
@@ -353,16 +353,18 @@ impl Formulas {
 /// Whether a model must take the formula path: a fuzzy logic, formula
 /// queries, constraints, or queries in a logic of their own.
 pub(crate) fn needed(logic: Logic, forced: bool, grounded: &GroundProgram) -> bool {
-    matches!(logic, Logic::Godel | Logic::Product | Logic::Lukasiewicz)
+    logic.tnorm().is_some()
         || grounded.queries.iter().any(|q| q.formula.is_some() || (!forced && q.logic.is_some_and(|l| l != logic)))
         || !grounded.constraints.is_empty()
 }
 
 fn context(logic: Logic) -> Result<Ctx, Error> {
+    if let Some(t) = logic.tnorm() {
+        return Ok(Ctx::Fuzzy(t));
+    }
     match logic {
         Logic::Probability | Logic::LogProbability | Logic::Boolean => Ok(Ctx::Probability),
-        Logic::Godel | Logic::Product | Logic::Lukasiewicz => Ok(Ctx::Fuzzy(tnorm(logic).expect("fuzzy"))),
-        Logic::MaxProduct | Logic::Counting => Err(Error::Unsupported(format!(
+        _ => Err(Error::Unsupported(format!(
             "formula queries, constraints and queries in a logic of their own are not supported in the {logic} \
              logic yet; use probability, log-probability, boolean, godel, product or lukasiewicz"
         ))),
@@ -397,42 +399,6 @@ struct Builder<'g> {
     region_ids: HashMap<Region, u32>,
     boolean: Vec<bool>,
     budget: usize,
-}
-
-fn tnorm(logic: Logic) -> Option<TNorm> {
-    match logic {
-        Logic::Godel => Some(TNorm::Godel),
-        Logic::Product => Some(TNorm::Product),
-        Logic::Lukasiewicz => Some(TNorm::Lukasiewicz),
-        _ => None,
-    }
-}
-
-/// `implies` in each logic: Gödel's and Łukasiewicz's own (residual)
-/// implications, Reichenbach's `1 − a + ab` for the product logic (LTN's
-/// choice: Goguen's residuum has vanishing gradients; it is `r_implies`).
-fn implication(t: TNorm) -> Implication {
-    match t {
-        TNorm::Godel => Implication::Godel,
-        TNorm::Product => Implication::Reichenbach,
-        TNorm::Lukasiewicz => Implication::Lukasiewicz,
-    }
-}
-
-fn residuum(t: TNorm) -> Implication {
-    match t {
-        TNorm::Godel => Implication::Godel,
-        TNorm::Product => Implication::Goguen,
-        TNorm::Lukasiewicz => Implication::Lukasiewicz,
-    }
-}
-
-fn s_implication(t: TNorm) -> Implication {
-    match t {
-        TNorm::Godel => Implication::KleeneDienes,
-        TNorm::Product => Implication::Reichenbach,
-        TNorm::Lukasiewicz => Implication::Lukasiewicz,
-    }
 }
 
 fn err(e: impl std::fmt::Display) -> Error {
@@ -523,16 +489,14 @@ impl<'g> Builder<'g> {
                 };
                 self.add(op, &children)
             }
-            GroundFormula::Transform(logic, inner) => match *logic {
-                Logic::Probability => self.build(*inner, Ctx::Probability),
-                Logic::LogProbability => {
+            GroundFormula::Transform(logic, inner) => match (*logic, logic.tnorm()) {
+                (_, Some(t)) => self.build(*inner, Ctx::Fuzzy(t)),
+                (Logic::Probability, None) => self.build(*inner, Ctx::Probability),
+                (Logic::LogProbability, None) => {
                     let p = self.build(*inner, Ctx::Probability)?;
                     self.add(Op::Ln, &[p])
                 }
-                Logic::Godel | Logic::Product | Logic::Lukasiewicz => {
-                    self.build(*inner, Ctx::Fuzzy(tnorm(*logic).expect("fuzzy")))
-                }
-                other => Err(Error::Unsupported(format!(
+                (other, None) => Err(Error::Unsupported(format!(
                     "a formula cannot be moved into the {other} algebra (`_{other}`); use probability, \
                      log-probability, godel, product or lukasiewicz"
                 ))),
@@ -562,17 +526,17 @@ impl<'g> Builder<'g> {
                     }
                     GroundFormula::Implies(a, b) | GroundFormula::RImplies(a, b) | GroundFormula::SImplies(a, b) => {
                         let kind = match connective {
-                            GroundFormula::Implies(..) => implication(t),
-                            GroundFormula::RImplies(..) => residuum(t),
-                            _ => s_implication(t),
+                            GroundFormula::Implies(..) => t.implication(),
+                            GroundFormula::RImplies(..) => t.residuum(),
+                            _ => t.s_implication(),
                         };
                         let (a, b) = (self.build(*a, ctx)?, self.build(*b, ctx)?);
                         self.add(Op::Implies(kind), &[a, b])
                     }
                     GroundFormula::Iff(a, b) => {
                         let (a, b) = (self.build(*a, ctx)?, self.build(*b, ctx)?);
-                        let there = self.add(Op::Implies(implication(t)), &[a, b])?;
-                        let back = self.add(Op::Implies(implication(t)), &[b, a])?;
+                        let there = self.add(Op::Implies(t.implication()), &[a, b])?;
+                        let back = self.add(Op::Implies(t.implication()), &[b, a])?;
                         self.add(Op::And(t), &[there, back])
                     }
                     _ => unreachable!("handled above"),

@@ -61,7 +61,9 @@ use std::sync::Mutex;
 use rayon::prelude::*;
 use rustc_hash::{FxHashMap, FxHasher};
 
-use deeplog_semirings::Probability;
+use deeplog_semirings::fuzzy::negation;
+pub use deeplog_semirings::fuzzy::{Implication, TNorm};
+use deeplog_semirings::{NodeRows, Probability};
 
 use crate::compile::SlotWeight;
 use crate::eval::{scatter_columns, CpuEvaluator, EvalError, Weights};
@@ -82,32 +84,6 @@ const MAX_TILE: usize = 64;
 const TILE_BYTES: usize = 256 << 20;
 /// "No node" in the builder's hash chains.
 const NONE: ExprId = u32::MAX;
-
-/// A t-norm (fuzzy conjunction) and its dual t-conorm (fuzzy disjunction).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub enum TNorm {
-    /// `min` and `max`.
-    Godel,
-    /// `Π x` and `1 − Π (1 − x)`.
-    Product,
-    /// `max(0, Σ x − (n − 1))` and `min(1, Σ x)`.
-    Lukasiewicz,
-}
-
-/// A fuzzy implication `a → b`.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub enum Implication {
-    /// Residuum of the Gödel t-norm: 1 if `a ≤ b`, else `b`.
-    Godel,
-    /// Residuum of the product t-norm: 1 if `a ≤ b`, else `b / a`.
-    Goguen,
-    /// `1 − a + a·b`.
-    Reichenbach,
-    /// Residuum of the Łukasiewicz t-norm: `min(1, 1 − a + b)`.
-    Lukasiewicz,
-    /// `max(1 − a, b)`.
-    KleeneDienes,
-}
 
 /// What a node computes from its children (`n` of them).
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -796,7 +772,7 @@ fn forward_rows(expr: &Expr, source: &Source<'_>, width: usize, values: &mut [f6
             Op::Input(i) => out.copy_from_slice(source.input(i, width)),
             Op::Const(x) => out.fill(x),
             Op::Nested(r) => out.copy_from_slice(source.nested(r, width)),
-            Op::Not => map(out, row(earlier, cs[0], width), |x| 1.0 - x),
+            Op::Not => map(out, row(earlier, cs[0], width), negation),
             Op::Ln => map(out, row(earlier, cs[0], width), f64::ln),
             Op::Div => {
                 let (a, b) = (row(earlier, cs[0], width), row(earlier, cs[1], width));
@@ -805,25 +781,15 @@ fn forward_rows(expr: &Expr, source: &Source<'_>, width: usize, values: &mut [f6
                 }
             }
             Op::Sum => fold(out, earlier, cs, |x| x, |s, x| s + x),
-            Op::Product | Op::And(TNorm::Product) => fold(out, earlier, cs, |x| x, |s, x| s * x),
-            Op::Max | Op::Or(TNorm::Godel) => fold(out, earlier, cs, |x| x, f64::max),
-            Op::Min | Op::And(TNorm::Godel) => fold(out, earlier, cs, |x| x, f64::min),
-            Op::Or(TNorm::Product) => {
-                fold(out, earlier, cs, |x| 1.0 - x, |s, x| s * (1.0 - x));
-                out.iter_mut().for_each(|v| *v = 1.0 - *v);
-            }
-            Op::And(TNorm::Lukasiewicz) => {
-                fold(out, earlier, cs, |x| x, |s, x| s + x);
-                out.iter_mut().for_each(|v| *v = (*v - (n - 1.0)).max(0.0));
-            }
-            Op::Or(TNorm::Lukasiewicz) => {
-                fold(out, earlier, cs, |x| x, |s, x| s + x);
-                out.iter_mut().for_each(|v| *v = v.min(1.0));
-            }
+            Op::Product => fold(out, earlier, cs, |x| x, |s, x| s * x),
+            Op::Max => fold(out, earlier, cs, |x| x, f64::max),
+            Op::Min => fold(out, earlier, cs, |x| x, f64::min),
+            Op::And(t) => t.and_rows(out, earlier, cs, width),
+            Op::Or(t) => t.or_rows(out, earlier, cs, width),
             Op::Implies(kind) => {
                 let (a, b) = (row(earlier, cs[0], width), row(earlier, cs[1], width));
                 for ((o, &a), &b) in out.iter_mut().zip(a).zip(b) {
-                    *o = implies(kind, a, b);
+                    *o = kind.apply(a, b);
                 }
             }
             Op::PMean(p) => {
@@ -875,65 +841,6 @@ fn fold(out: &mut [f64], rows: &[f64], cs: &[ExprId], init: impl Fn(f64) -> f64,
     for &c in &cs[1..] {
         for (o, &x) in out.iter_mut().zip(row(rows, c, width)) {
             *o = step(*o, x);
-        }
-    }
-}
-
-#[inline(always)]
-fn implies(kind: Implication, a: f64, b: f64) -> f64 {
-    match kind {
-        Implication::Godel => {
-            if a <= b {
-                1.0
-            } else {
-                b
-            }
-        }
-        Implication::Goguen => {
-            if a <= b {
-                1.0
-            } else {
-                b / a
-            }
-        }
-        Implication::Reichenbach => 1.0 - a + a * b,
-        Implication::Lukasiewicz => (1.0 - a + b).min(1.0),
-        Implication::KleeneDienes => (1.0 - a).max(b),
-    }
-}
-
-/// `(∂/∂a, ∂/∂b)` of `a → b`.
-#[inline(always)]
-fn implies_derivatives(kind: Implication, a: f64, b: f64) -> (f64, f64) {
-    match kind {
-        Implication::Godel => {
-            if a <= b {
-                (0.0, 0.0)
-            } else {
-                (0.0, 1.0)
-            }
-        }
-        Implication::Goguen => {
-            if a <= b {
-                (0.0, 0.0)
-            } else {
-                (-b / (a * a), 1.0 / a)
-            }
-        }
-        Implication::Reichenbach => (b - 1.0, a),
-        Implication::Lukasiewicz => {
-            if 1.0 - a + b < 1.0 {
-                (-1.0, 1.0)
-            } else {
-                (0.0, 0.0)
-            }
-        }
-        Implication::KleeneDienes => {
-            if 1.0 - a >= b {
-                (-1.0, 0.0)
-            } else {
-                (0.0, 1.0)
-            }
         }
     }
 }
@@ -997,30 +904,27 @@ fn backward_rows(
                     accumulate(row_mut(earlier, c, width), g);
                 }
             }
-            Op::Product | Op::And(TNorm::Product) => {
-                exclusive_products(earlier, values, cs, g, scratch, |x| x);
+            Op::Product => exclusive_products(earlier, values, cs, g, scratch),
+            Op::And(t) | Op::Or(t) => {
+                let node = NodeRows { out: v, rows: values, children: cs, width };
+                let d = scratch_row(scratch, cs.len() * width);
+                if let Op::And(_) = op {
+                    t.and_derivatives(node, d);
+                } else {
+                    t.or_derivatives(node, d);
+                }
+                // A child whose derivative is 0 gets nothing, even from an
+                // infinite adjoint (a clamped or unselected child).
+                for (&c, d) in cs.iter().zip(d.chunks_exact(width)) {
+                    for ((a, &g), &d) in row_mut(earlier, c, width).iter_mut().zip(g).zip(d) {
+                        *a += if d == 0.0 { 0.0 } else { g * d };
+                    }
+                }
             }
-            Op::Or(TNorm::Product) => exclusive_products(earlier, values, cs, g, scratch, |x| 1.0 - x),
-            Op::Max | Op::Min | Op::And(TNorm::Godel) | Op::Or(TNorm::Godel) => {
+            Op::Max | Op::Min => {
                 for (b, (&v, &g)) in v.iter().zip(g).enumerate() {
                     if let Some(&c) = cs.iter().find(|&&c| values[c as usize * width + b] == v) {
                         earlier[c as usize * width + b] += g;
-                    }
-                }
-            }
-            Op::And(TNorm::Lukasiewicz) => {
-                // v > 0 exactly where Σx − (n − 1) > 0.
-                for &c in cs {
-                    for ((a, &g), &v) in row_mut(earlier, c, width).iter_mut().zip(g).zip(v) {
-                        *a += if v > 0.0 { g } else { 0.0 };
-                    }
-                }
-            }
-            Op::Or(TNorm::Lukasiewicz) => {
-                // v < 1 exactly where Σx < 1.
-                for &c in cs {
-                    for ((a, &g), &v) in row_mut(earlier, c, width).iter_mut().zip(g).zip(v) {
-                        *a += if v < 1.0 { g } else { 0.0 };
                     }
                 }
             }
@@ -1028,10 +932,10 @@ fn backward_rows(
                 // One pass per operand: `a → a` has one child twice.
                 let (a, b) = (row(values, cs[0], width), row(values, cs[1], width));
                 for (((d, &g), &a), &b) in row_mut(earlier, cs[0], width).iter_mut().zip(g).zip(a).zip(b) {
-                    *d += g * implies_derivatives(kind, a, b).0;
+                    *d += g * kind.derivatives(a, b).0;
                 }
                 for (((d, &g), &a), &b) in row_mut(earlier, cs[1], width).iter_mut().zip(g).zip(a).zip(b) {
-                    *d += g * implies_derivatives(kind, a, b).1;
+                    *d += g * kind.derivatives(a, b).1;
                 }
             }
             Op::PMean(p) => {
@@ -1076,17 +980,10 @@ fn scratch_row(scratch: &mut Vec<f64>, width: usize) -> &mut [f64] {
     &mut scratch[..width]
 }
 
-/// `adj[c_i] += g · Π_{j≠i} f(x_j)` for every child, from prefix and suffix
-/// products (exact where some `f(x_j)` is 0, unlike dividing the product).
+/// `adj[c_i] += g · Π_{j≠i} x_j` for every child, from prefix and suffix
+/// products (exact where some `x_j` is 0, unlike dividing the product).
 #[inline(always)]
-fn exclusive_products(
-    adjoints: &mut [f64],
-    values: &[f64],
-    cs: &[ExprId],
-    g: &[f64],
-    scratch: &mut Vec<f64>,
-    f: impl Fn(f64) -> f64,
-) {
+fn exclusive_products(adjoints: &mut [f64], values: &[f64], cs: &[ExprId], g: &[f64], scratch: &mut Vec<f64>) {
     let width = g.len();
     let n = cs.len();
     if scratch.len() < (n + 1) * width {
@@ -1099,7 +996,7 @@ fn exclusive_products(
         let (head, tail) = suffix.split_at_mut((i + 1) * width);
         let x = row(values, cs[i + 1], width);
         for ((s, &t), &x) in head[i * width..].iter_mut().zip(&tail[..width]).zip(x) {
-            *s = t * f(x);
+            *s = t * x;
         }
     }
     prefix.copy_from_slice(g);
@@ -1109,7 +1006,7 @@ fn exclusive_products(
             *a += p * s;
         }
         for (p, &x) in prefix.iter_mut().zip(row(values, c, width)) {
-            *p *= f(x);
+            *p *= x;
         }
     }
 }
@@ -1121,15 +1018,6 @@ mod tests {
     use crate::fuzzy::choice_inputs;
     use crate::testing::Rng;
     use deeplog_program::{Choice, GroundProgram, Rule};
-
-    const TNORMS: [TNorm; 3] = [TNorm::Godel, TNorm::Product, TNorm::Lukasiewicz];
-    const IMPLICATIONS: [Implication; 5] = [
-        Implication::Godel,
-        Implication::Goguen,
-        Implication::Reichenbach,
-        Implication::Lukasiewicz,
-        Implication::KleeneDienes,
-    ];
 
     /// `op` over the inputs `xs` (one child per input, in order).
     fn value(op: Op, xs: &[f64]) -> f64 {
@@ -1176,7 +1064,7 @@ mod tests {
         for a in [false, true] {
             for b in [false, true] {
                 let xs = [a as u8 as f64, b as u8 as f64];
-                for t in TNORMS {
+                for t in TNorm::ALL {
                     assert_eq!(value(Op::And(t), &xs), (a && b) as u8 as f64, "{t:?} {a} ∧ {b}");
                     assert_eq!(value(Op::Or(t), &xs), (a || b) as u8 as f64, "{t:?} {a} ∨ {b}");
                     for c in [false, true] {
@@ -1185,7 +1073,7 @@ mod tests {
                         assert_eq!(value(Op::Or(t), &xs), (a || b || c) as u8 as f64);
                     }
                 }
-                for i in IMPLICATIONS {
+                for i in Implication::ALL {
                     assert_eq!(value(Op::Implies(i), &xs), (!a || b) as u8 as f64, "{i:?} {a} → {b}");
                 }
             }
@@ -1247,7 +1135,7 @@ mod tests {
         root(&mut b, Op::Product, &[x[3]]);
         root(&mut b, Op::Max, &[x[0], x[1], x[2]]);
         root(&mut b, Op::Min, &[x[1], x[2], x[3]]);
-        for t in TNORMS {
+        for t in TNorm::ALL {
             root(&mut b, Op::And(t), &[x[0], x[1]]);
             root(&mut b, Op::And(t), &[x[1], x[2], x[3]]);
             root(&mut b, Op::And(t), &[x[2], x[2]]);
@@ -1255,7 +1143,7 @@ mod tests {
             root(&mut b, Op::Or(t), &[x[1], x[2], x[3]]);
             root(&mut b, Op::Or(t), &[x[3], x[3]]);
         }
-        for i in IMPLICATIONS {
+        for i in Implication::ALL {
             root(&mut b, Op::Implies(i), &[x[0], x[1]]);
             root(&mut b, Op::Implies(i), &[x[2], x[3]]);
             root(&mut b, Op::Implies(i), &[x[1], x[1]]);
@@ -1288,9 +1176,9 @@ mod tests {
         for _ in 0..nodes {
             let op = match rng.below(9) {
                 0 => Op::Not,
-                1 => Op::And(TNORMS[rng.below(3)]),
-                2 => Op::Or(TNORMS[rng.below(3)]),
-                3 => Op::Implies(IMPLICATIONS[rng.below(5)]),
+                1 => Op::And(TNorm::ALL[rng.below(3)]),
+                2 => Op::Or(TNorm::ALL[rng.below(3)]),
+                3 => Op::Implies(Implication::ALL[rng.below(5)]),
                 4 => Op::Max,
                 5 => Op::Min,
                 6 => Op::Product,

@@ -427,8 +427,6 @@ mod tests {
     use crate::testing::Rng;
     use deeplog_program::Rule;
 
-    const TNORMS: [TNorm; 3] = [TNorm::Godel, TNorm::Product, TNorm::Lukasiewicz];
-
     fn rule(head: u32, body: &[(u32, bool)]) -> Rule {
         Rule { head: AtomId::new(head), body: body.iter().map(|&(a, v)| (AtomId::new(a), v)).collect() }
     }
@@ -475,7 +473,7 @@ mod tests {
 
     #[test]
     fn a_cycle_does_not_support_itself() {
-        for t in TNORMS {
+        for t in TNorm::ALL {
             let v = values(&cycle(), t, &[]).unwrap();
             assert!(close(v[0], 0.3) && close(v[1], 0.3) && close(v[2], 0.3), "{t:?}: {v:?}");
         }
@@ -543,7 +541,7 @@ mod tests {
             }
             let choices = edges.iter().enumerate().map(|(k, &(_, _, p))| fact(k as u32, p)).collect();
             let program = GroundProgram::propositional(e + (n * n) as u32, rules, choices);
-            for t in TNORMS {
+            for t in TNorm::ALL {
                 let v = values(&program, t, &[]).unwrap();
                 for i in 0..n {
                     for j in 0..n {
@@ -565,7 +563,7 @@ mod tests {
             vec![rule(z, &[(x, true), (y, false)]), rule(w, &[(u, false)]), rule(v, &[(u, true), (x, true)])],
             vec![fact(x, 0.7), fact(y, 0.4)],
         );
-        for (t, expected) in TNORMS.into_iter().zip([0.6, 0.42, 0.3]) {
+        for (t, expected) in TNorm::ALL.into_iter().zip([0.6, 0.42, 0.3]) {
             let values = values(&program, t, &[]).unwrap();
             assert!(close(values[z as usize], expected), "{t:?}: {values:?}");
             assert_eq!(values[u as usize], None);
@@ -588,7 +586,7 @@ mod tests {
 
     #[test]
     fn evidence_fixes_atoms() {
-        for t in TNORMS {
+        for t in TNorm::ALL {
             let v = values(&cycle(), t, &[(AtomId::new(0), true)]).unwrap();
             assert_eq!((v[0], v[1]), (Some(1.0), Some(1.0)));
             let v = values(&cycle(), t, &[(AtomId::new(2), false)]).unwrap();

@@ -130,7 +130,7 @@ proptest! {
     fn values_and_gradients_unchanged_in_every_algebra(seed in 0u64..1_000_000) {
         let (original, p) = case(seed);
         for kind in AlgebraKind::ALL {
-            let tol = if matches!(kind, AlgebraKind::ProbabilityF32 | AlgebraKind::LogF32) { 1e-4 } else { 1e-9 };
+            let tol = if matches!(kind, AlgebraKind::ProbabilityF32 | AlgebraKind::LogProbabilityF32) { 1e-4 } else { 1e-9 };
             let result = with_algebra!(kind, A => {
                 let optimized = optimize(&original, Rewrites::for_laws(A::LAWS), &Budget::default()).circuit;
                 same::<A>(&original, &optimized, &p, tol).and_then(|()| {

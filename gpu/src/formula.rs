@@ -49,7 +49,7 @@
 
 use std::sync::{Mutex, MutexGuard};
 
-use deeplog_circuits::formula::{Expr, Implication, Op, TNorm};
+use deeplog_circuits::formula::{Expr, Op, TNorm};
 use deeplog_circuits::EvalError;
 
 use crate::formula_shader::{self, Kind, WORKGROUP};
@@ -124,7 +124,7 @@ impl Lowered {
                 Op::Not => l.push(Node::of(Kind::Not), &cs),
                 Op::Ln => l.push(Node::of(Kind::Ln), &cs),
                 Op::Div => l.push(Node::of(Kind::Div), &cs),
-                Op::Implies(i) => l.push(Node::of(implication(i)), &cs),
+                Op::Implies(i) => l.push(Node { kind: Kind::Implies, arg: i as u32, arg2: 0 }, &cs),
                 Op::Sum => l.associative(Kind::Sum, cs),
                 Op::Product | Op::And(TNorm::Product) => l.associative(Kind::Product, cs),
                 Op::Max | Op::Or(TNorm::Godel) => l.associative(Kind::Max, cs),
@@ -184,16 +184,6 @@ impl Lowered {
             node = then;
         }
         level
-    }
-}
-
-fn implication(i: Implication) -> Kind {
-    match i {
-        Implication::Godel => Kind::ImpliesGodel,
-        Implication::Goguen => Kind::ImpliesGoguen,
-        Implication::Reichenbach => Kind::ImpliesReichenbach,
-        Implication::Lukasiewicz => Kind::ImpliesLukasiewicz,
-        Implication::KleeneDienes => Kind::ImpliesKleeneDienes,
     }
 }
 
@@ -855,7 +845,7 @@ fn scatter(block: &[f32], cols: &std::ops::Range<usize>, batch: usize, out: &mut
 #[cfg(test)]
 mod tests {
     use super::*;
-    use deeplog_circuits::formula::ExprBuilder;
+    use deeplog_circuits::formula::{ExprBuilder, Implication};
 
     fn inputs(b: &mut ExprBuilder, n: u32) -> Vec<u32> {
         (0..n).map(|i| b.add(Op::Input(i), &[]).unwrap()).collect()
@@ -905,7 +895,7 @@ mod tests {
         assert_eq!(chunked[0][6] - chunked[0][5], 2);
         // imps[0]'s parents: an edge of the sum and two seed edges.
         let edges = layout.children.len() as u32;
-        let first_imp = layout.nodes.iter().position(|node| node[0] == Kind::ImpliesReichenbach as u32).unwrap();
+        let first_imp = layout.nodes.iter().position(|node| node[0] == Kind::Implies as u32).unwrap();
         let node = layout.nodes[layout.roots[1] as usize];
         assert!(layout.roots[1] as usize >= first_imp);
         let parents = &layout.parent_edges[node[5] as usize..node[6] as usize];

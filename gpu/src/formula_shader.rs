@@ -19,14 +19,23 @@
 //! children and gather at most that many parents or parent chunks, and no
 //! loop calls a function that loops (`powi` squares without one).
 
+use deeplog_semirings::Implication;
+
 /// Threads per workgroup (the WebGPU default limit for one dimension).
 pub const WORKGROUP: u32 = 256;
 
 /// What a node of the uploaded circuit computes, `k` being its number of
 /// children. The CPU's ops map onto these one to one, except that the
 /// t-norms' Gödel and product forms share [`Kind::Min`], [`Kind::Max`] and
-/// [`Kind::Product`], and that p-means wider than a chunk are lowered into
-/// power sums and a mean of sums.
+/// [`Kind::Product`], that every implication is [`Kind::Implies`] (which one
+/// is its `arg`), and that p-means wider than a chunk are lowered into power
+/// sums and a mean of sums.
+///
+/// The implications' WGSL is [`Implication::WGSL`], the text that sits
+/// beside their Rust form. The n-ary t-norms and t-conorms here are the
+/// algebras' operations folded with compensation (see `Acc` in the
+/// kernels), which the algebras' own WGSL, written for the layered
+/// evaluator's pairwise kernels, does not carry.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 #[repr(u32)]
 pub enum Kind {
@@ -50,11 +59,9 @@ pub enum Kind {
     AndLukasiewicz,
     /// `min(1, Σ x)`.
     OrLukasiewicz,
-    ImpliesGodel,
-    ImpliesGoguen,
-    ImpliesReichenbach,
-    ImpliesLukasiewicz,
-    ImpliesKleeneDienes,
+    /// `a → b` for the [`Implication`] whose code (`implication as u32`)
+    /// is `arg`.
+    Implies,
     /// `(Σ x^p / k)^(1/p)`, `p` the `f32` bits of `arg`.
     PMean,
     /// `1 − (Σ (1 − x)^p / k)^(1/p)`.
@@ -71,7 +78,7 @@ pub enum Kind {
 }
 
 impl Kind {
-    pub const COUNT: usize = 23;
+    pub const COUNT: usize = 19;
 
     const ALL: [(Kind, &'static str); Kind::COUNT] = [
         (Kind::Input, "INPUT"),
@@ -86,11 +93,7 @@ impl Kind {
         (Kind::OrProduct, "OR_PRODUCT"),
         (Kind::AndLukasiewicz, "AND_LUKASIEWICZ"),
         (Kind::OrLukasiewicz, "OR_LUKASIEWICZ"),
-        (Kind::ImpliesGodel, "IMPLIES_GODEL"),
-        (Kind::ImpliesGoguen, "IMPLIES_GOGUEN"),
-        (Kind::ImpliesReichenbach, "IMPLIES_REICHENBACH"),
-        (Kind::ImpliesLukasiewicz, "IMPLIES_LUKASIEWICZ"),
-        (Kind::ImpliesKleeneDienes, "IMPLIES_KLEENE_DIENES"),
+        (Kind::Implies, "IMPLIES"),
         (Kind::PMean, "PMEAN"),
         (Kind::PMeanError, "PMEAN_ERROR"),
         (Kind::PowerSum, "POWER_SUM"),
@@ -271,35 +274,6 @@ fn power(x: f32, p: f32) -> f32 {
   return not_a_number();
 }
 
-fn implies(kind: u32, a: f32, b: f32) -> f32 {
-  var v = not_a_number();
-  switch kind {
-    case IMPLIES_GODEL: { v = select(b, 1.0, a <= b); }
-    case IMPLIES_GOGUEN: { v = select(b / a, 1.0, a <= b); }
-    case IMPLIES_REICHENBACH: { v = 1.0 - a + a * b; }
-    case IMPLIES_LUKASIEWICZ: { v = min(1.0 - a + b, 1.0); }
-    case IMPLIES_KLEENE_DIENES: { v = max(1.0 - a, b); }
-    default: {}
-  }
-  return v;
-}
-
-// (∂/∂a, ∂/∂b) of a → b.
-fn implies_derivatives(kind: u32, a: f32, b: f32) -> vec2<f32> {
-  var d = vec2<f32>(0.0, 0.0);
-  switch kind {
-    case IMPLIES_GODEL: { if (a > b) { d = vec2<f32>(0.0, 1.0); } }
-    case IMPLIES_GOGUEN: { if (a > b) { d = vec2<f32>(-b / (a * a), 1.0 / a); } }
-    case IMPLIES_REICHENBACH: { d = vec2<f32>(b - 1.0, a); }
-    case IMPLIES_LUKASIEWICZ: { if (1.0 - a + b < 1.0) { d = vec2<f32>(-1.0, 1.0); } }
-    case IMPLIES_KLEENE_DIENES: {
-      if (1.0 - a >= b) { d = vec2<f32>(-1.0, 0.0); } else { d = vec2<f32>(0.0, 1.0); }
-    }
-    default: {}
-  }
-  return d;
-}
-
 fn evaluate(n: Node, col: u32) -> f32 {
   let k = f32(n.c1 - n.c0);
   let p = bitcast<f32>(n.arg);
@@ -346,9 +320,7 @@ fn evaluate(n: Node, col: u32) -> f32 {
       for (var e = n.c0; e < n.c1; e++) { s = add(s, x(e, col)); }
       v = min(total(s), 1.0);
     }
-    case IMPLIES_GODEL, IMPLIES_GOGUEN, IMPLIES_REICHENBACH, IMPLIES_LUKASIEWICZ, IMPLIES_KLEENE_DIENES: {
-      v = implies(n.kind, x(n.c0, col), x(n.c0 + 1u, col));
-    }
+    case IMPLIES: { v = dl_implies(n.arg, x(n.c0, col), x(n.c0 + 1u, col)); }
     case PMEAN, POWER_SUM: {
       var s = ZERO;
       for (var e = n.c0; e < n.c1; e++) { s = add(s, power(x(e, col), p)); }
@@ -485,8 +457,8 @@ fn backward(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) nwg: 
       let d = select(0.0, g, v < 1.0);
       for (var e = n.c0; e < n.c1; e++) { put(e, col, d); }
     }
-    case IMPLIES_GODEL, IMPLIES_GOGUEN, IMPLIES_REICHENBACH, IMPLIES_LUKASIEWICZ, IMPLIES_KLEENE_DIENES: {
-      let d = implies_derivatives(n.kind, x(n.c0, col), x(n.c0 + 1u, col));
+    case IMPLIES: {
+      let d = dl_implies_derivatives(n.arg, x(n.c0, col), x(n.c0 + 1u, col));
       put(n.c0, col, g * d.x);
       put(n.c0 + 1u, col, g * d.y);
     }
@@ -532,15 +504,20 @@ fn backward(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) nwg: 
 }
 "#;
 
-/// The module: the [`Kind`] codes as WGSL constants, `exp`/`ln`, kernels.
+/// The module: the [`Kind`] and [`Implication`] codes as WGSL constants,
+/// `exp`/`ln`, the implications, kernels.
 pub fn module() -> String {
     let mut s = format!("const WORKGROUP: u32 = {WORKGROUP}u;\n");
     for (kind, name) in Kind::ALL {
         s.push_str(&format!("const {name}: u32 = {}u;\n", kind as u32));
     }
+    for i in Implication::ALL {
+        s.push_str(&format!("const {}: u32 = {}u;\n", i.wgsl_code(), i as u32));
+    }
     // `exp` and `ln` to about an ulp of `f32`, shared with the layered
     // evaluator's kernels (WGSL's own are loosely specified).
     s.push_str(crate::shader::PRELUDE);
+    s.push_str(Implication::WGSL);
     s.push_str(KERNELS);
     s
 }
@@ -553,6 +530,13 @@ mod tests {
     fn every_kind_has_its_own_code_in_order() {
         for (i, (kind, _)) in Kind::ALL.iter().enumerate() {
             assert_eq!(*kind as u32, i as u32);
+        }
+    }
+
+    #[test]
+    fn every_implication_has_its_own_code_in_order() {
+        for (code, i) in Implication::ALL.into_iter().enumerate() {
+            assert_eq!(i as usize, code);
         }
     }
 

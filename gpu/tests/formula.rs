@@ -31,14 +31,6 @@ use deeplog_circuits::testing::Rng;
 use deeplog_circuits::EvalError;
 use deeplog_gpu::{gpu_for_tests, GpuFormulaEvaluator};
 
-const TNORMS: [TNorm; 3] = [TNorm::Godel, TNorm::Product, TNorm::Lukasiewicz];
-const IMPLICATIONS: [Implication; 5] = [
-    Implication::Godel,
-    Implication::Goguen,
-    Implication::Reichenbach,
-    Implication::Lukasiewicz,
-    Implication::KleeneDienes,
-];
 const RELATIVE: f64 = 1e-5;
 const ABSOLUTE: f64 = 1e-6;
 
@@ -175,15 +167,15 @@ fn random_expr(rng: &mut Rng, inputs: u32, nodes: usize) -> Expr {
                 (op, cs, t, pos, from_logs)
             }
             8..=10 => {
-                let t = TNORMS[i % 22 - 8];
+                let t = TNorm::ALL[i % 22 - 8];
                 let cs = pick(rng, &truth, k);
                 // Gödel and product conjunctions of positive values are positive.
                 let pos = t != TNorm::Lukasiewicz && cs.iter().all(|c| positive.contains(c));
                 (Op::And(t), cs, true, pos, false)
             }
-            11..=13 => (Op::Or(TNORMS[i % 22 - 11]), pick(rng, &truth, k), true, false, false),
+            11..=13 => (Op::Or(TNorm::ALL[i % 22 - 11]), pick(rng, &truth, k), true, false, false),
             14..=18 => {
-                let kind = IMPLICATIONS[i % 22 - 14];
+                let kind = Implication::ALL[i % 22 - 14];
                 let antecedent = if kind == Implication::Goguen {
                     let both: Vec<ExprId> = positive.iter().copied().filter(|c| truth.contains(c)).collect();
                     both[rng.below(both.len())]

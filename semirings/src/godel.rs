@@ -11,6 +11,7 @@ use std::marker::PhantomData;
 use crate::algebra::float_adjoints;
 use crate::algebra::{first_extreme, Algebra, Differentiable, Laws, NodeRows, Requirements};
 use crate::float::Float;
+use crate::fuzzy::negation;
 
 /// Truth degrees under `max` and `min`.
 #[derive(Clone, Copy, Debug, Default)]
@@ -53,7 +54,7 @@ fn dl_dmul(out: f32, c: f32, others: f32, first: bool) -> f32 { return select(0.
         a.min(b)
     }
     fn negate(a: F) -> Option<F> {
-        Some(F::ONE - a)
+        Some(negation(a))
     }
     fn from_probability(p: f64) -> F {
         F::from_f64(p)

@@ -32,6 +32,7 @@ pub mod algebra;
 pub mod boolean;
 pub mod counting;
 pub mod float;
+pub mod fuzzy;
 pub mod godel;
 pub mod log_probability;
 pub mod logic;
@@ -44,6 +45,7 @@ pub use algebra::{Algebra, Differentiable, Laws, LogDomain, NodeRows, Requiremen
 pub use boolean::Boolean;
 pub use counting::Counting;
 pub use float::Float;
+pub use fuzzy::{Implication, TNorm};
 pub use godel::Godel;
 pub use log_probability::LogProbability;
 pub use logic::Logic;
@@ -62,8 +64,8 @@ pub enum AlgebraKind {
     Boolean,
     Probability,
     ProbabilityF32,
-    Log,
-    LogF32,
+    LogProbability,
+    LogProbabilityF32,
     Counting,
     MaxProduct,
     Godel,
@@ -76,8 +78,8 @@ impl AlgebraKind {
         AlgebraKind::Boolean,
         AlgebraKind::Probability,
         AlgebraKind::ProbabilityF32,
-        AlgebraKind::Log,
-        AlgebraKind::LogF32,
+        AlgebraKind::LogProbability,
+        AlgebraKind::LogProbabilityF32,
         AlgebraKind::Counting,
         AlgebraKind::MaxProduct,
         AlgebraKind::Godel,
@@ -91,8 +93,8 @@ impl AlgebraKind {
             AlgebraKind::Boolean => "boolean",
             AlgebraKind::Probability => "probability",
             AlgebraKind::ProbabilityF32 => "probability-f32",
-            AlgebraKind::Log => "log",
-            AlgebraKind::LogF32 => "log-f32",
+            AlgebraKind::LogProbability => "log-probability",
+            AlgebraKind::LogProbabilityF32 => "log-probability-f32",
             AlgebraKind::Counting => "counting",
             AlgebraKind::MaxProduct => "maxproduct",
             AlgebraKind::Godel => "godel",
@@ -128,17 +130,16 @@ impl std::error::Error for UnknownAlgebra {}
 
 impl FromStr for AlgebraKind {
     type Err = UnknownAlgebra;
+    /// An algebra's [`name`](AlgebraKind::name), or a logic's name or alias
+    /// (`log`, `max-product`, ...: [`Logic`]'s parser): one table of
+    /// spellings for `--algebra` and `--logic`.
     fn from_str(s: &str) -> Result<Self, Self::Err> {
         let lower = s.to_ascii_lowercase();
         let kind = match lower.as_str() {
-            "log-probability" | "logprob" => AlgebraKind::Log,
-            "max-product" | "viterbi" => AlgebraKind::MaxProduct,
-            "gödel" => AlgebraKind::Godel,
-            "łukasiewicz" => AlgebraKind::Lukasiewicz,
-            "bool" => AlgebraKind::Boolean,
-            _ => return AlgebraKind::ALL.into_iter().find(|k| k.name() == lower).ok_or(UnknownAlgebra(s.to_string())),
+            "log-f32" => Some(AlgebraKind::LogProbabilityF32),
+            _ => AlgebraKind::ALL.into_iter().find(|k| k.name() == lower),
         };
-        Ok(kind)
+        kind.or_else(|| lower.parse::<Logic>().ok().map(Logic::algebra)).ok_or(UnknownAlgebra(s.to_string()))
     }
 }
 
@@ -148,7 +149,7 @@ impl FromStr for AlgebraKind {
 /// use deeplog_semirings::{with_algebra, Algebra, AlgebraKind};
 /// let kind: AlgebraKind = "log".parse().unwrap();
 /// let name = with_algebra!(kind, A => A::NAME);
-/// assert_eq!(name, "log");
+/// assert_eq!(name, "log-probability");
 /// ```
 #[macro_export]
 macro_rules! with_algebra {
@@ -166,11 +167,11 @@ macro_rules! with_algebra {
                 type $A = $crate::Probability<f32>;
                 $body
             }
-            $crate::AlgebraKind::Log => {
+            $crate::AlgebraKind::LogProbability => {
                 type $A = $crate::LogProbability<f64>;
                 $body
             }
-            $crate::AlgebraKind::LogF32 => {
+            $crate::AlgebraKind::LogProbabilityF32 => {
                 type $A = $crate::LogProbability<f32>;
                 $body
             }
@@ -213,11 +214,11 @@ macro_rules! with_differentiable {
                 type $A = $crate::Probability<f32>;
                 $body
             }
-            $crate::AlgebraKind::Log => {
+            $crate::AlgebraKind::LogProbability => {
                 type $A = $crate::LogProbability<f64>;
                 $body
             }
-            $crate::AlgebraKind::LogF32 => {
+            $crate::AlgebraKind::LogProbabilityF32 => {
                 type $A = $crate::LogProbability<f32>;
                 $body
             }

@@ -19,7 +19,7 @@ pub struct LogProbability<F = f64>(PhantomData<F>);
 
 impl<F: Float> Algebra for LogProbability<F> {
     type Value = F;
-    const NAME: &'static str = "log";
+    const NAME: &'static str = "log-probability";
     const LAWS: Laws = Laws { sum_idempotent: false, distributive: true, lattice: false };
     const REQUIRES: Requirements = Requirements { decomposable: true, deterministic: true, smooth: false };
     // WGSL has no portable infinity: log-zero is the most negative f32.

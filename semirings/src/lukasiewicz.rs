@@ -11,8 +11,9 @@
 use std::marker::PhantomData;
 
 use crate::algebra::float_adjoints;
-use crate::algebra::{row, Algebra, Differentiable, Laws, NodeRows, Requirements};
+use crate::algebra::{fold_rows, Algebra, Differentiable, Laws, NodeRows, Requirements};
 use crate::float::Float;
+use crate::fuzzy::negation;
 
 /// Truth degrees under bounded sum and bounded product.
 #[derive(Clone, Copy, Debug, Default)]
@@ -55,7 +56,7 @@ fn dl_dmul(out: f32, c: f32, others: f32, first: bool) -> f32 { return select(0.
         (a + b - F::ONE).max(F::ZERO)
     }
     fn negate(a: F) -> Option<F> {
-        Some(F::ONE - a)
+        Some(negation(a))
     }
     fn from_probability(p: f64) -> F {
         F::from_f64(p)
@@ -64,6 +65,7 @@ fn dl_dmul(out: f32, c: f32, others: f32, first: bool) -> f32 { return select(0.
         a.to_f64()
     }
 
+    #[inline]
     fn sum_rows(out: &mut [F], rows: &[F], children: &[u32], width: usize) {
         sum_children(out, rows, children, width);
         for o in out.iter_mut() {
@@ -71,6 +73,7 @@ fn dl_dmul(out: f32, c: f32, others: f32, first: bool) -> f32 { return select(0.
         }
     }
 
+    #[inline]
     fn product_rows(out: &mut [F], rows: &[F], children: &[u32], width: usize) {
         sum_children(out, rows, children, width);
         let shift = F::from_f64(children.len().saturating_sub(1) as f64);
@@ -80,13 +83,11 @@ fn dl_dmul(out: f32, c: f32, others: f32, first: bool) -> f32 { return select(0.
     }
 }
 
+/// `Σ` over the children, folded from the first (so that the sum of one
+/// child is that child, bit for bit).
+#[inline(always)]
 fn sum_children<F: Float>(out: &mut [F], rows: &[F], children: &[u32], width: usize) {
-    out.fill(F::ZERO);
-    for &c in children {
-        for (o, &x) in out.iter_mut().zip(row(rows, c, width)) {
-            *o = *o + x;
-        }
-    }
+    fold_rows(out, rows, children, width, F::ZERO, |a, b| a + b);
 }
 
 /// Derivative 1 for every child where the node is unsaturated, else 0.

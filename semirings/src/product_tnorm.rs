@@ -13,6 +13,7 @@ use std::marker::PhantomData;
 use crate::algebra::float_adjoints;
 use crate::algebra::{fold_rows, sibling_products, Algebra, Differentiable, Laws, NodeRows, Requirements};
 use crate::float::Float;
+use crate::fuzzy::negation;
 
 /// Truth degrees under the probabilistic sum and the product.
 #[derive(Clone, Copy, Debug, Default)]
@@ -55,7 +56,7 @@ fn dl_dmul(out: f32, c: f32, others: f32, first: bool) -> f32 { return others; }
         a * b
     }
     fn negate(a: F) -> Option<F> {
-        Some(F::ONE - a)
+        Some(negation(a))
     }
     fn from_probability(p: f64) -> F {
         F::from_f64(p)
@@ -64,6 +65,7 @@ fn dl_dmul(out: f32, c: f32, others: f32, first: bool) -> f32 { return others; }
         a.to_f64()
     }
 
+    #[inline]
     fn sum_rows(out: &mut [F], rows: &[F], children: &[u32], width: usize) {
         // Folded as `acc + x(1 − acc)`, never as `1 − ∏(1 − x)`: the latter
         // rounds every sum of terms below machine epsilon to exactly 0.
@@ -75,6 +77,7 @@ fn dl_dmul(out: f32, c: f32, others: f32, first: bool) -> f32 { return others; }
         }
     }
 
+    #[inline]
     fn product_rows(out: &mut [F], rows: &[F], children: &[u32], width: usize) {
         fold_rows(out, rows, children, width, F::ONE, |a, b| a * b);
     }

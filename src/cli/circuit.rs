@@ -245,7 +245,7 @@ fn run_on_gpu(
             run_forward::<Boolean, _>(&GpuEvaluator::<Boolean>::new(gpu, layered)?, layered, p, args)
         }
         AlgebraKind::Probability | AlgebraKind::ProbabilityF32 => differentiable!(Probability<f32>),
-        AlgebraKind::Log | AlgebraKind::LogF32 => differentiable!(LogProbability<f32>),
+        AlgebraKind::LogProbability | AlgebraKind::LogProbabilityF32 => differentiable!(LogProbability<f32>),
         AlgebraKind::MaxProduct => differentiable!(MaxProduct<f32>),
         AlgebraKind::Godel => differentiable!(Godel<f32>),
         AlgebraKind::Product => differentiable!(ProductTNorm<f32>),

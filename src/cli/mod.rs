@@ -213,9 +213,10 @@ pub struct CompileArgs {
 #[derive(Debug, Args)]
 struct EvalArgs {
     file: PathBuf,
-    /// boolean, probability, probability-f32, log, log-f32, counting,
-    /// maxproduct, godel, product, lukasiewicz.
-    #[arg(long, default_value = "log")]
+    /// boolean, probability, probability-f32, log-probability (or log),
+    /// log-probability-f32 (or log-f32), counting, maxproduct, godel,
+    /// product, lukasiewicz.
+    #[arg(long, default_value = "log-probability")]
     algebra: String,
     /// Batch size. Without --weights, variable v in row r gets probability
     /// 0.05 + 0.9·frac(v·0.6180339887498949 + r·0.1234).
