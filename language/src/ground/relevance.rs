@@ -15,6 +15,7 @@ use super::{
     AtomId, GroundChoice, GroundConstraint, GroundError, GroundNeural, GroundProgram, GroundQuery, GroundRule, NONE,
 };
 use crate::model::Logic;
+use crate::syntax::Span;
 
 impl State {
     /// Replaces each pending negation by the negation of its atom, or drops
@@ -46,14 +47,25 @@ impl State {
         dead
     }
 
+    /// The ground program: the steps below, in order.
     pub(super) fn finish(mut self, p: &Program) -> Result<GroundProgram, GroundError> {
         let contradictory = self.resolve_pending();
-        // Resolve queries and evidence before anything is renumbered.
+        let goals = self.resolve_goals(p)?;
+        let neural = self.neural_inputs(p);
+        self.split_shared_choices(p)?;
+        let deleted = self.merge_choice_rules(contradictory);
+        let by_head = self.rules_by_head(&deleted);
+        let relevant = self.relevant(p, &goals, &by_head);
+        Ok(self.emit(p, goals, neural, &by_head, &relevant))
+    }
+
+    /// Resolves every query and evidence goal to its atoms, before
+    /// anything is renumbered: a ground goal to its one atom (`None` where
+    /// it was never derived), a goal with variables to each possible answer.
+    /// Evidence that cannot hold is an error here.
+    fn resolve_goals(&mut self, p: &Program) -> Result<Goals, GroundError> {
         let mut env = Env::default();
-        let mut queries: Vec<(String, Option<AtomId>, Option<Logic>, bool)> = Vec::new();
-        // How many answers each query goal gave, to place formula queries.
-        let mut query_goal_sizes = Vec::new();
-        let mut evidence = Vec::new();
+        let mut goals = Goals { queries: Vec::new(), per_query_goal: Vec::new(), evidence: Vec::new() };
         for goal in &p.goals {
             let (Goal::Query(t) | Goal::Evidence(t, _)) = goal;
             env.reset(t.vars);
@@ -76,36 +88,60 @@ impl State {
             };
             match goal {
                 Goal::Query(t) => {
-                    query_goal_sizes.push(answers.len());
+                    goals.per_query_goal.push(answers.len());
                     let instance = ground.is_none();
-                    queries.extend(answers.into_iter().map(|(text, atom)| (text, atom, t.logic, instance)))
+                    goals.queries.extend(answers.into_iter().map(|(text, atom)| AtomQuery {
+                        text,
+                        atom,
+                        logic: t.logic,
+                        instance,
+                    }))
                 }
                 Goal::Evidence(t, value) => {
                     if ground.is_none() {
                         return Err(GroundError::new(t.span, "evidence must be a ground atom"));
                     }
                     let (text, atom) = &answers[0];
-                    match (atom, value) {
-                        (None, false) => {}
-                        (None, true) => {
-                            return Err(GroundError::new(
-                                t.span,
-                                format!("evidence `{text}` is true, but `{text}` can never be derived: this evidence has probability zero"),
-                            ))
-                        }
-                        (Some(a), false) if self.certain[*a as usize] => {
-                            return Err(GroundError::new(
-                                t.span,
-                                format!("evidence `{text}` is false, but `{text}` is certainly true: this evidence has probability zero"),
-                            ))
-                        }
-                        (Some(a), _) => evidence.push((*a, *value)),
+                    if let Some(a) = self.evidence_atom(t.span, text, *atom, *value)? {
+                        goals.evidence.push((a, *value));
                     }
                 }
             }
         }
+        Ok(goals)
+    }
 
-        // The networks and inputs of neural choices.
+    /// The atom that evidence `text` = `value` is on; `None` where it holds
+    /// for sure (a false atom never derived), an error where it cannot.
+    fn evidence_atom(
+        &self,
+        span: Span,
+        text: &str,
+        atom: Option<AtomId>,
+        value: bool,
+    ) -> Result<Option<AtomId>, GroundError> {
+        match (atom, value) {
+            (None, false) => Ok(None),
+            (None, true) => Err(GroundError::new(
+                span,
+                format!(
+                    "evidence `{text}` is true, but `{text}` can never be derived: this evidence has probability zero"
+                ),
+            )),
+            (Some(a), false) if self.certain[a as usize] => Err(GroundError::new(
+                span,
+                format!(
+                    "evidence `{text}` is false, but `{text}` is certainly true: this evidence has probability zero"
+                ),
+            )),
+            (Some(a), _) => Ok(Some(a)),
+        }
+    }
+
+    /// Per choice group, the network and printed inputs of a neural
+    /// choice (an input still unbound prints as `_`), else `None`.
+    fn neural_inputs(&mut self, p: &Program) -> Vec<Option<GroundNeural>> {
+        let mut env = Env::default();
         let mut neural_of_group: Vec<Option<GroundNeural>> = vec![None; self.groups.len()];
         for (g, slot) in neural_of_group.iter_mut().enumerate() {
             let Some(n) = p.clauses[self.groups[g].clause as usize].neural.as_ref() else { continue };
@@ -116,9 +152,13 @@ impl State {
             }
             *slot = Some(GroundNeural { network: n.network.clone(), inputs });
         }
+        neural_of_group
+    }
 
-        // A direct choice whose head has other definitions gets a fresh
-        // atom and the rule `head :- atom`.
+    /// Guarantees that a direct choice's atom (the head itself) has no
+    /// other definition: where it has, the choice gets a fresh atom and
+    /// the rule `head :- atom`.
+    fn split_shared_choices(&mut self, p: &Program) -> Result<(), GroundError> {
         for g in 0..self.groups.len() {
             let Group { clause, start, .. } = self.groups[g];
             for k in 0..p.clauses[clause as usize].heads.len() {
@@ -133,8 +173,14 @@ impl State {
                 }
             }
         }
-        // A rule `head :- atom` that is all a head has: the head becomes the
-        // choice's atom.
+        Ok(())
+    }
+
+    /// Where a rule `head :- atom` over a choice's fresh atom is all an
+    /// uncertain head has, the head becomes the choice's atom and the rule
+    /// goes. Returns, per rule, whether it is deleted (these, and the
+    /// `contradictory` ones, which never hold).
+    fn merge_choice_rules(&mut self, contradictory: Vec<bool>) -> Vec<bool> {
         let mut deleted = contradictory;
         deleted.resize(self.rules.len(), false); // rules added since
         for (r, (head, body)) in self.rules.iter().enumerate() {
@@ -150,8 +196,11 @@ impl State {
                 deleted[r] = true;
             }
         }
+        deleted
+    }
 
-        // Rules by head, and the group of each choice atom.
+    /// The rules not `deleted`, grouped by head.
+    fn rules_by_head(&self, deleted: &[bool]) -> ByHead {
         let n = self.atoms.len();
         let mut start = vec![0u32; n + 1];
         for (r, (head, _)) in self.rules.iter().enumerate() {
@@ -163,28 +212,39 @@ impl State {
             start[i + 1] += start[i];
         }
         let mut fill = start.clone();
-        let mut by_head = vec![0u32; start[n] as usize];
+        let mut rules = vec![0u32; start[n] as usize];
         for (r, (head, _)) in self.rules.iter().enumerate() {
             if !deleted[r] {
-                by_head[fill[*head as usize] as usize] = r as u32;
+                rules[fill[*head as usize] as usize] = r as u32;
                 fill[*head as usize] += 1;
             }
         }
-        let group_atoms = |g: &Group| {
-            let start = g.start as usize;
-            &self.choice_atoms[start..start + p.clauses[g.clause as usize].heads.len()]
-        };
+        ByHead { start, rules }
+    }
+
+    /// The atoms of choice group `g`, one per head of its clause.
+    fn group_atoms(&self, p: &Program, g: &Group) -> &[AtomId] {
+        let start = g.start as usize;
+        &self.choice_atoms[start..start + p.clauses[g.clause as usize].heads.len()]
+    }
+
+    /// Whether rule `r` can hold: none of its negations is of a certain atom.
+    fn live(&self, r: u32) -> bool {
+        self.rules[r as usize].1.iter().all(|&l| l & 1 == 0 || !self.certain[(l >> 1) as usize])
+    }
+
+    /// Per atom, whether the goals' answers depend on it: the atoms of the
+    /// queries, evidence and formulas, and backward from an uncertain atom,
+    /// the literals of its live rules (certain positive ones excepted) and
+    /// the other atoms of its choice.
+    fn relevant(&self, p: &Program, goals: &Goals, by_head: &ByHead) -> Vec<bool> {
+        let n = self.atoms.len();
         let mut group_of = vec![NONE; n];
         for (g, group) in self.groups.iter().enumerate() {
-            for &a in group_atoms(group) {
+            for &a in self.group_atoms(p, group) {
                 group_of[a as usize] = g as u32;
             }
         }
-        let live = |r: u32, certain: &[bool]| {
-            self.rules[r as usize].1.iter().all(|&l| l & 1 == 0 || !certain[(l >> 1) as usize])
-        };
-
-        // Relevance: backward from the queries and evidence.
         let mut relevant = vec![false; n];
         let mut stack: Vec<AtomId> = Vec::new();
         let mark = |a: AtomId, relevant: &mut Vec<bool>, stack: &mut Vec<AtomId>| {
@@ -192,17 +252,17 @@ impl State {
                 stack.push(a);
             }
         };
-        let formula_atoms: Vec<AtomId> =
-            self.formulas.atom_nodes.keys().filter_map(|&t| self.atom_of_term(t)).collect();
-        for a in queries.iter().filter_map(|q| q.1).chain(evidence.iter().map(|e| e.0)).chain(formula_atoms) {
+        let formula_atoms = self.formulas.atom_nodes.keys().filter_map(|&t| self.atom_of_term(t));
+        let roots = goals.queries.iter().filter_map(|q| q.atom).chain(goals.evidence.iter().map(|e| e.0));
+        for a in roots.chain(formula_atoms) {
             mark(a, &mut relevant, &mut stack);
         }
         while let Some(a) = stack.pop() {
             if self.certain[a as usize] {
                 continue;
             }
-            for &r in &by_head[start[a as usize] as usize..start[a as usize + 1] as usize] {
-                if !live(r, &self.certain) {
+            for &r in by_head.of(a) {
+                if !self.live(r) {
                     continue;
                 }
                 for &l in self.rules[r as usize].1.iter() {
@@ -213,12 +273,27 @@ impl State {
                 }
             }
             if group_of[a as usize] != NONE {
-                for &b in group_atoms(&self.groups[group_of[a as usize] as usize]) {
+                for &b in self.group_atoms(p, &self.groups[group_of[a as usize] as usize]) {
                     mark(b, &mut relevant, &mut stack);
                 }
             }
         }
+        relevant
+    }
 
+    /// The ground program of the relevant atoms, numbered densely in the
+    /// order they were derived: a certain atom is a fact; an uncertain one
+    /// keeps its live rules, without their certain positive literals; a
+    /// choice is kept where one of its atoms is relevant.
+    fn emit(
+        &self,
+        p: &Program,
+        goals: Goals,
+        mut neural_of_group: Vec<Option<GroundNeural>>,
+        by_head: &ByHead,
+        relevant: &[bool],
+    ) -> GroundProgram {
+        let n = self.atoms.len();
         let mut new_id = vec![NONE; n];
         let mut atoms = Vec::new();
         for a in 0..n {
@@ -233,8 +308,8 @@ impl State {
                 rules.push(GroundRule { head: new_id[a], body: Vec::new() });
                 continue;
             }
-            for &r in &by_head[start[a] as usize..start[a + 1] as usize] {
-                if !live(r, &self.certain) {
+            for &r in by_head.of(a as AtomId) {
+                if !self.live(r) {
                     continue;
                 }
                 let body = self.rules[r as usize]
@@ -247,7 +322,7 @@ impl State {
             }
         }
         let kept: Vec<usize> = (0..self.groups.len())
-            .filter(|&g| group_atoms(&self.groups[g]).iter().any(|&a| relevant[a as usize]))
+            .filter(|&g| self.group_atoms(p, &self.groups[g]).iter().any(|&a| relevant[a as usize]))
             .collect();
         let learnable = kept.iter().map(|&g| p.clauses[self.groups[g].clause as usize].learnable).collect();
         let neural = kept.iter().map(|&g| neural_of_group[g].take()).collect();
@@ -256,7 +331,7 @@ impl State {
             .map(|&g| {
                 let g = &self.groups[g];
                 let probabilities = p.clauses[g.clause as usize].probabilities.as_deref().unwrap_or_default();
-                match (group_atoms(g), probabilities) {
+                match (self.group_atoms(p, g), probabilities) {
                     ([a], [probability]) => GroundChoice::Fact { atom: new_id[*a as usize], probability: *probability },
                     (atoms, _) => GroundChoice::Disjunction {
                         atoms: atoms.iter().zip(probabilities).map(|(&a, &q)| (new_id[a as usize], q)).collect(),
@@ -265,14 +340,26 @@ impl State {
             })
             .collect();
         let formulas = formula::renumber(&self.formulas, |t| self.atom_of_term(t).map(|a| new_id[a as usize]));
-        // Atom queries in file order, with formula queries between them.
-        let mut per_goal = query_goal_sizes.into_iter();
-        let mut atom_queries = queries.into_iter().map(|(text, atom, logic, instance)| GroundQuery {
-            text,
-            atom: atom.map(|a| new_id[a as usize]),
+        let evidence = goals.evidence.iter().map(|&(a, v)| (new_id[a as usize], v)).collect();
+        let (queries, constraints) = self.queries_and_constraints(p, goals, &new_id);
+        GroundProgram { atoms, rules, choices, queries, evidence, formulas, constraints, learnable, neural }
+    }
+
+    /// The queries in file order, atom queries (renumbered by `new_id`)
+    /// with formula queries between them, and the constraints.
+    fn queries_and_constraints(
+        &self,
+        p: &Program,
+        goals: Goals,
+        new_id: &[u32],
+    ) -> (Vec<GroundQuery>, Vec<GroundConstraint>) {
+        let mut per_goal = goals.per_query_goal.into_iter();
+        let mut atom_queries = goals.queries.into_iter().map(|q| GroundQuery {
+            text: q.text,
+            atom: q.atom.map(|a| new_id[a as usize]),
             formula: None,
-            logic,
-            instance,
+            logic: q.logic,
+            instance: q.instance,
         });
         let mut all_queries = Vec::new();
         let mut constraints = Vec::new();
@@ -299,19 +386,11 @@ impl State {
             }
         }
         all_queries.extend(atom_queries);
-        Ok(GroundProgram {
-            atoms,
-            rules,
-            choices,
-            queries: all_queries,
-            evidence: evidence.into_iter().map(|(a, v)| (new_id[a as usize], v)).collect(),
-            formulas,
-            constraints,
-            learnable,
-            neural,
-        })
+        (all_queries, constraints)
     }
 
+    /// The text of atom `a`: a derived atom as ProbLog prints it, a
+    /// choice's fresh atom as `choice(Statement,Head,[Var=Value,...])`.
     pub(super) fn atom_text(&self, p: &Program, a: AtomId) -> String {
         match self.atoms[a as usize] {
             AtomKind::Term { term, .. } => self.terms.show(term),
@@ -343,5 +422,84 @@ impl State {
                 out
             }
         }
+    }
+}
+
+/// The queries and evidence, resolved to atoms before renumbering.
+struct Goals {
+    /// The answers of the atom queries, in file order.
+    queries: Vec<AtomQuery>,
+    /// How many answers each query goal gave, to place formula queries
+    /// between them.
+    per_query_goal: Vec<usize>,
+    evidence: Vec<(AtomId, bool)>,
+}
+
+/// One answer of an atom query.
+struct AtomQuery {
+    text: String,
+    /// `None` where the atom was never derived: it is certainly false.
+    atom: Option<AtomId>,
+    logic: Option<Logic>,
+    instance: bool,
+}
+
+/// Rule numbers grouped by head: those of atom `a` are
+/// `rules[start[a]..start[a + 1]]`, in the order they were added.
+struct ByHead {
+    start: Vec<u32>,
+    rules: Vec<u32>,
+}
+
+impl ByHead {
+    fn of(&self, a: AtomId) -> &[u32] {
+        &self.rules[self.start[a as usize] as usize..self.start[a as usize + 1] as usize]
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::{ground, Limits};
+    use crate::check_source;
+
+    /// The ground program of `source`, as ProbLog text.
+    fn grounded(source: &str) -> String {
+        let checked = check_source(source);
+        let model = checked.model.as_ref().expect("the source parses");
+        ground(model, &Limits::default()).expect("the source grounds").to_string()
+    }
+
+    #[test]
+    fn atoms_the_queries_do_not_reach_are_dropped() {
+        let source = "0.5::a. 0.5::b. 0.5::c.\nq :- a.\nr :- b.\ns :- q, c.\nquery(q).\n";
+        assert_eq!(grounded(source), "0.5::a.\nq :- a.\nquery(q).\n");
+    }
+
+    #[test]
+    fn certain_atoms_become_facts_and_leave_bodies() {
+        let source = "e(1, 2).\n0.4::f.\nq :- e(1, 2), f.\nquery(q).\n";
+        assert_eq!(grounded(source), "0.4::f.\nq :- f.\nquery(q).\n");
+    }
+
+    #[test]
+    fn a_rule_negating_a_certain_atom_is_dropped() {
+        let source = "t.\n0.3::p.\nq :- p, \\+ t.\nq :- p.\nquery(q).\n";
+        assert_eq!(grounded(source), "0.3::p.\nq :- p.\nquery(q).\n");
+    }
+
+    #[test]
+    fn an_annotated_disjunction_stays_whole_when_one_head_is_relevant() {
+        let source = "0.2::c(r); 0.3::c(g); 0.5::c(b).\nred :- c(r).\nquery(red).\n";
+        assert_eq!(grounded(source), "0.2::c(r); 0.3::c(g); 0.5::c(b).\nred :- c(r).\nquery(red).\n");
+    }
+
+    #[test]
+    fn evidence_that_cannot_hold_is_an_error() {
+        let checked = check_source("0.5::a.\nevidence(b, true).\n");
+        let error = ground(checked.model.as_ref().unwrap(), &Limits::default()).unwrap_err();
+        assert_eq!(
+            error.message,
+            "evidence `b` is true, but `b` can never be derived: this evidence has probability zero"
+        );
     }
 }
