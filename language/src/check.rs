@@ -212,23 +212,6 @@ fn check_arities(model: &Model, out: &mut Vec<Diagnostic>) {
     });
 }
 
-fn variables(term: &Term, out: &mut BTreeSet<String>) {
-    match &term.kind {
-        TermKind::Var(v) => {
-            out.insert(v.clone());
-        }
-        TermKind::Compound { args, .. } => args.iter().for_each(|a| variables(a, out)),
-        TermKind::List { items, tail } => {
-            items.iter().for_each(|a| variables(a, out));
-            if let Some(t) = tail {
-                variables(t, out);
-            }
-        }
-        TermKind::Annotated { term, .. } => variables(term, out),
-        _ => {}
-    }
-}
-
 /// Variables a body binds for sure: those of its positive literals (a
 /// disjunction binds what both sides bind; negation and comparisons bind
 /// nothing).
@@ -250,7 +233,7 @@ fn bound_by(body: &Term) -> BTreeSet<String> {
             }
             ("\\+" | "not", [_]) => {}
             (name, args) if is_test(name, args.len()) => {}
-            _ => variables(body, &mut out),
+            _ => out.extend(body.variables().map(|(v, _)| v.to_string())),
         },
         TermKind::Annotated { term, .. } => out = bound_by(term),
         _ => {}
@@ -261,15 +244,14 @@ fn bound_by(body: &Term) -> BTreeSet<String> {
 fn check_safety(rule: &Rule, out: &mut Vec<Diagnostic>) {
     let bound = rule.body.as_deref().map(bound_by).unwrap_or_default();
     for head in &rule.heads {
-        let mut needed = BTreeSet::new();
-        variables(&head.atom, &mut needed);
+        let mut needed: BTreeSet<&str> = head.atom.variables().map(|(v, _)| v).collect();
         if let Annotation::Neural(n) = &head.annotation {
             // The network binds its inputs and output.
-            let mut given = BTreeSet::new();
-            n.inputs.iter().chain(&n.output).for_each(|t| variables(t, &mut given));
+            let given: BTreeSet<&str> =
+                n.inputs.iter().chain(&n.output).flat_map(Term::variables).map(|(v, _)| v).collect();
             needed.retain(|v| !given.contains(v));
         }
-        let unbound: Vec<&String> = needed.iter().filter(|v| !bound.contains(*v)).collect();
+        let unbound: Vec<&str> = needed.iter().copied().filter(|v| !bound.contains(*v)).collect();
         if unbound.is_empty() {
             continue;
         }

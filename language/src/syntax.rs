@@ -116,6 +116,85 @@ impl Term {
             _ => None,
         }
     }
+
+    /// This term and every term inside it, in the order of the text: a
+    /// compound before its arguments, a list's items before its tail, an
+    /// annotated term's term after it.
+    pub fn subterms(&self) -> impl Iterator<Item = &Term> {
+        Subterms { first: Some(self), items: &[], tail: None, outer: Vec::new() }
+    }
+
+    /// The terms directly inside this one: a compound's arguments, a list's
+    /// items and tail, an annotated term's term.
+    fn children(&self) -> (&[Term], Option<&Term>) {
+        match &self.kind {
+            TermKind::Compound { args, .. } => (args, None),
+            TermKind::List { items, tail } => (items, tail.as_deref()),
+            TermKind::Annotated { term, .. } => (std::slice::from_ref(&**term), None),
+            TermKind::Var(_) | TermKind::Atom(_) | TermKind::Int(_) | TermKind::Float(_) | TermKind::Str(_) => {
+                (&[], None)
+            }
+        }
+    }
+
+    /// Every occurrence of a variable in this term, in the order of the
+    /// text, with its span; `_` is included, each time it occurs.
+    ///
+    /// ```
+    /// use deeplog_language::parse;
+    ///
+    /// let program = parse("p(X, [Y, _|X], f(Z)_godel).").unwrap();
+    /// let names: Vec<&str> = program.clauses[0].term.variables().map(|(name, _)| name).collect();
+    /// assert_eq!(names, ["X", "Y", "_", "X", "Z"]);
+    /// ```
+    pub fn variables(&self) -> impl Iterator<Item = (&str, Span)> {
+        self.subterms().filter_map(|t| match &t.kind {
+            TermKind::Var(name) => Some((name.as_str(), t.span)),
+            _ => None,
+        })
+    }
+}
+
+/// The walk of [`Term::subterms`]. It allocates only to descend into a
+/// term while terms after it wait (`outer`), so the walk of a flat atom
+/// such as `edge(1, 2)` allocates nothing: checking and grounding walk
+/// every clause.
+struct Subterms<'a> {
+    /// The term to yield next, before `items` and `tail`.
+    first: Option<&'a Term>,
+    /// What is left of the innermost level: items, then a list's tail.
+    items: &'a [Term],
+    tail: Option<&'a Term>,
+    /// What is left of the enclosing levels, innermost last.
+    outer: Vec<(&'a [Term], Option<&'a Term>)>,
+}
+
+impl<'a> Iterator for Subterms<'a> {
+    type Item = &'a Term;
+
+    fn next(&mut self) -> Option<&'a Term> {
+        let term = loop {
+            if let Some(t) = self.first.take() {
+                break t;
+            }
+            if let Some((t, rest)) = self.items.split_first() {
+                self.items = rest;
+                break t;
+            }
+            if let Some(t) = self.tail.take() {
+                break t;
+            }
+            (self.items, self.tail) = self.outer.pop()?;
+        };
+        let (items, tail) = term.children();
+        if !items.is_empty() || tail.is_some() {
+            if !self.items.is_empty() || self.tail.is_some() {
+                self.outer.push((self.items, self.tail));
+            }
+            (self.items, self.tail) = (items, tail);
+        }
+        Some(term)
+    }
 }
 
 /// One clause: a term ended by `.`. Its span includes the `.`.
@@ -143,5 +222,32 @@ mod tests {
         assert_eq!(Span::new(9, 10).line_col(src), LineCol { line: 2, column: 6 });
         assert_eq!(LineCol::of(src, 6), LineCol { line: 2, column: 3 }); // inside `é`
         assert_eq!(LineCol::of(src, 99), LineCol { line: 2, column: 9 });
+    }
+
+    #[test]
+    fn subterms_come_in_the_order_of_the_text() {
+        let at = |start| Span::new(start, start + 1);
+        let var = |name: &str, start| Term::new(TermKind::Var(name.to_string()), at(start));
+        let atom = |name: &str, start| Term::new(TermKind::Atom(name.to_string()), at(start));
+        // f(A, [b, B|C])
+        let list = Term::new(
+            TermKind::List { items: vec![atom("b", 7), var("B", 10)], tail: Some(Box::new(var("C", 12))) },
+            Span::new(6, 14),
+        );
+        let term =
+            Term::new(TermKind::Compound { functor: "f".to_string(), args: vec![var("A", 2), list] }, Span::new(0, 15));
+        let starts: Vec<usize> = term.subterms().map(|t| t.span.start).collect();
+        assert_eq!(starts, [0, 2, 6, 7, 10, 12]);
+        // g([h(A)|T], B)_godel: the annotated term, then its term, depth first.
+        let inner =
+            Term::new(TermKind::Compound { functor: "h".to_string(), args: vec![var("A", 5)] }, Span::new(3, 7));
+        let list =
+            Term::new(TermKind::List { items: vec![inner], tail: Some(Box::new(var("T", 8))) }, Span::new(2, 10));
+        let g = Term::new(TermKind::Compound { functor: "g".to_string(), args: vec![list, var("B", 12)] }, at(1));
+        let annotated = Term::new(TermKind::Annotated { term: Box::new(g), algebra: "godel".to_string() }, at(0));
+        let starts: Vec<usize> = annotated.subterms().map(|t| t.span.start).collect();
+        assert_eq!(starts, [0, 1, 2, 3, 5, 8, 12]);
+        let vars: Vec<(&str, Span)> = term.variables().collect();
+        assert_eq!(vars, [("A", at(2)), ("B", at(10)), ("C", at(12))]);
     }
 }

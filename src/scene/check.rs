@@ -490,22 +490,13 @@ fn declarations<'a>(predicates: impl IntoIterator<Item = &'a (String, usize)>) -
 
 /// Every atom and functor name in `term`.
 fn names_in(term: &Term, out: &mut HashSet<String>) {
-    match &term.kind {
-        TermKind::Atom(a) => {
-            out.insert(a.clone());
-        }
-        TermKind::Compound { functor, args } => {
-            out.insert(functor.clone());
-            args.iter().for_each(|a| names_in(a, out));
-        }
-        TermKind::List { items, tail } => {
-            items.iter().for_each(|a| names_in(a, out));
-            if let Some(t) = tail {
-                names_in(t, out);
+    for t in term.subterms() {
+        match &t.kind {
+            TermKind::Atom(name) | TermKind::Compound { functor: name, .. } => {
+                out.insert(name.clone());
             }
+            _ => {}
         }
-        TermKind::Annotated { term, .. } => names_in(term, out),
-        _ => {}
     }
 }
 

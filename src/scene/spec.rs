@@ -94,24 +94,13 @@ fn union(parts: &[&Formula]) -> Vec<String> {
     free
 }
 
-fn vars_of(term: &Term, out: &mut Vec<String>) {
-    match &term.kind {
-        TermKind::Var(v) if v != "_" && !out.contains(v) => out.push(v.clone()),
-        TermKind::Compound { args, .. } => args.iter().for_each(|a| vars_of(a, out)),
-        TermKind::List { items, tail } => {
-            items.iter().for_each(|a| vars_of(a, out));
-            if let Some(t) = tail {
-                vars_of(t, out);
-            }
-        }
-        TermKind::Annotated { term, .. } => vars_of(term, out),
-        _ => {}
-    }
-}
-
 fn leaf(node: Node, term: &Term) -> Formula {
-    let mut free = Vec::new();
-    vars_of(term, &mut free);
+    let mut free: Vec<String> = Vec::new();
+    for (v, _) in term.variables() {
+        if v != "_" && !free.iter().any(|seen| seen == v) {
+            free.push(v.to_string());
+        }
+    }
     Formula { node, free }
 }
 

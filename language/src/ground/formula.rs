@@ -18,7 +18,13 @@
 
 use std::collections::HashMap;
 
-use super::{Builtin, Compiler, Env, FxMap, GroundError, Pat, PredId, State, TermId, VarTable, UNBOUND};
+use super::bindings::Env;
+use super::clauses::{Builtin, Pat, Program};
+use super::compile::{Compiler, VarTable};
+use super::derive::AtomKind;
+use super::tabling::State;
+use super::terms::{TermId, UNBOUND};
+use super::{FxMap, GroundError, PredId};
 use crate::model::Logic;
 use crate::syntax::{Span, Term, TermKind};
 
@@ -296,7 +302,7 @@ impl Built {
 impl State {
     /// Grounds every formula goal: domains first (their predicates are
     /// evaluated to completion), then each formula's atoms are demanded.
-    pub(super) fn expand_formulas(&mut self, p: &super::Program, env: &mut Env) -> Result<Built, GroundError> {
+    pub(super) fn expand_formulas(&mut self, p: &Program, env: &mut Env) -> Result<Built, GroundError> {
         let mut built = Built::default();
         let mut domain_values: FxMap<PredId, std::rc::Rc<[TermId]>> = FxMap::default();
         for goal in &p.formulas {
@@ -311,7 +317,7 @@ impl State {
         Ok(built)
     }
 
-    fn demand_domains(&mut self, p: &super::Program, pat: &FPat, env: &mut Env) {
+    fn demand_domains(&mut self, p: &Program, pat: &FPat, env: &mut Env) {
         match pat {
             FPat::Quant { domain, body, .. } => {
                 if let DomainRef::Pred { pred, .. } = domain {
@@ -334,19 +340,13 @@ impl State {
 
     /// The values of a domain predicate: the arguments of its answers,
     /// each of which must be certain.
-    fn domain_of(
-        &mut self,
-        p: &super::Program,
-        pred: PredId,
-        name: &str,
-        span: Span,
-    ) -> Result<Vec<TermId>, GroundError> {
+    fn domain_of(&mut self, p: &Program, pred: PredId, name: &str, span: Span) -> Result<Vec<TermId>, GroundError> {
         let mut env = Env::default();
         env.reset(1);
         let (ix, b) = self.demand(p, pred, &[Pat::Var(0)], &env);
         let mut values = Vec::new();
         for &a in &self.bucket(pred, ix, b).atoms {
-            let super::AtomKind::Term { term, .. } = self.atoms[a as usize] else { continue };
+            let AtomKind::Term { term, .. } = self.atoms[a as usize] else { continue };
             if !self.certain[a as usize] {
                 return Err(GroundError::new(
                     span,
@@ -365,7 +365,7 @@ impl State {
     #[allow(clippy::too_many_arguments)]
     fn expand(
         &mut self,
-        p: &super::Program,
+        p: &Program,
         pat: &FPat,
         env: &mut Env,
         names: &[String],

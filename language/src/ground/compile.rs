@@ -1,0 +1,538 @@
+//! The clause compiler: a checked [`Model`] becomes a [`Program`] of
+//! compiled clauses, with every constant interned in [`Terms`].
+//!
+//! A rule's heads and body become patterns over numbered variables; a body
+//! with `;` becomes one clause per alternative; `\+ G` over a conjunction,
+//! or over variables of its own, and `findall/3` get an auxiliary predicate
+//! (`$not1`, `$findall2`, ...) whose answers the literal reads. Formulas
+//! (queries and constraints over connectives and quantifiers) are compiled
+//! by `formula` once every predicate is known.
+
+use std::collections::HashMap;
+
+use super::clauses::{Builtin, Clause, Goal, Lit, NeuralClause, Pat, Pred, Program, Target};
+use super::stratify::stratify;
+use super::terms::{Sym, TermId, Terms, UNBOUND};
+use super::{formula, FxMap, GroundError, PredId};
+use crate::model::{Annotation, Model, Rule, Statement};
+use crate::syntax::{Span, Term, TermKind};
+
+/// The numbers of a clause's variables, in order of first occurrence;
+/// every `_` gets a number of its own.
+#[derive(Default)]
+pub(super) struct VarTable {
+    pub(super) names: Vec<String>,
+    ids: HashMap<String, u32>,
+}
+
+impl VarTable {
+    pub(super) fn var(&mut self, name: &str) -> u32 {
+        if name != "_" {
+            if let Some(&v) = self.ids.get(name) {
+                return v;
+            }
+            self.ids.insert(name.to_string(), self.names.len() as u32);
+        }
+        self.names.push(name.to_string());
+        self.names.len() as u32 - 1
+    }
+}
+
+/// How often each named variable (not `_`) occurs in `terms`.
+fn count_vars<'t>(terms: impl IntoIterator<Item = &'t Term>) -> HashMap<String, usize> {
+    let mut counts = HashMap::new();
+    for (v, _) in terms.into_iter().flat_map(Term::variables).filter(|(v, _)| *v != "_") {
+        *counts.entry(v.to_string()).or_default() += 1;
+    }
+    counts
+}
+
+/// Variables of `inner` that also occur elsewhere in the clause, in order
+/// of first occurrence.
+fn shared_vars(inner: &[&Term], clause_counts: &HashMap<String, usize>) -> Vec<String> {
+    let counts = count_vars(inner.iter().copied());
+    let mut order: Vec<String> = Vec::new();
+    for (v, _) in inner.iter().flat_map(|t| t.variables()) {
+        if v != "_" && !order.iter().any(|seen| seen == v) {
+            order.push(v.to_string());
+        }
+    }
+    order.retain(|v| clause_counts.get(v).copied().unwrap_or(0) > counts[v]);
+    order
+}
+
+fn is_connective(name: &str, arity: usize) -> bool {
+    matches!(
+        (name, arity),
+        ("," | ";" | "->" | "*->" | "and" | "or" | "implies" | "<->" | "iff", 2) | ("\\+" | "not", 1)
+    )
+}
+
+fn is_formula(term: &Term) -> bool {
+    match &term.kind {
+        TermKind::Annotated { .. } => true,
+        TermKind::Compound { functor, args } => {
+            is_connective(functor, args.len())
+                || matches!((functor.as_str(), args.len()), ("r_implies" | "s_implies" | "*" | "+", 2))
+                || (matches!(
+                    (functor.as_str(), args.len()),
+                    ("forall" | "exists" | "sum" | "max" | "min" | "product", 2) | ("pmean" | "pmean_error", 3)
+                ) && matches!(args[0].as_compound(), Some(("in", [_, _]))))
+        }
+        _ => false,
+    }
+}
+
+/// Compiles a model's clauses into predicates and clauses.
+pub(super) struct Compiler<'t> {
+    pub(super) terms: &'t mut Terms,
+    preds: Vec<Pred>,
+    pub(super) pred_ids: FxMap<(Sym, u32), PredId>,
+    clauses: Vec<Clause>,
+    facts: Vec<u32>,
+    var_names: Vec<Vec<String>>,
+    aux: u32,
+}
+
+/// Alternatives of a body: each a conjunction of literals.
+type Alternatives = Vec<Vec<Lit>>;
+
+/// Compiles and stratifies `model`.
+pub(super) fn compile(model: &Model, terms: &mut Terms) -> Result<Program, GroundError> {
+    let mut c = Compiler {
+        terms,
+        preds: Vec::new(),
+        pred_ids: FxMap::default(),
+        clauses: Vec::new(),
+        facts: Vec::new(),
+        var_names: Vec::new(),
+        aux: 0,
+    };
+    let mut goals = Vec::new();
+    // Formulas are compiled once every predicate is known (a domain may be
+    // defined after the formula that ranges over it).
+    let mut formulas = Vec::new();
+    let mut domains = HashMap::new();
+    for (i, statement) in model.statements.iter().enumerate() {
+        match statement {
+            Statement::Rule(rule) => c.rule(i as u32, rule)?,
+            Statement::Query(q) if is_formula(&q.target) => {
+                let position = goals.iter().filter(|g| matches!(g, Goal::Query(_))).count();
+                formulas.push((&q.target, formula::Purpose::Query { position, logic: q.logic.map(|l| l.0) }));
+            }
+            Statement::Query(q) => {
+                let target = c.target(&q.target, q.span)?;
+                goals.push(Goal::Query(Target { logic: q.logic.map(|l| l.0), ..target }))
+            }
+            Statement::Evidence(e) => goals.push(Goal::Evidence(c.target(&e.atom, e.span)?, e.value)),
+            Statement::Constraint(k) => {
+                formulas.push((&k.formula, formula::Purpose::Constraint { weight: k.weight.map(|w| w.0) }))
+            }
+            Statement::Domain(d) => {
+                let mut vars = VarTable::default();
+                let mut values = Vec::with_capacity(d.values.len());
+                for v in &d.values {
+                    match c.pat(v, &mut vars)? {
+                        Pat::Ground(t) => values.push(t),
+                        _ => return Err(GroundError::new(v.span, "a domain's values must be ground terms")),
+                    }
+                }
+                domains.insert(d.name.clone(), std::rc::Rc::<[TermId]>::from(values));
+            }
+            Statement::Logic(..) | Statement::UseModule(..) => {}
+        }
+    }
+    let formulas = formulas
+        .into_iter()
+        .map(|(term, purpose)| {
+            let mut vars = VarTable::default();
+            let pat = c.formula(term, &mut vars, &domains)?;
+            Ok(formula::FormulaGoal { pat, vars: vars.names, text: term.to_string(), purpose })
+        })
+        .collect::<Result<Vec<_>, GroundError>>()?;
+    for p in &mut c.preds {
+        p.complete = p.rules.is_empty();
+    }
+    let mut program = Program {
+        clauses: c.clauses,
+        facts: c.facts,
+        preds: c.preds,
+        var_names: c.var_names,
+        goals,
+        formulas,
+        local_negation: false,
+    };
+    stratify(&mut program)?;
+    Ok(program)
+}
+
+impl Compiler<'_> {
+    fn pred(&mut self, name: &str, arity: usize) -> PredId {
+        let name = self.terms.name(name);
+        let next = self.preds.len() as PredId;
+        let id = *self.pred_ids.entry((name, arity as u32)).or_insert(next);
+        if id == next {
+            self.preds.push(Pred { name, arity: arity as u32, rules: Vec::new(), complete: false, stratum: 0 });
+        }
+        id
+    }
+
+    pub(super) fn pat(&mut self, term: &Term, vars: &mut VarTable) -> Result<Pat, GroundError> {
+        Ok(match &term.kind {
+            TermKind::Var(v) => Pat::Var(vars.var(v)),
+            TermKind::Atom(a) => Pat::Ground(self.terms.atom(a)),
+            TermKind::Int(i) => Pat::Ground(self.terms.int(*i)),
+            TermKind::Float(x) => Pat::Ground(self.terms.float(*x)),
+            TermKind::Str(s) => Pat::Ground(self.terms.string(s)),
+            TermKind::Compound { functor, args } => {
+                let args = args.iter().map(|a| self.pat(a, vars)).collect::<Result<Vec<_>, _>>()?;
+                let f = self.terms.name(functor);
+                self.build(f, args)
+            }
+            TermKind::List { items, tail } => {
+                let mut rest = match tail {
+                    Some(t) => self.pat(t, vars)?,
+                    None => Pat::Ground(self.terms.nil()),
+                };
+                for item in items.iter().rev() {
+                    let item = self.pat(item, vars)?;
+                    rest = self.build(self.terms.cons(), vec![item, rest]);
+                }
+                rest
+            }
+            TermKind::Annotated { .. } => {
+                return Err(GroundError::new(term.span, "algebra annotations are not supported by grounding yet"))
+            }
+        })
+    }
+
+    /// `f(args)`, ground when its arguments are.
+    fn build(&mut self, functor: Sym, args: Vec<Pat>) -> Pat {
+        let ground: Option<Vec<TermId>> =
+            args.iter().map(|a| if let Pat::Ground(t) = a { Some(*t) } else { None }).collect();
+        match ground {
+            Some(g) => Pat::Ground(self.terms.compound(functor, &g)),
+            None => Pat::Compound(functor, args.into()),
+        }
+    }
+
+    pub(super) fn callable(&mut self, term: &Term, vars: &mut VarTable) -> Result<(PredId, Box<[Pat]>), GroundError> {
+        match &term.kind {
+            TermKind::Atom(name) => Ok((self.pred(name, 0), Box::new([]))),
+            TermKind::Compound { functor, args } => {
+                let pats = args.iter().map(|a| self.pat(a, vars)).collect::<Result<Vec<_>, _>>()?;
+                Ok((self.pred(functor, args.len()), pats.into()))
+            }
+            TermKind::Var(_) => Err(GroundError::new(term.span, "a variable cannot be called as a goal here")),
+            _ => Err(GroundError::new(term.span, "this is not an atom or a compound term, so it cannot be a goal")),
+        }
+    }
+
+    fn target(&mut self, term: &Term, span: Span) -> Result<Target, GroundError> {
+        if is_formula(term) {
+            return Err(GroundError::new(span, "formula queries are not supported yet"));
+        }
+        let callable = match &term.kind {
+            TermKind::Atom(n) => Builtin::of(n, 0).is_none(),
+            TermKind::Compound { functor, args } => Builtin::of(functor, args.len()).is_none() && functor != "findall",
+            _ => false,
+        };
+        if !callable {
+            return Err(GroundError::new(term.span, "a query or evidence must be an atom of a predicate, like `p(a)`"));
+        }
+        let mut vars = VarTable::default();
+        let (pred, args) = self.callable(term, &mut vars)?;
+        Ok(Target { pred, args, vars: vars.names.len(), span, logic: None })
+    }
+
+    fn rule(&mut self, origin: u32, rule: &Rule) -> Result<(), GroundError> {
+        let counts = count_vars(rule.heads.iter().map(|h| &h.atom).chain(rule.body.as_deref()));
+        let mut vars = VarTable::default();
+        let mut heads = Vec::with_capacity(rule.heads.len());
+        let neural = match rule.heads.iter().find_map(|h| match &h.annotation {
+            Annotation::Neural(n) => Some((h, n)),
+            _ => None,
+        }) {
+            Some((head, n)) => Some(self.neural(rule, head, n, &mut vars, &mut heads)?),
+            None => {
+                for h in &rule.heads {
+                    heads.push(self.callable(&h.atom, &mut vars)?);
+                }
+                None
+            }
+        };
+        let annotated = rule.heads.len() > 1 || rule.heads.iter().any(|h| !matches!(h.annotation, Annotation::None));
+        let neural_probabilities = neural.as_ref().map(|_| vec![1.0 / (heads.len() as f64 + 1.0); heads.len()].into());
+        let probabilities: Option<Box<[f64]>> = neural_probabilities.or_else(|| {
+            annotated.then(|| {
+                rule.heads
+                    .iter()
+                    .map(|h| match h.annotation {
+                        Annotation::Probability { value, .. } => value,
+                        // `t(_)`: uniform over the heads and "none" (0.5 for
+                        // a fact).
+                        Annotation::Learnable { initial, .. } => {
+                            initial.unwrap_or(1.0 / (rule.heads.len() as f64 + 1.0))
+                        }
+                        Annotation::None | Annotation::Neural(_) => 1.0,
+                    })
+                    .collect()
+            })
+        });
+        let learnable = rule.heads.iter().any(|h| matches!(h.annotation, Annotation::Learnable { .. }));
+        let alternatives = match &rule.body {
+            None => vec![Vec::new()],
+            Some(body) => self.goal(body, &counts, &mut vars)?,
+        };
+        let table = self.var_names.len() as u32;
+        self.var_names.push(vars.names);
+        let heads: Box<[(PredId, Box<[Pat]>)]> = heads.into();
+        let all_ground = heads.iter().all(|(_, args)| args.iter().all(|a| matches!(a, Pat::Ground(_))));
+        let count = alternatives.len();
+        let (mut heads, mut probabilities, mut neural) = (Some(heads), Some(probabilities), Some(neural));
+        for (i, body) in alternatives.into_iter().enumerate() {
+            let id = self.clauses.len() as u32;
+            // The last alternative takes the heads, the others copy them.
+            let (heads, probabilities, neural) = if i + 1 == count {
+                (heads.take().unwrap_or_default(), probabilities.take().flatten(), neural.take().flatten())
+            } else {
+                (heads.clone().unwrap_or_default(), probabilities.clone().flatten(), neural.clone().flatten())
+            };
+            let mut ground_heads: Box<[TermId]> = Box::new([]);
+            if body.is_empty() && neural.is_none() && all_ground {
+                self.facts.push(id);
+                ground_heads = heads
+                    .iter()
+                    .map(|(pred, args)| {
+                        let args: Vec<TermId> =
+                            args.iter().map(|a| if let Pat::Ground(t) = a { *t } else { UNBOUND }).collect();
+                        self.terms.compound(self.preds[*pred as usize].name, &args)
+                    })
+                    .collect();
+            } else {
+                for (k, (pred, _)) in heads.iter().enumerate() {
+                    self.preds[*pred as usize].rules.push((id, k as u32));
+                }
+            }
+            self.clauses.push(Clause {
+                origin,
+                span: rule.span,
+                heads,
+                probabilities,
+                learnable,
+                neural,
+                body: body.into(),
+                vars: table,
+                ground_heads,
+            });
+        }
+        Ok(())
+    }
+
+    /// A neural head: `nn(net, Inputs, Y, Domain)::h(..Y..)` becomes the
+    /// heads `h(..d..)` for every `d` of the domain (one annotated
+    /// disjunction per instance); `nn(net, Inputs)::h` stays one head.
+    fn neural(
+        &mut self,
+        rule: &Rule,
+        head: &crate::model::Head,
+        n: &crate::model::Neural,
+        vars: &mut VarTable,
+        heads: &mut Vec<(PredId, Box<[Pat]>)>,
+    ) -> Result<Box<NeuralClause>, GroundError> {
+        if rule.heads.len() != 1 {
+            return Err(GroundError::new(n.span, "a neural annotation must be the only head of its clause"));
+        }
+        match (&n.output, &n.domain) {
+            (Some(output), Some(domain)) => {
+                let TermKind::Var(y) = &output.kind else {
+                    return Err(GroundError::new(output.span, "a neural predicate's output must be a variable"));
+                };
+                for value in domain {
+                    heads.push(self.callable(&substitute(&head.atom, y, value), vars)?);
+                }
+            }
+            _ => heads.push(self.callable(&head.atom, vars)?),
+        }
+        let inputs = n.inputs.iter().map(|t| self.pat(t, vars)).collect::<Result<Vec<_>, _>>()?;
+        Ok(Box::new(NeuralClause { network: n.network.clone(), inputs: inputs.into() }))
+    }
+
+    /// An auxiliary predicate `name(head...) :- goal`, for a negated or
+    /// aggregated conjunction.
+    fn aux(&mut self, kind: &str, head: &[&Term], goal: &Term, span: Span) -> Result<PredId, GroundError> {
+        self.aux += 1;
+        let pred = self.pred(&format!("{kind}{}", self.aux), head.len());
+        let counts = count_vars(head.iter().copied().chain([goal]));
+        let mut vars = VarTable::default();
+        let args = head.iter().map(|t| self.pat(t, &mut vars)).collect::<Result<Vec<_>, _>>()?;
+        let alternatives = self.goal(goal, &counts, &mut vars)?;
+        let table = self.var_names.len() as u32;
+        self.var_names.push(vars.names);
+        let heads: Box<[(PredId, Box<[Pat]>)]> = Box::new([(pred, args.into())]);
+        for body in alternatives {
+            let id = self.clauses.len() as u32;
+            self.preds[pred as usize].rules.push((id, 0));
+            self.clauses.push(Clause {
+                origin: u32::MAX,
+                span,
+                heads: heads.clone(),
+                probabilities: None,
+                learnable: false,
+                neural: None,
+                body: body.into(),
+                vars: table,
+                ground_heads: Box::new([]),
+            });
+        }
+        Ok(pred)
+    }
+
+    fn goal(
+        &mut self,
+        term: &Term,
+        counts: &HashMap<String, usize>,
+        vars: &mut VarTable,
+    ) -> Result<Alternatives, GroundError> {
+        let span = term.span;
+        if let TermKind::Annotated { .. } = term.kind {
+            return Err(GroundError::new(span, "algebra annotations are not supported by grounding yet"));
+        }
+        if let TermKind::Atom(name) = &term.kind {
+            match name.as_str() {
+                "true" => return Ok(vec![Vec::new()]),
+                "fail" | "false" => return Ok(Vec::new()),
+                "!" => return Err(GroundError::new(span, "the cut `!` is not supported")),
+                _ => {}
+            }
+        }
+        let Some((name, args)) = term.as_compound() else {
+            let (pred, args) = self.callable(term, vars)?;
+            return Ok(vec![vec![Lit::Call { pred, args }]]);
+        };
+        match (name, args) {
+            ("," | "and", [a, b]) => {
+                let left = self.goal(a, counts, vars)?;
+                let right = self.goal(b, counts, vars)?;
+                let mut out = Vec::with_capacity(left.len() * right.len());
+                for l in &left {
+                    for r in &right {
+                        out.push(l.iter().chain(r).map(clone_lit).collect());
+                    }
+                }
+                Ok(out)
+            }
+            (";" | "or", [a, b]) => {
+                if matches!(a.as_compound(), Some(("->" | "*->", [_, _]))) {
+                    return Err(GroundError::new(span, "if-then-else is not supported by grounding yet"));
+                }
+                let mut out = self.goal(a, counts, vars)?;
+                out.extend(self.goal(b, counts, vars)?);
+                Ok(out)
+            }
+            ("->" | "*->", [_, _]) => Err(GroundError::new(span, "if-then-else is not supported by grounding yet")),
+            ("\\+" | "not", [inner]) => self.negation(inner, span, counts, vars),
+            ("findall", [template, goal, result]) => self.findall(template, goal, result, span, counts, vars),
+            _ => {
+                if let Some(op) = Builtin::of(name, args.len()) {
+                    let args = args.iter().map(|a| self.pat(a, vars)).collect::<Result<Vec<_>, _>>()?;
+                    return Ok(vec![vec![Lit::Builtin { op, args: args.into(), negated: false, span }]]);
+                }
+                let (pred, args) = self.callable(term, vars)?;
+                Ok(vec![vec![Lit::Call { pred, args }]])
+            }
+        }
+    }
+
+    /// `\+ inner`: a negated literal where `inner` is a call whose
+    /// variables are all bound by the rest of the clause, else the negation
+    /// of an auxiliary predicate over the variables it shares with it.
+    fn negation(
+        &mut self,
+        inner: &Term,
+        span: Span,
+        counts: &HashMap<String, usize>,
+        vars: &mut VarTable,
+    ) -> Result<Alternatives, GroundError> {
+        let shared = shared_vars(&[inner], counts);
+        let inner_counts = count_vars([inner]);
+        let simple = match &inner.kind {
+            TermKind::Atom(n) => !matches!(n.as_str(), "true" | "fail" | "false" | "!"),
+            TermKind::Compound { functor, args } => !is_connective(functor, args.len()) && functor != "findall",
+            _ => false,
+        };
+        if simple {
+            if let Some((f, args)) = inner.as_compound() {
+                if let Some(op) = Builtin::of(f, args.len()) {
+                    let args = args.iter().map(|a| self.pat(a, vars)).collect::<Result<Vec<_>, _>>()?;
+                    return Ok(vec![vec![Lit::Builtin { op, args: args.into(), negated: true, span }]]);
+                }
+            }
+            let anonymous = inner.variables().any(|(v, _)| v == "_");
+            if shared.len() == inner_counts.len() && !anonymous {
+                let (pred, args) = self.callable(inner, vars)?;
+                return Ok(vec![vec![Lit::Not { pred, args, span }]]);
+            }
+        }
+        // `\+ G` with G a conjunction or with variables of its own:
+        // `aux(Shared) :- G`, and `\+ aux(Shared)`.
+        let head: Vec<Term> = shared.iter().map(|v| Term::new(TermKind::Var(v.clone()), span)).collect();
+        let head_refs: Vec<&Term> = head.iter().collect();
+        let pred = self.aux("$not", &head_refs, inner, span)?;
+        let args = shared.iter().map(|v| Pat::Var(vars.var(v))).collect::<Vec<_>>();
+        Ok(vec![vec![Lit::Not { pred, args: args.into(), span }]])
+    }
+
+    /// `findall(template, goal, result)`: a literal over the auxiliary
+    /// predicate `aux(Shared..., template) :- goal`.
+    fn findall(
+        &mut self,
+        template: &Term,
+        goal: &Term,
+        result: &Term,
+        span: Span,
+        counts: &HashMap<String, usize>,
+        vars: &mut VarTable,
+    ) -> Result<Alternatives, GroundError> {
+        let shared = shared_vars(&[template, goal], counts);
+        let mut head: Vec<Term> = shared.iter().map(|v| Term::new(TermKind::Var(v.clone()), span)).collect();
+        head.push(template.clone());
+        let head_refs: Vec<&Term> = head.iter().collect();
+        let pred = self.aux("$findall", &head_refs, goal, span)?;
+        let mut args = shared.iter().map(|v| Pat::Var(vars.var(v))).collect::<Vec<_>>();
+        args.push(Pat::Var(vars.var("_")));
+        let result = self.pat(result, vars)?;
+        Ok(vec![vec![Lit::Findall { pred, args: args.into(), result, span }]])
+    }
+}
+
+/// A copy of `l`, for a conjunction that appears in several alternatives.
+fn clone_lit(l: &Lit) -> Lit {
+    match l {
+        Lit::Call { pred, args } => Lit::Call { pred: *pred, args: args.clone() },
+        Lit::Not { pred, args, span } => Lit::Not { pred: *pred, args: args.clone(), span: *span },
+        Lit::Builtin { op, args, negated, span } => {
+            Lit::Builtin { op: *op, args: args.clone(), negated: *negated, span: *span }
+        }
+        Lit::Findall { pred, args, result, span } => {
+            Lit::Findall { pred: *pred, args: args.clone(), result: result.clone(), span: *span }
+        }
+    }
+}
+
+/// `term` with variable `var` replaced by `value`.
+fn substitute(term: &Term, var: &str, value: &Term) -> Term {
+    let kind = match &term.kind {
+        TermKind::Var(v) if v == var => return value.clone(),
+        TermKind::Compound { functor, args } => TermKind::Compound {
+            functor: functor.clone(),
+            args: args.iter().map(|a| substitute(a, var, value)).collect(),
+        },
+        TermKind::List { items, tail } => TermKind::List {
+            items: items.iter().map(|a| substitute(a, var, value)).collect(),
+            tail: tail.as_ref().map(|t| Box::new(substitute(t, var, value))),
+        },
+        other => other.clone(),
+    };
+    Term::new(kind, term.span)
+}

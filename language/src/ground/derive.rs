@@ -1,0 +1,320 @@
+//! Deriving: a clause instance whose body held adds its head atoms, its
+//! ground rule (a body of atom literals) and, for a probabilistic clause,
+//! its choice. Certainty is kept here as it grows: an atom proved by
+//! deterministic facts and rules alone is certainly true, and leaves the
+//! bodies of the rules it appears in.
+
+use std::hash::Hasher;
+
+use rustc_hash::FxHasher;
+
+use super::bindings::{occurs, Env};
+use super::clauses::{Pat, Program};
+use super::tabling::{mask_bit, State, Task};
+use super::terms::{TermId, UNBOUND};
+use super::{AtomId, GroundError, PredId, NONE};
+use crate::syntax::Span;
+
+/// What a ground atom is.
+#[derive(Clone, Copy)]
+pub(super) enum AtomKind {
+    /// A derived ground atom of `pred`.
+    Term { term: TermId, pred: PredId },
+    /// The fresh atom of head `head` of choice group `group`.
+    Choice { group: u32, head: u32 },
+}
+
+/// One instance of a probabilistic clause. The atom of its head `k`'s
+/// choice is `State::choice_atoms[start + k]`: the head itself when
+/// `choice_direct` says so, else a fresh atom that rules
+/// `head :- body, atom` use.
+pub(super) struct Group {
+    pub(super) clause: u32,
+    pub(super) instance: Box<[TermId]>,
+    pub(super) start: u32,
+}
+
+/// A body literal: atom id shifted left, low bit set when negative.
+pub(super) type LitCode = u32;
+
+/// Whether a sorted body holds an atom and its negation (adjacent codes).
+pub(super) fn contradictory(body: &[LitCode]) -> bool {
+    body.windows(2).any(|w| w[1] == w[0] | 1 && w[0] & 1 == 0)
+}
+
+/// The first atom id of [`State::pending`]'s literals (atom ids stay below
+/// it: `max_atoms` is capped there).
+pub(super) const PENDING: AtomId = 1 << 30;
+
+impl State {
+    /// A new atom; `pred` names what was being derived if the limit is hit.
+    pub(super) fn new_atom(
+        &mut self,
+        p: &Program,
+        kind: AtomKind,
+        pred: Option<PredId>,
+        span: Span,
+    ) -> Result<AtomId, GroundError> {
+        if self.atoms.len() >= self.limits.max_atoms.min(PENDING as usize) {
+            let what = pred.map_or_else(|| "a choice".to_string(), |pred| self.pred_name(p, pred));
+            return Err(GroundError::new(
+                span,
+                format!(
+                    "grounding stopped: more than {} ground atoms (limit `max_atoms`) while deriving `{}`; is the recursion infinite?",
+                    self.limits.max_atoms, what
+                ),
+            ));
+        }
+        let a = self.atoms.len() as AtomId;
+        self.atoms.push(kind);
+        self.certain.push(false);
+        self.defs.push(0);
+        self.watch.push(Vec::new());
+        Ok(a)
+    }
+
+    /// The atom of a derived ground term, made and announced to the calls
+    /// it answers if new.
+    pub(super) fn atom(&mut self, p: &Program, term: TermId, pred: PredId, span: Span) -> Result<AtomId, GroundError> {
+        if let Some(a) = self.atom_of_term(term) {
+            return Ok(a);
+        }
+        if self.terms.depth(term) > self.limits.max_depth {
+            return Err(GroundError::new(
+                span,
+                format!(
+                    "grounding stopped: `{}` builds terms nested deeper than {} (limit `max_depth`); is the recursion infinite?",
+                    self.pred_name(p, pred),
+                    self.limits.max_depth
+                ),
+            ));
+        }
+        let a = self.new_atom(p, AtomKind::Term { term, pred }, Some(pred), span)?;
+        if self.atom_of.len() <= term.0 as usize {
+            self.atom_of.resize(self.terms.len().max(term.0 as usize + 1), NONE);
+        }
+        self.atom_of[term.0 as usize] = a;
+        let State { terms, relations, key, tasks, .. } = self;
+        let args = terms.args(term);
+        for index in relations[pred as usize].iter_mut() {
+            key.clear();
+            key.extend(args.iter().enumerate().filter(|(i, _)| index.mask & mask_bit(*i) != 0).map(|(_, &t)| t));
+            let bucket = index.bucket(key);
+            bucket.atoms.push(a);
+            tasks.extend(bucket.consumers.iter().rev().map(|&c| Task::Resume { consumer: c, atom: a }));
+        }
+        Ok(a)
+    }
+
+    /// Adds the ground rule `head :- body` unless it is there already or
+    /// its head is in its own body.
+    pub(super) fn add_rule(
+        &mut self,
+        p: &Program,
+        head: AtomId,
+        mut body: Vec<LitCode>,
+        span: Span,
+    ) -> Result<(), GroundError> {
+        body.sort_unstable();
+        body.dedup();
+        if body.contains(&(head << 1)) {
+            // `h :- h, ...` adds nothing to the least model.
+            return Ok(());
+        }
+        let mut h = FxHasher::default();
+        h.write_u64(head.into());
+        body.iter().for_each(|&l| h.write_u64(l.into()));
+        let hash = h.finish();
+        let mut cur = self.rule_first.get(&hash).copied().unwrap_or(NONE);
+        while cur != NONE {
+            let (rh, rb) = &self.rules[cur as usize];
+            if *rh == head && **rb == *body {
+                return Ok(());
+            }
+            cur = self.rule_next[cur as usize];
+        }
+        if self.rules.len() >= self.limits.max_rules {
+            let name = match self.atoms[head as usize] {
+                AtomKind::Term { pred, .. } => self.pred_name(p, pred),
+                AtomKind::Choice { .. } => "a choice".to_string(),
+            };
+            return Err(GroundError::new(
+                span,
+                format!(
+                    "grounding stopped: more than {} ground rules (limit `max_rules`) while deriving `{name}`",
+                    self.limits.max_rules
+                ),
+            ));
+        }
+        let r = self.rules.len() as u32;
+        self.rule_next.push(self.rule_first.insert(hash, r).unwrap_or(NONE));
+        self.defs[head as usize] += 1;
+        let negation = body.iter().any(|l| l & 1 == 1);
+        let mut missing = 0;
+        for &l in &body {
+            let a = (l >> 1) as usize;
+            if l & 1 == 0 && !self.certain[a] {
+                missing += 1;
+                self.watch[a].push(r);
+            }
+        }
+        self.rules.push((head, body.into()));
+        self.missing.push(missing);
+        self.has_negation.push(negation);
+        if missing == 0 && !negation {
+            self.make_certain(head);
+        }
+        Ok(())
+    }
+
+    /// Makes `atom` certain, and with it every head whose rule has now
+    /// no uncertain positive literal and no negation.
+    pub(super) fn make_certain(&mut self, atom: AtomId) {
+        let mut stack = vec![atom];
+        while let Some(a) = stack.pop() {
+            if std::mem::replace(&mut self.certain[a as usize], true) {
+                continue;
+            }
+            for r in std::mem::take(&mut self.watch[a as usize]) {
+                let m = &mut self.missing[r as usize];
+                *m -= 1;
+                if *m == 0 && !self.has_negation[r as usize] {
+                    stack.push(self.rules[r as usize].0);
+                }
+            }
+        }
+    }
+
+    /// The body `body` with one more literal; a certain positive literal
+    /// adds nothing.
+    #[inline]
+    pub(super) fn extend(&mut self, body: u32, atom: AtomId, negative: bool) -> u32 {
+        if !negative && self.certain[atom as usize] {
+            return body;
+        }
+        self.links.push(((atom << 1) | negative as u32, body));
+        self.links.len() as u32 - 1
+    }
+
+    /// The literals of the body ending at link `link`, last first.
+    pub(super) fn body_of(&self, mut link: u32) -> Vec<LitCode> {
+        let mut out = Vec::new();
+        while link != NONE {
+            let (l, prev) = self.links[link as usize];
+            out.push(l);
+            link = prev;
+        }
+        out
+    }
+
+    /// A clause instance whose body held: its head atoms, rules and choice.
+    /// `fact` says it is a fact being loaded, derived once.
+    pub(super) fn derive(
+        &mut self,
+        p: &Program,
+        env: &mut Env,
+        clause: u32,
+        body: u32,
+        fact: bool,
+    ) -> Result<(), GroundError> {
+        let c = &p.clauses[clause as usize];
+        let mut heads = std::mem::take(&mut self.heads);
+        heads.clear();
+        if c.ground_heads.is_empty() {
+            for (pred, args) in c.heads.iter() {
+                let Some(t) = self.ground_atom(p, *pred, args, env) else {
+                    return Err(self.unbound_head(p, env, clause, *pred, args));
+                };
+                heads.push((t, *pred));
+            }
+        } else {
+            heads.extend(c.ground_heads.iter().zip(c.heads.iter()).map(|(&t, (pred, _))| (t, *pred)));
+        }
+        let lits = self.body_of(body);
+        // `a, \+ a` never holds: no rule, and no head atom derived by it.
+        if lits.iter().any(|l| l & 1 == 1) {
+            let mut sorted = lits.clone();
+            sorted.sort_unstable();
+            if contradictory(&sorted) {
+                self.heads = heads;
+                return Ok(());
+            }
+        }
+        let result = match &c.probabilities {
+            None => self.atom(p, heads[0].0, heads[0].1, c.span).and_then(|h| self.add_rule(p, h, lits, c.span)),
+            Some(_) => self.choose(p, env, clause, &heads, lits, fact),
+        };
+        self.heads = heads;
+        result
+    }
+
+    /// The error for a head left with unbound variables after its body.
+    pub(super) fn unbound_head(&self, p: &Program, env: &Env, clause: u32, pred: PredId, args: &[Pat]) -> GroundError {
+        let c = &p.clauses[clause as usize];
+        let names = &p.var_names[c.vars as usize];
+        let unbound: Vec<String> = (0..names.len())
+            .filter(|&v| env.vals[v] == UNBOUND && args.iter().any(|a| occurs(a, v as u32)))
+            .map(|v| format!("`{}`", names[v]))
+            .collect();
+        GroundError::new(
+            c.span,
+            format!(
+                "the head `{}` is not ground after its body: {} unbound",
+                self.pred_name(p, pred),
+                unbound.join(", ")
+            ),
+        )
+    }
+
+    /// The choice of a probabilistic clause instance, and its rules.
+    pub(super) fn choose(
+        &mut self,
+        p: &Program,
+        env: &Env,
+        clause: u32,
+        heads: &[(TermId, PredId)],
+        lits: Vec<LitCode>,
+        fact: bool,
+    ) -> Result<(), GroundError> {
+        let c = &p.clauses[clause as usize];
+        let existing = if fact { None } else { self.group_ids.get(&(c.origin, env.vals.as_slice().into())).copied() };
+        let g = match existing {
+            Some(g) => g,
+            None => {
+                let g = self.groups.len() as u32;
+                let start = self.choice_atoms.len() as u32;
+                for (k, &(t, pred)) in heads.iter().enumerate() {
+                    // A choice with an empty body is its head itself, unless
+                    // the head turns out to have other definitions.
+                    let a = if lits.is_empty() {
+                        let a = self.atom(p, t, pred, c.span)?;
+                        self.defs[a as usize] += 1;
+                        a
+                    } else {
+                        self.new_atom(p, AtomKind::Choice { group: g, head: k as u32 }, Some(pred), c.span)?
+                    };
+                    self.choice_atoms.push(a);
+                    self.choice_direct.push(lits.is_empty());
+                }
+                let instance: Box<[TermId]> = env.vals.as_slice().into();
+                if !fact {
+                    self.group_ids.insert((c.origin, instance.clone()), g);
+                }
+                self.groups.push(Group { clause, instance, start });
+                g
+            }
+        };
+        let start = self.groups[g as usize].start as usize;
+        for (k, &(t, pred)) in heads.iter().enumerate() {
+            if self.choice_direct[start + k] {
+                continue;
+            }
+            let choice = self.choice_atoms[start + k];
+            let h = self.atom(p, t, pred, c.span)?;
+            let mut rule = lits.clone();
+            rule.push(choice << 1);
+            self.add_rule(p, h, rule, c.span)?;
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,505 @@
+//! Relevance and output: once evaluation is complete, the queries and
+//! evidence are resolved to atoms, and only the atoms, rules and choices
+//! reachable backward from them are renumbered densely and emitted as a
+//! [`GroundProgram`].
+
+use std::fmt::Write as _;
+
+use super::bindings::Env;
+use super::clauses::{Goal, Program};
+use super::derive::{contradictory, AtomKind, Group, LitCode, PENDING};
+use super::formula;
+use super::tabling::State;
+use super::terms::UNBOUND;
+use super::{
+    AtomId, GroundChoice, GroundConstraint, GroundError, GroundNeural, GroundProgram, GroundQuery, GroundRule, NONE,
+};
+use crate::model::Logic;
+use crate::syntax::Span;
+
+impl State {
+    /// Replaces each pending negation by the negation of its atom, or drops
+    /// it (true) where the atom was never derived. Returns the rules whose
+    /// bodies turn out contradictory (`a, \+ a`), which never hold.
+    pub(super) fn resolve_pending(&mut self) -> Vec<bool> {
+        let mut dead = vec![false; self.rules.len()];
+        if self.pending.is_empty() {
+            return dead;
+        }
+        let mut rules = std::mem::take(&mut self.rules);
+        for ((_, body), dead) in rules.iter_mut().zip(&mut dead) {
+            if body.iter().all(|&l| l >> 1 < PENDING) {
+                continue;
+            }
+            let mut resolved: Vec<LitCode> = body
+                .iter()
+                .filter_map(|&l| match l >> 1 {
+                    a if a < PENDING => Some(l),
+                    i => self.atom_of_term(self.pending[(i - PENDING) as usize]).map(|a| (a << 1) | 1),
+                })
+                .collect();
+            resolved.sort_unstable();
+            resolved.dedup();
+            *dead = contradictory(&resolved);
+            *body = resolved.into();
+        }
+        self.rules = rules;
+        dead
+    }
+
+    /// The ground program: the steps below, in order.
+    pub(super) fn finish(mut self, p: &Program) -> Result<GroundProgram, GroundError> {
+        let contradictory = self.resolve_pending();
+        let goals = self.resolve_goals(p)?;
+        let neural = self.neural_inputs(p);
+        self.split_shared_choices(p)?;
+        let deleted = self.merge_choice_rules(contradictory);
+        let by_head = self.rules_by_head(&deleted);
+        let relevant = self.relevant(p, &goals, &by_head);
+        Ok(self.emit(p, goals, neural, &by_head, &relevant))
+    }
+
+    /// Resolves every query and evidence goal to its atoms, before
+    /// anything is renumbered: a ground goal to its one atom (`None` where
+    /// it was never derived), a goal with variables to each possible answer.
+    /// Evidence that cannot hold is an error here.
+    fn resolve_goals(&mut self, p: &Program) -> Result<Goals, GroundError> {
+        let mut env = Env::default();
+        let mut goals = Goals { queries: Vec::new(), per_query_goal: Vec::new(), evidence: Vec::new() };
+        for goal in &p.goals {
+            let (Goal::Query(t) | Goal::Evidence(t, _)) = goal;
+            env.reset(t.vars);
+            let ground = self.ground_atom(p, t.pred, &t.args, &env);
+            let answers: Vec<(String, Option<AtomId>)> = match ground {
+                Some(term) => vec![(self.terms.show(term), self.atom_of_term(term))],
+                None => {
+                    let (ix, b) = self.demand(p, t.pred, &t.args, &env);
+                    let mut out = Vec::new();
+                    for &a in &self.bucket(t.pred, ix, b).atoms {
+                        let mark = env.mark();
+                        if self.unify_atom(&t.args, a, &mut env) {
+                            let AtomKind::Term { term, .. } = self.atoms[a as usize] else { continue };
+                            out.push((self.terms.show(term), Some(a)));
+                        }
+                        env.undo(mark);
+                    }
+                    out
+                }
+            };
+            match goal {
+                Goal::Query(t) => {
+                    goals.per_query_goal.push(answers.len());
+                    let instance = ground.is_none();
+                    goals.queries.extend(answers.into_iter().map(|(text, atom)| AtomQuery {
+                        text,
+                        atom,
+                        logic: t.logic,
+                        instance,
+                    }))
+                }
+                Goal::Evidence(t, value) => {
+                    if ground.is_none() {
+                        return Err(GroundError::new(t.span, "evidence must be a ground atom"));
+                    }
+                    let (text, atom) = &answers[0];
+                    if let Some(a) = self.evidence_atom(t.span, text, *atom, *value)? {
+                        goals.evidence.push((a, *value));
+                    }
+                }
+            }
+        }
+        Ok(goals)
+    }
+
+    /// The atom that evidence `text` = `value` is on; `None` where it holds
+    /// for sure (a false atom never derived), an error where it cannot.
+    fn evidence_atom(
+        &self,
+        span: Span,
+        text: &str,
+        atom: Option<AtomId>,
+        value: bool,
+    ) -> Result<Option<AtomId>, GroundError> {
+        match (atom, value) {
+            (None, false) => Ok(None),
+            (None, true) => Err(GroundError::new(
+                span,
+                format!(
+                    "evidence `{text}` is true, but `{text}` can never be derived: this evidence has probability zero"
+                ),
+            )),
+            (Some(a), false) if self.certain[a as usize] => Err(GroundError::new(
+                span,
+                format!(
+                    "evidence `{text}` is false, but `{text}` is certainly true: this evidence has probability zero"
+                ),
+            )),
+            (Some(a), _) => Ok(Some(a)),
+        }
+    }
+
+    /// Per choice group, the network and printed inputs of a neural
+    /// choice (an input still unbound prints as `_`), else `None`.
+    fn neural_inputs(&mut self, p: &Program) -> Vec<Option<GroundNeural>> {
+        let mut env = Env::default();
+        let mut neural_of_group: Vec<Option<GroundNeural>> = vec![None; self.groups.len()];
+        for (g, slot) in neural_of_group.iter_mut().enumerate() {
+            let Some(n) = p.clauses[self.groups[g].clause as usize].neural.as_ref() else { continue };
+            env.load(&self.groups[g].instance.clone());
+            let mut inputs = Vec::with_capacity(n.inputs.len());
+            for pat in n.inputs.iter() {
+                inputs.push(self.ground(pat, &env).map_or_else(|| "_".to_string(), |t| self.terms.show(t)));
+            }
+            *slot = Some(GroundNeural { network: n.network.clone(), inputs });
+        }
+        neural_of_group
+    }
+
+    /// Guarantees that a direct choice's atom (the head itself) has no
+    /// other definition: where it has, the choice gets a fresh atom and
+    /// the rule `head :- atom`.
+    fn split_shared_choices(&mut self, p: &Program) -> Result<(), GroundError> {
+        for g in 0..self.groups.len() {
+            let Group { clause, start, .. } = self.groups[g];
+            for k in 0..p.clauses[clause as usize].heads.len() {
+                let i = start as usize + k;
+                let a = self.choice_atoms[i];
+                if self.choice_direct[i] && self.defs[a as usize] > 1 {
+                    let span = p.clauses[clause as usize].span;
+                    let c = self.new_atom(p, AtomKind::Choice { group: g as u32, head: k as u32 }, None, span)?;
+                    self.choice_atoms[i] = c;
+                    self.choice_direct[i] = false;
+                    self.add_rule(p, a, vec![c << 1], span)?;
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Where a rule `head :- atom` over a choice's fresh atom is all an
+    /// uncertain head has, the head becomes the choice's atom and the rule
+    /// goes. Returns, per rule, whether it is deleted (these, and the
+    /// `contradictory` ones, which never hold).
+    fn merge_choice_rules(&mut self, contradictory: Vec<bool>) -> Vec<bool> {
+        let mut deleted = contradictory;
+        deleted.resize(self.rules.len(), false); // rules added since
+        for (r, (head, body)) in self.rules.iter().enumerate() {
+            let [l] = **body else { continue };
+            if l & 1 == 1 || self.defs[*head as usize] != 1 || self.certain[*head as usize] {
+                continue;
+            }
+            let AtomKind::Choice { group, head: k } = self.atoms[(l >> 1) as usize] else { continue };
+            let i = (self.groups[group as usize].start + k) as usize;
+            if self.choice_atoms[i] == l >> 1 {
+                self.choice_atoms[i] = *head;
+                self.choice_direct[i] = true;
+                deleted[r] = true;
+            }
+        }
+        deleted
+    }
+
+    /// The rules not `deleted`, grouped by head.
+    fn rules_by_head(&self, deleted: &[bool]) -> ByHead {
+        let n = self.atoms.len();
+        let mut start = vec![0u32; n + 1];
+        for (r, (head, _)) in self.rules.iter().enumerate() {
+            if !deleted[r] {
+                start[*head as usize + 1] += 1;
+            }
+        }
+        for i in 0..n {
+            start[i + 1] += start[i];
+        }
+        let mut fill = start.clone();
+        let mut rules = vec![0u32; start[n] as usize];
+        for (r, (head, _)) in self.rules.iter().enumerate() {
+            if !deleted[r] {
+                rules[fill[*head as usize] as usize] = r as u32;
+                fill[*head as usize] += 1;
+            }
+        }
+        ByHead { start, rules }
+    }
+
+    /// The atoms of choice group `g`, one per head of its clause.
+    fn group_atoms(&self, p: &Program, g: &Group) -> &[AtomId] {
+        let start = g.start as usize;
+        &self.choice_atoms[start..start + p.clauses[g.clause as usize].heads.len()]
+    }
+
+    /// Whether rule `r` can hold: none of its negations is of a certain atom.
+    fn live(&self, r: u32) -> bool {
+        self.rules[r as usize].1.iter().all(|&l| l & 1 == 0 || !self.certain[(l >> 1) as usize])
+    }
+
+    /// Per atom, whether the goals' answers depend on it: the atoms of the
+    /// queries, evidence and formulas, and backward from an uncertain atom,
+    /// the literals of its live rules (certain positive ones excepted) and
+    /// the other atoms of its choice.
+    fn relevant(&self, p: &Program, goals: &Goals, by_head: &ByHead) -> Vec<bool> {
+        let n = self.atoms.len();
+        let mut group_of = vec![NONE; n];
+        for (g, group) in self.groups.iter().enumerate() {
+            for &a in self.group_atoms(p, group) {
+                group_of[a as usize] = g as u32;
+            }
+        }
+        let mut relevant = vec![false; n];
+        let mut stack: Vec<AtomId> = Vec::new();
+        let mark = |a: AtomId, relevant: &mut Vec<bool>, stack: &mut Vec<AtomId>| {
+            if !std::mem::replace(&mut relevant[a as usize], true) {
+                stack.push(a);
+            }
+        };
+        let formula_atoms = self.formulas.atom_nodes.keys().filter_map(|&t| self.atom_of_term(t));
+        let roots = goals.queries.iter().filter_map(|q| q.atom).chain(goals.evidence.iter().map(|e| e.0));
+        for a in roots.chain(formula_atoms) {
+            mark(a, &mut relevant, &mut stack);
+        }
+        while let Some(a) = stack.pop() {
+            if self.certain[a as usize] {
+                continue;
+            }
+            for &r in by_head.of(a) {
+                if !self.live(r) {
+                    continue;
+                }
+                for &l in self.rules[r as usize].1.iter() {
+                    let b = l >> 1;
+                    if l & 1 == 1 || !self.certain[b as usize] {
+                        mark(b, &mut relevant, &mut stack);
+                    }
+                }
+            }
+            if group_of[a as usize] != NONE {
+                for &b in self.group_atoms(p, &self.groups[group_of[a as usize] as usize]) {
+                    mark(b, &mut relevant, &mut stack);
+                }
+            }
+        }
+        relevant
+    }
+
+    /// The ground program of the relevant atoms, numbered densely in the
+    /// order they were derived: a certain atom is a fact; an uncertain one
+    /// keeps its live rules, without their certain positive literals; a
+    /// choice is kept where one of its atoms is relevant.
+    fn emit(
+        &self,
+        p: &Program,
+        goals: Goals,
+        mut neural_of_group: Vec<Option<GroundNeural>>,
+        by_head: &ByHead,
+        relevant: &[bool],
+    ) -> GroundProgram {
+        let n = self.atoms.len();
+        let mut new_id = vec![NONE; n];
+        let mut atoms = Vec::new();
+        for a in 0..n {
+            if relevant[a] {
+                new_id[a] = atoms.len() as u32;
+                atoms.push(self.atom_text(p, a as AtomId));
+            }
+        }
+        let mut rules = Vec::new();
+        for a in (0..n).filter(|&a| relevant[a]) {
+            if self.certain[a] {
+                rules.push(GroundRule { head: new_id[a], body: Vec::new() });
+                continue;
+            }
+            for &r in by_head.of(a as AtomId) {
+                if !self.live(r) {
+                    continue;
+                }
+                let body = self.rules[r as usize]
+                    .1
+                    .iter()
+                    .filter(|&&l| l & 1 == 1 || !self.certain[(l >> 1) as usize])
+                    .map(|&l| (new_id[(l >> 1) as usize], l & 1 == 0))
+                    .collect();
+                rules.push(GroundRule { head: new_id[a], body });
+            }
+        }
+        let kept: Vec<usize> = (0..self.groups.len())
+            .filter(|&g| self.group_atoms(p, &self.groups[g]).iter().any(|&a| relevant[a as usize]))
+            .collect();
+        let learnable = kept.iter().map(|&g| p.clauses[self.groups[g].clause as usize].learnable).collect();
+        let neural = kept.iter().map(|&g| neural_of_group[g].take()).collect();
+        let choices = kept
+            .iter()
+            .map(|&g| {
+                let g = &self.groups[g];
+                let probabilities = p.clauses[g.clause as usize].probabilities.as_deref().unwrap_or_default();
+                match (self.group_atoms(p, g), probabilities) {
+                    ([a], [probability]) => GroundChoice::Fact { atom: new_id[*a as usize], probability: *probability },
+                    (atoms, _) => GroundChoice::Disjunction {
+                        atoms: atoms.iter().zip(probabilities).map(|(&a, &q)| (new_id[a as usize], q)).collect(),
+                    },
+                }
+            })
+            .collect();
+        let formulas = formula::renumber(&self.formulas, |t| self.atom_of_term(t).map(|a| new_id[a as usize]));
+        let evidence = goals.evidence.iter().map(|&(a, v)| (new_id[a as usize], v)).collect();
+        let (queries, constraints) = self.queries_and_constraints(p, goals, &new_id);
+        GroundProgram { atoms, rules, choices, queries, evidence, formulas, constraints, learnable, neural }
+    }
+
+    /// The queries in file order, atom queries (renumbered by `new_id`)
+    /// with formula queries between them, and the constraints.
+    fn queries_and_constraints(
+        &self,
+        p: &Program,
+        goals: Goals,
+        new_id: &[u32],
+    ) -> (Vec<GroundQuery>, Vec<GroundConstraint>) {
+        let mut per_goal = goals.per_query_goal.into_iter();
+        let mut atom_queries = goals.queries.into_iter().map(|q| GroundQuery {
+            text: q.text,
+            atom: q.atom.map(|a| new_id[a as usize]),
+            formula: None,
+            logic: q.logic,
+            instance: q.instance,
+        });
+        let mut all_queries = Vec::new();
+        let mut constraints = Vec::new();
+        let mut emitted = 0;
+        for (goal, &root) in p.formulas.iter().zip(&self.formulas.roots) {
+            match goal.purpose {
+                formula::Purpose::Query { position, logic } => {
+                    while emitted < position {
+                        let n = per_goal.next().unwrap_or(0);
+                        all_queries.extend(atom_queries.by_ref().take(n));
+                        emitted += 1;
+                    }
+                    all_queries.push(GroundQuery {
+                        text: goal.text.clone(),
+                        atom: None,
+                        formula: Some(root),
+                        logic,
+                        instance: false,
+                    });
+                }
+                formula::Purpose::Constraint { weight } => {
+                    constraints.push(GroundConstraint { text: goal.text.clone(), formula: root, weight })
+                }
+            }
+        }
+        all_queries.extend(atom_queries);
+        (all_queries, constraints)
+    }
+
+    /// The text of atom `a`: a derived atom as ProbLog prints it, a
+    /// choice's fresh atom as `choice(Statement,Head,[Var=Value,...])`.
+    pub(super) fn atom_text(&self, p: &Program, a: AtomId) -> String {
+        match self.atoms[a as usize] {
+            AtomKind::Term { term, .. } => self.terms.show(term),
+            AtomKind::Choice { group, head } => {
+                let g = &self.groups[group as usize];
+                let c = &p.clauses[g.clause as usize];
+                let names = &p.var_names[c.vars as usize];
+                let mut out = format!("choice({},{head},[", c.origin);
+                let mut first = true;
+                for (v, &t) in g.instance.iter().enumerate() {
+                    if t == UNBOUND {
+                        continue;
+                    }
+                    if !first {
+                        out.push(',');
+                    }
+                    first = false;
+                    match names[v].as_str() {
+                        "_" => {
+                            let _ = write!(out, "_{v}=");
+                        }
+                        name => {
+                            let _ = write!(out, "{name}=");
+                        }
+                    }
+                    self.terms.write(&mut out, t);
+                }
+                out.push_str("])");
+                out
+            }
+        }
+    }
+}
+
+/// The queries and evidence, resolved to atoms before renumbering.
+struct Goals {
+    /// The answers of the atom queries, in file order.
+    queries: Vec<AtomQuery>,
+    /// How many answers each query goal gave, to place formula queries
+    /// between them.
+    per_query_goal: Vec<usize>,
+    evidence: Vec<(AtomId, bool)>,
+}
+
+/// One answer of an atom query.
+struct AtomQuery {
+    text: String,
+    /// `None` where the atom was never derived: it is certainly false.
+    atom: Option<AtomId>,
+    logic: Option<Logic>,
+    instance: bool,
+}
+
+/// Rule numbers grouped by head: those of atom `a` are
+/// `rules[start[a]..start[a + 1]]`, in the order they were added.
+struct ByHead {
+    start: Vec<u32>,
+    rules: Vec<u32>,
+}
+
+impl ByHead {
+    fn of(&self, a: AtomId) -> &[u32] {
+        &self.rules[self.start[a as usize] as usize..self.start[a as usize + 1] as usize]
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::{ground, Limits};
+    use crate::check_source;
+
+    /// The ground program of `source`, as ProbLog text.
+    fn grounded(source: &str) -> String {
+        let checked = check_source(source);
+        let model = checked.model.as_ref().expect("the source parses");
+        ground(model, &Limits::default()).expect("the source grounds").to_string()
+    }
+
+    #[test]
+    fn atoms_the_queries_do_not_reach_are_dropped() {
+        let source = "0.5::a. 0.5::b. 0.5::c.\nq :- a.\nr :- b.\ns :- q, c.\nquery(q).\n";
+        assert_eq!(grounded(source), "0.5::a.\nq :- a.\nquery(q).\n");
+    }
+
+    #[test]
+    fn certain_atoms_become_facts_and_leave_bodies() {
+        let source = "e(1, 2).\n0.4::f.\nq :- e(1, 2), f.\nquery(q).\n";
+        assert_eq!(grounded(source), "0.4::f.\nq :- f.\nquery(q).\n");
+    }
+
+    #[test]
+    fn a_rule_negating_a_certain_atom_is_dropped() {
+        let source = "t.\n0.3::p.\nq :- p, \\+ t.\nq :- p.\nquery(q).\n";
+        assert_eq!(grounded(source), "0.3::p.\nq :- p.\nquery(q).\n");
+    }
+
+    #[test]
+    fn an_annotated_disjunction_stays_whole_when_one_head_is_relevant() {
+        let source = "0.2::c(r); 0.3::c(g); 0.5::c(b).\nred :- c(r).\nquery(red).\n";
+        assert_eq!(grounded(source), "0.2::c(r); 0.3::c(g); 0.5::c(b).\nred :- c(r).\nquery(red).\n");
+    }
+
+    #[test]
+    fn evidence_that_cannot_hold_is_an_error() {
+        let checked = check_source("0.5::a.\nevidence(b, true).\n");
+        let error = ground(checked.model.as_ref().unwrap(), &Limits::default()).unwrap_err();
+        assert_eq!(
+            error.message,
+            "evidence `b` is true, but `b` can never be derived: this evidence has probability zero"
+        );
+    }
+}
