@@ -140,8 +140,17 @@ fn bad_files_give_clear_errors() {
 
 #[test]
 fn bad_arguments_give_clear_errors() {
-    let err = fails("ok.nnf", "nnf 1 0 1\nL 1\n", &["--algebra", "tropical"]);
-    assert!(err.contains("unknown algebra `tropical`") && err.contains("lukasiewicz"), "{err}");
+    // A value no algebra has is a usage error, which clap reports naming
+    // the flag and exits 2 for, before the file is read.
+    let file = TempFile::new("ok.nnf", "nnf 1 0 1\nL 1\n");
+    let out = Command::new(env!("CARGO_BIN_EXE_deeplog"))
+        .args(["circuit", "eval", file.path(), "--algebra", "tropical"])
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(err.contains("'--algebra <ALGEBRA>'") && err.contains("unknown algebra `tropical`"), "{err}");
+    assert!(err.contains("lukasiewicz"), "{err}");
     let err = fails("ok.nnf", "nnf 1 0 1\nL 1\n", &["--algebra", "boolean", "--grad"]);
     assert!(err.contains("no gradient"), "{err}");
     let err = fails("ok.nnf", "nnf 1 0 1\nL 1\n", &["--batch", "0"]);
@@ -498,4 +507,26 @@ fn optimize_rewrites_a_circuit_without_changing_its_answers() {
     assert!(err_on.contains("lineage rewritten") && !err_off.contains("lineage rewritten"), "{err_on}\n{err_off}");
     let (ok, _, err) = deeplog(&["query", &model, "--optimize", "sometimes"]);
     assert!(!ok && err.contains("unknown optimisation mode `sometimes`"), "{err}");
+}
+
+#[test]
+fn enumerated_flags_list_their_values_and_keep_their_aliases() {
+    let (ok, help, err) = deeplog(&["circuit", "eval", "--help"]);
+    assert!(ok, "{err}");
+    assert!(help.contains("[possible values: boolean, probability, probability-f32, log, log-f32"), "{help}");
+    assert!(help.contains("[possible values: cpu, gpu, auto]"), "{help}");
+    let (ok, help, err) = deeplog(&["query", "--help"]);
+    assert!(ok, "{err}");
+    assert!(help.contains("[possible values: auto, top-down, bottom-up]"), "{help}");
+    assert!(help.contains("[possible values: off, on, auto]"), "{help}");
+
+    // Spellings the library accepts beyond the listed names still work.
+    let (ok, out, err) = deeplog(&["circuit", "eval", &example("two_coins.nnf"), "--algebra", "log-probability"]);
+    assert!(ok && out.contains("log algebra"), "{out}{err}");
+    let model = Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/models/graph.pl").display().to_string();
+    let (ok, listed, err) = deeplog(&["query", &model, "--logic", "log-probability"]);
+    assert!(ok, "{err}");
+    let (ok, alias, err) = deeplog(&["query", &model, "--logic", "log_probability", "--device", "CPU"]);
+    assert!(ok, "{err}");
+    assert_eq!(listed, alias);
 }

@@ -23,7 +23,10 @@
 use std::collections::HashMap;
 use std::time::Instant;
 
-use deeplog::circuits::testing::Rng;
+use rand::rngs::StdRng;
+use rand::seq::SliceRandom;
+use rand::SeedableRng;
+
 use deeplog::neural::candle::{Architecture, CandleNetwork};
 use deeplog::neural::{Network, NeuralExample, NeuralModel};
 use deeplog::{Model, QueryOptions};
@@ -56,10 +59,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         images.push((label, pixels));
     }
     // A fixed-seed shuffle, then the last fifth is held out.
-    let mut shuffle = Rng(7);
-    for i in (1..images.len()).rev() {
-        images.swap(i, shuffle.below(i + 1));
-    }
+    images.shuffle(&mut StdRng::seed_from_u64(7));
     let split = images.len() * 4 / 5;
     let features: HashMap<String, Vec<f32>> =
         images.iter().enumerate().map(|(i, (_, p))| (format!("img{i}"), p.clone())).collect();
@@ -78,11 +78,9 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let mut networks: HashMap<String, Box<dyn Network>> = HashMap::from([("net".to_string(), Box::new(network) as _)]);
 
     // Tuples of N images: each training image appears in one per epoch.
-    let tuples = |range: std::ops::Range<usize>, rng: &mut Rng| -> Vec<NeuralExample> {
+    let tuples = |range: std::ops::Range<usize>, rng: &mut StdRng| -> Vec<NeuralExample> {
         let mut order: Vec<usize> = range.collect();
-        for i in (1..order.len()).rev() {
-            order.swap(i, rng.below(i + 1));
-        }
+        order.shuffle(rng);
         order
             .chunks_exact(n)
             .map(|c| NeuralExample {
@@ -91,7 +89,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             })
             .collect()
     };
-    let mut rng = Rng(42);
+    let mut rng = StdRng::seed_from_u64(42);
     let start = Instant::now();
     for epoch in 1..=epochs {
         let examples = tuples(0..split, &mut rng);

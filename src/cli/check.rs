@@ -3,12 +3,11 @@
 use std::path::Path;
 
 use deeplog_language::diagnostic::Severity;
-use deeplog_language::model::Logic;
+use deeplog_semirings::Logic;
 
 use super::CliError;
 
-pub fn check(file: &Path, json: bool, logic: Option<&str>) -> Result<(), CliError> {
-    let logic: Option<Logic> = logic.map(str::parse).transpose().map_err(CliError::Usage)?;
+pub fn check(file: &Path, json: bool, logic: Option<Logic>) -> Result<(), CliError> {
     let source =
         std::fs::read_to_string(file).map_err(|e| CliError::Usage(format!("cannot read {}: {e}", file.display())))?;
     let name = file.display().to_string();

@@ -151,7 +151,8 @@ fn saved_model(file: &Path) -> Result<Option<SavedModel>, CliError> {
     Ok(Some(SavedModel { probabilities: slots.iter().map(|s| s.probability).collect(), root_names }))
 }
 
-pub fn eval(args: &EvalArgs, kind: AlgebraKind) -> Result<(), CliError> {
+pub fn eval(args: &EvalArgs) -> Result<(), CliError> {
+    let kind = args.algebra;
     let circuit = read_path(&args.file)?;
     let slots = circuit.num_slots() as usize;
     let saved = saved_model(&args.file)?;
@@ -183,22 +184,19 @@ pub fn eval(args: &EvalArgs, kind: AlgebraKind) -> Result<(), CliError> {
             "the {kind} algebra has no gradient; drop --grad or pick another algebra"
         )));
     }
-    let device: crate::Device =
-        args.device.parse().map_err(|e: crate::device::UnknownDevice| CliError::Usage(e.to_string()))?;
     // Counting is exact integer arithmetic: the CPU's, whatever `auto` finds.
-    let gpu = match (device, kind) {
+    let gpu = match (args.device, kind) {
         (crate::Device::Gpu, AlgebraKind::Counting) => {
             return Err(
                 EvalError::NoGpuForm { algebra: "counting", why: "its values are exact integers beyond f32" }.into()
             )
         }
         (crate::Device::Auto, AlgebraKind::Counting) => None,
-        _ => device.open().map_err(|e| CliError::Eval(e.into()))?,
+        _ => args.device.open().map_err(|e| CliError::Eval(e.into()))?,
     };
-    let mode: optimize::Mode = args.optimize.parse().map_err(CliError::Usage)?;
     let (circuit, props) = prepare(circuit, kind, probabilities.negative.is_some(), args);
     let laws = with_algebra!(kind, A => A::LAWS);
-    let optimized = optimize::run(&circuit, Rewrites::for_laws(laws), mode, &optimize::Budget::default());
+    let optimized = optimize::run(&circuit, Rewrites::for_laws(laws), args.optimize, &optimize::Budget::default());
     let (circuit, props, optimized) = match optimized {
         Some(o) if o.report.improved => {
             let props = check(&o.circuit);

@@ -6,10 +6,14 @@ use std::path::PathBuf;
 use clap::{Args, Parser, Subcommand};
 
 use deeplog_circuits::formats::ReadError;
-use deeplog_circuits::EvalError;
-use deeplog_semirings::AlgebraKind;
+use deeplog_circuits::optimize::Mode;
+use deeplog_circuits::{EvalError, Method};
+use deeplog_semirings::{AlgebraKind, Logic};
+
+use crate::Device;
 
 mod check;
+mod choices;
 mod circuit;
 mod neural;
 mod query;
@@ -34,11 +38,9 @@ enum Command {
         /// Print the diagnostics as a JSON array of {file, line, column, severity, message}.
         #[arg(long)]
         json: bool,
-        /// The logic to read the model in, overriding its `:- logic(NAME).`:
-        /// boolean, probability, log-probability, godel, product,
-        /// lukasiewicz, maxproduct.
-        #[arg(long)]
-        logic: Option<String>,
+        /// The logic to read the model in, overriding its `:- logic(NAME).`.
+        #[arg(long, value_parser = choices::logic(choices::MODEL_LOGICS))]
+        logic: Option<Logic>,
     },
     /// Answer every query of a model: exact probabilities (ProbLog's output shape).
     Query {
@@ -49,8 +51,8 @@ enum Command {
         /// probability (default), log-probability, boolean (can the query hold?), maxproduct (the most
         /// probable world's probability), counting (worlds in which it holds), or a fuzzy logic: godel,
         /// product, lukasiewicz; overrides `:- logic(...)` and the queries' own.
-        #[arg(long)]
-        logic: Option<String>,
+        #[arg(long, value_parser = choices::logic(choices::QUERY_LOGICS))]
+        logic: Option<Logic>,
         /// Learned parameters to use instead of the model's (a file written by `deeplog train`); for a model
         /// with neural predicates, the trained networks.
         #[arg(long)]
@@ -67,8 +69,8 @@ enum Command {
         #[arg(long)]
         explain: bool,
         /// Evaluate on cpu (f64, default), gpu (wgpu, f32) or auto (a GPU when there is one); --timings names it.
-        #[arg(long, default_value = "cpu")]
-        device: String,
+        #[arg(long, default_value = "cpu", value_parser = choices::device())]
+        device: Device,
     },
     /// Learn a model's `t(p)::` parameters, or train its neural predicates'
     /// networks, from examples by gradient descent; save them for
@@ -151,11 +153,11 @@ enum SceneCommand {
         #[arg(long)]
         json: bool,
         /// probability (default) or a fuzzy logic: godel, product, lukasiewicz.
-        #[arg(long)]
-        logic: Option<String>,
+        #[arg(long, value_parser = choices::logic(choices::SCENE_LOGICS))]
+        logic: Option<Logic>,
         /// Evaluate on cpu (f64, default), gpu (wgpu, f32) or auto (a GPU when there is one).
-        #[arg(long, default_value = "cpu")]
-        device: String,
+        #[arg(long, default_value = "cpu", value_parser = choices::device())]
+        device: Device,
     },
     /// The facts of a graph with probability at least --threshold, as model text or JSON (e.g. for a prompt).
     Facts {
@@ -200,24 +202,22 @@ pub struct CompileArgs {
     #[arg(long, default_value_t = 50_000_000)]
     pub max_nodes: usize,
     /// Knowledge compiler: auto (top-down for cyclic positive programs, else bottom-up), top-down or bottom-up.
-    #[arg(long, default_value = "auto")]
-    pub compiler: String,
+    #[arg(long, default_value = "auto", value_parser = choices::compiler())]
+    pub compiler: Method,
     /// Rewrite by algebraic laws (egg equality saturation): the lineage before the bottom-up compiler builds
     /// its BDD (boolean lattice laws), and the compiled circuit before evaluating or saving it (the laws of its
     /// algebra). off, on, or auto: lineage where a cycle was unrolled, the circuit only where a quick scan says
     /// it pays (and kept only if it did).
-    #[arg(long, default_value = "auto")]
-    pub optimize: String,
+    #[arg(long, default_value = "auto", value_parser = choices::optimize_mode())]
+    pub optimize: Mode,
 }
 
 #[derive(Debug, Args)]
 struct EvalArgs {
     file: PathBuf,
-    /// boolean, probability, probability-f32, log-probability (or log),
-    /// log-probability-f32 (or log-f32), counting, maxproduct, godel,
-    /// product, lukasiewicz.
-    #[arg(long, default_value = "log-probability")]
-    algebra: String,
+    /// The algebra to evaluate in (log-probability by default).
+    #[arg(long, default_value = "log-probability", value_parser = choices::algebra())]
+    algebra: AlgebraKind,
     /// Batch size. Without --weights, variable v in row r gets probability
     /// 0.05 + 0.9·frac(v·0.6180339887498949 + r·0.1234).
     #[arg(long, default_value_t = 1)]
@@ -242,12 +242,12 @@ struct EvalArgs {
     all_variables: bool,
     /// Rewrite the circuit smaller first by the laws of the algebra (egg equality saturation): off, on, or auto
     /// (only where a quick scan says it pays). The timing then measures the rewritten circuit.
-    #[arg(long, default_value = "off")]
-    optimize: String,
+    #[arg(long, default_value = "off", value_parser = choices::optimize_mode())]
+    optimize: Mode,
     /// cpu, gpu (through wgpu, in f32; an error without an adapter) or auto
     /// (a GPU when there is one). The device is named in the output.
-    #[arg(long, default_value = "cpu")]
-    device: String,
+    #[arg(long, default_value = "cpu", value_parser = choices::device())]
+    device: Device,
 }
 
 /// Everything that can stop a command; printed as `error: ...`.
@@ -255,8 +255,6 @@ struct EvalArgs {
 pub enum CliError {
     #[error(transparent)]
     Read(#[from] ReadError),
-    #[error(transparent)]
-    Algebra(#[from] deeplog_semirings::UnknownAlgebra),
     #[error(transparent)]
     Eval(#[from] EvalError),
     #[error("{0}")]
@@ -274,16 +272,16 @@ pub enum CliError {
 /// Runs a parsed command line.
 pub fn run(cli: Cli) -> Result<(), CliError> {
     match cli.command {
-        Command::Check { file, json, logic } => check::check(&file, json, logic.as_deref()),
+        Command::Check { file, json, logic } => check::check(&file, json, logic),
         Command::Query { file, json, logic, params, inputs, timings, limits, explain, device } => {
             query::query(query::QueryArgs {
                 file: &file,
                 json,
-                logic: logic.as_deref(),
+                logic,
                 timings,
                 limits: &limits,
                 explain,
-                device: &device,
+                device,
                 params: params.as_deref(),
                 inputs: inputs.as_deref(),
             })
@@ -309,13 +307,10 @@ pub fn run(cli: Cli) -> Result<(), CliError> {
             (None, None) => Err(CliError::Usage("give a model file or --cnf FILE".into())),
         },
         Command::Circuit(CircuitCommand::Stats { file, json }) => circuit::stats(&file, json),
-        Command::Circuit(CircuitCommand::Eval(args)) => {
-            let algebra: AlgebraKind = args.algebra.parse()?;
-            circuit::eval(&args, algebra)
-        }
+        Command::Circuit(CircuitCommand::Eval(args)) => circuit::eval(&args),
         Command::Circuit(CircuitCommand::Convert { file, output }) => circuit::convert(&file, &output),
         Command::Scene(SceneCommand::Check { spec, graph, json, logic, device }) => {
-            scene::check(&spec, &graph, json, logic.as_deref(), &device)
+            scene::check(&spec, &graph, json, logic, device)
         }
         Command::Scene(SceneCommand::Facts { graph, threshold, json }) => scene::facts(&graph, threshold, json),
     }

@@ -50,15 +50,14 @@ pub use with_candle::{query, train};
 mod with_candle {
     use std::collections::HashMap;
     use std::path::Path;
-    use std::time::Instant;
 
     use candle_nn::VarMap;
     use deeplog_circuits::formats::write_atomically;
-    use deeplog_circuits::testing::Rng;
 
     use super::{CliError, NeuralArgs};
     use crate::neural::candle::{save_tensors, Architecture, CandleNetwork, SavedNetwork};
-    use crate::neural::{Network, NeuralExample, NeuralModel};
+    use crate::neural::train::{EpochReport, Progress, TrainOptions};
+    use crate::neural::{self, Network, NeuralExample, NeuralModel};
     use crate::{Model, QueryOptions};
 
     type Features = HashMap<String, Vec<f32>>;
@@ -158,24 +157,25 @@ mod with_candle {
             .collect()
     }
 
-    /// The networks, boxed for [`NeuralModel`], and their shapes and
-    /// parameters for saving.
+    /// A network's name, shape and parameters, for saving: its parameters
+    /// are shared with the network, so they are always its current ones.
+    type SavedWeights = (String, Architecture, usize, usize, VarMap);
+
+    /// The networks, boxed for [`NeuralModel`], and their weights for
+    /// saving.
     struct Networks {
         boxed: HashMap<String, Box<dyn Network>>,
-        saved: Vec<(String, Architecture, usize, usize, VarMap)>,
+        saved: Vec<SavedWeights>,
     }
 
-    impl Networks {
-        fn to_json(&self) -> Result<serde_json::Value, CliError> {
-            let mut out = serde_json::Map::new();
-            for (name, arch, inputs, outputs, vars) in &self.saved {
-                let tensors = save_tensors(vars).map_err(CliError::Usage)?;
-                let saved =
-                    SavedNetwork { architecture: arch.to_string(), inputs: *inputs, outputs: *outputs, tensors };
-                out.insert(name.clone(), serde_json::to_value(saved).map_err(|e| CliError::Usage(e.to_string()))?);
-            }
-            Ok(serde_json::Value::Object(out))
+    fn to_json(nets: &[SavedWeights]) -> Result<serde_json::Value, CliError> {
+        let mut out = serde_json::Map::new();
+        for (name, arch, inputs, outputs, vars) in nets {
+            let tensors = save_tensors(vars).map_err(CliError::Usage)?;
+            let saved = SavedNetwork { architecture: arch.to_string(), inputs: *inputs, outputs: *outputs, tensors };
+            out.insert(name.clone(), serde_json::to_value(saved).map_err(|e| CliError::Usage(e.to_string()))?);
         }
+        Ok(serde_json::Value::Object(out))
     }
 
     /// The model's networks over `features`: new ones from `specs` and
@@ -239,20 +239,6 @@ mod with_candle {
         Ok(out)
     }
 
-    /// Share of `examples` whose answer is the most probable of its shape.
-    fn accuracy(
-        model: &NeuralModel,
-        networks: &mut HashMap<String, Box<dyn Network>>,
-        examples: &[NeuralExample],
-    ) -> Result<f64, CliError> {
-        let mut right = 0;
-        for chunk in examples.chunks(256) {
-            let p = model.evaluate(networks, chunk)?;
-            right += chunk.iter().zip(&p).filter(|(e, p)| model.most_probable(e, p)).count();
-        }
-        Ok(right as f64 / examples.len() as f64)
-    }
-
     fn compile(model: &Model) -> Result<NeuralModel, CliError> {
         let compiled = NeuralModel::new(model, &QueryOptions::default())?;
         if compiled.formulas().inputs().iter().any(|i| i.learnable) {
@@ -278,85 +264,78 @@ mod with_candle {
         }
         let features = read_inputs(inputs)?;
         let compiled = compile(model)?;
-        let train = read_examples(args.data, &compiled, &features)?;
+        let examples = read_examples(args.data, &compiled, &features)?;
         let test = args.test.map(|t| read_examples(t, &compiled, &features)).transpose()?;
         let mut nets = networks(&compiled, &features, args.networks, args.seed, args.rate, None)?;
-        let mut rng = Rng(args.seed);
+        let options = TrainOptions { epochs: args.epochs, batch: args.batch, seed: args.seed };
         let bar = (!args.json).then(|| {
-            let bar = indicatif::ProgressBar::new(train.len() as u64);
+            let bar = indicatif::ProgressBar::new(examples.len() as u64);
             bar.set_style(
                 indicatif::ProgressStyle::with_template("{prefix} {bar:30} {pos}/{len} examples  {msg}")
                     .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
             );
             bar
         });
-        let mut order: Vec<usize> = (0..train.len()).collect();
-        for epoch in 1..=args.epochs {
-            for i in (1..order.len()).rev() {
-                order.swap(i, rng.below(i + 1));
-            }
-            if let Some(bar) = &bar {
-                bar.set_prefix(format!("epoch {epoch}/{}", args.epochs));
-                bar.set_position(0);
-            }
-            let start = Instant::now();
-            let (mut loss, mut right, mut seen) = (0.0, 0, 0);
-            for chunk in order.chunks(args.batch) {
-                let batch: Vec<NeuralExample> = chunk.iter().map(|&i| train[i].clone()).collect();
-                let result = compiled.train_step(&mut nets.boxed, &batch)?;
-                loss += result.loss * batch.len() as f64;
-                right += batch.iter().zip(&result.probabilities).filter(|(e, p)| compiled.most_probable(e, p)).count();
-                seen += batch.len();
+        let saved = &nets.saved;
+        let on_progress = |progress: Progress<'_>| match progress {
+            Progress::Batch(so_far) => {
                 if let Some(bar) = &bar {
-                    bar.set_position(seen as u64);
-                    let rate = seen as f64 / start.elapsed().as_secs_f64().max(1e-9);
+                    bar.set_prefix(format!("epoch {}/{}", so_far.epoch, args.epochs));
+                    bar.set_position(so_far.examples as u64);
                     bar.set_message(format!(
-                        "loss {:.4}  accuracy {:.3}  {rate:.0} examples/s",
-                        loss / seen as f64,
-                        right as f64 / seen as f64
+                        "loss {:.4}  accuracy {:.3}  {:.0} examples/s",
+                        so_far.loss,
+                        so_far.train_accuracy,
+                        so_far.examples_per_second()
                     ));
                 }
+                Ok(())
             }
-            let seconds = start.elapsed().as_secs_f64();
-            let loss = loss / train.len() as f64;
-            let train_accuracy = right as f64 / train.len() as f64;
-            let test_accuracy = test.as_ref().map(|t| accuracy(&compiled, &mut nets.boxed, t)).transpose()?;
-            if let Some(output) = args.output {
-                save(output, &nets)?;
-            }
-            if args.json {
-                let mut line = serde_json::json!({
-                    "epoch": epoch, "loss": loss, "train_accuracy": train_accuracy, "seconds": seconds,
-                    "examples_per_second": train.len() as f64 / seconds.max(1e-9),
-                });
-                if let Some(a) = test_accuracy {
-                    line["test_accuracy"] = serde_json::json!(a);
+            Progress::Epoch(report) => {
+                if let Some(output) = args.output {
+                    save(output, saved)?;
                 }
-                println!("{line}");
-            } else {
-                let test = test_accuracy.map(|a| format!("  test accuracy {a:.4}")).unwrap_or_default();
-                let line = format!(
-                    "epoch {epoch}/{}: loss {loss:.4}  train accuracy {train_accuracy:.4}{test}  {seconds:.3} s \
-                     ({:.0} examples/s)",
-                    args.epochs,
-                    train.len() as f64 / seconds.max(1e-9)
-                );
-                match &bar {
-                    Some(bar) => bar.suspend(|| println!("{line}")),
-                    None => println!("{line}"),
-                }
+                print_epoch(report, args.epochs, args.json, bar.as_ref());
+                Ok::<(), CliError>(())
             }
-        }
+        };
+        neural::train::train(&compiled, &mut nets.boxed, &examples, test.as_deref(), &options, on_progress)?;
         if let Some(bar) = bar {
             bar.finish_and_clear();
         }
         Ok(())
     }
 
+    /// One line per epoch: JSON, or text above the progress bar.
+    fn print_epoch(report: &EpochReport, epochs: usize, json: bool, bar: Option<&indicatif::ProgressBar>) {
+        let EpochReport { epoch, loss, train_accuracy, test_accuracy, seconds, .. } = *report;
+        if json {
+            let mut line = serde_json::json!({
+                "epoch": epoch, "loss": loss, "train_accuracy": train_accuracy, "seconds": seconds,
+                "examples_per_second": report.examples_per_second(),
+            });
+            if let Some(a) = test_accuracy {
+                line["test_accuracy"] = serde_json::json!(a);
+            }
+            println!("{line}");
+            return;
+        }
+        let test = test_accuracy.map(|a| format!("  test accuracy {a:.4}")).unwrap_or_default();
+        let line = format!(
+            "epoch {epoch}/{epochs}: loss {loss:.4}  train accuracy {train_accuracy:.4}{test}  {seconds:.3} s \
+             ({:.0} examples/s)",
+            report.examples_per_second()
+        );
+        match bar {
+            Some(bar) => bar.suspend(|| println!("{line}")),
+            None => println!("{line}"),
+        }
+    }
+
     /// Writes the networks (and the model's parameters, none yet) whole or
     /// not at all: an interrupted run leaves the last complete file.
-    fn save(output: &Path, nets: &Networks) -> Result<(), CliError> {
-        let text = serde_json::to_string(&serde_json::json!({ "parameters": {}, "networks": nets.to_json()? }))
+    fn save(output: &Path, nets: &[SavedWeights]) -> Result<(), CliError> {
+        let text = serde_json::to_string(&serde_json::json!({ "parameters": {}, "networks": to_json(nets)? }))
             .map_err(|e| CliError::Usage(e.to_string()))?;
         write_atomically(output, &text).map_err(|source| CliError::Write { path: output.to_path_buf(), source })
     }

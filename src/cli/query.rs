@@ -3,27 +3,25 @@
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use deeplog_language::model::Logic;
-
-use deeplog_circuits::compile::{compile_with, Budget, Method};
+use deeplog_circuits::compile::{compile_with, Budget};
 use deeplog_circuits::formats::{read_cnf, write_atomically, write_json_with_model};
 use deeplog_circuits::properties::{check, smooth};
 use deeplog_circuits::{CpuEvaluator, LayeredCircuit, Weights};
-use deeplog_semirings::{Counting, LogProbability};
+use deeplog_semirings::{Counting, LogProbability, Logic};
 
 use super::circuit::COUNT_OVERFLOW;
 use super::{CliError, CompileArgs};
 use crate::model::{optimize_compiled, Timings};
-use crate::{Model, QueryOptions};
+use crate::{Device, Model, QueryOptions};
 
 pub struct QueryArgs<'a> {
     pub file: &'a Path,
     pub json: bool,
-    pub logic: Option<&'a str>,
+    pub logic: Option<Logic>,
     pub timings: bool,
     pub limits: &'a CompileArgs,
     pub explain: bool,
-    pub device: &'a str,
+    pub device: Device,
     pub params: Option<&'a Path>,
     pub inputs: Option<&'a Path>,
 }
@@ -70,8 +68,6 @@ fn neural_query(model: &Model, args: &QueryArgs<'_>) -> Result<(), CliError> {
 }
 
 pub fn query(args: QueryArgs<'_>) -> Result<(), CliError> {
-    let logic: Option<Logic> = args.logic.map(str::parse).transpose().map_err(CliError::Usage)?;
-    let compiler = args.limits.compiler.parse().map_err(CliError::Usage)?;
     let model = Model::from_file(args.file)?;
     let warnings = model.warnings();
     if !warnings.is_empty() && !args.json {
@@ -81,14 +77,14 @@ pub fn query(args: QueryArgs<'_>) -> Result<(), CliError> {
         return neural_query(&model, &args);
     }
     let options = QueryOptions {
-        logic,
+        logic: args.logic,
         timeout: args.limits.timeout.map(Duration::from_secs_f64),
         max_nodes: args.limits.max_nodes,
-        compiler,
+        compiler: args.limits.compiler,
         explain: args.explain,
-        device: args.device.parse().map_err(|e: crate::device::UnknownDevice| CliError::Usage(e.to_string()))?,
+        device: args.device,
         parameters: args.params.map(super::train::read_parameters).transpose()?,
-        optimize: args.limits.optimize.parse().map_err(CliError::Usage)?,
+        optimize: args.limits.optimize,
     };
     let answers = model.query(&options)?;
     if args.json {
@@ -152,7 +148,6 @@ pub fn query(args: QueryArgs<'_>) -> Result<(), CliError> {
 
 /// `deeplog compile FILE -o OUT`.
 pub fn compile(file: &Path, output: &Path, limits: &CompileArgs, timings: bool) -> Result<(), CliError> {
-    let compiler = limits.compiler.parse().map_err(CliError::Usage)?;
     let model = Model::from_file(file)?;
     let warnings = model.warnings();
     if !warnings.is_empty() {
@@ -161,12 +156,11 @@ pub fn compile(file: &Path, output: &Path, limits: &CompileArgs, timings: bool) 
     let options = QueryOptions {
         timeout: limits.timeout.map(Duration::from_secs_f64),
         max_nodes: limits.max_nodes,
-        compiler,
+        compiler: limits.compiler,
         ..Default::default()
     };
     let mut compiled = model.compile(&options)?;
-    let mode = limits.optimize.parse().map_err(CliError::Usage)?;
-    if let Some(optimized) = optimize_compiled(&compiled.circuit, mode, &mut compiled.timings) {
+    if let Some(optimized) = optimize_compiled(&compiled.circuit, limits.optimize, &mut compiled.timings) {
         compiled.circuit = optimized;
     }
     let text = compiled.to_json(&file.display().to_string());
@@ -214,7 +208,6 @@ fn optimized_note(t: &Timings) -> String {
 /// `deeplog compile --cnf F.cnf -o OUT`: the formula's circuit, saved with
 /// its weights, and its weighted model count printed.
 pub fn compile_cnf(file: &Path, output: &Path, limits: &CompileArgs) -> Result<(), CliError> {
-    let method: Method = limits.compiler.parse().map_err(CliError::Usage)?;
     let text =
         std::fs::read_to_string(file).map_err(|e| CliError::Usage(format!("cannot read {}: {e}", file.display())))?;
     let cnf = read_cnf(&text).map_err(|e| CliError::Usage(format!("{}: {e}", file.display())))?;
@@ -225,7 +218,7 @@ pub fn compile_cnf(file: &Path, output: &Path, limits: &CompileArgs) -> Result<(
         timeout: limits.timeout.map(Duration::from_secs_f64),
         ..Budget::default()
     };
-    let compiled = compile_with(&program, &[formula], &[], &budget, method)
+    let compiled = compile_with(&program, &[formula], &[], &budget, limits.compiler)
         .map_err(|e| CliError::Usage(format!("{}: {}", file.display(), e.to_string().replace("query atom", "atom"))))?;
     let compile_s = start.elapsed().as_secs_f64();
     let layered = LayeredCircuit::new(&compiled.circuit);

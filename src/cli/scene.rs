@@ -3,8 +3,11 @@
 
 use std::path::Path;
 
+use deeplog_semirings::Logic;
+
 use super::CliError;
 use crate::scene::{Scene, SceneGraph};
+use crate::Device;
 
 /// Reads a graph file: JSON Lines (one graph a line) when it ends in
 /// `.jsonl`, else one JSON graph.
@@ -20,10 +23,7 @@ fn read_graphs(path: &Path) -> Result<Vec<SceneGraph>, CliError> {
     graphs.map_err(|e| CliError::Usage(e.to_string()))
 }
 
-pub fn check(spec: &Path, graph: &Path, json: bool, logic: Option<&str>, device: &str) -> Result<(), CliError> {
-    let logic = logic.map(str::parse).transpose().map_err(CliError::Usage)?;
-    let device: crate::Device =
-        device.parse().map_err(|e: crate::device::UnknownDevice| CliError::Usage(e.to_string()))?;
+pub fn check(spec: &Path, graph: &Path, json: bool, logic: Option<Logic>, device: Device) -> Result<(), CliError> {
     let scene = Scene::from_file(spec)?.on(device)?;
     let graphs = read_graphs(graph)?;
     let mut warned = Vec::new();

@@ -13,8 +13,10 @@ use candle_core::{DType, Device, Tensor};
 use candle_nn::{linear, AdamW, Linear, Module, Optimizer, ParamsAdamW, VarBuilder, VarMap};
 use serde::{Deserialize, Serialize};
 
+use rand::rngs::StdRng;
+use rand::{Rng, SeedableRng};
+
 use super::Network;
-use deeplog_circuits::testing::Rng;
 
 /// A multilayer perceptron: linear layers with ReLU between them, logits
 /// out. `"mlp:128,64"` has two hidden layers; `"mlp"` one of 128;
@@ -103,7 +105,7 @@ impl Architecture {
             .enumerate()
             .map(|(i, w)| linear(w[0], w[1], vb.pp(format!("layer{i}"))))
             .collect::<Result<Vec<_>, _>>()?;
-        let mut rng = Rng(seed);
+        let mut rng = StdRng::seed_from_u64(seed);
         let data = vars.data().lock().map_err(|_| candle_core::Error::Msg("poisoned parameters".into()))?;
         let mut names: Vec<&String> = data.keys().collect();
         names.sort();
@@ -113,7 +115,7 @@ impl Architecture {
             let layer: usize =
                 name.trim_start_matches("layer").split('.').next().and_then(|i| i.parse().ok()).unwrap_or(0);
             let bound = 1.0 / (widths[layer] as f64).sqrt();
-            let values: Vec<f32> = (0..var.elem_count()).map(|_| ((2.0 * rng.unit() - 1.0) * bound) as f32).collect();
+            let values: Vec<f32> = (0..var.elem_count()).map(|_| rng.random_range(-bound..bound) as f32).collect();
             var.set(&Tensor::from_vec(values, dims, &Device::Cpu)?)?;
         }
         drop(data);

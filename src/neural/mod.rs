@@ -15,9 +15,11 @@
 //! The networks are the caller's: anything that implements [`Network`] —
 //! with `--features candle`, `candle::CandleNetwork` wraps a model of
 //! the candle deep-learning library — or, in the tests, a table of logits.
+//! [`train`] runs the epochs.
 
 #[cfg(feature = "candle")]
 pub mod candle;
+pub mod train;
 
 use std::collections::HashMap;
 
