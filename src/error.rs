@@ -75,6 +75,13 @@ impl Error {
     }
 }
 
+impl From<FormulaError> for Error {
+    /// A formula error whose atoms (if any) are named by id.
+    fn from(source: FormulaError) -> Error {
+        Error::Formula { named: source.to_string(), source }
+    }
+}
+
 /// Diagnostics of one file, kept as data and rendered with the file's lines
 /// when displayed.
 #[derive(Debug)]

@@ -24,14 +24,12 @@ use std::collections::HashMap;
 
 use deeplog_circuits::formula::{Expr, ExprBuilder, ExprEvaluator, ExprId, Nested, Op, SlotSource, TNorm};
 use deeplog_circuits::fuzzy::{self, FuzzyLimits};
-use deeplog_circuits::logic::{self, LogicProgram};
 use deeplog_circuits::{compile_with, Budget, Evaluate, LayeredCircuit, Method, Weights};
 use deeplog_gpu::{Gpu, GpuEvaluator, GpuFormulaEvaluator};
-use deeplog_language::ground::{Aggregate, GroundFormula, GroundProgram};
-use deeplog_language::model::Logic;
-use deeplog_semirings::Probability;
+use deeplog_program::{Aggregate, Atom, AtomId, Choice, Formula, FormulaId, GroundProgram, Rule, Subject, View};
+use deeplog_semirings::{Logic, Probability};
 
-use crate::model::Error;
+use crate::error::Error;
 
 /// What the formula path needs to know of the request.
 pub(crate) struct Request<'a> {
@@ -79,6 +77,8 @@ pub struct Formulas {
     nested: Option<Nested>,
     inputs: Vec<Input>,
     queries: Vec<String>,
+    /// Each query's atom, for an atom query.
+    query_atoms: Vec<Option<QueryAtom>>,
     /// Each query's logic.
     query_logics: Vec<Logic>,
     constraints: Vec<ConstraintInfo>,
@@ -131,6 +131,11 @@ impl Formulas {
         &self.queries
     }
 
+    /// Per query, its atom as data (`None` for a formula query).
+    pub fn query_atoms(&self) -> &[Option<QueryAtom>] {
+        &self.query_atoms
+    }
+
     /// The logic each query is read in: the model's, or the query's own
     /// (`query(q, logic(L))`).
     pub fn query_logics(&self) -> &[Logic] {
@@ -160,12 +165,12 @@ impl Formulas {
                 Op::Nested(k) => Op::Input(n + k),
                 op => op,
             };
-            map.push(b.add(op, &children).map_err(err)?);
+            map.push(b.add(op, &children)?);
         }
         let expr = b.finish(self.expr.roots().iter().map(|&r| map[r as usize]).collect());
-        let formula = GpuFormulaEvaluator::new(gpu, &expr).map_err(err)?;
+        let formula = GpuFormulaEvaluator::new(gpu, &expr)?;
         let nested = match &self.nested {
-            Some(nested) => Some(GpuEvaluator::differentiable(gpu, &nested.circuit).map_err(err)?),
+            Some(nested) => Some(GpuEvaluator::differentiable(gpu, &nested.circuit)?),
             None => None,
         };
         self.gpu = Some(OnGpu { name: gpu.name(), formula, nested });
@@ -183,17 +188,17 @@ impl Formulas {
         let mut inputs: Vec<f32> = values.iter().map(|&v| v as f32).collect();
         let (Some(nested), Some(eval)) = (&self.nested, &gpu.nested) else { return Ok((inputs, None)) };
         let w = Weights::complementary(batch, nested.weights(values, batch).iter().map(|&x| x as f32).collect());
-        inputs.extend(eval.forward(&w).map_err(err)?);
+        inputs.extend(eval.forward(&w)?);
         Ok((inputs, Some(w)))
     }
 
     fn evaluator(&self) -> Result<ExprEvaluator<'_>, Error> {
-        ExprEvaluator::new(&self.expr, self.nested.as_ref()).map_err(|e| Error::Evaluate(e.to_string()))
+        Ok(ExprEvaluator::new(&self.expr, self.nested.as_ref())?)
     }
 
     fn check_inputs(&self, values: &[f64], batch: usize) -> Result<(), Error> {
         if batch == 0 || values.len() != self.inputs.len() * batch {
-            return Err(Error::Evaluate(format!(
+            return Err(Error::Input(format!(
                 "{} input values given for {} inputs × a batch of {batch}",
                 values.len(),
                 self.inputs.len()
@@ -234,10 +239,10 @@ impl Formulas {
     pub fn evaluate_batch(&self, values: &[f64], batch: usize) -> Result<Vec<Evaluation>, Error> {
         self.check_inputs(values, batch)?;
         let roots = match &self.gpu {
-            None => self.evaluator()?.forward(values, batch).map_err(err)?,
+            None => self.evaluator()?.forward(values, batch)?,
             Some(gpu) => {
                 let (inputs, _) = self.gpu_inputs(gpu, values, batch)?;
-                gpu.formula.forward(&inputs, batch).map_err(err)?.into_iter().map(f64::from).collect()
+                gpu.formula.forward(&inputs, batch)?.into_iter().map(f64::from).collect()
             }
         };
         Ok(self.split(&roots, batch))
@@ -271,7 +276,7 @@ impl Formulas {
     ) -> Result<(Evaluation, Vec<f64>), Error> {
         let q = self.queries.len();
         if seeds.len() != q {
-            return Err(Error::Evaluate(format!("{} seeds for {q} queries", seeds.len())));
+            return Err(Error::Input(format!("{} seeds for {q} queries", seeds.len())));
         }
         let seed = |r: usize, _, is_loss: bool| match (is_loss, seeds.get(r)) {
             (true, _) => loss_seed,
@@ -293,7 +298,7 @@ impl Formulas {
     ) -> Result<(Vec<Evaluation>, Vec<f64>), Error> {
         let q = self.queries.len();
         if seeds.len() != q * batch {
-            return Err(Error::Evaluate(format!("{} seeds for {q} queries × a batch of {batch}", seeds.len())));
+            return Err(Error::Input(format!("{} seeds for {q} queries × a batch of {batch}", seeds.len())));
         }
         self.gradient_of(values, batch, |r, b, _| if r < q { seeds[r * batch + b] } else { 0.0 })
     }
@@ -301,7 +306,7 @@ impl Formulas {
     /// Evaluation and the gradient of query `q`'s value.
     pub fn query_gradient(&self, values: &[f64], q: usize) -> Result<(Evaluation, Vec<f64>), Error> {
         if q >= self.queries.len() {
-            return Err(Error::Evaluate(format!("there is no query {q}; the model has {}", self.queries.len())));
+            return Err(Error::Input(format!("there is no query {q}; the model has {}", self.queries.len())));
         }
         let (mut evaluations, grads) = self.gradient_of(values, 1, |r, _, _| if r == q { 1.0 } else { 0.0 })?;
         Ok((evaluations.remove(0), grads))
@@ -320,12 +325,12 @@ impl Formulas {
             .map(|(r, b)| seed(r, b, self.has_loss && r == n - 1))
             .collect();
         let Some(gpu) = &self.gpu else {
-            let (roots, grads) = self.evaluator()?.forward_backward(values, batch, &seeds).map_err(err)?;
+            let (roots, grads) = self.evaluator()?.forward_backward(values, batch, &seeds)?;
             return Ok((self.split(&roots, batch), grads));
         };
         let (inputs, weights) = self.gpu_inputs(gpu, values, batch)?;
         let seeds: Vec<f32> = seeds.iter().map(|&s| s as f32).collect();
-        let (roots, grads) = gpu.formula.forward_backward(&inputs, batch, &seeds).map_err(err)?;
+        let (roots, grads) = gpu.formula.forward_backward(&inputs, batch, &seeds)?;
         let roots: Vec<f64> = roots.into_iter().map(f64::from).collect();
         let mut input_grads: Vec<f64> = grads[..values.len()].iter().map(|&g| f64::from(g)).collect();
         if let (Some(nested), Some(eval), Some(w)) = (&self.nested, &gpu.nested, weights) {
@@ -339,7 +344,7 @@ impl Formulas {
             for b in 0..batch {
                 let column = Weights::complementary(1, (0..slots).map(|s| w.positive[s * batch + b]).collect());
                 let seeds: Vec<f32> = (0..roots_n).map(|r| root_grads[r * batch + b]).collect();
-                let (_, g) = eval.forward_backward(&column, Some(&seeds)).map_err(err)?;
+                let (_, g) = eval.forward_backward(&column, Some(&seeds))?;
                 for (s, &g) in g.positive.iter().enumerate() {
                     slot_grads[s * batch + b] = f64::from(g);
                 }
@@ -354,7 +359,7 @@ impl Formulas {
 /// queries, constraints, or queries in a logic of their own.
 pub(crate) fn needed(logic: Logic, forced: bool, grounded: &GroundProgram) -> bool {
     logic.tnorm().is_some()
-        || grounded.queries.iter().any(|q| q.formula.is_some() || (!forced && q.logic.is_some_and(|l| l != logic)))
+        || grounded.queries.iter().any(|q| q.formula().is_some() || (!forced && q.logic.is_some_and(|l| l != logic)))
         || !grounded.constraints.is_empty()
 }
 
@@ -382,17 +387,17 @@ enum Ctx {
 /// A boolean part of a formula, to be compiled.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 enum Region {
-    Node(u32),
-    Atom(u32),
+    Node(FormulaId),
+    Atom(AtomId),
 }
 
+/// The formula circuit under construction, over the ground program `g`.
 struct Builder<'g> {
     g: &'g GroundProgram,
-    program: &'g LogicProgram,
     choice_rows: Vec<Vec<u32>>,
     b: ExprBuilder,
     fuzzy_atoms: HashMap<TNorm, Vec<Option<ExprId>>>,
-    memo: HashMap<(u32, Ctx), ExprId>,
+    memo: HashMap<(FormulaId, Ctx), ExprId>,
     /// Regions in order of first use; `Op::Nested(k)` reads region `k`
     /// (through [`Builder::placeholder`] until the circuit is compiled).
     regions: Vec<Region>,
@@ -401,30 +406,26 @@ struct Builder<'g> {
     budget: usize,
 }
 
-fn err(e: impl std::fmt::Display) -> Error {
-    Error::Evaluate(e.to_string())
-}
-
 impl<'g> Builder<'g> {
     fn add(&mut self, op: Op, children: &[ExprId]) -> Result<ExprId, Error> {
         if self.b.len() >= self.budget {
-            return Err(Error::Compile(format!(
+            return Err(Error::Unsupported(format!(
                 "the formula circuit exceeded the node budget of {}; raise it with --max-nodes",
                 self.budget
             )));
         }
-        self.b.add(op, children).map_err(err)
+        Ok(self.b.add(op, children)?)
     }
 
-    fn fuzzy_atom(&mut self, t: TNorm, atom: u32) -> Result<ExprId, Error> {
+    fn fuzzy_atom(&mut self, t: TNorm, atom: AtomId) -> Result<ExprId, Error> {
         if !self.fuzzy_atoms.contains_key(&t) {
             let limits = FuzzyLimits { max_nodes: self.budget };
-            let values =
-                fuzzy::program_values(&mut self.b, self.program, t, &self.choice_rows, &self.g.evidence, limits)
-                    .map_err(|e| Error::Evaluate(crate::model::name_atoms(&e.to_string(), &self.g.atoms)))?;
+            let g = self.g;
+            let values = fuzzy::program_values(&mut self.b, g, t, &self.choice_rows, &g.evidence, limits)
+                .map_err(|e| Error::formula(e, |a| format!("`{}`", g.atom_text(a))))?;
             self.fuzzy_atoms.insert(t, values);
         }
-        match self.fuzzy_atoms[&t][atom as usize] {
+        match self.fuzzy_atoms[&t][atom.index()] {
             Some(id) => Ok(id),
             None => self.add(Op::Const(0.0), &[]),
         }
@@ -439,7 +440,7 @@ impl<'g> Builder<'g> {
         self.add(Op::Nested(k), &[])
     }
 
-    fn build(&mut self, node: u32, ctx: Ctx) -> Result<ExprId, Error> {
+    fn build(&mut self, node: FormulaId, ctx: Ctx) -> Result<ExprId, Error> {
         if let Some(&id) = self.memo.get(&(node, ctx)) {
             return Ok(id);
         }
@@ -448,34 +449,34 @@ impl<'g> Builder<'g> {
         Ok(id)
     }
 
-    fn children(&mut self, items: &[u32], ctx: Ctx) -> Result<Vec<ExprId>, Error> {
+    fn children(&mut self, items: &[FormulaId], ctx: Ctx) -> Result<Vec<ExprId>, Error> {
         items.iter().map(|&c| self.build(c, ctx)).collect()
     }
 
-    fn build_new(&mut self, node: u32, ctx: Ctx) -> Result<ExprId, Error> {
+    fn build_new(&mut self, node: FormulaId, ctx: Ctx) -> Result<ExprId, Error> {
         let g = self.g;
-        let f = &g.formulas[node as usize];
-        if ctx == Ctx::Probability && self.boolean[node as usize] {
+        let f = &g.formulas[node.index()];
+        if ctx == Ctx::Probability && self.boolean[node.index()] {
             return match f {
-                GroundFormula::Const(b) => self.add(Op::Const(f64::from(u8::from(*b))), &[]),
-                GroundFormula::Atom(a) => self.region(Region::Atom(*a)),
+                Formula::Const(b) => self.add(Op::Const(f64::from(u8::from(*b))), &[]),
+                Formula::Atom(a) => self.region(Region::Atom(*a)),
                 _ => self.region(Region::Node(node)),
             };
         }
         match f {
-            GroundFormula::Atom(a) => match ctx {
+            Formula::Atom(a) => match ctx {
                 Ctx::Fuzzy(t) => self.fuzzy_atom(t, *a),
                 Ctx::Probability => unreachable!("an atom is boolean"),
             },
-            GroundFormula::Const(b) => self.add(Op::Const(f64::from(u8::from(*b))), &[]),
-            GroundFormula::Number(x) => self.add(Op::Const(*x), &[]),
-            GroundFormula::Aggregate(op, items) => {
+            Formula::Const(b) => self.add(Op::Const(f64::from(u8::from(*b))), &[]),
+            Formula::Number(x) => self.add(Op::Const(*x), &[]),
+            Formula::Aggregate(op, items) => {
                 let children = self.children(items, ctx)?;
                 if children.is_empty() {
                     let empty = match op {
                         Aggregate::Sum => 0.0,
                         Aggregate::Product => 1.0,
-                        _ => return Err(Error::Evaluate(format!("{op:?} over an empty domain has no value"))),
+                        _ => return Err(Error::Unsupported(format!("{op:?} over an empty domain has no value"))),
                     };
                     return self.add(Op::Const(empty), &[]);
                 }
@@ -489,7 +490,7 @@ impl<'g> Builder<'g> {
                 };
                 self.add(op, &children)
             }
-            GroundFormula::Transform(logic, inner) => match (*logic, logic.tnorm()) {
+            Formula::Transform(logic, inner) => match (*logic, logic.tnorm()) {
                 (_, Some(t)) => self.build(*inner, Ctx::Fuzzy(t)),
                 (Logic::Probability, None) => self.build(*inner, Ctx::Probability),
                 (Logic::LogProbability, None) => {
@@ -510,30 +511,30 @@ impl<'g> Builder<'g> {
                     ));
                 };
                 match connective {
-                    GroundFormula::Not(a) => {
+                    Formula::Not(a) => {
                         let a = self.build(*a, ctx)?;
                         self.add(Op::Not, &[a])
                     }
-                    GroundFormula::And(items) if items.is_empty() => self.add(Op::Const(1.0), &[]),
-                    GroundFormula::Or(items) if items.is_empty() => self.add(Op::Const(0.0), &[]),
-                    GroundFormula::And(items) => {
+                    Formula::And(items) if items.is_empty() => self.add(Op::Const(1.0), &[]),
+                    Formula::Or(items) if items.is_empty() => self.add(Op::Const(0.0), &[]),
+                    Formula::And(items) => {
                         let c = self.children(items, ctx)?;
                         self.add(Op::And(t), &c)
                     }
-                    GroundFormula::Or(items) => {
+                    Formula::Or(items) => {
                         let c = self.children(items, ctx)?;
                         self.add(Op::Or(t), &c)
                     }
-                    GroundFormula::Implies(a, b) | GroundFormula::RImplies(a, b) | GroundFormula::SImplies(a, b) => {
+                    Formula::Implies(a, b) | Formula::RImplies(a, b) | Formula::SImplies(a, b) => {
                         let kind = match connective {
-                            GroundFormula::Implies(..) => t.implication(),
-                            GroundFormula::RImplies(..) => t.residuum(),
+                            Formula::Implies(..) => t.implication(),
+                            Formula::RImplies(..) => t.residuum(),
                             _ => t.s_implication(),
                         };
                         let (a, b) = (self.build(*a, ctx)?, self.build(*b, ctx)?);
                         self.add(Op::Implies(kind), &[a, b])
                     }
-                    GroundFormula::Iff(a, b) => {
+                    Formula::Iff(a, b) => {
                         let (a, b) = (self.build(*a, ctx)?, self.build(*b, ctx)?);
                         let there = self.add(Op::Implies(t.implication()), &[a, b])?;
                         let back = self.add(Op::Implies(t.implication()), &[b, a])?;
@@ -547,19 +548,18 @@ impl<'g> Builder<'g> {
 }
 
 /// Which nodes are boolean: atoms and constants under connectives only.
-fn boolean_nodes(formulas: &[GroundFormula]) -> Vec<bool> {
+fn boolean_nodes(formulas: &[Formula]) -> Vec<bool> {
     let mut boolean = vec![false; formulas.len()];
     for (i, f) in formulas.iter().enumerate() {
-        let all = |items: &[u32], boolean: &[bool]| items.iter().all(|&c| boolean[c as usize]);
+        let all = |items: &[FormulaId], boolean: &[bool]| items.iter().all(|&c| boolean[c.index()]);
         boolean[i] = match f {
-            GroundFormula::Atom(_) | GroundFormula::Const(_) => true,
-            GroundFormula::Not(a) => boolean[*a as usize],
-            GroundFormula::And(items) | GroundFormula::Or(items) => all(items, &boolean),
-            GroundFormula::Implies(a, b)
-            | GroundFormula::RImplies(a, b)
-            | GroundFormula::SImplies(a, b)
-            | GroundFormula::Iff(a, b) => boolean[*a as usize] && boolean[*b as usize],
-            GroundFormula::Number(_) | GroundFormula::Aggregate(..) | GroundFormula::Transform(..) => false,
+            Formula::Atom(_) | Formula::Const(_) => true,
+            Formula::Not(a) => boolean[a.index()],
+            Formula::And(items) | Formula::Or(items) => all(items, &boolean),
+            Formula::Implies(a, b) | Formula::RImplies(a, b) | Formula::SImplies(a, b) | Formula::Iff(a, b) => {
+                boolean[a.index()] && boolean[b.index()]
+            }
+            Formula::Number(_) | Formula::Aggregate(..) | Formula::Transform(..) => false,
         };
     }
     boolean
@@ -571,22 +571,29 @@ fn boolean_nodes(formulas: &[GroundFormula]) -> Vec<bool> {
 enum Lit {
     True,
     False,
-    Atom(u32),
+    Atom(AtomId),
 }
 
+/// Adds the auxiliary atoms and rules of boolean regions to (a
+/// propositional copy of) the ground program.
 struct Aux<'p> {
-    program: &'p mut LogicProgram,
-    memo: HashMap<u32, Lit>,
+    program: &'p mut GroundProgram,
+    memo: HashMap<FormulaId, Lit>,
 }
 
 impl Aux<'_> {
-    fn fresh(&mut self, bodies: Vec<Vec<(u32, bool)>>) -> Lit {
-        let head = self.program.num_atoms;
-        self.program.num_atoms += 1;
+    /// A new atom defined by one rule per body.
+    fn fresh_atom(&mut self, bodies: Vec<Vec<(AtomId, bool)>>) -> AtomId {
+        let head = AtomId::from_index(self.program.atoms.len());
+        self.program.atoms.push(Atom::Numbered(head.raw()));
         for body in bodies {
-            self.program.rules.push(logic::Rule { head, body });
+            self.program.rules.push(Rule { head, body });
         }
-        Lit::Atom(head)
+        head
+    }
+
+    fn fresh(&mut self, bodies: Vec<Vec<(AtomId, bool)>>) -> Lit {
+        Lit::Atom(self.fresh_atom(bodies))
     }
 
     /// `lits` conjoined (`and`) or disjoined, each with its sign.
@@ -616,29 +623,29 @@ impl Aux<'_> {
         }
     }
 
-    fn lit(&mut self, formulas: &[GroundFormula], node: u32) -> Lit {
+    fn lit(&mut self, formulas: &[Formula], node: FormulaId) -> Lit {
         if let Some(&l) = self.memo.get(&node) {
             return l;
         }
-        let sub = |s: &mut Self, n: u32| s.lit(formulas, n);
-        let l = match &formulas[node as usize] {
-            GroundFormula::Atom(a) => Lit::Atom(*a),
-            GroundFormula::Const(true) => Lit::True,
-            GroundFormula::Const(false) => Lit::False,
-            GroundFormula::Not(a) => {
+        let sub = |s: &mut Self, n: FormulaId| s.lit(formulas, n);
+        let l = match &formulas[node.index()] {
+            Formula::Atom(a) => Lit::Atom(*a),
+            Formula::Const(true) => Lit::True,
+            Formula::Const(false) => Lit::False,
+            Formula::Not(a) => {
                 let a = sub(self, *a);
                 self.combine(vec![(a, false)], true)
             }
-            GroundFormula::And(items) | GroundFormula::Or(items) => {
-                let and = matches!(formulas[node as usize], GroundFormula::And(_));
+            Formula::And(items) | Formula::Or(items) => {
+                let and = matches!(formulas[node.index()], Formula::And(_));
                 let lits = items.iter().map(|&c| (sub(self, c), true)).collect();
                 self.combine(lits, and)
             }
-            GroundFormula::Implies(a, b) | GroundFormula::RImplies(a, b) | GroundFormula::SImplies(a, b) => {
+            Formula::Implies(a, b) | Formula::RImplies(a, b) | Formula::SImplies(a, b) => {
                 let (a, b) = (sub(self, *a), sub(self, *b));
                 self.combine(vec![(a, false), (b, true)], false)
             }
-            GroundFormula::Iff(a, b) => {
+            Formula::Iff(a, b) => {
                 let (a, b) = (sub(self, *a), sub(self, *b));
                 let both = self.combine(vec![(a, true), (b, true)], true);
                 let neither = self.combine(vec![(a, false), (b, false)], true);
@@ -651,38 +658,18 @@ impl Aux<'_> {
     }
 }
 
-/// Builds the formula circuit of a grounded model in `req.logic`.
-pub(crate) fn build(grounded: &GroundProgram, program: &LogicProgram, req: &Request) -> Result<Formulas, Error> {
+/// Builds the formula circuit of a grounded model in `req.logic`: its
+/// inputs, then the queries', constraints' and loss's roots, then the
+/// boolean regions compiled into one nested circuit.
+pub(crate) fn build(grounded: &GroundProgram, req: &Request) -> Result<Formulas, Error> {
     let logic = req.logic;
     let ctx = context(logic)?;
-    let choice_rows = fuzzy::choice_inputs(program);
-    let num_inputs = choice_rows.iter().map(Vec::len).sum::<usize>() as u32;
-    let mut inputs = Vec::with_capacity(num_inputs as usize);
-    for (choice, c) in grounded.choices.iter().enumerate() {
-        let learnable = grounded.learnable.get(choice).copied().unwrap_or(false);
-        let neural = grounded.neural.get(choice).and_then(Option::as_ref);
-        let input = |atom: u32, value: f64| Input {
-            name: grounded.atoms[atom as usize].clone(),
-            value,
-            choice,
-            learnable,
-            network: neural.map(|n| n.network.clone()),
-            network_inputs: neural.map(|n| n.inputs.clone()).unwrap_or_default(),
-        };
-        match c {
-            deeplog_language::ground::GroundChoice::Fact { atom, probability } => {
-                inputs.push(input(*atom, *probability))
-            }
-            deeplog_language::ground::GroundChoice::Disjunction { atoms } => {
-                inputs.extend(atoms.iter().map(|&(a, p)| input(a, p)));
-            }
-        }
-    }
+    let choice_rows = fuzzy::choice_inputs(grounded);
+    let inputs = inputs(grounded);
     let mut builder = Builder {
         g: grounded,
-        program,
         choice_rows,
-        b: ExprBuilder::new(num_inputs),
+        b: ExprBuilder::new(inputs.len() as u32),
         fuzzy_atoms: HashMap::new(),
         memo: HashMap::new(),
         regions: Vec::new(),
@@ -690,28 +677,90 @@ pub(crate) fn build(grounded: &GroundProgram, program: &LogicProgram, req: &Requ
         boolean: boolean_nodes(&grounded.formulas),
         budget: req.budget.max_nodes,
     };
-    let mut roots = Vec::new();
-    let mut query_logics = Vec::with_capacity(grounded.queries.len());
-    for q in &grounded.queries {
-        let logic = if req.forced { logic } else { q.logic.unwrap_or(logic) };
-        query_logics.push(logic);
-        let ctx = context(logic)?;
-        let value = match (q.formula, q.atom, ctx) {
-            (Some(f), _, _) => builder.build(f, ctx)?,
-            (None, Some(a), Ctx::Probability) => builder.region(Region::Atom(a))?,
-            (None, Some(a), Ctx::Fuzzy(t)) => builder.fuzzy_atom(t, a)?,
-            (None, None, _) => builder.add(Op::Const(0.0), &[])?,
+    let (mut roots, query_logics) = query_roots(&mut builder, req)?;
+    let (constraint_roots, constraints, loss) = constraint_roots(&mut builder, ctx)?;
+    roots.extend(constraint_roots);
+    let has_loss = loss.is_some();
+    roots.extend(loss);
+    let Builder { b, regions, .. } = builder;
+    let (nested, compiler) = match nested_circuit(grounded, &regions, req)? {
+        Some((nested, with_evidence, method)) => (Some((nested, with_evidence)), Some(method)),
+        None => (None, None),
+    };
+    // With evidence, region k is `q ∧ E` at root 2k and `E` at 2k + 1:
+    // rewrite the placeholders `Nested(k)` into the conditional.
+    let (expr, nested) = match nested {
+        None => (b.finish(roots), None),
+        Some((nested, false)) => (b.finish(roots), Some(nested)),
+        Some((nested, true)) => (condition(b, roots)?, Some(nested)),
+    };
+    Ok(Formulas {
+        logic,
+        expr,
+        nested,
+        inputs,
+        queries: grounded.queries.iter().map(|q| grounded.query_text(q)).collect(),
+        query_atoms: grounded.queries.iter().map(|q| QueryAtom::of(grounded, q)).collect(),
+        query_logics,
+        constraints,
+        has_loss,
+        compiler,
+        gpu: None,
+    })
+}
+
+/// The circuit's inputs: one per probabilistic fact and one per
+/// alternative of an annotated disjunction, in choice order.
+fn inputs(grounded: &GroundProgram) -> Vec<Input> {
+    let mut inputs = Vec::new();
+    for (choice, c) in grounded.choices.iter().enumerate() {
+        let learnable = grounded.learnable.get(choice).copied().unwrap_or(false);
+        let neural = grounded.neural.get(choice).and_then(Option::as_ref);
+        inputs.extend(c.alternatives().map(|(atom, value)| Input {
+            name: grounded.atom_text(atom),
+            value,
+            choice,
+            learnable,
+            network: neural.map(|n| n.network.clone()),
+            network_inputs: neural.map(|n| grounded.neural_inputs_text(n)).unwrap_or_default(),
+        }));
+    }
+    inputs
+}
+
+/// Each query's root, in its own logic (the model's unless it names one
+/// and `--logic` does not override it), and that logic.
+fn query_roots(builder: &mut Builder, req: &Request) -> Result<(Vec<ExprId>, Vec<Logic>), Error> {
+    let g = builder.g;
+    let mut roots = Vec::with_capacity(g.queries.len());
+    let mut logics = Vec::with_capacity(g.queries.len());
+    for q in &g.queries {
+        let logic = if req.forced { req.logic } else { q.logic.unwrap_or(req.logic) };
+        logics.push(logic);
+        let value = match (&q.subject, context(logic)?) {
+            (Subject::Formula { root, .. }, ctx) => builder.build(*root, ctx)?,
+            (Subject::Atom { atom: Some(a), .. }, Ctx::Probability) => builder.region(Region::Atom(*a))?,
+            (Subject::Atom { atom: Some(a), .. }, Ctx::Fuzzy(t)) => builder.fuzzy_atom(t, *a)?,
+            (Subject::Atom { atom: None, .. }, _) => builder.add(Op::Const(0.0), &[])?,
         };
         roots.push(if logic == Logic::LogProbability { builder.add(Op::Ln, &[value])? } else { value });
     }
-    let mut constraints = Vec::new();
-    let mut loss_terms = Vec::new();
-    for c in &grounded.constraints {
+    Ok((roots, logics))
+}
+
+/// Each constraint's root and description, and the loss's root where there
+/// are constraints: `Σ w · (1 − truth)` in a fuzzy logic, `Σ w · −ln P` in
+/// the probability logic.
+type ConstraintRoots = (Vec<ExprId>, Vec<ConstraintInfo>, Option<ExprId>);
+
+fn constraint_roots(builder: &mut Builder, ctx: Ctx) -> Result<ConstraintRoots, Error> {
+    let g = builder.g;
+    let (mut roots, mut constraints, mut loss_terms) = (Vec::new(), Vec::new(), Vec::new());
+    for c in &g.constraints {
         let value = builder.build(c.formula, ctx)?;
         roots.push(value);
         let weight = c.weight.unwrap_or(1.0);
         constraints.push(ConstraintInfo { text: c.text.clone(), weight });
-        // Fuzzy: w · (1 − truth); probability: w · −ln P.
         let term = match ctx {
             Ctx::Fuzzy(_) => {
                 let miss = builder.add(Op::Not, &[value])?;
@@ -726,76 +775,87 @@ pub(crate) fn build(grounded: &GroundProgram, program: &LogicProgram, req: &Requ
         };
         loss_terms.push(term);
     }
-    let has_loss = !loss_terms.is_empty();
-    if has_loss {
-        let loss = builder.add(Op::Sum, &loss_terms)?;
-        roots.push(loss);
-    }
+    let loss = if loss_terms.is_empty() { None } else { Some(builder.add(Op::Sum, &loss_terms)?) };
+    Ok((roots, constraints, loss))
+}
 
-    // Compile the boolean regions into one nested circuit.
-    let Builder { b, regions, .. } = builder;
-    let (nested, compiler) = if regions.is_empty() {
-        (None, None)
-    } else {
-        let mut extended = program.clone();
-        let mut aux = Aux { program: &mut extended, memo: HashMap::new() };
-        let lits: Vec<Lit> = regions
-            .iter()
-            .map(|r| match r {
-                Region::Atom(a) => Lit::Atom(*a),
-                Region::Node(n) => aux.lit(&grounded.formulas, *n),
-            })
-            .collect();
-        // Constant regions still need a root: an atom that is always true
-        // or never.
-        let mut targets = Vec::with_capacity(lits.len());
-        for l in &lits {
-            targets.push(match *l {
-                Lit::Atom(a) => a,
-                Lit::True => match aux.fresh(vec![Vec::new()]) {
-                    Lit::Atom(a) => a,
-                    _ => unreachable!("fresh gives an atom"),
-                },
-                Lit::False => match aux.fresh(Vec::new()) {
-                    Lit::Atom(a) => a,
-                    _ => unreachable!("fresh gives an atom"),
-                },
-            });
+/// The boolean regions compiled into one circuit (a root per region, two
+/// with evidence), whether it has the evidence's roots, and which compiler
+/// ran; `None` without regions.
+fn nested_circuit(
+    grounded: &GroundProgram,
+    regions: &[Region],
+    req: &Request,
+) -> Result<Option<(Nested, bool, &'static str)>, Error> {
+    if regions.is_empty() {
+        return Ok(None);
+    }
+    // The compilers need rules and choices only: a propositional copy
+    // grows the auxiliary atoms, not the ground program's terms.
+    let mut extended =
+        GroundProgram::propositional(grounded.atoms.len() as u32, grounded.rules.clone(), grounded.choices.clone());
+    let mut aux = Aux { program: &mut extended, memo: HashMap::new() };
+    let lits: Vec<Lit> = regions
+        .iter()
+        .map(|r| match r {
+            Region::Atom(a) => Lit::Atom(*a),
+            Region::Node(n) => aux.lit(&grounded.formulas, *n),
+        })
+        .collect();
+    // Constant regions still need a root: an atom that is always true or
+    // never.
+    let targets: Vec<AtomId> = lits
+        .iter()
+        .map(|l| match *l {
+            Lit::Atom(a) => a,
+            Lit::True => aux.fresh_atom(vec![Vec::new()]),
+            Lit::False => aux.fresh_atom(Vec::new()),
+        })
+        .collect();
+    let compiled = compile_with(&extended, &targets, &grounded.evidence, req.budget, req.method).map_err(|e| {
+        Error::Compile { file: String::new(), named: e.describe(|a| name_atom(grounded, a)), source: e }
+    })?;
+    let rows = fuzzy::choice_inputs(grounded);
+    let slots = compiled
+        .slots
+        .iter()
+        .map(|s| match &grounded.choices[s.choice] {
+            Choice::Fact { .. } => SlotSource::Input(rows[s.choice][0]),
+            Choice::Disjunction { .. } => SlotSource::Chain(rows[s.choice][..=s.alternative].to_vec()),
+        })
+        .collect();
+    let layered = LayeredCircuit::new(&compiled.circuit);
+    let method = compiled.stats.method.name();
+    Ok(Some((Nested { circuit: layered, slots }, compiled.with_evidence, method)))
+}
+
+/// An atom in a message: its text in backquotes (an auxiliary atom of a
+/// formula has none: `a formula`).
+pub(crate) fn name_atom(grounded: &GroundProgram, a: AtomId) -> String {
+    match grounded.atoms.get(a.index()) {
+        Some(_) => format!("`{}`", grounded.atom_text(a)),
+        None => "a formula".to_string(),
+    }
+}
+
+/// A query's atom as data: its predicate and its arguments, printed (they
+/// are matched against names a user wrote: scene items, example atoms).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct QueryAtom {
+    pub predicate: String,
+    pub args: Vec<String>,
+}
+
+impl QueryAtom {
+    /// The atom of an atom query (`None` for a formula query).
+    fn of(grounded: &GroundProgram, query: &deeplog_program::Query) -> Option<QueryAtom> {
+        let Subject::Atom { term, .. } = query.subject else { return None };
+        let args = grounded.terms.args(term).iter().map(|&t| grounded.terms.show(t)).collect();
+        match grounded.terms.view(term) {
+            View::Atom(name) | View::Compound(name, _) => Some(QueryAtom { predicate: name.to_string(), args }),
+            _ => None,
         }
-        let compiled = compile_with(&extended, &targets, &grounded.evidence, req.budget, req.method)
-            .map_err(|e| Error::Compile(crate::model::name_atoms(&e.to_string(), &grounded.atoms)))?;
-        let rows = fuzzy::choice_inputs(program);
-        let slots = compiled
-            .slots
-            .iter()
-            .map(|s| match &program.choices[s.choice] {
-                logic::Choice::Fact { .. } => SlotSource::Input(rows[s.choice][0]),
-                logic::Choice::Disjunction { .. } => SlotSource::Chain(rows[s.choice][..=s.alternative].to_vec()),
-            })
-            .collect();
-        let layered = LayeredCircuit::new(&compiled.circuit);
-        let method = compiled.stats.method.name();
-        (Some((Nested { circuit: layered, slots }, compiled.with_evidence)), Some(method))
-    };
-    // With evidence, region k is `q ∧ E` at root 2k and `E` at 2k + 1:
-    // rewrite the placeholders `Nested(k)` into the conditional.
-    let (expr, nested) = match nested {
-        None => (b.finish(roots), None),
-        Some((nested, false)) => (b.finish(roots), Some(nested)),
-        Some((nested, true)) => (condition(b, roots)?, Some(nested)),
-    };
-    Ok(Formulas {
-        logic,
-        expr,
-        nested,
-        inputs,
-        queries: grounded.queries.iter().map(|q| q.text.clone()).collect(),
-        query_logics,
-        constraints,
-        has_loss,
-        compiler,
-        gpu: None,
-    })
+    }
 }
 
 /// Rebuilds a circuit whose `Nested(k)` leaves mean "region k" into one
@@ -809,11 +869,11 @@ fn condition(b: ExprBuilder, roots: Vec<ExprId>) -> Result<Expr, Error> {
         let children: Vec<ExprId> = old.children_of(i).iter().map(|&c| map[c as usize]).collect();
         let id = match old.op(i) {
             Op::Nested(k) => {
-                let joint = nb.add(Op::Nested(2 * k), &[]).map_err(err)?;
-                let evidence = nb.add(Op::Nested(2 * k + 1), &[]).map_err(err)?;
-                nb.add(Op::Div, &[joint, evidence]).map_err(err)?
+                let joint = nb.add(Op::Nested(2 * k), &[])?;
+                let evidence = nb.add(Op::Nested(2 * k + 1), &[])?;
+                nb.add(Op::Div, &[joint, evidence])?
             }
-            op => nb.add(op, &children).map_err(err)?,
+            op => nb.add(op, &children)?,
         };
         map.push(id);
     }

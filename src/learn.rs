@@ -34,8 +34,8 @@ use std::collections::HashMap;
 
 use deeplog_language::model::Logic;
 
+use crate::error::Error;
 use crate::formulas::Formulas;
-use crate::model::Error;
 use crate::{Model, QueryOptions};
 
 /// One training example.
@@ -200,7 +200,7 @@ pub fn train_with(
     mut on_epoch: impl FnMut(usize, f64),
 ) -> Result<Trained, Error> {
     if examples.is_empty() {
-        return Err(Error::Unsupported("no training examples".to_string()));
+        return Err(Error::Input("no training examples".to_string()));
     }
     // One query per distinct example formula, weighted by how often it
     // occurs.
@@ -209,11 +209,11 @@ pub fn train_with(
     for (i, e) in examples.iter().enumerate() {
         let target = e.target();
         if !(0.0..=1.0).contains(&target) {
-            return Err(Error::Unsupported(format!("example {}: probability {target} is not in [0, 1]", i + 1)));
+            return Err(Error::Input(format!("example {}: probability {target} is not in [0, 1]", i + 1)));
         }
         let formula = e.formula();
         if deeplog_language::parse(&format!("query({formula}).")).is_err() {
-            return Err(Error::Unsupported(format!("example {}: `{formula}` is not a formula", i + 1)));
+            return Err(Error::Input(format!("example {}: `{formula}` is not a formula", i + 1)));
         }
         let k = *index.entry((formula.clone(), target.to_bits())).or_insert_with(|| {
             distinct.push((formula, target, 0.0));
@@ -227,7 +227,7 @@ pub fn train_with(
     let first = formulas.queries().len() - distinct.len();
     let mut params = Parameterization::new(&formulas);
     if params.groups.is_empty() {
-        return Err(Error::Unsupported("the model has no learnable parameters (`t(p)::` facts)".to_string()));
+        return Err(Error::Input("the model has no learnable parameters (`t(p)::` facts)".to_string()));
     }
     let base = formulas.initial_values();
     let total = examples.len() as f64;

@@ -30,20 +30,26 @@
 pub use deeplog_circuits as circuits;
 pub use deeplog_gpu as gpu;
 pub use deeplog_language as language;
+pub use deeplog_program as program;
 pub use deeplog_semirings as semirings;
 
+pub mod answers;
 pub mod cli;
+pub mod compiled;
 pub mod device;
+pub mod error;
 pub mod formulas;
 pub mod learn;
 pub mod model;
 pub mod neural;
+mod read_out;
 pub mod scene;
 
+pub use answers::{Answer, Answers, ConstraintAnswer, Explanation, Timings};
+pub use compiled::{CompiledModel, CompiledQuery, SlotInfo};
 pub use deeplog_circuits::compile::Method;
-pub use deeplog_language::model::Logic;
+pub use deeplog_semirings::Logic;
 pub use device::Device;
+pub use error::Error;
 pub use formulas::{Evaluation, Formulas, Input};
-pub use model::{
-    Answer, Answers, CompiledModel, CompiledQuery, ConstraintAnswer, Explanation, Model, QueryOptions, SlotInfo,
-};
+pub use model::{Model, QueryOptions};

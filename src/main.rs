@@ -56,12 +56,10 @@ fn main() -> ExitCode {
     let ok = match deeplog::cli::run(cli) {
         Ok(()) => true,
         Err(e) => {
-            let text = e.to_string();
-            // Rendered diagnostics already say `error:` on each of their lines.
-            if text.starts_with("error: ") || text.starts_with("warning: ") {
-                eprintln!("{text}");
+            if e.is_rendered() {
+                eprintln!("{e}");
             } else {
-                eprintln!("error: {text}");
+                eprintln!("error: {e}");
             }
             false
         }

@@ -549,7 +549,10 @@ fn an_exceeded_budget_names_the_query() {
         "{err}"
     );
     let message = err.to_string();
-    assert!(message.contains(&format!("query atom {}", query.raw())) && message.contains("residual programs"), "{message}");
+    assert!(
+        message.contains(&format!("query atom {}", query.raw())) && message.contains("residual programs"),
+        "{message}"
+    );
 }
 
 /// Monte Carlo estimate of reachability from 0 to `target`, for an

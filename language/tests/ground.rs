@@ -4,9 +4,10 @@
 use std::path::Path;
 use std::time::Instant;
 
-use deeplog_language::ground::{ground, GroundChoice, GroundError, GroundProgram, Limits};
+use deeplog_language::ground::{ground, GroundError, GroundProgram, Limits};
 use deeplog_language::model::lower;
 use deeplog_language::{check_source, parse};
+use deeplog_program::{AtomId, Choice as GroundChoice, FormulaId};
 
 fn grounded_with(source: &str, limits: &Limits) -> Result<GroundProgram, GroundError> {
     let checked = check_source(source);
@@ -33,24 +34,33 @@ fn error_of(source: &str) -> GroundError {
     }
 }
 
-fn queries(p: &GroundProgram) -> Vec<(&str, bool)> {
-    p.queries.iter().map(|q| (q.text.as_str(), q.atom.is_some())).collect()
+fn queries(p: &GroundProgram) -> Vec<(String, bool)> {
+    p.queries.iter().map(|q| (p.query_text(q), q.atom_id().is_some())).collect()
+}
+
+fn owned(expected: &[(&str, bool)]) -> Vec<(String, bool)> {
+    expected.iter().map(|&(q, possible)| (q.to_string(), possible)).collect()
+}
+
+/// Every atom of `p`, printed.
+fn atom_texts(p: &GroundProgram) -> Vec<String> {
+    (0..p.atoms.len()).map(|a| p.atom_text(AtomId::from_index(a))).collect()
 }
 
 #[test]
 fn probabilistic_facts_and_a_rule() {
     let p = grounded("0.3::a.\n0.4::b.\n0.5::unused.\nc :- a, b.\nquery(c).\n");
     assert_eq!(p.to_string(), "0.3::a.\n0.4::b.\nc :- a, b.\nquery(c).\n");
-    assert_eq!(p.atoms, ["a", "b", "c"]);
+    assert_eq!(atom_texts(&p), ["a", "b", "c"]);
 }
 
 #[test]
 fn annotated_disjunction_fact_uses_its_heads() {
     let p = grounded("0.3::a(s); 0.7::a(t).\nquery(a(s)).\n");
-    assert_eq!(p.choices, [GroundChoice::Disjunction { atoms: vec![(0, 0.3), (1, 0.7)] }]);
-    assert_eq!(p.atoms, ["a(s)", "a(t)"]);
+    assert_eq!(p.choices, [GroundChoice::Disjunction { atoms: vec![(AtomId::new(0), 0.3), (AtomId::new(1), 0.7)] }]);
+    assert_eq!(atom_texts(&p), ["a(s)", "a(t)"]);
     assert!(p.rules.is_empty());
-    assert_eq!(queries(&p), [("a(s)", true)]);
+    assert_eq!(queries(&p), owned(&[("a(s)", true)]));
 }
 
 #[test]
@@ -79,7 +89,7 @@ fn two_probabilistic_facts_on_one_atom_are_independent() {
     let p = grounded("0.3::a.\n0.4::a.\nquery(a).\n");
     assert_eq!(p.choices.len(), 2);
     assert_eq!(p.rules.len(), 2);
-    assert!(p.rules.iter().all(|r| r.body.len() == 1 && p.atoms[r.head as usize] == "a"));
+    assert!(p.rules.iter().all(|r| r.body.len() == 1 && p.atom_text(r.head) == "a"));
 }
 
 #[test]
@@ -125,7 +135,7 @@ fn negation_of_certain_atoms() {
     assert_eq!(p.to_string(), "a.\nquery(a).\n");
     // `\+ b` with `b` certain fails: `a` is certainly false.
     let p = grounded("b.\na :- \\+ b.\nquery(a).\n");
-    assert_eq!(queries(&p), [("a", false)]);
+    assert_eq!(queries(&p), owned(&[("a", false)]));
     assert!(p.rules.is_empty() && p.atoms.is_empty());
 }
 
@@ -134,10 +144,10 @@ fn negation_of_a_conjunction_with_local_variables() {
     let p = grounded(
         "0.5::e(1,2).\nnode(1).\nnode(2).\nnode(3).\nsource(X) :- node(X), \\+ (e(Y, X), node(Y)).\nquery(source(X)).\n",
     );
-    let texts: Vec<&str> = p.queries.iter().map(|q| q.text.as_str()).collect();
+    let texts: Vec<String> = p.queries.iter().map(|q| p.query_text(q)).collect();
     assert_eq!(texts, ["source(1)", "source(2)", "source(3)"]);
     // source(2) depends on the negation of an auxiliary atom for `e(Y, 2)`.
-    let s2 = p.atoms.iter().position(|a| a == "source(2)").unwrap() as u32;
+    let s2 = AtomId::from_index(atom_texts(&p).iter().position(|a| a == "source(2)").unwrap());
     let rule = p.rules.iter().find(|r| r.head == s2).unwrap();
     assert_eq!(rule.body.len(), 1);
     assert!(!rule.body[0].1);
@@ -150,13 +160,13 @@ fn stratified_negation_waits_for_the_lower_stratum() {
     let p = grounded(
         "0.4::e(a,b).\n0.4::e(b,c).\nr(X,Y) :- e(X,Y).\nr(X,Y) :- e(X,Z), r(Z,Y).\nn(X,Y) :- node(X), node(Y), \\+ r(X,Y).\nnode(a).\nnode(c).\nquery(n(a,c)).\nquery(n(c,a)).\n",
     );
-    assert_eq!(queries(&p), [("n(a,c)", true), ("n(c,a)", true)]);
+    assert_eq!(queries(&p), owned(&[("n(a,c)", true), ("n(c,a)", true)]));
     // n(c,a) is certain: r(c,a) is never derivable.
-    let nca = p.queries[1].atom.unwrap();
+    let nca = p.queries[1].atom_id().unwrap();
     assert!(p.rules.iter().any(|r| r.head == nca && r.body.is_empty()));
-    let nac = p.queries[0].atom.unwrap();
+    let nac = p.queries[0].atom_id().unwrap();
     let rule = p.rules.iter().find(|r| r.head == nac).unwrap();
-    assert_eq!(p.atoms[rule.body[0].0 as usize], "r(a,c)");
+    assert_eq!(p.atom_text(rule.body[0].0), "r(a,c)");
     assert!(!rule.body[0].1);
 }
 
@@ -167,8 +177,8 @@ fn negation_through_recursion_is_grounded_per_atom() {
         "0.5::move(a,b).\n0.6::move(b,c).\n0.7::move(a,c).\nwin(X) :- move(X,Y), \\+ win(Y).\n\
          query(win(a)).\nquery(win(b)).\nquery(win(c)).\n",
     );
-    assert_eq!(queries(&p), [("win(a)", true), ("win(b)", true), ("win(c)", false)]);
-    let name = |a: u32| p.atoms[a as usize].as_str();
+    assert_eq!(queries(&p), owned(&[("win(a)", true), ("win(b)", true), ("win(c)", false)]));
+    let name = |a: AtomId| p.atom_text(a);
     let mut rules: Vec<String> = p
         .rules
         .iter()
@@ -187,36 +197,36 @@ fn negation_through_recursion_is_grounded_per_atom() {
 #[test]
 fn arithmetic_and_list_builtins() {
     let p = grounded("n(X) :- between(1, 5, X), X mod 2 =:= 1.\nquery(n(X)).\n");
-    assert_eq!(queries(&p), [("n(1)", true), ("n(3)", true), ("n(5)", true)]);
+    assert_eq!(queries(&p), owned(&[("n(1)", true), ("n(3)", true), ("n(5)", true)]));
 
     let p = grounded("sq(X, Y) :- between(1, 3, X), Y is X * X.\nquery(sq(3, Y)).\nquery(sq(2, 5)).\n");
-    assert_eq!(queries(&p), [("sq(3,9)", true), ("sq(2,5)", false)]);
+    assert_eq!(queries(&p), owned(&[("sq(3,9)", true), ("sq(2,5)", false)]));
 
     let p = grounded("m(X) :- member(X, [a, f(b), [1, 2]]).\nquery(m(X)).\n");
-    assert_eq!(queries(&p), [("m(a)", true), ("m(f(b))", true), ("m([1,2])", true)]);
+    assert_eq!(queries(&p), owned(&[("m(a)", true), ("m(f(b))", true), ("m([1,2])", true)]));
 
     let p = grounded("s(A, B) :- append(A, B, [1, 2]).\nquery(s(A, B)).\n");
-    assert_eq!(queries(&p), [("s([],[1,2])", true), ("s([1],[2])", true), ("s([1,2],[])", true)]);
+    assert_eq!(queries(&p), owned(&[("s([],[1,2])", true), ("s([1],[2])", true), ("s([1,2],[])", true)]));
 
     let p = grounded("c(L) :- append([x], [y, z], L).\nl(N) :- c(L), length(L, N).\nquery(l(N)).\n");
-    assert_eq!(queries(&p), [("l(3)", true)]);
+    assert_eq!(queries(&p), owned(&[("l(3)", true)]));
 
     let p = grounded("f(X, Y) :- Y = 1, X = g(Y, 2).\nk(X) :- f(g(X, 2), X).\nquery(k(X)).\n");
-    assert_eq!(queries(&p), [("k(1)", true)]);
+    assert_eq!(queries(&p), owned(&[("k(1)", true)]));
 
     let p = grounded(
         "v(X) :- member(X, [1, 2.5, -3, 7]), X >= 0, X =\\= 7, X \\== 2.5, succ(X, S), plus(S, 1, T), T < 10.\nquery(v(X)).\n",
     );
-    assert_eq!(queries(&p), [("v(1)", true)]);
+    assert_eq!(queries(&p), owned(&[("v(1)", true)]));
 
     let p = grounded("d(X) :- X is 7 / 2.\ne(X) :- X is 6 / 2.\nf(X) :- X is -7 // 2 + -7 mod 2 + 2 ** 3 + max(1, 2.0) + abs(-1).\nquery(d(X)).\nquery(e(X)).\nquery(f(X)).\n");
-    assert_eq!(queries(&p), [("d(3.5)", true), ("e(3)", true), ("f(9.0)", true)]);
+    assert_eq!(queries(&p), owned(&[("d(3.5)", true), ("e(3)", true), ("f(9.0)", true)]));
 
     let p = grounded("p(1).\np(2).\np(3).\ncount(N) :- findall(X, p(X), L), length(L, N).\nquery(count(N)).\n");
-    assert_eq!(queries(&p), [("count(3)", true)]);
+    assert_eq!(queries(&p), owned(&[("count(3)", true)]));
 
     let p = grounded("x(a).\ny(X) :- x(X), X \\= b, \\+ X = c, true.\nz :- fail.\nquery(y(X)).\nquery(z).\n");
-    assert_eq!(queries(&p), [("y(a)", true), ("z", false)]);
+    assert_eq!(queries(&p), owned(&[("y(a)", true), ("z", false)]));
 }
 
 #[test]
@@ -244,7 +254,7 @@ fn cyclic_graph_keeps_its_cycle() {
 fn query_on_an_underivable_atom_is_certainly_false() {
     let p = grounded_unchecked("0.5::a.\nquery(b).\nquery(c(1)).\n").unwrap();
     assert_eq!(p.queries.len(), 2);
-    assert_eq!(queries(&p), [("b", false), ("c(1)", false)]);
+    assert_eq!(queries(&p), owned(&[("b", false), ("c(1)", false)]));
     assert!(p.atoms.is_empty() && p.choices.is_empty());
     // A non-ground query with no answers has no entries.
     let p = grounded("0.5::a(1).\nb(X) :- a(X), X > 1.\nquery(b(X)).\n");
@@ -299,17 +309,17 @@ fn neural_predicates_ground_to_one_disjunction_per_input() {
         "nn(net, [X], Y, [0, 1, 2])::digit(X, Y).\n0.5::a.\nadd(X, Y, Z) :- digit(X, A), digit(Y, B), Z is A + B.\n\
                   query(add(i1, i2, 3)).\nquery(a).\n";
     let p = grounded(source);
-    assert_eq!(queries(&p), [("add(i1,i2,3)", true), ("a", true)]);
+    assert_eq!(queries(&p), owned(&[("add(i1,i2,3)", true), ("a", true)]));
     let neural: Vec<_> = p.choices.iter().zip(&p.neural).filter_map(|(c, n)| Some((c, n.as_ref()?))).collect();
     assert_eq!(neural.len(), 2, "{p}");
     for (choice, n) in &neural {
         let GroundChoice::Disjunction { atoms } = choice else { panic!("{choice:?}") };
         assert_eq!(atoms.len(), 3);
         assert_eq!(n.network, "net");
-        let name = &p.atoms[atoms[0].0 as usize];
-        assert_eq!(name, &format!("digit({},0)", n.inputs[0]));
+        let input = p.neural_inputs_text(n).remove(0);
+        assert_eq!(p.atom_text(atoms[0].0), format!("digit({input},0)"));
     }
-    let inputs: Vec<&str> = neural.iter().map(|(_, n)| n.inputs[0].as_str()).collect();
+    let inputs: Vec<String> = neural.iter().map(|(_, n)| p.neural_inputs_text(n).remove(0)).collect();
     assert_eq!(inputs, ["i1", "i2"]);
     // Unused, a neural predicate costs nothing.
     let p = grounded("nn(net, [X], Y, [0, 1])::digit(X, Y).\n0.5::a.\nquery(a).\n");
@@ -329,15 +339,15 @@ fn an_unknown_domain_is_an_error_at_its_name() {
 #[test]
 fn atoms_print_as_problog_prints_them() {
     let p = grounded("p(-1, 2.5, 'New York', [a, b], f(x, y), [c|d], \"s\").\nquery(p(A, B, C, D, E, F, G)).\n");
-    assert_eq!(p.queries[0].text, "p(-1,2.5,'New York',[a,b],f(x,y),[c|d],\"s\")");
+    assert_eq!(p.query_text(&p.queries[0]), "p(-1,2.5,'New York',[a,b],f(x,y),[c|d],\"s\")");
     let p = grounded("q(1 + 2).\nquery(q(X)).\n");
-    assert_eq!(p.queries[0].text, "q(1+2)");
+    assert_eq!(p.query_text(&p.queries[0]), "q(1+2)");
 }
 
 #[test]
 fn a_query_with_a_logic_keeps_its_target() {
     let p = grounded("0.3::a.\nquery(a, logic(godel)).\n");
-    assert_eq!(queries(&p), [("a", true)]);
+    assert_eq!(queries(&p), owned(&[("a", true)]));
 }
 
 #[test]
@@ -401,9 +411,9 @@ fn every_benchmark_program_grounds() {
             .lines()
             .filter_map(|l| l.strip_prefix("query(").and_then(|q| q.strip_suffix(")).")).map(|q| format!("{q})")))
             .collect();
-        let texts: Vec<String> = p.queries.iter().map(|q| q.text.clone()).collect();
+        let texts: Vec<String> = p.queries.iter().map(|q| p.query_text(q)).collect();
         assert_eq!(texts, expected, "{name}");
-        assert!(p.queries.iter().all(|q| q.atom.is_some()), "{name}: a query is certainly false");
+        assert!(p.queries.iter().all(|q| q.atom_id().is_some()), "{name}: a query is certainly false");
         if let Some(answers) = reference.as_ref().and_then(|r| r.get(&name)) {
             let mut keys: Vec<&String> = answers["queries"].as_object().unwrap().keys().collect();
             keys.sort();
@@ -424,7 +434,7 @@ fn every_benchmark_program_grounds() {
                 assert_eq!(p.choices.len(), 28);
                 assert!(p.choices.iter().all(|c| matches!(c, GroundChoice::Fact { .. })));
             }
-            "smokers_5.pl" => assert!(!p.atoms.iter().any(|a| a.starts_with("asthma"))),
+            "smokers_5.pl" => assert!(!atom_texts(&p).iter().any(|a| a.starts_with("asthma"))),
             _ => {}
         }
     }
@@ -436,8 +446,8 @@ fn every_benchmark_program_grounds() {
 
 /// P(atom) by enumerating every world of the choices and taking the least
 /// model of the (positive) rules in each.
-fn brute_force(p: &GroundProgram, atom: u32) -> f64 {
-    let options: Vec<Vec<(Option<u32>, f64)>> = p
+fn brute_force(p: &GroundProgram, atom: AtomId) -> f64 {
+    let options: Vec<Vec<(Option<AtomId>, f64)>> = p
         .choices
         .iter()
         .map(|c| match c {
@@ -455,7 +465,7 @@ fn brute_force(p: &GroundProgram, atom: u32) -> f64 {
         let mut weight = 1.0;
         for (o, &k) in options.iter().zip(&pick) {
             if let Some(a) = o[k].0 {
-                truth[a as usize] = true;
+                truth[a.index()] = true;
             }
             weight *= o[k].1;
         }
@@ -463,13 +473,13 @@ fn brute_force(p: &GroundProgram, atom: u32) -> f64 {
         while changed {
             changed = false;
             for r in &p.rules {
-                if !truth[r.head as usize] && r.body.iter().all(|&(a, positive)| truth[a as usize] == positive) {
-                    truth[r.head as usize] = true;
+                if !truth[r.head.index()] && r.body.iter().all(|&(a, positive)| truth[a.index()] == positive) {
+                    truth[r.head.index()] = true;
                     changed = true;
                 }
             }
         }
-        if truth[atom as usize] {
+        if truth[atom.index()] {
             total += weight;
         }
         let Some(i) = (0..pick.len()).find(|&i| pick[i] + 1 < options[i].len()) else { break };
@@ -505,9 +515,10 @@ fn small_benchmark_ground_programs_give_the_reference_answers() {
             continue;
         }
         for q in &p.queries {
-            let expected: f64 = answers["queries"][&q.text]["decimal"].as_str().unwrap().parse().unwrap();
-            let got = brute_force(&p, q.atom.unwrap());
-            assert!((got - expected).abs() < 1e-9, "{name} {}: {got} vs {expected}", q.text);
+            let text = p.query_text(q);
+            let expected: f64 = answers["queries"][&text]["decimal"].as_str().unwrap().parse().unwrap();
+            let got = brute_force(&p, q.atom_id().unwrap());
+            assert!((got - expected).abs() < 1e-9, "{name} {text}: {got} vs {expected}");
         }
         checked += 1;
     }
@@ -518,11 +529,11 @@ fn small_benchmark_ground_programs_give_the_reference_answers() {
 // --- formulas
 
 /// A formula node printed back, atoms by name.
-fn show(p: &GroundProgram, node: u32) -> String {
-    use deeplog_language::ground::GroundFormula as F;
-    let list = |items: &[u32], sep: &str| items.iter().map(|&c| show(p, c)).collect::<Vec<_>>().join(sep);
-    match &p.formulas[node as usize] {
-        F::Atom(a) => p.atoms[*a as usize].clone(),
+fn show(p: &GroundProgram, node: FormulaId) -> String {
+    use deeplog_program::Formula as F;
+    let list = |items: &[FormulaId], sep: &str| items.iter().map(|&c| show(p, c)).collect::<Vec<_>>().join(sep);
+    match &p.formulas[node.index()] {
+        F::Atom(a) => p.atom_text(*a),
         F::Const(b) => b.to_string(),
         F::Number(x) => x.to_string(),
         F::Not(a) => format!("not {}", show(p, *a)),
@@ -546,21 +557,21 @@ fn quantifiers_expand_over_facts_and_declared_domains() {
          query(exists(C in colour, paint(C))).\n",
     );
     let [q1, q2] = &p.queries[..] else { panic!("{:?}", p.queries) };
-    assert_eq!(q1.atom, None);
-    assert_eq!(show(&p, q1.formula.unwrap()), "[(smokes(ann) -> cancer(ann)) and (smokes(bob) -> cancer(bob))]");
+    assert_eq!(q1.atom_id(), None);
+    assert_eq!(show(&p, q1.formula().unwrap()), "[(smokes(ann) -> cancer(ann)) and (smokes(bob) -> cancer(bob))]");
     // `paint(green)` is never derived: false.
-    assert_eq!(show(&p, q2.formula.unwrap()), "[paint(red) or false]");
-    assert_eq!(q2.text, "exists(C in colour, paint(C))");
+    assert_eq!(show(&p, q2.formula().unwrap()), "[paint(red) or false]");
+    assert_eq!(p.query_text(q2), "exists(C in colour, paint(C))");
     // The formulas' atoms are relevant: their choices and rules are kept.
-    assert!(p.atoms.iter().any(|a| a == "cancer(bob)"));
+    assert!(atom_texts(&p).iter().any(|a| a == "cancer(bob)"));
     assert_eq!(p.choices.len(), 5, "{p}");
 }
 
 #[test]
 fn formula_queries_keep_file_order_among_atom_queries() {
     let p = grounded("0.5::a. 0.5::b.\nquery(a).\nquery(a and b).\nquery(b).\n");
-    let kinds: Vec<_> = p.queries.iter().map(|q| (q.text.as_str(), q.formula.is_some())).collect();
-    assert_eq!(kinds, [("a", false), ("a and b", true), ("b", false)]);
+    let kinds: Vec<_> = p.queries.iter().map(|q| (p.query_text(q), q.formula().is_some())).collect();
+    assert_eq!(kinds, owned(&[("a", false), ("a and b", true), ("b", false)]));
 }
 
 #[test]
@@ -573,7 +584,7 @@ fn aggregations_annotations_and_boolean_variables() {
          constraint(pmean_error(X in person, s(X)_product, 2)).\n\
          0.5::constraint(forall(X in person, forall(Y in person, X \\= Y implies s(X)))).\n",
     );
-    let q = |i: usize| show(&p, p.queries[i].formula.unwrap());
+    let q = |i: usize| show(&p, p.queries[i].formula().unwrap());
     assert_eq!(
         q(0),
         "Sum(Sum(([true or true])_probability, ([true or false])_probability), \
@@ -610,7 +621,7 @@ fn formula_errors_say_where_and_why() {
 fn domains_may_be_derived_by_rules() {
     let p = grounded("n(X) :- between(1, 3, X).\n0.5::on(X) :- n(X).\nquery(sum(X in n, on(X)_probability)).\n");
     assert_eq!(
-        show(&p, p.queries[0].formula.unwrap()),
+        show(&p, p.queries[0].formula().unwrap()),
         "Sum((on(1))_probability, (on(2))_probability, (on(3))_probability)"
     );
 }

@@ -73,8 +73,8 @@ pub fn algebra() -> Named<AlgebraKind> {
         "boolean",
         "probability",
         "probability-f32",
-        "log",
-        "log-f32",
+        "log-probability",
+        "log-probability-f32",
         "counting",
         "maxproduct",
         "godel",
@@ -142,7 +142,8 @@ mod tests {
 
     #[test]
     fn aliases_the_library_accepts_are_accepted() {
-        assert_eq!(parse(&algebra(), "log-probability"), Ok(AlgebraKind::Log));
+        assert_eq!(parse(&algebra(), "log-probability"), Ok(AlgebraKind::LogProbability));
+        assert_eq!(parse(&algebra(), "log"), Ok(AlgebraKind::LogProbability));
         assert_eq!(parse(&algebra(), "Viterbi"), Ok(AlgebraKind::MaxProduct));
         assert_eq!(parse(&logic(QUERY_LOGICS), "log_probability"), Ok(Logic::LogProbability));
         assert_eq!(parse(&device(), "GPU"), Ok(Device::Gpu));

@@ -16,7 +16,7 @@ use deeplog_semirings::{Godel, LogProbability, Lukasiewicz, MaxProduct, Probabil
 
 use super::weights::Probabilities;
 use super::{CliError, EvalArgs};
-use crate::model::{CompiledQuery, SlotInfo};
+use crate::compiled::{CompiledQuery, SlotInfo};
 
 /// How many roots and gradient entries the text output lists.
 const SHOWN: usize = 20;

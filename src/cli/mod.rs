@@ -264,9 +264,17 @@ pub enum CliError {
     #[error("{path}: {message}")]
     Weights { path: PathBuf, message: String },
     #[error(transparent)]
-    Model(#[from] crate::model::Error),
+    Model(#[from] crate::error::Error),
     #[error("{file}: {errors} error{}, {warnings} warning{}", if *errors == 1 { "" } else { "s" }, if *warnings == 1 { "" } else { "s" })]
     Diagnostics { file: String, errors: usize, warnings: usize },
+}
+
+impl CliError {
+    /// Whether the text carries its own `error:` labels (a model's rendered
+    /// diagnostics), so that the printer adds none.
+    pub fn is_rendered(&self) -> bool {
+        matches!(self, CliError::Model(e) if e.is_rendered())
+    }
 }
 
 /// Runs a parsed command line.

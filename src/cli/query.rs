@@ -11,7 +11,8 @@ use deeplog_semirings::{Counting, LogProbability, Logic};
 
 use super::circuit::COUNT_OVERFLOW;
 use super::{CliError, CompileArgs};
-use crate::model::{optimize_compiled, Timings};
+use crate::answers::Timings;
+use crate::compiled::optimize_compiled;
 use crate::{Device, Model, QueryOptions};
 
 pub struct QueryArgs<'a> {
@@ -89,7 +90,7 @@ pub fn query(args: QueryArgs<'_>) -> Result<(), CliError> {
     let answers = model.query(&options)?;
     if args.json {
         let mut out = serde_json::json!({
-            "logic": answers.logic,
+            "logic": answers.logic.name(),
             "queries": answers.answers,
         });
         if !answers.constraints.is_empty() {
@@ -103,10 +104,10 @@ pub fn query(args: QueryArgs<'_>) -> Result<(), CliError> {
         return Ok(());
     }
     for a in &answers.answers {
-        let logic = a.logic.as_deref().unwrap_or(&answers.logic);
+        let logic = a.logic.unwrap_or(answers.logic);
         let value = match (&a.exact, logic) {
             (Some(exact), _) => exact.clone(),
-            (None, "boolean") => (a.value != 0.0).to_string(),
+            (None, Logic::Boolean) => (a.value != 0.0).to_string(),
             (None, _) => significant(a.value, 8),
         };
         match &a.logic {
@@ -123,7 +124,7 @@ pub fn query(args: QueryArgs<'_>) -> Result<(), CliError> {
         }
     }
     for c in &answers.constraints {
-        let what = if answers.logic.contains("probability") { "probability" } else { "truth" };
+        let what = if answers.logic.tnorm().is_some() { "truth" } else { "probability" };
         println!("constraint {}: {what} {}", c.constraint, significant(c.value, 8));
     }
     if let Some(loss) = answers.loss {

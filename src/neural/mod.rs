@@ -23,9 +23,10 @@ pub mod train;
 
 use std::collections::HashMap;
 
-use crate::formulas::Formulas;
-use crate::model::Error;
-use crate::scene::check::atom_parts;
+use deeplog_language::syntax::TermKind;
+
+use crate::error::Error;
+use crate::formulas::{Formulas, QueryAtom};
 use crate::{Model, QueryOptions};
 
 /// A network behind a neural predicate.
@@ -114,8 +115,12 @@ impl NeuralModel {
                 }),
             }
         }
-        let answers =
-            formulas.queries().iter().map(|q| atom_parts(q).unwrap_or_else(|| (q.clone(), Vec::new()))).collect();
+        let answers = (formulas.query_atoms().iter().zip(formulas.queries()))
+            .map(|(atom, text)| match atom {
+                Some(QueryAtom { predicate, args }) => (predicate.clone(), args.clone()),
+                None => (text.clone(), Vec::new()),
+            })
+            .collect();
         Ok(NeuralModel { formulas, choices, answers })
     }
 
@@ -148,7 +153,7 @@ impl NeuralModel {
     /// shape of — another predicate, or a value outside the domain — is an
     /// error that says which answers there are.
     pub fn example(&self, atom: &str) -> Result<NeuralExample, String> {
-        let (functor, args) = atom_parts(atom).ok_or_else(|| format!("`{atom}` is not an atom"))?;
+        let (functor, args) = parse_atom(atom).ok_or_else(|| format!("`{atom}` is not an atom"))?;
         let placeholders = self.placeholders();
         let mut shaped = Vec::new();
         for (query, (f, pattern)) in self.answers.iter().enumerate() {
@@ -241,16 +246,16 @@ impl NeuralModel {
         for (name, calls) in &calls {
             let network = networks
                 .get_mut(name)
-                .ok_or_else(|| Error::Unsupported(format!("no network `{name}` was given for the neural predicate")))?;
+                .ok_or_else(|| Error::Input(format!("no network `{name}` was given for the neural predicate")))?;
             let inputs: Vec<Vec<String>> = calls.iter().map(|c| c.inputs.clone()).collect();
-            let outputs = network.forward(&inputs).map_err(|e| Error::Evaluate(format!("network `{name}`: {e}")))?;
+            let outputs =
+                network.forward(&inputs).map_err(|message| Error::Network { network: name.clone(), message })?;
             let width = calls.first().map_or(0, |c| self.choices[c.choice].rows.len());
             if outputs.len() != calls.len() * width {
-                return Err(Error::Evaluate(format!(
-                    "network `{name}` gave {} outputs for {} inputs × a domain of {width}",
-                    outputs.len(),
-                    calls.len()
-                )));
+                return Err(Error::Network {
+                    network: name.clone(),
+                    message: format!("gave {} outputs for {} inputs × a domain of {width}", outputs.len(), calls.len()),
+                });
             }
             for (k, call) in calls.iter().enumerate() {
                 for (j, &row) in self.choices[call.choice].rows.iter().enumerate() {
@@ -284,11 +289,11 @@ impl NeuralModel {
     ) -> Result<BatchResult, Error> {
         let batch = examples.len();
         if batch == 0 {
-            return Err(Error::Unsupported("an empty batch".to_string()));
+            return Err(Error::Input("an empty batch".to_string()));
         }
         let q = self.formulas.queries().len();
         if let Some(e) = examples.iter().find(|e| e.query >= q) {
-            return Err(Error::Unsupported(format!("an example names query {}, and the model has {q}", e.query)));
+            return Err(Error::Input(format!("an example names query {}, and the model has {q}", e.query)));
         }
         let (values, order) = self.fill(networks, examples)?;
         let probabilities: Vec<Vec<f64>> =
@@ -310,9 +315,21 @@ impl NeuralModel {
                 }
             }
             if let Some(network) = networks.get_mut(&name) {
-                network.backward(&gradient).map_err(|e| Error::Evaluate(format!("network `{name}`: {e}")))?;
+                network.backward(&gradient).map_err(|message| Error::Network { network: name.clone(), message })?;
             }
         }
         Ok(BatchResult { loss: loss / batch as f64, probabilities })
+    }
+}
+
+/// An atom a user wrote (an example's `sum2(img3, img9, 12)`): its functor
+/// and its arguments, printed as the model language prints them.
+fn parse_atom(text: &str) -> Option<(String, Vec<String>)> {
+    let program = deeplog_language::parse(&format!("{text}.")).ok()?;
+    let [clause] = program.clauses.as_slice() else { return None };
+    match &clause.term.kind {
+        TermKind::Atom(name) => Some((name.clone(), Vec::new())),
+        TermKind::Compound { functor, args } => Some((functor.clone(), args.iter().map(ToString::to_string).collect())),
+        _ => None,
     }
 }

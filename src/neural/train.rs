@@ -35,7 +35,7 @@
 //!     if let Progress::Epoch(report) = progress {
 //!         println!("epoch {}: loss {:.4}", report.epoch, report.loss);
 //!     }
-//!     Ok::<(), deeplog::model::Error>(())
+//!     Ok::<(), deeplog::Error>(())
 //! })?;
 //! assert_eq!(reports.len(), 3);
 //! assert!((reports[2].loss - 2f64.ln()).abs() < 1e-9);
@@ -50,7 +50,7 @@ use rand::seq::SliceRandom;
 use rand::SeedableRng;
 
 use super::{Network, NeuralExample, NeuralModel};
-use crate::model::Error;
+use crate::error::Error;
 
 /// How to train.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -121,10 +121,10 @@ pub fn train<E: From<Error>>(
     mut on_progress: impl FnMut(Progress<'_>) -> Result<(), E>,
 ) -> Result<Vec<EpochReport>, E> {
     if examples.is_empty() {
-        return Err(Error::Unsupported("no training examples".to_string()).into());
+        return Err(Error::Input("no training examples".to_string()).into());
     }
     if options.batch == 0 {
-        return Err(Error::Unsupported("a batch of no examples".to_string()).into());
+        return Err(Error::Input("a batch of no examples".to_string()).into());
     }
     let mut rng = StdRng::seed_from_u64(options.seed);
     // Shuffled in place every epoch: each epoch's order is a new
@@ -278,11 +278,11 @@ mod tests {
         let stopped = train(&model, &mut table(), &examples, None, &TrainOptions::default(), |p| match p {
             Progress::Epoch(_) => {
                 epochs += 1;
-                Err(Error::Evaluate("disk full".to_string()))
+                Err(Error::Input("disk full".to_string()))
             }
             Progress::Batch(_) => Ok(()),
         });
-        assert!(matches!(stopped, Err(Error::Evaluate(e)) if e == "disk full"));
+        assert!(matches!(stopped, Err(Error::Input(e)) if e == "disk full"));
         assert_eq!(epochs, 1);
     }
 
@@ -291,8 +291,8 @@ mod tests {
         let (model, examples) = task();
         let quiet = |_: Progress<'_>| Ok::<(), Error>(());
         let none = train(&model, &mut table(), &[], None, &TrainOptions::default(), quiet);
-        assert!(matches!(none, Err(Error::Unsupported(_))));
+        assert!(matches!(none, Err(Error::Input(_))));
         let empty = TrainOptions { batch: 0, ..TrainOptions::default() };
-        assert!(matches!(train(&model, &mut table(), &examples, None, &empty, quiet), Err(Error::Unsupported(_))));
+        assert!(matches!(train(&model, &mut table(), &examples, None, &empty, quiet), Err(Error::Input(_))));
     }
 }

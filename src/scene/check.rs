@@ -13,7 +13,8 @@ use serde::Serialize;
 
 use super::spec::{self, Spec, Translated};
 use super::{Item, Kind, SceneGraph};
-use crate::model::Error;
+use crate::error::Error;
+use crate::formulas::QueryAtom;
 use crate::{Formulas, Logic, Model, QueryOptions};
 
 /// A spec file, read and translated.
@@ -92,17 +93,6 @@ pub struct Compiled {
     bindings: Vec<Vec<(usize, Vec<String>)>>,
 }
 
-/// A ground atom's functor and printed arguments.
-pub(crate) fn atom_parts(text: &str) -> Option<(String, Vec<String>)> {
-    let program = deeplog_language::parse(&format!("{text}.")).ok()?;
-    let [clause] = program.clauses.as_slice() else { return None };
-    match &clause.term.kind {
-        TermKind::Atom(name) => Some((name.clone(), Vec::new())),
-        TermKind::Compound { functor, args } => Some((functor.clone(), args.iter().map(ToString::to_string).collect())),
-        _ => None,
-    }
-}
-
 /// `term` with variables replaced by constants.
 fn substitute(term: &Term, values: &HashMap<String, String>) -> Term {
     let kind = match &term.kind {
@@ -132,15 +122,17 @@ impl Scene {
 
     /// Reads spec text; `name` is used in messages.
     pub fn from_source(name: &str, source: &str) -> Result<Scene, Error> {
-        let at = |e: spec::SpecError| {
-            let lc = e.span.line_col(source);
-            Error::Invalid { rendered: format!("{name}:{}:{}: {}", lc.line, lc.column, e.message), errors: 1 }
+        let at = |e: spec::SpecError| Error::Spec {
+            file: name.to_string(),
+            at: Some(e.span.line_col(source)),
+            message: e.message,
         };
         let (specs, rules) = spec::extract(source).map_err(at)?;
         if specs.is_empty() {
-            return Err(Error::Invalid {
-                rendered: format!("{name}: no specifications: write spec(Name, Formula)."),
-                errors: 1,
+            return Err(Error::Spec {
+                file: name.to_string(),
+                at: None,
+                message: "no specifications: write spec(Name, Formula).".to_string(),
             });
         }
         let translated =
@@ -166,7 +158,7 @@ impl Scene {
     /// Evaluates (and differentiates) on `device`: a GPU (f32, through
     /// wgpu) for `gpu`, or for `auto` when there is one.
     pub fn on(mut self, device: crate::Device) -> Result<Scene, Error> {
-        self.gpu = device.open().map_err(|e| Error::Evaluate(e.to_string()))?;
+        self.gpu = device.open()?;
         Ok(self)
     }
 
@@ -219,12 +211,12 @@ impl Scene {
         let (names, keys, positions) = self.keys(template, &formulas);
         let mut roots = vec![None; self.translated.len()];
         let mut found: Vec<Vec<(usize, Vec<String>)>> = vec![Vec::new(); self.translated.len()];
-        for (q, answer) in formulas.queries().iter().enumerate() {
-            let Some((functor, args)) = atom_parts(answer) else { continue };
+        for (q, answer) in formulas.query_atoms().iter().enumerate() {
+            let Some(QueryAtom { predicate, args }) = answer else { continue };
             for (i, t) in self.translated.iter().enumerate() {
-                if format!("'{functor}'") == t.root || functor == t.root {
+                if format!("'{predicate}'") == t.root || *predicate == t.root {
                     roots[i] = Some(q);
-                } else if t.bind.as_deref().is_some_and(|b| format!("'{functor}'") == b) {
+                } else if t.bind.as_deref().is_some_and(|b| format!("'{predicate}'") == b) {
                     found[i].push((q, args.clone()));
                 }
             }
@@ -312,9 +304,7 @@ impl Scene {
             for &g in &members[1..] {
                 let at = format!("graphs[{g}]");
                 if first.same_items(&graphs[g]) {
-                    graphs[g]
-                        .probabilities_valid(&at)
-                        .map_err(|e| Error::Invalid { rendered: e.to_string(), errors: 1 })?;
+                    graphs[g].probabilities_valid(&at)?;
                 } else {
                     validate(&graphs[g], &at)?;
                     alike = false;
@@ -450,8 +440,8 @@ impl Scene {
             .iter()
             .map(|e| Alignment { event: e.to_string(), frames: vec![0.0; graph.frames], best_frame: 0 })
             .collect();
-        for (q, answer) in compiled.formulas.queries().iter().enumerate() {
-            let Some((_, args)) = atom_parts(answer) else { continue };
+        for (q, answer) in compiled.formulas.query_atoms().iter().enumerate() {
+            let Some(QueryAtom { args, .. }) = answer else { continue };
             if let [e, t] = args.as_slice() {
                 if let (Ok(e), Ok(t)) = (e.parse::<usize>(), t.parse::<usize>()) {
                     if e < out.len() && t < graph.frames {
@@ -470,7 +460,7 @@ impl Scene {
 /// A graph built in Rust is checked as one read from a file is: a wrong
 /// reference is an error, not a panic.
 fn validate(graph: &SceneGraph, at: &str) -> Result<(), Error> {
-    graph.validate(at).map_err(|e| Error::Invalid { rendered: e.to_string(), errors: 1 })
+    Ok(graph.validate(at)?)
 }
 
 /// Rules that define predicates as never holding.

@@ -3,9 +3,9 @@
 //! integers where the result is one (`6 / 2` is `3`, `7 / 2` is `3.5`),
 //! integer overflow and division by zero are errors, not wrapped values.
 
-use super::terms::{Node, TermId, Terms};
 use super::GroundError;
 use crate::syntax::Span;
+use deeplog_program::terms::{Node, TermId, Terms};
 
 /// A number: an integer or a float, as the term it came from was.
 #[derive(Clone, Copy, Debug, PartialEq)]

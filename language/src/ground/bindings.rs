@@ -6,8 +6,8 @@
 use super::clauses::{Pat, Program};
 use super::derive::AtomKind;
 use super::tabling::State;
-use super::terms::{Node, TermId, Terms, UNBOUND};
-use super::{AtomId, PredId};
+use super::{AtomNo, PredId};
+use deeplog_program::terms::{Node, TermId, Terms};
 
 /// Variable bindings of one clause instance, with a trail to undo them.
 ///
@@ -24,7 +24,7 @@ impl Env {
     #[inline]
     pub(super) fn reset(&mut self, n: usize) {
         self.vals.clear();
-        self.vals.resize(n, UNBOUND);
+        self.vals.resize(n, TermId::UNBOUND);
         self.trail.clear();
     }
 
@@ -51,7 +51,7 @@ impl Env {
     pub(super) fn undo(&mut self, mark: usize) {
         while self.trail.len() > mark {
             if let Some(v) = self.trail.pop() {
-                self.vals[v as usize] = UNBOUND;
+                self.vals[v as usize] = TermId::UNBOUND;
             }
         }
     }
@@ -63,7 +63,7 @@ impl State {
     pub(super) fn ground(&mut self, pat: &Pat, env: &Env) -> Option<TermId> {
         match pat {
             Pat::Ground(t) => Some(*t),
-            Pat::Var(v) => Some(env.vals[*v as usize]).filter(|&t| t != UNBOUND),
+            Pat::Var(v) => Some(env.vals[*v as usize]).filter(|&t| t != TermId::UNBOUND),
             Pat::Compound(f, args) => {
                 let mut ground = Vec::with_capacity(args.len());
                 for a in args.iter() {
@@ -90,7 +90,7 @@ impl State {
         match pat {
             Pat::Ground(g) => *g == t,
             Pat::Var(v) => match env.vals[*v as usize] {
-                UNBOUND => {
+                TermId::UNBOUND => {
                     env.bind(*v, t);
                     true
                 }
@@ -108,7 +108,7 @@ impl State {
 
     /// Matches `args` against the arguments of the atom `atom`.
     #[inline]
-    pub(super) fn unify_atom(&self, args: &[Pat], atom: AtomId, env: &mut Env) -> bool {
+    pub(super) fn unify_atom(&self, args: &[Pat], atom: AtomNo, env: &mut Env) -> bool {
         let AtomKind::Term { term, .. } = self.atoms[atom as usize] else { return false };
         let targs = self.terms.args(term);
         args.iter().zip(targs).all(|(a, &b)| State::unify(&self.terms, a, b, env))

@@ -8,9 +8,9 @@ use super::arithmetic::{apply, compare, eval, not_function, Num};
 use super::bindings::Env;
 use super::clauses::{Builtin, Cmp, Pat, Program};
 use super::tabling::State;
-use super::terms::{Node, TermId, UNBOUND};
 use super::GroundError;
 use crate::syntax::Span;
+use deeplog_program::terms::{Node, TermId};
 
 impl State {
     /// Continues clause `clause` after its builtin literal at `pos`, once
@@ -77,7 +77,7 @@ impl State {
         match pat {
             Pat::Ground(t) => eval(&self.terms, *t, span).map(Some),
             Pat::Var(v) => match env.vals[*v as usize] {
-                UNBOUND => Ok(None),
+                TermId::UNBOUND => Ok(None),
                 t => eval(&self.terms, t, span).map(Some),
             },
             Pat::Compound(f, args) => {

@@ -3,10 +3,10 @@
 //! variables numbered per clause; its body is a conjunction of literals:
 //! calls of user predicates, negations, builtins and `findall/3`.
 
-use super::terms::{Sym, TermId};
 use super::{formula, PredId};
 use crate::model::Logic;
 use crate::syntax::Span;
+use deeplog_program::terms::{Sym, TermId};
 
 /// A term of a clause: variables are numbered per clause.
 #[derive(Clone, Debug)]

@@ -12,10 +12,10 @@ use std::collections::HashMap;
 
 use super::clauses::{Builtin, Clause, Goal, Lit, NeuralClause, Pat, Pred, Program, Target};
 use super::stratify::stratify;
-use super::terms::{Sym, TermId, Terms, UNBOUND};
 use super::{formula, FxMap, GroundError, PredId};
 use crate::model::{Annotation, Model, Rule, Statement};
 use crate::syntax::{Span, Term, TermKind};
+use deeplog_program::terms::{Sym, TermId, Terms};
 
 /// The numbers of a clause's variables, in order of first occurrence;
 /// every `_` gets a number of its own.
@@ -305,7 +305,7 @@ impl Compiler<'_> {
                     .iter()
                     .map(|(pred, args)| {
                         let args: Vec<TermId> =
-                            args.iter().map(|a| if let Pat::Ground(t) = a { *t } else { UNBOUND }).collect();
+                            args.iter().map(|a| if let Pat::Ground(t) = a { *t } else { TermId::UNBOUND }).collect();
                         self.terms.compound(self.preds[*pred as usize].name, &args)
                     })
                     .collect();

@@ -11,9 +11,9 @@ use rustc_hash::FxHasher;
 use super::bindings::{occurs, Env};
 use super::clauses::{Pat, Program};
 use super::tabling::{mask_bit, State, Task};
-use super::terms::{TermId, UNBOUND};
-use super::{AtomId, GroundError, PredId, NONE};
+use super::{AtomNo, GroundError, PredId, NONE};
 use crate::syntax::Span;
+use deeplog_program::terms::TermId;
 
 /// What a ground atom is.
 #[derive(Clone, Copy)]
@@ -44,7 +44,7 @@ pub(super) fn contradictory(body: &[LitCode]) -> bool {
 
 /// The first atom id of [`State::pending`]'s literals (atom ids stay below
 /// it: `max_atoms` is capped there).
-pub(super) const PENDING: AtomId = 1 << 30;
+pub(super) const PENDING: AtomNo = 1 << 30;
 
 impl State {
     /// A new atom; `pred` names what was being derived if the limit is hit.
@@ -54,7 +54,7 @@ impl State {
         kind: AtomKind,
         pred: Option<PredId>,
         span: Span,
-    ) -> Result<AtomId, GroundError> {
+    ) -> Result<AtomNo, GroundError> {
         if self.atoms.len() >= self.limits.max_atoms.min(PENDING as usize) {
             let what = pred.map_or_else(|| "a choice".to_string(), |pred| self.pred_name(p, pred));
             return Err(GroundError::new(
@@ -65,7 +65,7 @@ impl State {
                 ),
             ));
         }
-        let a = self.atoms.len() as AtomId;
+        let a = self.atoms.len() as AtomNo;
         self.atoms.push(kind);
         self.certain.push(false);
         self.defs.push(0);
@@ -75,7 +75,7 @@ impl State {
 
     /// The atom of a derived ground term, made and announced to the calls
     /// it answers if new.
-    pub(super) fn atom(&mut self, p: &Program, term: TermId, pred: PredId, span: Span) -> Result<AtomId, GroundError> {
+    pub(super) fn atom(&mut self, p: &Program, term: TermId, pred: PredId, span: Span) -> Result<AtomNo, GroundError> {
         if let Some(a) = self.atom_of_term(term) {
             return Ok(a);
         }
@@ -90,10 +90,10 @@ impl State {
             ));
         }
         let a = self.new_atom(p, AtomKind::Term { term, pred }, Some(pred), span)?;
-        if self.atom_of.len() <= term.0 as usize {
-            self.atom_of.resize(self.terms.len().max(term.0 as usize + 1), NONE);
+        if self.atom_of.len() <= term.index() {
+            self.atom_of.resize(self.terms.len().max(term.index() + 1), NONE);
         }
-        self.atom_of[term.0 as usize] = a;
+        self.atom_of[term.index()] = a;
         let State { terms, relations, key, tasks, .. } = self;
         let args = terms.args(term);
         for index in relations[pred as usize].iter_mut() {
@@ -111,7 +111,7 @@ impl State {
     pub(super) fn add_rule(
         &mut self,
         p: &Program,
-        head: AtomId,
+        head: AtomNo,
         mut body: Vec<LitCode>,
         span: Span,
     ) -> Result<(), GroundError> {
@@ -169,7 +169,7 @@ impl State {
 
     /// Makes `atom` certain, and with it every head whose rule has now
     /// no uncertain positive literal and no negation.
-    pub(super) fn make_certain(&mut self, atom: AtomId) {
+    pub(super) fn make_certain(&mut self, atom: AtomNo) {
         let mut stack = vec![atom];
         while let Some(a) = stack.pop() {
             if std::mem::replace(&mut self.certain[a as usize], true) {
@@ -188,7 +188,7 @@ impl State {
     /// The body `body` with one more literal; a certain positive literal
     /// adds nothing.
     #[inline]
-    pub(super) fn extend(&mut self, body: u32, atom: AtomId, negative: bool) -> u32 {
+    pub(super) fn extend(&mut self, body: u32, atom: AtomNo, negative: bool) -> u32 {
         if !negative && self.certain[atom as usize] {
             return body;
         }
@@ -253,7 +253,7 @@ impl State {
         let c = &p.clauses[clause as usize];
         let names = &p.var_names[c.vars as usize];
         let unbound: Vec<String> = (0..names.len())
-            .filter(|&v| env.vals[v] == UNBOUND && args.iter().any(|a| occurs(a, v as u32)))
+            .filter(|&v| env.vals[v] == TermId::UNBOUND && args.iter().any(|a| occurs(a, v as u32)))
             .map(|v| format!("`{}`", names[v]))
             .collect();
         GroundError::new(

@@ -23,64 +23,11 @@ use super::clauses::{Builtin, Pat, Program};
 use super::compile::{Compiler, VarTable};
 use super::derive::AtomKind;
 use super::tabling::State;
-use super::terms::{TermId, UNBOUND};
 use super::{FxMap, GroundError, PredId};
 use crate::model::Logic;
 use crate::syntax::{Span, Term, TermKind};
-
-/// A node of the ground formulas ([`super::GroundProgram::formulas`]);
-/// children are indices of earlier nodes.
-#[derive(Clone, Debug, PartialEq)]
-pub enum GroundFormula {
-    /// A ground atom of the program.
-    Atom(u32),
-    /// `true`, `false`, or an atom that can never be derived (false).
-    Const(bool),
-    /// A number written in the formula (`0.5 * a_probability`).
-    Number(f64),
-    Not(u32),
-    /// Conjunction; `forall` over a domain is the conjunction of its
-    /// instances (true when the domain is empty).
-    And(Vec<u32>),
-    /// Disjunction; `exists` is the disjunction of its instances.
-    Or(Vec<u32>),
-    /// `implies` / `->`: the logic's own implication.
-    Implies(u32, u32),
-    /// `r_implies(A, B)`: the residuum of the logic's t-norm.
-    RImplies(u32, u32),
-    /// `s_implies(A, B)`: `not A or B` in the logic.
-    SImplies(u32, u32),
-    /// `iff` / `<->`.
-    Iff(u32, u32),
-    /// An aggregation over its children's values (`sum(X in D, F)`, `+`,
-    /// `*`, p-means).
-    Aggregate(Aggregate, Vec<u32>),
-    /// `(F)_S`: the value of `F` in algebra `S`.
-    Transform(Logic, u32),
-}
-
-/// How an aggregation combines numbers.
-#[derive(Clone, Copy, Debug, PartialEq)]
-pub enum Aggregate {
-    Sum,
-    Product,
-    Max,
-    Min,
-    /// LTN's generalised mean `(1/n Σ x^p)^(1/p)` (a soft `exists`).
-    PMean(f64),
-    /// LTN's `1 − (1/n Σ (1 − x)^p)^(1/p)` (a soft `forall`).
-    PMeanError(f64),
-}
-
-/// `constraint(F)` or `w::constraint(F)`, grounded.
-#[derive(Clone, Debug, PartialEq)]
-pub struct GroundConstraint {
-    /// The formula as written.
-    pub text: String,
-    /// Its root in [`super::GroundProgram::formulas`].
-    pub formula: u32,
-    pub weight: Option<f64>,
-}
+use deeplog_program::terms::TermId;
+use deeplog_program::{Aggregate, AtomId, Formula, FormulaId};
 
 /// What a formula goal is for.
 #[derive(Debug)]
@@ -282,20 +229,22 @@ impl Compiler<'_> {
     }
 }
 
-/// Formulas under construction: nodes over ground *terms* (an atom is its
-/// term until grounding ends and atoms are numbered).
+/// Formulas under construction. An atom's node stands for a ground
+/// *term* until grounding ends and atoms are numbered: `atom_nodes` says
+/// which term each such node is, and the node holds `false` (what it is
+/// if the term was never derived) until [`renumber`] decides.
 #[derive(Default)]
 pub(super) struct Built {
-    pub nodes: Vec<GroundFormula>,
-    pub atom_nodes: FxMap<TermId, u32>,
+    pub nodes: Vec<Formula>,
+    pub atom_nodes: FxMap<TermId, FormulaId>,
     /// Root of each formula goal.
-    pub roots: Vec<u32>,
+    pub roots: Vec<FormulaId>,
 }
 
 impl Built {
-    fn push(&mut self, node: GroundFormula) -> u32 {
+    fn push(&mut self, node: Formula) -> FormulaId {
         self.nodes.push(node);
-        self.nodes.len() as u32 - 1
+        FormulaId(self.nodes.len() as u32 - 1)
     }
 }
 
@@ -371,7 +320,7 @@ impl State {
         names: &[String],
         built: &mut Built,
         domains: &mut FxMap<PredId, std::rc::Rc<[TermId]>>,
-    ) -> Result<u32, GroundError> {
+    ) -> Result<FormulaId, GroundError> {
         let each = |s: &mut State, items: &[FPat], env: &mut Env, built: &mut Built, domains: &mut _| {
             items.iter().map(|i| s.expand(p, i, env, names, built, domains)).collect::<Result<Vec<_>, _>>()
         };
@@ -389,22 +338,22 @@ impl State {
                     return Ok(n);
                 }
                 self.demand(p, *pred, args, env);
-                let n = built.push(GroundFormula::Atom(term.0));
+                let n = built.push(Formula::Const(false));
                 built.atom_nodes.insert(term, n);
                 n
             }
             FPat::Var { var, span } => {
                 let value = env.vals[*var as usize];
                 let name = &names[*var as usize];
-                if value == UNBOUND {
+                if value == TermId::UNBOUND {
                     return Err(GroundError::new(
                         *span,
                         format!("variable `{name}` is not bound by a quantifier here"),
                     ));
                 }
                 match self.terms.show(value).as_str() {
-                    "true" => built.push(GroundFormula::Const(true)),
-                    "false" => built.push(GroundFormula::Const(false)),
+                    "true" => built.push(Formula::Const(true)),
+                    "false" => built.push(Formula::Const(false)),
                     other => {
                         return Err(GroundError::new(
                             *span,
@@ -415,43 +364,43 @@ impl State {
                     }
                 }
             }
-            FPat::Const(b) => built.push(GroundFormula::Const(*b)),
-            FPat::Number(x) => built.push(GroundFormula::Number(*x)),
+            FPat::Const(b) => built.push(Formula::Const(*b)),
+            FPat::Number(x) => built.push(Formula::Number(*x)),
             FPat::Not(a) => {
                 let a = self.expand(p, a, env, names, built, domains)?;
-                built.push(GroundFormula::Not(a))
+                built.push(Formula::Not(a))
             }
             FPat::And(items) => {
                 let c = each(self, items, env, built, domains)?;
-                built.push(GroundFormula::And(c))
+                built.push(Formula::And(c))
             }
             FPat::Or(items) => {
                 let c = each(self, items, env, built, domains)?;
-                built.push(GroundFormula::Or(c))
+                built.push(Formula::Or(c))
             }
             FPat::Arith(op, items) => {
                 let c = each(self, items, env, built, domains)?;
-                built.push(GroundFormula::Aggregate(*op, c))
+                built.push(Formula::Aggregate(*op, c))
             }
             FPat::Binary(kind, a, b) => {
                 let a = self.expand(p, a, env, names, built, domains)?;
                 let b = self.expand(p, b, env, names, built, domains)?;
                 built.push(match kind {
-                    Binary::Implies => GroundFormula::Implies(a, b),
-                    Binary::RImplies => GroundFormula::RImplies(a, b),
-                    Binary::SImplies => GroundFormula::SImplies(a, b),
-                    Binary::Iff => GroundFormula::Iff(a, b),
+                    Binary::Implies => Formula::Implies(a, b),
+                    Binary::RImplies => Formula::RImplies(a, b),
+                    Binary::SImplies => Formula::SImplies(a, b),
+                    Binary::Iff => Formula::Iff(a, b),
                 })
             }
             FPat::Transform(logic, a) => {
                 let a = self.expand(p, a, env, names, built, domains)?;
-                built.push(GroundFormula::Transform(*logic, a))
+                built.push(Formula::Transform(*logic, a))
             }
             FPat::Same { args, equal, span } => {
                 let (Some(a), Some(b)) = (self.ground(&args[0], env), self.ground(&args[1], env)) else {
                     return Err(GroundError::new(*span, "both sides of a comparison in a formula must be bound"));
                 };
-                built.push(GroundFormula::Const((a == b) == *equal))
+                built.push(Formula::Const((a == b) == *equal))
             }
             FPat::Quant { kind, var, domain, body } => {
                 let values: std::rc::Rc<[TermId]> = match domain {
@@ -474,9 +423,9 @@ impl State {
                     env.undo(mark);
                 }
                 built.push(match kind {
-                    Quant::Forall => GroundFormula::And(children),
-                    Quant::Exists => GroundFormula::Or(children),
-                    Quant::Aggregate(op) => GroundFormula::Aggregate(*op, children),
+                    Quant::Forall => Formula::And(children),
+                    Quant::Exists => Formula::Or(children),
+                    Quant::Aggregate(op) => Formula::Aggregate(*op, children),
                 })
             }
         })
@@ -485,7 +434,7 @@ impl State {
 
 fn first_unbound(pat: &Pat, env: &Env) -> Option<u32> {
     match pat {
-        Pat::Var(v) if env.vals[*v as usize] == UNBOUND => Some(*v),
+        Pat::Var(v) if env.vals[*v as usize] == TermId::UNBOUND => Some(*v),
         Pat::Var(_) | Pat::Ground(_) => None,
         Pat::Compound(_, args) => args.iter().find_map(|a| first_unbound(a, env)),
     }
@@ -502,18 +451,14 @@ fn body_span(pat: &FPat) -> Span {
     }
 }
 
-/// Renumbers built formulas onto the output's atom ids: an atom that was
-/// never derived is false.
-pub(super) fn renumber(built: &Built, atom_of: impl Fn(TermId) -> Option<u32>) -> Vec<GroundFormula> {
-    built
-        .nodes
-        .iter()
-        .map(|n| match n {
-            GroundFormula::Atom(t) => match atom_of(TermId(*t)) {
-                Some(a) => GroundFormula::Atom(a),
-                None => GroundFormula::Const(false),
-            },
-            other => other.clone(),
-        })
-        .collect()
+/// The built formulas over the output's atom ids: an atom's node becomes
+/// the atom, or stays false where the atom was never derived.
+pub(super) fn renumber(built: &Built, atom_of: impl Fn(TermId) -> Option<AtomId>) -> Vec<Formula> {
+    let mut nodes = built.nodes.clone();
+    for (&term, &node) in &built.atom_nodes {
+        if let Some(a) = atom_of(term) {
+            nodes[node.index()] = Formula::Atom(a);
+        }
+    }
+    nodes
 }

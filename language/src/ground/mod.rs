@@ -1,25 +1,28 @@
-//! Grounding: a [`Model`] becomes the ground program its queries and
+//! Grounding: a [`Model`] becomes the [`GroundProgram`] its queries and
 //! evidence depend on — ground rules over interned atoms, and the
 //! probabilistic choices (independent facts, annotated disjunctions) that
-//! make those atoms uncertain.
+//! make those atoms uncertain. The ground program (crate
+//! `deeplog-program`) is all the compilers see.
 //!
 //! ```
-//! use deeplog_language::{check_source, ground::{ground, GroundChoice, Limits}};
+//! use deeplog_language::{check_source, ground::{ground, Limits}};
+//! use deeplog_program::Choice;
 //!
 //! let checked = check_source("0.3::a(s); 0.7::a(t).\nb :- a(s).\nquery(b).\nquery(c).\n");
 //! let program = ground(checked.model.as_ref().unwrap(), &Limits::default()).unwrap();
 //! // One categorical choice, over the two heads themselves.
-//! let [GroundChoice::Disjunction { atoms }] = &program.choices[..] else { panic!() };
+//! let [Choice::Disjunction { atoms }] = &program.choices[..] else { panic!() };
 //! assert_eq!(atoms.len(), 2);
-//! assert_eq!(program.queries[0].text, "b");
-//! assert_eq!(program.atoms[program.queries[0].atom.unwrap() as usize], "b");
-//! assert_eq!(program.queries[1].atom, None); // `c` is never derived
+//! assert_eq!(program.query_text(&program.queries[0]), "b");
+//! let b = program.queries[0].atom_id().unwrap();
+//! assert_eq!(program.predicate(b), Some(("b", &[][..]))); // structured, not text
+//! assert_eq!(program.queries[1].atom_id(), None); // `c` is never derived
 //! assert_eq!(program.to_string(), "0.3::a(s); 0.7::a(t).\nb :- a(s).\nquery(b).\nquery(c).\n");
 //! ```
 //!
 //! How it works, in order (one file per step):
 //!
-//! 1. *Terms* (`terms`): every ground term is hash-consed into [`Terms`],
+//! 1. *Terms* (`deeplog_program::terms`): every ground term is hash-consed into [`Terms`],
 //!    so equal terms have equal ids and comparing them is comparing ids.
 //! 2. *Compile* (`compile`, into the types of `clauses`): every clause
 //!    becomes patterns over numbered variables; a body becomes one or more
@@ -58,7 +61,7 @@
 use std::fmt;
 
 use crate::diagnostic::Diagnostic;
-use crate::model::{Logic, Model};
+use crate::model::Model;
 use crate::syntax::Span;
 
 mod arithmetic;
@@ -71,74 +74,12 @@ mod formula;
 mod relevance;
 mod stratify;
 mod tabling;
-mod terms;
 
-pub use formula::{Aggregate, GroundConstraint, GroundFormula};
+pub use deeplog_program::GroundProgram;
 
 use compile::compile;
+use deeplog_program::terms::Terms;
 use tabling::State;
-use terms::Terms;
-
-/// A ground program: the input of lineage and knowledge compilation.
-///
-/// Invariants: atom ids are dense (`0..atoms.len()`); every atom in a rule,
-/// choice, query or evidence is below `atoms.len()`; an atom that is the
-/// atom of a choice has no rule; a rule with an empty body makes its head
-/// certainly true.
-#[derive(Clone, Debug, Default, PartialEq)]
-pub struct GroundProgram {
-    /// Ground atoms; an atom's id is its index, its text the atom printed
-    /// as ProbLog prints it, e.g. `path(0,9)`.
-    pub atoms: Vec<String>,
-    pub rules: Vec<GroundRule>,
-    pub choices: Vec<GroundChoice>,
-    /// One per `query(...)` statement, in file order; a non-ground query
-    /// gives one entry per possibly-true answer.
-    pub queries: Vec<GroundQuery>,
-    pub evidence: Vec<(u32, bool)>,
-    /// The nodes of every formula query and constraint, children first.
-    pub formulas: Vec<GroundFormula>,
-    pub constraints: Vec<GroundConstraint>,
-    /// Per choice: whether its probabilities are parameters to learn
-    /// (`t(p)::`).
-    pub learnable: Vec<bool>,
-    /// Per choice: the network whose outputs its probabilities are
-    /// (`nn(net, Inputs, Y, Domain)::h` is one annotated disjunction over
-    /// the domain per ground instance of the inputs), if any.
-    pub neural: Vec<Option<GroundNeural>>,
-}
-
-/// `head :- body`: the head holds when every literal `(atom, positive)` of
-/// the body does.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct GroundRule {
-    pub head: u32,
-    pub body: Vec<(u32, bool)>,
-}
-
-/// A probabilistic choice.
-#[derive(Clone, Debug, PartialEq)]
-pub enum GroundChoice {
-    /// An independent probabilistic fact.
-    Fact { atom: u32, probability: f64 },
-    /// One instance of an annotated disjunction: at most one atom holds.
-    Disjunction { atoms: Vec<(u32, f64)> },
-}
-
-/// A ground query; `atom` is `None` when it is certainly false or when the
-/// query is a formula, whose root in [`GroundProgram::formulas`] is then
-/// `formula`.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct GroundQuery {
-    pub text: String,
-    pub atom: Option<u32>,
-    pub formula: Option<u32>,
-    /// The query's own logic, when it names one (`query(q, logic(L))`).
-    pub logic: Option<Logic>,
-    /// One instance of a query with variables (`query(path(a, X))`), which
-    /// answers list only where it is possible (as ProbLog's do).
-    pub instance: bool,
-}
 
 /// Why a model could not be grounded, at the clause or literal responsible.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -190,62 +131,13 @@ pub fn ground(model: &Model, limits: &Limits) -> Result<GroundProgram, GroundErr
     state.finish(&program)
 }
 
-/// A choice whose probabilities a network gives: its name and its inputs
-/// (ground terms, printed), e.g. `mnist_net` on `[img3]`.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct GroundNeural {
-    pub network: String,
-    pub inputs: Vec<String>,
-}
-
 /// Keys are small integers and short names: FxHash, not SipHash.
 type FxMap<K, V> = rustc_hash::FxHashMap<K, V>;
 
-/// A ground atom's id during grounding (renumbered on output).
-type AtomId = u32;
+/// A ground atom's number during grounding; the output renumbers the
+/// relevant ones densely into [`deeplog_program::AtomId`]s.
+type AtomNo = u32;
 /// A predicate's index in `Program::preds`.
 type PredId = u32;
 /// No atom, predicate, rule or body link: the end of a chain.
 const NONE: u32 = u32::MAX;
-
-/// The ground program as ProbLog text: choices, then rules, queries and
-/// evidence (a query on a certainly false atom prints its text).
-impl fmt::Display for GroundProgram {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let name = |a: u32| self.atoms[a as usize].as_str();
-        for c in &self.choices {
-            match c {
-                GroundChoice::Fact { atom, probability } => writeln!(f, "{probability}::{}.", name(*atom))?,
-                GroundChoice::Disjunction { atoms } => {
-                    let heads: Vec<String> = atoms.iter().map(|(a, q)| format!("{q}::{}", name(*a))).collect();
-                    writeln!(f, "{}.", heads.join("; "))?
-                }
-            }
-        }
-        for r in &self.rules {
-            if r.body.is_empty() {
-                writeln!(f, "{}.", name(r.head))?;
-            } else {
-                let body: Vec<String> = r
-                    .body
-                    .iter()
-                    .map(|&(a, positive)| format!("{}{}", if positive { "" } else { "\\+" }, name(a)))
-                    .collect();
-                writeln!(f, "{} :- {}.", name(r.head), body.join(", "))?;
-            }
-        }
-        for q in &self.queries {
-            writeln!(f, "query({}).", q.text)?;
-        }
-        for &(a, value) in &self.evidence {
-            writeln!(f, "evidence({}, {value}).", name(a))?;
-        }
-        for c in &self.constraints {
-            match c.weight {
-                Some(w) => writeln!(f, "{w}::constraint({}).", c.text)?,
-                None => writeln!(f, "constraint({}).", c.text)?,
-            }
-        }
-        Ok(())
-    }
-}

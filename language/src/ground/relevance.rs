@@ -3,19 +3,16 @@
 //! reachable backward from them are renumbered densely and emitted as a
 //! [`GroundProgram`].
 
-use std::fmt::Write as _;
-
 use super::bindings::Env;
 use super::clauses::{Goal, Program};
 use super::derive::{contradictory, AtomKind, Group, LitCode, PENDING};
 use super::formula;
 use super::tabling::State;
-use super::terms::UNBOUND;
-use super::{
-    AtomId, GroundChoice, GroundConstraint, GroundError, GroundNeural, GroundProgram, GroundQuery, GroundRule, NONE,
-};
+use super::{AtomNo, GroundError, NONE};
 use crate::model::Logic;
 use crate::syntax::Span;
+use deeplog_program::terms::TermId;
+use deeplog_program::{Atom, AtomId, Choice, Constraint, GroundProgram, Neural, Query, Rule, Subject};
 
 impl State {
     /// Replaces each pending negation by the negation of its atom, or drops
@@ -56,7 +53,10 @@ impl State {
         let deleted = self.merge_choice_rules(contradictory);
         let by_head = self.rules_by_head(&deleted);
         let relevant = self.relevant(p, &goals, &by_head);
-        Ok(self.emit(p, goals, neural, &by_head, &relevant))
+        let mut program = self.emit(p, goals, neural, &by_head, &relevant);
+        // The atoms are terms of the grounder's store: it goes with them.
+        program.terms = std::mem::take(&mut self.terms);
+        Ok(program)
     }
 
     /// Resolves every query and evidence goal to its atoms, before
@@ -70,8 +70,8 @@ impl State {
             let (Goal::Query(t) | Goal::Evidence(t, _)) = goal;
             env.reset(t.vars);
             let ground = self.ground_atom(p, t.pred, &t.args, &env);
-            let answers: Vec<(String, Option<AtomId>)> = match ground {
-                Some(term) => vec![(self.terms.show(term), self.atom_of_term(term))],
+            let answers: Vec<(TermId, Option<AtomNo>)> = match ground {
+                Some(term) => vec![(term, self.atom_of_term(term))],
                 None => {
                     let (ix, b) = self.demand(p, t.pred, &t.args, &env);
                     let mut out = Vec::new();
@@ -79,7 +79,7 @@ impl State {
                         let mark = env.mark();
                         if self.unify_atom(&t.args, a, &mut env) {
                             let AtomKind::Term { term, .. } = self.atoms[a as usize] else { continue };
-                            out.push((self.terms.show(term), Some(a)));
+                            out.push((term, Some(a)));
                         }
                         env.undo(mark);
                     }
@@ -90,8 +90,8 @@ impl State {
                 Goal::Query(t) => {
                     goals.per_query_goal.push(answers.len());
                     let instance = ground.is_none();
-                    goals.queries.extend(answers.into_iter().map(|(text, atom)| AtomQuery {
-                        text,
+                    goals.queries.extend(answers.into_iter().map(|(term, atom)| AtomQuery {
+                        term,
                         atom,
                         logic: t.logic,
                         instance,
@@ -101,8 +101,8 @@ impl State {
                     if ground.is_none() {
                         return Err(GroundError::new(t.span, "evidence must be a ground atom"));
                     }
-                    let (text, atom) = &answers[0];
-                    if let Some(a) = self.evidence_atom(t.span, text, *atom, *value)? {
+                    let (term, atom) = answers[0];
+                    if let Some(a) = self.evidence_atom(t.span, term, atom, *value)? {
                         goals.evidence.push((a, *value));
                     }
                 }
@@ -111,15 +111,16 @@ impl State {
         Ok(goals)
     }
 
-    /// The atom that evidence `text` = `value` is on; `None` where it holds
+    /// The atom that evidence `term` = `value` is on; `None` where it holds
     /// for sure (a false atom never derived), an error where it cannot.
     fn evidence_atom(
         &self,
         span: Span,
-        text: &str,
-        atom: Option<AtomId>,
+        term: TermId,
+        atom: Option<AtomNo>,
         value: bool,
-    ) -> Result<Option<AtomId>, GroundError> {
+    ) -> Result<Option<AtomNo>, GroundError> {
+        let text = self.terms.show(term);
         match (atom, value) {
             (None, false) => Ok(None),
             (None, true) => Err(GroundError::new(
@@ -138,19 +139,19 @@ impl State {
         }
     }
 
-    /// Per choice group, the network and printed inputs of a neural
-    /// choice (an input still unbound prints as `_`), else `None`.
-    fn neural_inputs(&mut self, p: &Program) -> Vec<Option<GroundNeural>> {
+    /// Per choice group, the network and ground inputs of a neural
+    /// choice (`None` for an input still unbound), else `None`.
+    fn neural_inputs(&mut self, p: &Program) -> Vec<Option<Neural>> {
         let mut env = Env::default();
-        let mut neural_of_group: Vec<Option<GroundNeural>> = vec![None; self.groups.len()];
+        let mut neural_of_group: Vec<Option<Neural>> = vec![None; self.groups.len()];
         for (g, slot) in neural_of_group.iter_mut().enumerate() {
             let Some(n) = p.clauses[self.groups[g].clause as usize].neural.as_ref() else { continue };
             env.load(&self.groups[g].instance.clone());
             let mut inputs = Vec::with_capacity(n.inputs.len());
             for pat in n.inputs.iter() {
-                inputs.push(self.ground(pat, &env).map_or_else(|| "_".to_string(), |t| self.terms.show(t)));
+                inputs.push(self.ground(pat, &env));
             }
-            *slot = Some(GroundNeural { network: n.network.clone(), inputs });
+            *slot = Some(Neural { network: n.network.clone(), inputs });
         }
         neural_of_group
     }
@@ -223,7 +224,7 @@ impl State {
     }
 
     /// The atoms of choice group `g`, one per head of its clause.
-    fn group_atoms(&self, p: &Program, g: &Group) -> &[AtomId] {
+    fn group_atoms(&self, p: &Program, g: &Group) -> &[AtomNo] {
         let start = g.start as usize;
         &self.choice_atoms[start..start + p.clauses[g.clause as usize].heads.len()]
     }
@@ -246,8 +247,8 @@ impl State {
             }
         }
         let mut relevant = vec![false; n];
-        let mut stack: Vec<AtomId> = Vec::new();
-        let mark = |a: AtomId, relevant: &mut Vec<bool>, stack: &mut Vec<AtomId>| {
+        let mut stack: Vec<AtomNo> = Vec::new();
+        let mark = |a: AtomNo, relevant: &mut Vec<bool>, stack: &mut Vec<AtomNo>| {
             if !std::mem::replace(&mut relevant[a as usize], true) {
                 stack.push(a);
             }
@@ -289,7 +290,7 @@ impl State {
         &self,
         p: &Program,
         goals: Goals,
-        mut neural_of_group: Vec<Option<GroundNeural>>,
+        mut neural_of_group: Vec<Option<Neural>>,
         by_head: &ByHead,
         relevant: &[bool],
     ) -> GroundProgram {
@@ -299,16 +300,17 @@ impl State {
         for a in 0..n {
             if relevant[a] {
                 new_id[a] = atoms.len() as u32;
-                atoms.push(self.atom_text(p, a as AtomId));
+                atoms.push(self.atom_out(p, a as AtomNo));
             }
         }
+        let id = |a: AtomNo| AtomId::new(new_id[a as usize]);
         let mut rules = Vec::new();
         for a in (0..n).filter(|&a| relevant[a]) {
             if self.certain[a] {
-                rules.push(GroundRule { head: new_id[a], body: Vec::new() });
+                rules.push(Rule { head: id(a as AtomNo), body: Vec::new() });
                 continue;
             }
-            for &r in by_head.of(a as AtomId) {
+            for &r in by_head.of(a as AtomNo) {
                 if !self.live(r) {
                     continue;
                 }
@@ -316,9 +318,9 @@ impl State {
                     .1
                     .iter()
                     .filter(|&&l| l & 1 == 1 || !self.certain[(l >> 1) as usize])
-                    .map(|&l| (new_id[(l >> 1) as usize], l & 1 == 0))
+                    .map(|&l| (id(l >> 1), l & 1 == 0))
                     .collect();
-                rules.push(GroundRule { head: new_id[a], body });
+                rules.push(Rule { head: id(a as AtomNo), body });
             }
         }
         let kept: Vec<usize> = (0..self.groups.len())
@@ -332,32 +334,36 @@ impl State {
                 let g = &self.groups[g];
                 let probabilities = p.clauses[g.clause as usize].probabilities.as_deref().unwrap_or_default();
                 match (self.group_atoms(p, g), probabilities) {
-                    ([a], [probability]) => GroundChoice::Fact { atom: new_id[*a as usize], probability: *probability },
-                    (atoms, _) => GroundChoice::Disjunction {
-                        atoms: atoms.iter().zip(probabilities).map(|(&a, &q)| (new_id[a as usize], q)).collect(),
+                    ([a], [probability]) => Choice::Fact { atom: id(*a), probability: *probability },
+                    (atoms, _) => Choice::Disjunction {
+                        atoms: atoms.iter().zip(probabilities).map(|(&a, &q)| (id(a), q)).collect(),
                     },
                 }
             })
             .collect();
-        let formulas = formula::renumber(&self.formulas, |t| self.atom_of_term(t).map(|a| new_id[a as usize]));
-        let evidence = goals.evidence.iter().map(|&(a, v)| (new_id[a as usize], v)).collect();
+        let formulas = formula::renumber(&self.formulas, |t| self.atom_of_term(t).map(id));
+        let evidence = goals.evidence.iter().map(|&(a, v)| (id(a), v)).collect();
         let (queries, constraints) = self.queries_and_constraints(p, goals, &new_id);
-        GroundProgram { atoms, rules, choices, queries, evidence, formulas, constraints, learnable, neural }
+        GroundProgram {
+            terms: Default::default(),
+            atoms,
+            rules,
+            choices,
+            queries,
+            evidence,
+            formulas,
+            constraints,
+            learnable,
+            neural,
+        }
     }
 
     /// The queries in file order, atom queries (renumbered by `new_id`)
     /// with formula queries between them, and the constraints.
-    fn queries_and_constraints(
-        &self,
-        p: &Program,
-        goals: Goals,
-        new_id: &[u32],
-    ) -> (Vec<GroundQuery>, Vec<GroundConstraint>) {
+    fn queries_and_constraints(&self, p: &Program, goals: Goals, new_id: &[u32]) -> (Vec<Query>, Vec<Constraint>) {
         let mut per_goal = goals.per_query_goal.into_iter();
-        let mut atom_queries = goals.queries.into_iter().map(|q| GroundQuery {
-            text: q.text,
-            atom: q.atom.map(|a| new_id[a as usize]),
-            formula: None,
+        let mut atom_queries = goals.queries.into_iter().map(|q| Query {
+            subject: Subject::Atom { term: q.term, atom: q.atom.map(|a| AtomId::new(new_id[a as usize])) },
             logic: q.logic,
             instance: q.instance,
         });
@@ -372,16 +378,11 @@ impl State {
                         all_queries.extend(atom_queries.by_ref().take(n));
                         emitted += 1;
                     }
-                    all_queries.push(GroundQuery {
-                        text: goal.text.clone(),
-                        atom: None,
-                        formula: Some(root),
-                        logic,
-                        instance: false,
-                    });
+                    let subject = Subject::Formula { text: goal.text.clone(), root };
+                    all_queries.push(Query { subject, logic, instance: false });
                 }
                 formula::Purpose::Constraint { weight } => {
-                    constraints.push(GroundConstraint { text: goal.text.clone(), formula: root, weight })
+                    constraints.push(Constraint { text: goal.text.clone(), formula: root, weight })
                 }
             }
         }
@@ -389,37 +390,27 @@ impl State {
         (all_queries, constraints)
     }
 
-    /// The text of atom `a`: a derived atom as ProbLog prints it, a
-    /// choice's fresh atom as `choice(Statement,Head,[Var=Value,...])`.
-    pub(super) fn atom_text(&self, p: &Program, a: AtomId) -> String {
+    /// Atom `a` as the ground program holds it: a derived atom is its
+    /// term; a choice's fresh atom names its clause, head and the values of
+    /// the clause's variables (an anonymous one as `_N`, by position).
+    fn atom_out(&self, p: &Program, a: AtomNo) -> Atom {
         match self.atoms[a as usize] {
-            AtomKind::Term { term, .. } => self.terms.show(term),
+            AtomKind::Term { term, .. } => Atom::Term(term),
             AtomKind::Choice { group, head } => {
                 let g = &self.groups[group as usize];
                 let c = &p.clauses[g.clause as usize];
                 let names = &p.var_names[c.vars as usize];
-                let mut out = format!("choice({},{head},[", c.origin);
-                let mut first = true;
-                for (v, &t) in g.instance.iter().enumerate() {
-                    if t == UNBOUND {
-                        continue;
-                    }
-                    if !first {
-                        out.push(',');
-                    }
-                    first = false;
-                    match names[v].as_str() {
-                        "_" => {
-                            let _ = write!(out, "_{v}=");
-                        }
-                        name => {
-                            let _ = write!(out, "{name}=");
-                        }
-                    }
-                    self.terms.write(&mut out, t);
-                }
-                out.push_str("])");
-                out
+                let bindings = (g.instance.iter().enumerate())
+                    .filter(|&(_, &t)| t != TermId::UNBOUND)
+                    .map(|(v, &t)| {
+                        let name = match names[v].as_str() {
+                            "_" => format!("_{v}"),
+                            name => name.to_string(),
+                        };
+                        (name, t)
+                    })
+                    .collect();
+                Atom::Choice { clause: c.origin, head, bindings }
             }
         }
     }
@@ -432,14 +423,14 @@ struct Goals {
     /// How many answers each query goal gave, to place formula queries
     /// between them.
     per_query_goal: Vec<usize>,
-    evidence: Vec<(AtomId, bool)>,
+    evidence: Vec<(AtomNo, bool)>,
 }
 
 /// One answer of an atom query.
 struct AtomQuery {
-    text: String,
+    term: TermId,
     /// `None` where the atom was never derived: it is certainly false.
-    atom: Option<AtomId>,
+    atom: Option<AtomNo>,
     logic: Option<Logic>,
     instance: bool,
 }
@@ -452,7 +443,7 @@ struct ByHead {
 }
 
 impl ByHead {
-    fn of(&self, a: AtomId) -> &[u32] {
+    fn of(&self, a: AtomNo) -> &[u32] {
         &self.rules[self.start[a as usize] as usize..self.start[a as usize + 1] as usize]
     }
 }

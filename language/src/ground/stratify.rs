@@ -65,8 +65,8 @@ fn strata(preds: &mut [Pred], edges: &[(PredId, PredId, u32, bool, Span)]) -> bo
 #[cfg(test)]
 mod tests {
     use super::super::compile::compile;
-    use super::super::terms::Terms;
     use crate::check_source;
+    use deeplog_program::terms::Terms;
 
     /// The stratum of each named predicate of `source` once compiled, and
     /// whether negation was left to local grounding; or the error message.

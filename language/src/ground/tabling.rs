@@ -10,13 +10,13 @@
 use super::bindings::Env;
 use super::clauses::{Goal, Lit, Pat, Program};
 use super::derive::{AtomKind, Group, LitCode, PENDING};
-use super::terms::{TermId, Terms};
-use super::{formula, AtomId, FxMap, GroundError, Limits, PredId, NONE};
+use super::{formula, AtomNo, FxMap, GroundError, Limits, PredId, NONE};
+use deeplog_program::terms::{TermId, Terms};
 
 /// The answers of one call so far, and the bodies waiting on them.
 #[derive(Default)]
 pub(super) struct Bucket {
-    pub(super) atoms: Vec<AtomId>,
+    pub(super) atoms: Vec<AtomNo>,
     /// Indexes in `State::consumers`.
     pub(super) consumers: Vec<u32>,
     /// The call was made: its rules are scheduled or ran.
@@ -74,7 +74,7 @@ pub(super) enum Task {
     /// positions of index `index`.
     Call { pred: PredId, index: u32, key: Box<[TermId]> },
     /// Continue a consumer with one answer.
-    Resume { consumer: u32, atom: AtomId },
+    Resume { consumer: u32, atom: AtomNo },
 }
 
 /// The bit of argument position `i` in an index mask; positions past 64
@@ -100,7 +100,7 @@ pub(super) struct State {
     pub(super) limits: Limits,
     pub(super) atoms: Vec<AtomKind>,
     /// The atom of each term id that is a derived atom, else `NONE`.
-    pub(super) atom_of: Vec<AtomId>,
+    pub(super) atom_of: Vec<AtomNo>,
     pub(super) certain: Vec<bool>,
     /// Definitions of each atom: distinct rules with it as head, and
     /// choices of which it is the atom.
@@ -113,14 +113,14 @@ pub(super) struct State {
     pub(super) delayed: Vec<Delayed>,
     /// Body literals so far, as linked lists: (literal, previous link).
     pub(super) links: Vec<(LitCode, u32)>,
-    pub(super) rules: Vec<(AtomId, Box<[LitCode]>)>,
+    pub(super) rules: Vec<(AtomNo, Box<[LitCode]>)>,
     pub(super) rule_first: FxMap<u64, u32>,
     pub(super) rule_next: Vec<u32>,
     /// Positive body literals not yet known certain.
     pub(super) missing: Vec<u32>,
     pub(super) has_negation: Vec<bool>,
     pub(super) groups: Vec<Group>,
-    pub(super) choice_atoms: Vec<AtomId>,
+    pub(super) choice_atoms: Vec<AtomNo>,
     pub(super) choice_direct: Vec<bool>,
     /// Heads of the clause instance being derived (reused).
     pub(super) heads: Vec<(TermId, PredId)>,
@@ -176,8 +176,8 @@ impl State {
 
     /// The atom of `term`, if it was derived.
     #[inline]
-    pub(super) fn atom_of_term(&self, term: TermId) -> Option<AtomId> {
-        self.atom_of.get(term.0 as usize).copied().filter(|&a| a != NONE)
+    pub(super) fn atom_of_term(&self, term: TermId) -> Option<AtomNo> {
+        self.atom_of.get(term.index()).copied().filter(|&a| a != NONE)
     }
 
     /// `name/arity`, for messages.
@@ -399,7 +399,7 @@ impl State {
             Some(a) if self.certain[a as usize] => return Ok(()),
             Some(a) => self.extend(body, a, true),
             None => {
-                let code = PENDING + self.pending.len() as AtomId;
+                let code = PENDING + self.pending.len() as AtomNo;
                 self.pending.push(t);
                 self.links.push(((code << 1) | 1, body));
                 self.links.len() as u32 - 1

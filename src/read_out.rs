@@ -1,0 +1,202 @@
+//! Evaluating a compiled model and reading its answers out: the circuit is
+//! evaluated once in log space (on the CPU in `f64`, or a GPU in `f32`),
+//! and each query's root is read in the logic asked for — a probability, a
+//! log-probability, whether it is possible (boolean), the most probable
+//! world (max-product, over the circuit smoothed on every slot) or the
+//! number of worlds (counting, exact).
+
+use std::time::Instant;
+
+use deeplog_circuits::explain::heaviest;
+use deeplog_circuits::properties::{check, smooth};
+use deeplog_circuits::{Circuit, CpuEvaluator, Evaluate, LayeredCircuit, Weights};
+use deeplog_gpu::GpuEvaluator;
+use deeplog_program::GroundProgram;
+use deeplog_semirings::{Counting, LogProbability, Logic};
+
+use crate::answers::{Answer, Answers, Explanation, Timings};
+use crate::compiled::{CompiledModel, SlotInfo};
+use crate::error::Error;
+use crate::Device;
+
+/// Root values of one evaluation, and what the whole-world logics need.
+pub(crate) struct Evaluated {
+    /// Log-probability of every root.
+    log_values: Vec<f64>,
+    /// Max-product and counting: the circuit smoothed over every slot.
+    smoothed: Option<Circuit>,
+    /// Counting: each root's number of worlds.
+    counts: Option<Vec<u128>>,
+}
+
+/// Evaluates `circuit` (the compiled model's, or its optimised form) for
+/// `logic` on `device`; records the device and the time in `timings`.
+pub(crate) fn evaluate(
+    compiled: &CompiledModel,
+    circuit: &Circuit,
+    logic: Logic,
+    device: Device,
+    timings: &mut Timings,
+) -> Result<Evaluated, Error> {
+    let start = Instant::now();
+    let layered = LayeredCircuit::new(circuit);
+    let log_values = if layered.num_roots() == 0 {
+        Vec::new()
+    } else {
+        let log_weights: Vec<f64> = compiled.slots.iter().map(|s| s.probability.ln()).collect();
+        match device.open()? {
+            None => {
+                timings.device = "cpu".to_string();
+                let eval = CpuEvaluator::<LogProbability<f64>>::new(&layered)?;
+                eval.forward(&Weights::complementary(1, log_weights))?
+            }
+            Some(gpu) => {
+                timings.device = gpu.name();
+                let eval = GpuEvaluator::<LogProbability<f32>>::new(&gpu, &layered)?;
+                let w = Weights::complementary(1, log_weights.iter().map(|&x| x as f32).collect());
+                eval.forward(&w)?.into_iter().map(f64::from).collect()
+            }
+        }
+    };
+    // Max-product and counting range over whole worlds: every slot in
+    // every branch (smoothed over all of them).
+    let smoothed = matches!(logic, Logic::MaxProduct | Logic::Counting).then(|| smooth(&compiled.circuit, true));
+    let counts = match (&smoothed, logic) {
+        (Some(c), Logic::Counting) if !c.roots().is_empty() => {
+            let layered = LayeredCircuit::with_properties(c, check(c));
+            let n = c.num_slots() as usize;
+            let ones = Weights { batch: 1, positive: vec![1u128; n], negative: Some(vec![1u128; n]) };
+            Some(CpuEvaluator::<Counting>::new(&layered)?.forward(&ones)?)
+        }
+        _ => None,
+    };
+    timings.evaluate_s = start.elapsed().as_secs_f64();
+    if compiled.evidence_root.is_some_and(|e| log_values[e] == f64::NEG_INFINITY) {
+        return Err(Error::ImpossibleEvidence(compiled.evidence.clone()));
+    }
+    Ok(Evaluated { log_values, smoothed, counts })
+}
+
+/// Each query's answer in `logic`, in query order. An instance of a query
+/// with variables that no world (consistent with the evidence) makes true
+/// is left out, as ProbLog leaves it out: `path(a, X)` lists the `X` that
+/// can be reached.
+pub(crate) fn answers(
+    grounded: &GroundProgram,
+    compiled: CompiledModel,
+    evaluated: &Evaluated,
+    logic: Logic,
+    explain: bool,
+) -> Answers {
+    let circuit = &compiled.circuit;
+    let satisfiable = grounded.queries.iter().any(|g| g.instance).then(|| satisfiable_nodes(circuit));
+    let mut answers = Vec::with_capacity(compiled.queries.len());
+    for (q, g) in compiled.queries.iter().zip(&grounded.queries) {
+        if let (true, Some(root), Some(sat)) = (g.instance, q.root, &satisfiable) {
+            if !sat[circuit.roots()[root].index()] {
+                continue;
+            }
+        }
+        let (value, exact) = value(&compiled, evaluated, logic, q.root);
+        let explanation = match q.root {
+            Some(root) if explain => explain_root(circuit, &compiled.slots, &compiled.disjunctive, root),
+            _ => None,
+        };
+        answers.push(Answer { query: q.query.clone(), value, exact, explanation, logic: None });
+    }
+    Answers { logic, answers, constraints: Vec::new(), loss: None, timings: compiled.timings }
+}
+
+/// The value of the query at `root` (none: never derivable) in `logic`, and
+/// for counting the exact count as text.
+fn value(compiled: &CompiledModel, evaluated: &Evaluated, logic: Logic, root: Option<usize>) -> (f64, Option<String>) {
+    let values = &evaluated.log_values;
+    let log_value = match root {
+        None => f64::NEG_INFINITY,
+        Some(root) if compiled.with_evidence => values[root] - values[root + 1],
+        Some(root) => values[root],
+    };
+    // Boolean and counting read the joint root (query and evidence).
+    match (logic, root) {
+        (Logic::LogProbability, _) => (log_value, None),
+        (Logic::Probability, _) => (log_value.exp(), None),
+        (_, None) => (0.0, (logic == Logic::Counting).then(|| "0".to_string())),
+        (Logic::Boolean, Some(root)) => (f64::from(u8::from(possible(&compiled.circuit, &compiled.slots, root))), None),
+        (Logic::MaxProduct, Some(root)) => {
+            // The most probable world with the query (and the evidence),
+            // given the evidence.
+            let given = if compiled.with_evidence { values[root + 1] } else { 0.0 };
+            let smoothed = evaluated.smoothed.as_ref().expect("max-product evaluates a smoothed circuit");
+            (most_probable_world(smoothed, &compiled.slots, root).exp() / given.exp(), None)
+        }
+        (_, Some(root)) => {
+            let count = evaluated.counts.as_ref().expect("counting counts every root")[root];
+            let text = if count == u128::MAX { "at least 2^128".to_string() } else { count.to_string() };
+            (count as f64, Some(text))
+        }
+    }
+}
+
+/// The heaviest proof under `root` (see [`Explanation`]): facts weigh
+/// their probability when used and 1 when not; an annotated disjunction's
+/// chain links weigh their conditional probabilities either way, so that
+/// taking alternative `i` weighs `p_i`.
+fn explain_root(circuit: &Circuit, slots: &[SlotInfo], disjunctive: &[bool], root: usize) -> Option<Explanation> {
+    let weight = |l: deeplog_circuits::Literal| {
+        let (p, chained) = (slots[l.slot.0 as usize].probability, disjunctive[l.slot.0 as usize]);
+        match (l.positive, chained) {
+            (true, _) => p.ln(),
+            (false, true) => (1.0 - p).ln(),
+            (false, false) => 0.0,
+        }
+    };
+    let (log_p, literals) = heaviest(circuit, circuit.roots()[root], weight)?;
+    let mut used: Vec<usize> = literals.iter().filter(|l| l.positive).map(|l| l.slot.0 as usize).collect();
+    used.sort_by_key(|&s| (slots[s].choice, slots[s].alternative));
+    Some(Explanation { probability: log_p.exp(), facts: used.iter().map(|&s| slots[s].name.clone()).collect() })
+}
+
+/// Whether some world of nonzero probability makes `root` true.
+fn possible(circuit: &Circuit, slots: &[SlotInfo], root: usize) -> bool {
+    let weight = |l: deeplog_circuits::Literal| {
+        let p = slots[l.slot.0 as usize].probability;
+        if (l.positive && p > 0.0) || (!l.positive && p < 1.0) {
+            0.0
+        } else {
+            f64::NEG_INFINITY
+        }
+    };
+    heaviest(circuit, circuit.roots()[root], weight).is_some()
+}
+
+/// Per node of a decomposable circuit, whether some world makes it true
+/// (whatever the weights): a product where all its children are, a sum
+/// where one is.
+fn satisfiable_nodes(circuit: &Circuit) -> Vec<bool> {
+    use deeplog_circuits::Node;
+    let mut sat = Vec::with_capacity(circuit.num_nodes());
+    for node in circuit.nodes() {
+        let s = match node {
+            Node::False => false,
+            Node::True | Node::Literal(_) => true,
+            Node::Product(cs) => cs.iter().all(|c| sat[c.index()]),
+            Node::Sum(cs) => cs.iter().any(|c| sat[c.index()]),
+        };
+        sat.push(s);
+    }
+    sat
+}
+
+/// `ln` of the probability of the most probable world under `root` of a
+/// circuit smoothed over every slot (so every world names every slot).
+fn most_probable_world(smoothed: &Circuit, slots: &[SlotInfo], root: usize) -> f64 {
+    let weight = |l: deeplog_circuits::Literal| {
+        let p = slots[l.slot.0 as usize].probability;
+        if l.positive {
+            p.ln()
+        } else {
+            (1.0 - p).ln()
+        }
+    };
+    heaviest(smoothed, smoothed.roots()[root], weight).map_or(f64::NEG_INFINITY, |(w, _)| w)
+}
