@@ -513,7 +513,10 @@ fn optimize_rewrites_a_circuit_without_changing_its_answers() {
 fn enumerated_flags_list_their_values_and_keep_their_aliases() {
     let (ok, help, err) = deeplog(&["circuit", "eval", "--help"]);
     assert!(ok, "{err}");
-    assert!(help.contains("[possible values: boolean, probability, probability-f32, log-probability, log-probability-f32"), "{help}");
+    assert!(
+        help.contains("[possible values: boolean, probability, probability-f32, log-probability, log-probability-f32"),
+        "{help}"
+    );
     assert!(help.contains("[possible values: cpu, gpu, auto]"), "{help}");
     let (ok, help, err) = deeplog(&["query", "--help"]);
     assert!(ok, "{err}");
