@@ -533,3 +533,26 @@ fn enumerated_flags_list_their_values_and_keep_their_aliases() {
     assert!(ok, "{err}");
     assert_eq!(listed, alias);
 }
+
+#[test]
+fn numbers_out_of_range_are_usage_errors_not_panics() {
+    let model = Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/models/graph.pl").display().to_string();
+    let data = Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/models/graph.pl").display().to_string();
+    let cases: [&[&str]; 7] = [
+        &["query", &model, "--timeout", "inf"],
+        &["query", &model, "--timeout", "nan"],
+        &["query", &model, "--timeout=-1"],
+        &["compile", &model, "-o", "/dev/null", "--timeout", "1e308"],
+        &["train", &model, "--data", &data, "--rate", "nan"],
+        &["train", &model, "--data", &data, "--rate=-1"],
+        &["train", &model, "--data", &data, "--epochs", "0"],
+    ];
+    for args in cases {
+        let out = Command::new(env!("CARGO_BIN_EXE_deeplog")).args(args).output().expect("run deeplog");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {err}");
+        assert!(err.contains("invalid value") && !err.contains("panicked"), "{args:?}: {err}");
+    }
+    let (ok, out, err) = deeplog(&["query", &model, "--timeout", "30"]);
+    assert!(ok && out.contains("path(1,5)"), "{out}{err}");
+}

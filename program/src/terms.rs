@@ -125,6 +125,7 @@ impl Terms {
     }
 
     /// How many terms the store holds.
+    #[inline]
     pub fn len(&self) -> usize {
         self.nodes.len()
     }

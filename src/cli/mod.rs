@@ -16,6 +16,7 @@ mod check;
 mod choices;
 mod circuit;
 mod neural;
+mod numbers;
 mod query;
 mod scene;
 mod train;
@@ -92,13 +93,13 @@ enum Command {
         #[arg(long = "network")]
         networks: Vec<String>,
         /// Passes over the data (default 100 for parameters, 10 for networks).
-        #[arg(long)]
+        #[arg(long, value_parser = numbers::at_least_one())]
         epochs: Option<usize>,
         /// Adam's step size (default 0.05 on the parameters' logits, 0.003 for networks).
-        #[arg(long)]
+        #[arg(long, value_parser = numbers::positive())]
         rate: Option<f64>,
         /// Neural: examples per training step, each step one batched circuit evaluation.
-        #[arg(long, default_value_t = 16)]
+        #[arg(long, default_value_t = 16, value_parser = numbers::at_least_one())]
         batch: usize,
         /// Neural: seeds the networks' initial weights and the example order; same seed, same run.
         #[arg(long, default_value_t = 1)]
@@ -196,8 +197,8 @@ enum CircuitCommand {
 #[derive(Debug, Args)]
 pub struct CompileArgs {
     /// Give up compiling after this many seconds.
-    #[arg(long)]
-    pub timeout: Option<f64>,
+    #[arg(long, value_parser = numbers::seconds())]
+    pub timeout: Option<std::time::Duration>,
     /// Give up compiling past this many circuit nodes.
     #[arg(long, default_value_t = 50_000_000)]
     pub max_nodes: usize,

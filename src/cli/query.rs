@@ -1,7 +1,7 @@
 //! `deeplog query FILE`: every query's probability, as ProbLog prints them.
 
 use std::path::Path;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use deeplog_circuits::compile::{compile_with, Budget};
 use deeplog_circuits::formats::{read_cnf, write_atomically, write_json_with_model};
@@ -79,7 +79,7 @@ pub fn query(args: QueryArgs<'_>) -> Result<(), CliError> {
     }
     let options = QueryOptions {
         logic: args.logic,
-        timeout: args.limits.timeout.map(Duration::from_secs_f64),
+        timeout: args.limits.timeout,
         max_nodes: args.limits.max_nodes,
         compiler: args.limits.compiler,
         explain: args.explain,
@@ -155,7 +155,7 @@ pub fn compile(file: &Path, output: &Path, limits: &CompileArgs, timings: bool) 
         eprint!("{warnings}");
     }
     let options = QueryOptions {
-        timeout: limits.timeout.map(Duration::from_secs_f64),
+        timeout: limits.timeout,
         max_nodes: limits.max_nodes,
         compiler: limits.compiler,
         ..Default::default()
@@ -214,11 +214,7 @@ pub fn compile_cnf(file: &Path, output: &Path, limits: &CompileArgs) -> Result<(
     let cnf = read_cnf(&text).map_err(|e| CliError::Usage(format!("{}: {e}", file.display())))?;
     let (program, formula) = cnf.to_program();
     let start = Instant::now();
-    let budget = Budget {
-        max_nodes: limits.max_nodes,
-        timeout: limits.timeout.map(Duration::from_secs_f64),
-        ..Budget::default()
-    };
+    let budget = Budget { max_nodes: limits.max_nodes, timeout: limits.timeout, ..Budget::default() };
     let compiled = compile_with(&program, &[formula], &[], &budget, limits.compiler)
         .map_err(|e| CliError::Usage(format!("{}: {}", file.display(), e.to_string().replace("query atom", "atom"))))?;
     let compile_s = start.elapsed().as_secs_f64();
