@@ -9,12 +9,18 @@ use deeplog_language::model::lower;
 use deeplog_language::{check_source, parse};
 use deeplog_program::{AtomId, Choice as GroundChoice, FormulaId};
 
+/// Grounds `source`; every program the grounder emits keeps the ground
+/// program's invariants (`GroundProgram::check`).
 fn grounded_with(source: &str, limits: &Limits) -> Result<GroundProgram, GroundError> {
     let checked = check_source(source);
     if checked.has_errors() {
         panic!("{source}\n{:#?}", checked.diagnostics);
     }
-    ground(checked.model.as_ref().expect("a model"), limits)
+    let program = ground(checked.model.as_ref().expect("a model"), limits)?;
+    if let Err(broken) = program.check() {
+        panic!("{source}\n{broken}\n{program}");
+    }
+    Ok(program)
 }
 
 fn grounded(source: &str) -> GroundProgram {
@@ -406,6 +412,7 @@ fn every_benchmark_program_grounds() {
         let start = Instant::now();
         let p = ground(&model, &Limits::default()).unwrap_or_else(|e| panic!("{name}: {e}"));
         times.push((start.elapsed(), name.clone(), p.atoms.len(), p.rules.len(), p.choices.len()));
+        assert_eq!(p.check(), Ok(()), "{name}");
 
         let expected: Vec<String> = source
             .lines()
