@@ -556,3 +556,36 @@ fn numbers_out_of_range_are_usage_errors_not_panics() {
     let (ok, out, err) = deeplog(&["query", &model, "--timeout", "30"]);
     assert!(ok && out.contains("path(1,5)"), "{out}{err}");
 }
+
+#[test]
+fn a_saved_model_section_that_does_not_fit_its_circuit_is_refused() {
+    let model = Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/models/graph.pl").display().to_string();
+    let saved = TempFile::new("fits.json", "");
+    let (ok, _, err) = deeplog(&["compile", &model, "-o", saved.path()]);
+    assert!(ok, "{err}");
+    let text = std::fs::read_to_string(saved.path()).unwrap();
+    let (ok, out, err) = deeplog(&["circuit", "eval", saved.path(), "--algebra", "probability"]);
+    assert!(ok && out.contains("path(1,5)"), "{out}{err}");
+    let edge = r#""name":"edge(1,2)","probability":0.6"#;
+    assert!(text.contains(edge), "the test edits this slot");
+    let cases = [
+        ("over_one.json", text.replace(edge, r#""name":"edge(1,2)","probability":2"#), "probability 2, outside [0, 1]"),
+        ("negative.json", text.replace(edge, r#""name":"edge(1,2)","probability":-0.1"#), "outside [0, 1]"),
+        (
+            "missing_slot.json",
+            text.replace(r#"{"alternative":0,"choice":0,"name":"edge(1,2)","probability":0.6},"#, ""),
+            "names 7 slots, and the circuit has 8",
+        ),
+        ("far_root.json", text.replace(r#""root":2}"#, r#""root":9}"#), "at root 9, and the circuit has 3 roots"),
+    ];
+    for (name, content, why) in cases {
+        let file = TempFile::new(name, &content);
+        let out = Command::new(env!("CARGO_BIN_EXE_deeplog"))
+            .args(["circuit", "eval", file.path(), "--algebra", "probability"])
+            .output()
+            .expect("run deeplog");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(1), "{name}: {err}");
+        assert!(err.contains(why) && err.contains(name), "{name}: {err}");
+    }
+}

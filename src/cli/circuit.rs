@@ -117,7 +117,13 @@ struct SavedModel {
     root_names: Vec<String>,
 }
 
-fn saved_model(file: &Path) -> Result<Option<SavedModel>, CliError> {
+/// The `model` section of a circuit `deeplog compile` saved, checked
+/// against the circuit it describes: one slot per input slot of the
+/// circuit, each a probability in [0, 1], and every query's root (and the
+/// evidence's) a root of the circuit. A section that breaks any of these
+/// would print numbers under the wrong names, or numbers that are no
+/// probability, so it is an error.
+fn saved_model(file: &Path, circuit: &Circuit) -> Result<Option<SavedModel>, CliError> {
     if file.extension().is_none_or(|e| e != "json") {
         return Ok(None);
     }
@@ -136,6 +142,8 @@ fn saved_model(file: &Path) -> Result<Option<SavedModel>, CliError> {
             file.display()
         )));
     };
+    check_saved_model(&slots, &queries, with_evidence, circuit)
+        .map_err(|why| CliError::Usage(format!("{}: its `model` section {why}", file.display())))?;
     let roots = queries.iter().filter_map(|q| q.root).max().map_or(0, |r| r + 1 + with_evidence as usize);
     let mut root_names = vec![String::new(); roots];
     for q in &queries {
@@ -151,11 +159,35 @@ fn saved_model(file: &Path) -> Result<Option<SavedModel>, CliError> {
     Ok(Some(SavedModel { probabilities: slots.iter().map(|s| s.probability).collect(), root_names }))
 }
 
+/// Why a saved model section does not fit `circuit` (see [`saved_model`]).
+fn check_saved_model(
+    slots: &[SlotInfo],
+    queries: &[CompiledQuery],
+    with_evidence: bool,
+    circuit: &Circuit,
+) -> Result<(), String> {
+    let circuit_slots = circuit.num_slots() as usize;
+    if slots.len() != circuit_slots {
+        return Err(format!("names {} slots, and the circuit has {circuit_slots}", slots.len()));
+    }
+    if let Some((i, s)) = slots.iter().enumerate().find(|(_, s)| !(0.0..=1.0).contains(&s.probability)) {
+        return Err(format!("gives slot {i} (`{}`) the probability {}, outside [0, 1]", s.name, s.probability));
+    }
+    let roots = circuit.roots().len();
+    let last = |r: usize| r + usize::from(with_evidence);
+    match queries.iter().find(|q| q.root.is_some_and(|r| last(r) >= roots)) {
+        Some(q) => {
+            Err(format!("answers `{}` at root {}, and the circuit has {roots} roots", q.query, q.root.unwrap_or(0)))
+        }
+        None => Ok(()),
+    }
+}
+
 pub fn eval(args: &EvalArgs) -> Result<(), CliError> {
     let kind = args.algebra;
     let circuit = read_path(&args.file)?;
     let slots = circuit.num_slots() as usize;
-    let saved = saved_model(&args.file)?;
+    let saved = saved_model(&args.file, &circuit)?;
     let probabilities = match &args.weights {
         Some(path) => {
             let p = Probabilities::read(path, slots)?;
