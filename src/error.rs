@@ -7,6 +7,7 @@
 //! compiler errors name atoms by id, which the model layer turns into the
 //! atoms' text from the ground program.
 
+use deeplog_circuits::formats::TextError;
 use deeplog_circuits::formula::FormulaError;
 use deeplog_circuits::{CompileError, EvalError};
 use deeplog_gpu::GpuError;
@@ -20,8 +21,8 @@ use crate::scene::GraphError;
 /// reads: rendered diagnostics with source lines, or a one-line cause.
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
-    #[error("cannot read {path}: {source}")]
-    Read { path: String, source: std::io::Error },
+    #[error(transparent)]
+    Read(#[from] TextError),
     /// The model text has errors.
     #[error("{}", .0.render())]
     Invalid(Box<Diagnosed>),

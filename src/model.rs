@@ -91,8 +91,7 @@ struct Grounded {
 impl Model {
     /// Reads and checks a model file.
     pub fn from_file(path: &Path) -> Result<Model, Error> {
-        let source =
-            std::fs::read_to_string(path).map_err(|source| Error::Read { path: path.display().to_string(), source })?;
+        let source = deeplog_circuits::formats::read_text(path)?;
         Model::from_source(&path.display().to_string(), &source)
     }
 

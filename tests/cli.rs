@@ -589,3 +589,25 @@ fn a_saved_model_section_that_does_not_fit_its_circuit_is_refused() {
         assert!(err.contains(why) && err.contains(name), "{name}: {err}");
     }
 }
+
+#[test]
+fn every_reader_takes_a_byte_order_mark_and_locates_bad_utf8() {
+    let bom = TempFile::new("bom.pl", "\u{feff}0.3::a.\nquery(a).\n");
+    let (ok, out, err) = deeplog(&["query", bom.path()]);
+    assert!(ok && out.contains("a: 0.3"), "{out}{err}");
+    let (ok, _, err) = deeplog(&["check", bom.path()]);
+    assert!(ok, "{err}");
+    let nnf = TempFile::new("bom.nnf", "\u{feff}nnf 1 0 1\nL 1\n");
+    let (ok, out, err) = deeplog(&["circuit", "stats", nnf.path()]);
+    assert!(ok, "{out}{err}");
+
+    let bad = std::env::temp_dir().join(format!("deeplog-cli-{}", std::process::id())).join("latin1.pl");
+    std::fs::write(&bad, b"0.3::a.\nquery(caf\xE9).\n").unwrap();
+    let (ok, _, err) = deeplog(&["query", bad.to_str().unwrap()]);
+    assert!(!ok && err.contains("latin1.pl:2:10: not valid UTF-8"), "{err}");
+    #[cfg(unix)]
+    {
+        let (ok, _, err) = deeplog(&["query", "/dev/zero"]);
+        assert!(!ok && err.contains("cannot read /dev/zero: it is a device, not a file"), "{err}");
+    }
+}

@@ -8,8 +8,7 @@ use deeplog_semirings::Logic;
 use super::CliError;
 
 pub fn check(file: &Path, json: bool, logic: Option<Logic>) -> Result<(), CliError> {
-    let source =
-        std::fs::read_to_string(file).map_err(|e| CliError::Usage(format!("cannot read {}: {e}", file.display())))?;
+    let source = deeplog_circuits::formats::read_text(file)?;
     let name = file.display().to_string();
     let checked = deeplog_language::check_source(&source);
     if json {

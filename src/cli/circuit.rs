@@ -127,8 +127,7 @@ fn saved_model(file: &Path, circuit: &Circuit) -> Result<Option<SavedModel>, Cli
     if file.extension().is_none_or(|e| e != "json") {
         return Ok(None);
     }
-    let text =
-        std::fs::read_to_string(file).map_err(|e| CliError::Usage(format!("cannot read {}: {e}", file.display())))?;
+    let text = deeplog_circuits::formats::read_text(file)?;
     let model = read_json_model(&text).map_err(|e| CliError::Usage(format!("{}: {e}", file.display())))?;
     let Some(model) = model else { return Ok(None) };
     let parsed: Option<(Vec<SlotInfo>, Vec<CompiledQuery>, bool)> = (|| {

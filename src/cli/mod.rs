@@ -257,6 +257,8 @@ pub enum CliError {
     #[error(transparent)]
     Read(#[from] ReadError),
     #[error(transparent)]
+    Text(#[from] deeplog_circuits::formats::TextError),
+    #[error(transparent)]
     Eval(#[from] EvalError),
     #[error("{0}")]
     Usage(String),

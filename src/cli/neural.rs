@@ -70,8 +70,7 @@ mod with_candle {
     /// numbers is a header); every row must have as many features as the
     /// first.
     fn read_inputs(path: &Path) -> Result<Features, CliError> {
-        let text = std::fs::read_to_string(path)
-            .map_err(|e| CliError::Usage(format!("cannot read {}: {e}", path.display())))?;
+        let text = deeplog_circuits::formats::read_text(path)?;
         let mut features = Features::new();
         let mut width = None;
         for (i, line) in text.lines().enumerate() {
@@ -114,8 +113,7 @@ mod with_candle {
     /// `features` lacks, or states an answer the model does not have is an
     /// error naming the line.
     fn read_examples(path: &Path, model: &NeuralModel, features: &Features) -> Result<Vec<NeuralExample>, CliError> {
-        let text = std::fs::read_to_string(path)
-            .map_err(|e| CliError::Usage(format!("cannot read {}: {e}", path.display())))?;
+        let text = deeplog_circuits::formats::read_text(path)?;
         let mut examples = Vec::new();
         for (i, line) in text.lines().enumerate() {
             if line.trim().is_empty() {
@@ -350,8 +348,7 @@ mod with_candle {
             )));
         };
         let features = read_inputs(inputs)?;
-        let text = std::fs::read_to_string(params)
-            .map_err(|e| CliError::Usage(format!("cannot read {}: {e}", params.display())))?;
+        let text = deeplog_circuits::formats::read_text(params)?;
         let value: serde_json::Value =
             serde_json::from_str(&text).map_err(|e| CliError::Usage(format!("{}: not JSON: {e}", params.display())))?;
         let Some(serde_json::Value::Object(saved)) = value.get("networks") else {

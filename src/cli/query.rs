@@ -209,8 +209,7 @@ fn optimized_note(t: &Timings) -> String {
 /// `deeplog compile --cnf F.cnf -o OUT`: the formula's circuit, saved with
 /// its weights, and its weighted model count printed.
 pub fn compile_cnf(file: &Path, output: &Path, limits: &CompileArgs) -> Result<(), CliError> {
-    let text =
-        std::fs::read_to_string(file).map_err(|e| CliError::Usage(format!("cannot read {}: {e}", file.display())))?;
+    let text = deeplog_circuits::formats::read_text(file)?;
     let cnf = read_cnf(&text).map_err(|e| CliError::Usage(format!("{}: {e}", file.display())))?;
     let (program, formula) = cnf.to_program();
     let start = Instant::now();

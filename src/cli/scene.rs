@@ -12,8 +12,7 @@ use crate::Device;
 /// Reads a graph file: JSON Lines (one graph a line) when it ends in
 /// `.jsonl`, else one JSON graph.
 fn read_graphs(path: &Path) -> Result<Vec<SceneGraph>, CliError> {
-    let text =
-        std::fs::read_to_string(path).map_err(|e| CliError::Usage(format!("cannot read {}: {e}", path.display())))?;
+    let text = deeplog_circuits::formats::read_text(path)?;
     let name = path.display().to_string();
     let graphs = if path.extension().is_some_and(|e| e == "jsonl") {
         SceneGraph::from_json_lines(&name, &text)

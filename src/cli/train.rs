@@ -26,8 +26,7 @@ pub struct TrainArgs<'a> {
 
 /// Reads examples, one JSON object a line; a bad line is an error naming it.
 fn read_examples(path: &Path) -> Result<Vec<Example>, CliError> {
-    let text =
-        std::fs::read_to_string(path).map_err(|e| CliError::Usage(format!("cannot read {}: {e}", path.display())))?;
+    let text = deeplog_circuits::formats::read_text(path)?;
     let mut examples = Vec::new();
     for (i, line) in text.lines().enumerate() {
         if line.trim().is_empty() {
@@ -66,8 +65,7 @@ fn read_examples(path: &Path) -> Result<Vec<Example>, CliError> {
 
 /// Reads a parameter file written by `deeplog train`.
 pub fn read_parameters(path: &Path) -> Result<HashMap<String, f64>, CliError> {
-    let text =
-        std::fs::read_to_string(path).map_err(|e| CliError::Usage(format!("cannot read {}: {e}", path.display())))?;
+    let text = deeplog_circuits::formats::read_text(path)?;
     let value: serde_json::Value =
         serde_json::from_str(&text).map_err(|e| CliError::Usage(format!("{}: not JSON: {e}", path.display())))?;
     let Some(serde_json::Value::Object(parameters)) = value.get("parameters") else {

@@ -42,7 +42,7 @@ impl Probabilities {
     /// Reads `{"probabilities": [[p per slot] per row], "negative": ...}`.
     pub fn read(path: &Path, slots: usize) -> Result<Self, CliError> {
         let err = |message: String| CliError::Weights { path: path.to_path_buf(), message };
-        let text = std::fs::read_to_string(path).map_err(|e| err(format!("cannot read: {e}")))?;
+        let text = deeplog_circuits::formats::read_text(path)?;
         #[derive(serde::Deserialize)]
         #[serde(deny_unknown_fields)]
         struct File {

@@ -115,8 +115,7 @@ fn substitute(term: &Term, values: &HashMap<String, String>) -> Term {
 impl Scene {
     /// Reads a spec file.
     pub fn from_file(path: &Path) -> Result<Scene, Error> {
-        let source =
-            std::fs::read_to_string(path).map_err(|source| Error::Read { path: path.display().to_string(), source })?;
+        let source = deeplog_circuits::formats::read_text(path)?;
         Scene::from_source(&path.display().to_string(), &source)
     }
 

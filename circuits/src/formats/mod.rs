@@ -27,6 +27,7 @@ mod dot;
 mod json;
 mod nnf;
 mod sdd;
+pub mod text;
 
 use std::fmt;
 use std::fs;
@@ -42,6 +43,7 @@ pub use dot::write_dot;
 pub use json::{read_json, read_json_model, write_json, write_json_with_model};
 pub use nnf::read_nnf;
 pub use sdd::read_sdd;
+pub use text::{read_text, TextError};
 
 /// A malformed circuit file: what is wrong and on which line (1-based),
 /// where a line can be named.
@@ -75,8 +77,8 @@ impl std::error::Error for FormatError {}
 /// Why [`read_path`] failed.
 #[derive(Debug, thiserror::Error)]
 pub enum ReadError {
-    #[error("cannot read {}: {error}", path.display())]
-    Io { path: PathBuf, error: io::Error },
+    #[error(transparent)]
+    Text(#[from] TextError),
     #[error("{}: unknown circuit file extension (known: .sdd, .nnf, .json)", path.display())]
     UnknownExtension { path: PathBuf },
     #[error("{}{}: {}", path.display(), error.line.map(|l| format!(":{l}")).unwrap_or_default(), error.message)]
@@ -91,7 +93,7 @@ pub enum ReadError {
 /// that file exists (it is what model counts and weights range over).
 pub fn read_path(path: &Path) -> Result<Circuit, ReadError> {
     let extension = path.extension().and_then(|e| e.to_str()).unwrap_or("").to_ascii_lowercase();
-    let read = |path: &Path| fs::read_to_string(path).map_err(|error| ReadError::Io { path: path.into(), error });
+    let read = |path: &Path| read_text(path).map_err(ReadError::from);
     match extension.as_str() {
         "sdd" => {
             let text = read(path)?;
