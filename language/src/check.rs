@@ -63,14 +63,15 @@ fn check_probabilities(model: &Model, out: &mut Vec<Diagnostic>) {
                         _ => {}
                     }
                 }
-                if rule.heads.len() > 1 && total > 1.0 + 1e-9 {
+                if rule.heads.len() > 1 && total > 1.0 + deeplog_program::SUM_TOLERANCE {
                     let span = rule.heads[0].span.to(rule.heads[rule.heads.len() - 1].span);
                     out.push(
                         Diagnostic::error(
                             span,
                             format!(
-                                "the probabilities of this annotated disjunction sum to {}, more than 1",
-                                fmt_number(total)
+                                "the probabilities of this annotated disjunction sum to {total}, more than 1 (by more \
+                                 than the {:e} allowed for rounding)",
+                                deeplog_program::SUM_TOLERANCE
                             ),
                         )
                         .with_note("its choices are exclusive, so at most one holds: their probabilities must sum to 1 or less"),

@@ -30,6 +30,15 @@ fn annotated_disjunction_above_one() {
 }
 
 #[test]
+fn annotated_disjunctions_have_one_rounding_tolerance() {
+    // Within 1e-9 of 1: rounding, accepted; beyond it, an error that shows
+    // the sum in full rather than rounded to "1".
+    assert_eq!(render("0.5000000001::a; 0.5::b.\nquery(a).\n"), "");
+    let over = render("0.50000001::a; 0.5::b.\nquery(a).\n");
+    assert!(over.contains("sum to 1.00000001, more than 1"), "{over}");
+}
+
+#[test]
 fn predicate_with_two_arities() {
     insta::assert_snapshot!(render("p(a).\np(a, b).\nq :- p(a).\n"));
 }

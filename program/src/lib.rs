@@ -83,6 +83,12 @@ impl std::fmt::Display for AtomId {
     }
 }
 
+/// How far above 1 the probabilities of an annotated disjunction may sum
+/// and still be read as summing to 1: decimal probabilities that add up to
+/// 1 on paper (`0.1; 0.2; 0.7`) round to a little more in binary. Beyond
+/// it, the model is an error wherever it is checked.
+pub const SUM_TOLERANCE: f64 = 1e-9;
+
 /// What a ground atom is.
 #[derive(Clone, Debug, PartialEq)]
 pub enum Atom {

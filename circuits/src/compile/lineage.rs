@@ -146,8 +146,7 @@ impl<'p> Lineage<'p> {
                         }
                         total += probability;
                     }
-                    // Decimal probabilities summing to 1 may round above it.
-                    if total > 1.0 + 1e-9 {
+                    if total > 1.0 + deeplog_program::SUM_TOLERANCE {
                         return Err(CompileError::DisjunctionOverOne { choice, total });
                     }
                     let mut none_before = TRUE;
