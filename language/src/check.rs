@@ -29,9 +29,29 @@ pub fn check(model: &Model) -> Vec<Diagnostic> {
     for rule in model.rules() {
         check_safety(rule, &mut out);
     }
+    check_targets(model, &mut out);
     check_defined(model, &mut out);
     check_neural_domains(model, &mut out);
     out
+}
+
+/// A query or evidence is on an atom of a predicate (or, for a query, a
+/// formula): a variable, a number, a string or a list is not one, and
+/// grounding would refuse it; the checker says so first.
+fn check_targets(model: &Model, out: &mut Vec<Diagnostic>) {
+    for statement in &model.statements {
+        let target = match statement {
+            Statement::Query(q) => &q.target,
+            Statement::Evidence(e) => &e.atom,
+            _ => continue,
+        };
+        if !matches!(target.kind, TermKind::Atom(_) | TermKind::Compound { .. } | TermKind::Annotated { .. }) {
+            out.push(
+                Diagnostic::error(target.span, "a query or evidence must be an atom of a predicate, like `p(a)`")
+                    .with_label("not an atom"),
+            );
+        }
+    }
 }
 
 fn fmt_number(x: f64) -> String {

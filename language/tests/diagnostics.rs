@@ -39,6 +39,15 @@ fn annotated_disjunctions_have_one_rounding_tolerance() {
 }
 
 #[test]
+fn check_refuses_queries_that_are_no_atom_as_query_does() {
+    for source in ["a.\nquery(X).\n", "a.\nquery(3).\n", "a.\nevidence(\"s\", true).\n"] {
+        let out = render(source);
+        assert!(out.contains("error: a query or evidence must be an atom of a predicate"), "{source}: {out}");
+    }
+    assert_eq!(render("a.\nquery(a).\nquery(a and a).\n"), "");
+}
+
+#[test]
 fn predicate_with_two_arities() {
     insta::assert_snapshot!(render("p(a).\np(a, b).\nq :- p(a).\n"));
 }
