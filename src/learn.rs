@@ -207,6 +207,12 @@ pub fn train_with(
     let mut index: HashMap<(String, u64), usize> = HashMap::new();
     let mut distinct: Vec<(String, f64, f64)> = Vec::new();
     for (i, e) in examples.iter().enumerate() {
+        // An empty interpretation observes nothing: it holds in every
+        // world, so it adds 0 to the loss and nothing to the gradient, but
+        // still counts in the mean.
+        if matches!(e, Example::Evidence { evidence } if evidence.is_empty()) {
+            continue;
+        }
         let target = e.target();
         if !(0.0..=1.0).contains(&target) {
             return Err(Error::Input(format!("example {}: probability {target} is not in [0, 1]", i + 1)));
@@ -220,6 +226,11 @@ pub fn train_with(
             distinct.len() - 1
         });
         distinct[k].2 += 1.0;
+    }
+    if distinct.is_empty() {
+        return Err(Error::Input(
+            "every example is an empty interpretation: none observes anything to learn from".to_string(),
+        ));
     }
     let extra: String = distinct.iter().map(|(f, _, _)| format!("\nquery({f}).")).collect();
     let augmented = model.with_source_appended(&extra)?;

@@ -108,3 +108,16 @@ fn constraints_join_the_loss() {
     // Minimise −(ln p + ln(1 − p))/2 − 0.5 ln p: p = 2/3.
     assert_near(&constrained, &[("x", 2.0 / 3.0)], 0.01);
 }
+
+#[test]
+fn an_empty_interpretation_adds_nothing_to_the_loss() {
+    let model = Model::from_source("learn.pl", "t(0.5)::a.\n").unwrap();
+    let options = TrainOptions { epochs: 3, learning_rate: 0.05 };
+    let only_empty = train(&model, &[observe(&[])], &options).map(|t| t.losses).unwrap_err();
+    assert!(only_empty.to_string().contains("none observes anything"), "{only_empty}");
+    // Beside an informative example it adds 0, and halves the mean as one
+    // of two (it once added 27.6, as if it were impossible).
+    let one = train(&model, &[observe(&[("a", true)])], &options).unwrap();
+    let with_empty = train(&model, &[observe(&[("a", true)]), observe(&[])], &options).unwrap();
+    assert!((with_empty.losses[0] - one.losses[0] / 2.0).abs() < 1e-12, "{:?} {:?}", with_empty.losses, one.losses);
+}
