@@ -89,8 +89,11 @@ fn check_probabilities(model: &Model, out: &mut Vec<Diagnostic>) {
                         Diagnostic::error(
                             span,
                             format!(
-                                "the probabilities of this annotated disjunction sum to {total}, more than 1 (by more \
+                                "the probabilities of this annotated disjunction sum to {}, more than 1 (by more \
                                  than the {:e} allowed for rounding)",
+                                // Nine decimals show a sum beyond the tolerance
+                                // as above 1, and no binary noise.
+                                format!("{total:.9}").trim_end_matches('0').trim_end_matches('.'),
                                 deeplog_program::SUM_TOLERANCE
                             ),
                         )
