@@ -682,8 +682,8 @@ pub(crate) fn build(grounded: &GroundProgram, req: &Request) -> Result<Formulas,
     roots.extend(constraint_roots);
     let has_loss = loss.is_some();
     roots.extend(loss);
-    let Builder { b, regions, .. } = builder;
-    let (nested, compiler) = match nested_circuit(grounded, &regions, req)? {
+    let Builder { b, regions, choice_rows, .. } = builder;
+    let (nested, compiler) = match nested_circuit(grounded, &regions, &choice_rows, req)? {
         Some((nested, with_evidence, method)) => (Some((nested, with_evidence)), Some(method)),
         None => (None, None),
     };
@@ -781,10 +781,12 @@ fn constraint_roots(builder: &mut Builder, ctx: Ctx) -> Result<ConstraintRoots, 
 
 /// The boolean regions compiled into one circuit (a root per region, two
 /// with evidence), whether it has the evidence's roots, and which compiler
-/// ran; `None` without regions.
+/// ran; `None` without regions. `rows` are each choice's input rows, which
+/// the circuit's slots read.
 fn nested_circuit(
     grounded: &GroundProgram,
     regions: &[Region],
+    rows: &[Vec<u32>],
     req: &Request,
 ) -> Result<Option<(Nested, bool, &'static str)>, Error> {
     if regions.is_empty() {
@@ -815,7 +817,6 @@ fn nested_circuit(
     let compiled = compile_with(&extended, &targets, &grounded.evidence, req.budget, req.method).map_err(|e| {
         Error::Compile { file: String::new(), named: e.describe(|a| name_atom(grounded, a)), source: e }
     })?;
-    let rows = fuzzy::choice_inputs(grounded);
     let slots = compiled
         .slots
         .iter()

@@ -100,8 +100,9 @@ pub enum Atom {
     /// bound as `bindings`): `0.3::p(X) :- q(X)` is `p(X) :- q(X), c(X)`
     /// with `c(X)` such an atom. Printed `choice(clause,head,[X=1])`.
     Choice { clause: u32, head: u32, bindings: Vec<(String, TermId)> },
-    /// A propositional variable with no structure (a program read from a
-    /// CNF file, or written by hand): printed `x<N>`.
+    /// An atom with no structure: a variable of a program read from a CNF
+    /// file or written by hand, or an auxiliary atom a later stage adds (a
+    /// formula's boolean part, before it is compiled). Printed `x<N>`.
     Numbered(u32),
 }
 
@@ -301,7 +302,8 @@ impl GroundProgram {
         items.join(", ")
     }
 
-    /// The atom of each choice alternative, per choice, as text.
+    /// A neural choice's inputs as text (`_` for one left unbound), as the
+    /// network's input table names them.
     pub fn neural_inputs_text(&self, neural: &Neural) -> Vec<String> {
         neural.inputs.iter().map(|t| t.map_or_else(|| "_".to_string(), |t| self.terms.show(t))).collect()
     }
