@@ -3,9 +3,10 @@ use std::process::ExitCode;
 use clap::Parser;
 
 // Parsing a large model allocates millions of small terms; mimalloc does so
-// markedly faster than the system allocator.
+// markedly faster than the system allocator. Every allocation counts against
+// the memory budget (`--max-memory`; `deeplog::memory`).
 #[global_allocator]
-static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+static GLOBAL: deeplog::memory::Budgeted<mimalloc::MiMalloc> = deeplog::memory::Budgeted(mimalloc::MiMalloc);
 
 /// mimalloc's default first arena is 1 GiB, and setting up its bitmaps
 /// costs a small query about 8% of its whole run (42 of 257 page faults).
@@ -52,6 +53,7 @@ fn main() -> ExitCode {
     unsafe {
         libc::signal(libc::SIGPIPE, libc::SIG_DFL);
     }
+    deeplog::memory::set_limit(deeplog::memory::default_limit());
     let cli = deeplog::cli::Cli::parse();
     let ok = match deeplog::cli::run(cli) {
         Ok(()) => true,

@@ -32,6 +32,7 @@ use crate::answers::{Answer, Answers, ConstraintAnswer, Timings};
 use crate::compiled::{self, optimize_compiled, CompiledModel};
 use crate::error::{Diagnosed, Error};
 use crate::formulas::{self, Formulas};
+use crate::memory::{self, Stage};
 use crate::read_out;
 
 /// How to answer.
@@ -91,13 +92,16 @@ struct Grounded {
 impl Model {
     /// Reads and checks a model file.
     pub fn from_file(path: &Path) -> Result<Model, Error> {
+        let reading = memory::enter(Stage::Reading);
         let source = deeplog_circuits::formats::read_text(path)?;
+        drop(reading);
         Model::from_source(&path.display().to_string(), &source)
     }
 
     /// Checks model text; `name` is used in messages. Errors stop here;
     /// warnings are kept ([`Model::warnings`]).
     pub fn from_source(name: &str, source: &str) -> Result<Model, Error> {
+        let _parsing = memory::enter(Stage::Parsing);
         let start = Instant::now();
         let checked = check_source(source);
         if checked.has_errors() {
@@ -167,7 +171,9 @@ impl Model {
         if formulas::needed(logic, options.logic.is_some(), &program) {
             return self.answer_formulas(&program, timings, logic, options);
         }
+        let compiling = memory::enter(Stage::Compiling);
         let mut compiled = compiled::compile(&program, timings, options, &self.name)?;
+        drop(compiling);
         if matches!(logic, Logic::MaxProduct | Logic::Counting) && compiled.disjunctive.iter().any(|&d| d) {
             return Err(Error::Unsupported(format!(
                 "the {logic} reading ranges over whole worlds, and deeplog does not yet combine it with annotated \
@@ -182,8 +188,11 @@ impl Model {
             mode => mode,
         };
         let mut timings = std::mem::take(&mut compiled.timings);
+        let optimizing = memory::enter(Stage::Optimizing);
         let optimized = optimize_compiled(&compiled.circuit, mode, &mut timings);
+        drop(optimizing);
         let circuit = optimized.as_ref().unwrap_or(&compiled.circuit);
+        let _evaluating = memory::enter(Stage::Evaluating);
         let evaluated = read_out::evaluate(&compiled, circuit, logic, options.device, &mut timings)?;
         compiled.timings = timings;
         Ok(read_out::answers(&program, compiled, &evaluated, logic, options.explain))
@@ -198,6 +207,7 @@ impl Model {
     }
 
     fn build_formulas(&self, program: &GroundProgram, logic: Logic, options: &QueryOptions) -> Result<Formulas, Error> {
+        let _compiling = memory::enter(Stage::Compiling);
         let budget = Budget { max_nodes: options.max_nodes, timeout: options.timeout, ..Budget::default() };
         let request =
             formulas::Request { logic, forced: options.logic.is_some(), budget: &budget, method: options.compiler };
@@ -233,6 +243,7 @@ impl Model {
         (timings.circuit_nodes, timings.circuit_edges) = built.size();
         timings.device = built.device();
         let start = Instant::now();
+        let _evaluating = memory::enter(Stage::Evaluating);
         let evaluation = built.evaluate(&built.initial_values())?;
         timings.evaluate_s = start.elapsed().as_secs_f64();
         if evaluation.queries.iter().chain(&evaluation.constraints).any(|v| v.is_nan()) && !program.evidence.is_empty()
@@ -280,12 +291,14 @@ impl Model {
                     .to_string(),
             ));
         }
+        let _compiling = memory::enter(Stage::Compiling);
         compiled::compile(&program, timings, options, &self.name)
     }
 
     /// The model grounded, with the options' parameters in place.
     fn ground(&self, options: &QueryOptions) -> Result<Grounded, Error> {
         let mut timings = Timings { parse_and_check_s: self.check_s, ..Timings::default() };
+        let _grounding = memory::enter(Stage::Grounding);
         let start = Instant::now();
         let mut program = ground(self.model(), &Limits::default()).map_err(|source| Error::Ground {
             file: self.name.clone(),

@@ -29,6 +29,10 @@ mod weights;
 pub struct Cli {
     #[command(subcommand)]
     command: Command,
+    /// The memory budget, e.g. 8G or 512M (default: 8 GiB, or less where the process or machine has less). A run
+    /// that would pass it stops with an error naming the stage (reading, grounding, compiling, ...).
+    #[arg(long, global = true, value_parser = crate::memory::parse_size)]
+    max_memory: Option<usize>,
 }
 
 #[derive(Debug, Subcommand)]
@@ -282,6 +286,15 @@ impl CliError {
 
 /// Runs a parsed command line.
 pub fn run(cli: Cli) -> Result<(), CliError> {
+    if let Some(bytes) = cli.max_memory {
+        crate::memory::set_limit(bytes);
+    }
+    // The stage a command starts in; the model's own stages (parsing,
+    // grounding, compiling, ...) mark themselves inside it.
+    let _stage = crate::memory::enter(match &cli.command {
+        Command::Train { .. } => crate::memory::Stage::Training,
+        _ => crate::memory::Stage::Reading,
+    });
     match cli.command {
         Command::Check { file, json, logic } => check::check(&file, json, logic),
         Command::Query { file, json, logic, params, inputs, timings, limits, explain, device } => {
