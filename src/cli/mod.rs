@@ -15,6 +15,7 @@ use crate::Device;
 mod check;
 mod choices;
 mod circuit;
+pub mod fuzz;
 mod neural;
 mod numbers;
 mod query;

@@ -25,7 +25,7 @@ pub struct TrainArgs<'a> {
 }
 
 /// Reads examples, one JSON object a line; a bad line is an error naming it.
-fn read_examples(path: &Path) -> Result<Vec<Example>, CliError> {
+pub(super) fn read_examples(path: &Path) -> Result<Vec<Example>, CliError> {
     let text = deeplog_circuits::formats::read_text(path)?;
     let mut examples = Vec::new();
     for (i, line) in text.lines().enumerate() {
