@@ -33,7 +33,7 @@ pub fn run(name: &str, data: &[u8]) -> bool {
         "model" => model(data),
         "sdd" => sdd(data),
         "vtree" => vtree(data),
-        "nnf" => circuit_file(data, "nnf"),
+        "nnf" => circuit_text(data, deeplog_circuits::formats::read_nnf),
         "json_circuit" => json_circuit(data),
         "dimacs" => dimacs(data),
         "scene_graph" => scene_graph(data),
@@ -96,8 +96,7 @@ fn write(path: &Path, data: &[u8]) -> bool {
 
 /// An SDD file alone.
 pub fn sdd(data: &[u8]) {
-    let _ = std::fs::remove_file(scratch("fuzz.vtree"));
-    circuit_file(data, "sdd");
+    circuit_text(data, deeplog_circuits::formats::read_sdd);
 }
 
 /// An SDD file with its vtree: the input is the SDD, a line `----`, the
@@ -126,6 +125,15 @@ fn circuit_file(data: &[u8], extension: &str) {
     }
 }
 
+/// A circuit's text, read by `read`, checked and evaluated.
+fn circuit_text<E: std::fmt::Display>(data: &[u8], read: fn(&str) -> Result<Circuit, E>) {
+    let Ok(text) = std::str::from_utf8(data) else { return };
+    match read(text) {
+        Ok(circuit) => exercise(&circuit),
+        Err(e) => drop(e.to_string()),
+    }
+}
+
 /// What `circuit stats` and `circuit eval --grad` do with a circuit.
 fn exercise(circuit: &Circuit) {
     let properties = check(circuit);
@@ -145,7 +153,7 @@ fn exercise(circuit: &Circuit) {
 
 /// A JSON circuit, with a `model` section when it has one.
 pub fn json_circuit(data: &[u8]) {
-    circuit_file(data, "json");
+    circuit_text(data, deeplog_circuits::formats::read_json);
     if let Ok(text) = std::str::from_utf8(data) {
         let _ = deeplog_circuits::formats::read_json_model(text);
     }

@@ -1,0 +1,5 @@
+#![no_main]
+//! `deeplog::cli::fuzz`'s parameters target under libFuzzer.
+libfuzzer_sys::fuzz_target!(|data: &[u8]| {
+    deeplog::cli::fuzz::run("parameters", data);
+});
