@@ -8,7 +8,9 @@
 //!   cheap (every pair of children implies opposite literals of some slot, as
 //!   in decision nodes) and otherwise leaves it unknown, unless the maker of
 //!   the circuit declared it (SDDs and compiled d-DNNFs are deterministic by
-//!   construction).
+//!   construction). [`test_determinism`] evaluates every sum under all
+//!   assignments of a small circuit (a proof either way) or many random
+//!   ones (a refutation at best).
 //! * **Smooth**: the children of every sum mention the same slots. Checked
 //!   exactly; [`smooth`] makes any circuit smooth.
 //!
@@ -318,6 +320,186 @@ fn mix(x: u64) -> u64 {
     z ^ (z >> 31)
 }
 
+/// Slot `slot`'s values in 64 pseudo-random assignments (bit `j` is its
+/// value in assignment `j`), round `round` of them. Fixed rather than
+/// seeded from the clock, so a file is accepted or refused the same way
+/// every run.
+pub(crate) fn random_bits(round: u64, slot: u32) -> u64 {
+    mix(mix(round ^ 0x5eed) ^ (u64::from(slot) + 1))
+}
+
+/// Two children of a sum that hold together under some assignment: the
+/// sum is not deterministic.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Overlap {
+    pub sum: NodeId,
+    pub children: [NodeId; 2],
+}
+
+/// Which assignments [`test_determinism`] tried.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Search {
+    /// Every assignment of the circuit's variables: a proof either way.
+    Exhaustive { variables: u32 },
+    /// This many pseudo-random assignments: an overlap found is a proof of
+    /// non-determinism; none found proves nothing.
+    Random { assignments: u64 },
+}
+
+impl fmt::Display for Search {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Search::Exhaustive { variables } => {
+                write!(f, "exhaustive: all 2^{variables} assignments of the {variables} variables it mentions")
+            }
+            Search::Random { assignments } => write!(f, "random: {assignments} assignments (not a proof)"),
+        }
+    }
+}
+
+/// What [`test_determinism`] found.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct DeterminismTest {
+    pub search: Search,
+    pub overlap: Option<Overlap>,
+}
+
+impl DeterminismTest {
+    /// What the test proved: determinism after an exhaustive search without
+    /// overlap, its failure wherever an overlap was found; else nothing.
+    pub fn proved(&self) -> Option<Knowledge> {
+        match (self.overlap, self.search) {
+            (Some(o), _) => Some(Knowledge::Fails(o.sum)),
+            (None, Search::Exhaustive { .. }) => Some(Knowledge::Holds(Evidence::Checked)),
+            (None, Search::Random { .. }) => None,
+        }
+    }
+
+    /// Records what the test proved on the circuit it tested, over any
+    /// declaration: an overlap makes it non-deterministic there, an
+    /// exhaustive pass deterministic (checked).
+    pub fn record(&self, circuit: &mut Circuit) {
+        match self.proved() {
+            Some(Knowledge::Fails(at)) => {
+                circuit.declared_deterministic = None;
+                circuit.refute_deterministic(at);
+            }
+            Some(_) => circuit.establish_deterministic(),
+            None => {}
+        }
+    }
+}
+
+/// Node visits [`test_determinism`] may spend by default (each visit covers
+/// 64 assignments): a few seconds on one core.
+pub const DETERMINISM_WORK: u64 = 1 << 31;
+
+/// The most variables searched exhaustively.
+const MAX_EXHAUSTIVE_VARIABLES: usize = 24;
+
+/// Tests every sum of `circuit` for children that hold together: over every
+/// assignment of the variables it mentions where that takes at most `work`
+/// node visits (at most 24 variables), otherwise over as many random
+/// assignments as `work` allows (at least 64). Boolean evaluation, 64
+/// assignments per pass, one bit each.
+pub fn test_determinism(circuit: &Circuit, work: u64) -> DeterminismTest {
+    let size = (circuit.num_nodes() + circuit.num_edges()).max(1) as u64;
+    let mut used: Vec<u32> = circuit
+        .nodes()
+        .iter()
+        .filter_map(|n| match n {
+            Node::Literal(l) => Some(l.slot.0),
+            _ => None,
+        })
+        .collect();
+    used.sort_unstable();
+    used.dedup();
+    let position: FxHashMap<u32, u32> = used.iter().enumerate().map(|(k, &s)| (s, k as u32)).collect();
+    let variable_of: Vec<u32> = circuit
+        .nodes()
+        .iter()
+        .map(|n| match n {
+            Node::Literal(l) => position[&l.slot.0],
+            _ => u32::MAX,
+        })
+        .collect();
+    let n = used.len();
+    let exhaustive_passes = (n <= MAX_EXHAUSTIVE_VARIABLES).then(|| 1u64 << n.saturating_sub(6));
+    let mut values = Vec::with_capacity(circuit.num_nodes());
+    let mut bits = vec![0u64; n];
+    if let Some(passes) = exhaustive_passes.filter(|p| p.saturating_mul(size) <= work) {
+        // Assignment j of pass p: variable k < 6 is bit k of j, variable
+        // k ≥ 6 bit k − 6 of p.
+        const LOW: [u64; 6] = [
+            0xaaaa_aaaa_aaaa_aaaa,
+            0xcccc_cccc_cccc_cccc,
+            0xf0f0_f0f0_f0f0_f0f0,
+            0xff00_ff00_ff00_ff00,
+            0xffff_0000_ffff_0000,
+            0xffff_ffff_0000_0000,
+        ];
+        for pass in 0..passes {
+            for (k, b) in bits.iter_mut().enumerate() {
+                *b = if k < 6 { LOW[k] } else { 0u64.wrapping_sub((pass >> (k - 6)) & 1) };
+            }
+            if let Some(overlap) = overlap_in(circuit, &variable_of, &bits, &mut values) {
+                return DeterminismTest { search: Search::Exhaustive { variables: n as u32 }, overlap: Some(overlap) };
+            }
+        }
+        return DeterminismTest { search: Search::Exhaustive { variables: n as u32 }, overlap: None };
+    }
+    let rounds = (work / size).clamp(1, 1 << 16);
+    for round in 0..rounds {
+        for (b, &slot) in bits.iter_mut().zip(&used) {
+            *b = random_bits(round, slot);
+        }
+        if let Some(overlap) = overlap_in(circuit, &variable_of, &bits, &mut values) {
+            return DeterminismTest {
+                search: Search::Random { assignments: 64 * (round + 1) },
+                overlap: Some(overlap),
+            };
+        }
+    }
+    DeterminismTest { search: Search::Random { assignments: 64 * rounds }, overlap: None }
+}
+
+/// The first sum (in node order) with two children true together in one of
+/// 64 assignments, where `bits[variable_of[literal node]]` holds a literal's
+/// variable's values.
+fn overlap_in(circuit: &Circuit, variable_of: &[u32], bits: &[u64], values: &mut Vec<u64>) -> Option<Overlap> {
+    values.clear();
+    for (i, node) in circuit.nodes().iter().enumerate() {
+        let v = match node {
+            Node::False => 0,
+            Node::True => !0,
+            Node::Literal(l) => {
+                let b = bits[variable_of[i] as usize];
+                if l.positive {
+                    b
+                } else {
+                    !b
+                }
+            }
+            Node::Product(cs) => cs.iter().fold(!0, |acc, c| acc & values[c.index()]),
+            Node::Sum(cs) => {
+                let mut seen = 0u64;
+                for (k, c) in cs.iter().enumerate() {
+                    let v = values[c.index()];
+                    let both = seen & v;
+                    if both != 0 {
+                        let earlier = cs[..k].iter().find(|d| values[d.index()] & both != 0).copied().unwrap_or(*c);
+                        return Some(Overlap { sum: NodeId(i as u32), children: [earlier, *c] });
+                    }
+                    seen |= v;
+                }
+                seen
+            }
+        };
+        values.push(v);
+    }
+    None
+}
+
 /// A smooth copy of `circuit`: every child of a sum that misses slots of its
 /// siblings is multiplied by `(x ∨ ¬x)` for each missing `x`. With
 /// `all_slots`, every root is also completed to mention every slot, so that
@@ -514,6 +696,70 @@ mod tests {
         assert_eq!(check(&c).decomposable, Knowledge::Fails(chain));
         // Smoothing over every slot adds x_n ∨ ¬x_n, the only slot missing.
         assert_eq!(smooth(&c, true).num_nodes(), c.num_nodes() + 4);
+    }
+
+    /// Whether two children of some sum hold together, by trying every
+    /// assignment of every slot.
+    fn overlaps(c: &Circuit) -> bool {
+        let n = c.num_slots();
+        (0..1u32 << n).any(|a| {
+            let p: Vec<f64> = (0..n).map(|v| f64::from((a >> v) & 1)).collect();
+            let v = values(c, &p);
+            c.nodes()
+                .iter()
+                .any(|node| matches!(node, Node::Sum(cs) if cs.iter().filter(|x| v[x.index()] > 0.0).count() > 1))
+        })
+    }
+
+    #[test]
+    fn the_exhaustive_determinism_test_agrees_with_enumeration() {
+        let mut found = 0;
+        for seed in 0..300 {
+            let c = if seed % 3 == 0 { random_case(seed).0 } else { random_circuit(seed) };
+            let t = test_determinism(&c, DETERMINISM_WORK);
+            assert!(matches!(t.search, Search::Exhaustive { .. }), "seed {seed}");
+            assert_eq!(t.overlap.is_some(), overlaps(&c), "seed {seed}");
+            if let Some(o) = t.overlap {
+                found += 1;
+                assert!(
+                    matches!(c.node(o.sum), Node::Sum(cs) if cs.contains(&o.children[0]) && cs.contains(&o.children[1]))
+                );
+                assert_eq!(t.proved(), Some(Knowledge::Fails(o.sum)));
+            } else {
+                assert_eq!(t.proved(), Some(Knowledge::Holds(Evidence::Checked)));
+            }
+        }
+        assert!(found > 50, "{found}");
+        // Random d-DNNFs are deterministic.
+        for seed in 0..100 {
+            assert_eq!(test_determinism(&random_case(seed).0, DETERMINISM_WORK).overlap, None, "seed {seed}");
+        }
+    }
+
+    #[test]
+    fn past_its_budget_the_determinism_test_samples() {
+        // x1 ∨ … ∨ x30: 2^30 assignments is past any budget.
+        let mut b = CircuitBuilder::new(30);
+        let xs = (0..30).map(|v| b.literal(SlotId(v), true)).collect();
+        let or = b.sum(xs);
+        let c = b.finish(vec![or]);
+        let t = test_determinism(&c, 1 << 20);
+        assert_eq!(t.search, Search::Random { assignments: 64 });
+        assert_eq!(t.overlap.map(|o| o.sum), Some(or));
+        // A decision over 30 variables is not refuted, and nothing is proved.
+        let mut b = CircuitBuilder::new(30);
+        let mut chain = b.constant(true);
+        for v in 0..30 {
+            let (x, nx) = (b.literal(SlotId(v), true), b.literal(SlotId(v), false));
+            let hi = b.product(vec![x, chain]);
+            chain = b.sum(vec![hi, nx]);
+        }
+        let c = b.finish(vec![chain]);
+        let t = test_determinism(&c, 1 << 20);
+        let rounds = (1 << 20) / (c.num_nodes() + c.num_edges()) as u64;
+        assert_eq!(t.search, Search::Random { assignments: 64 * rounds });
+        assert_eq!((t.overlap, t.proved()), (None, None));
+        assert_eq!(t.search.to_string(), format!("random: {} assignments (not a proof)", 64 * rounds));
     }
 
     fn decision(b: &mut CircuitBuilder, slot: u32, hi: NodeId, lo: NodeId) -> NodeId {
