@@ -99,6 +99,10 @@ pub struct Circuit {
     pub(crate) declared_deterministic: Option<Evidence>,
     /// Decomposability established by whoever made the circuit.
     pub(crate) declared_decomposable: Option<Evidence>,
+    /// A sum whose children were seen true together (a file's reader
+    /// evaluated it under random assignments), where no one promised
+    /// determinism: the circuit is known not to be deterministic there.
+    pub(crate) refuted_deterministic: Option<NodeId>,
     /// The laws an optimiser rewrote it by: its values hold only in
     /// algebras that satisfy them.
     pub(crate) rewritten: Option<Rewrites>,
@@ -132,8 +136,21 @@ impl Circuit {
         self.declared_deterministic = Some(Evidence::ByConstruction(because));
     }
 
+    /// Records that every sum was verified deterministic on this circuit
+    /// (under every assignment of its slots: see
+    /// [`test_determinism`](crate::properties::test_determinism)).
+    pub fn establish_deterministic(&mut self) {
+        self.declared_deterministic = Some(Evidence::Checked);
+    }
+
+    /// Records that the children of sum `at` hold together under some
+    /// assignment, so the circuit is not deterministic.
+    pub(crate) fn refute_deterministic(&mut self, at: NodeId) {
+        self.refuted_deterministic = Some(at);
+    }
+
     pub(crate) fn declared_deterministic(&self) -> Option<Knowledge> {
-        self.declared_deterministic.map(Knowledge::Holds)
+        self.declared_deterministic.map(Knowledge::Holds).or(self.refuted_deterministic.map(Knowledge::Fails))
     }
 
     /// Records that every product's children mention disjoint slots, by
@@ -256,6 +273,7 @@ impl CircuitBuilder {
             num_slots: self.num_slots,
             declared_deterministic: None,
             declared_decomposable: None,
+            refuted_deterministic: None,
             rewritten: None,
             inherited: None,
         }

@@ -8,7 +8,7 @@ use serde_json::{json, Value};
 
 use deeplog_circuits::formats::{read_json_model, read_path, write_atomically, write_dot, write_json};
 use deeplog_circuits::optimize::{self, Rewrites};
-use deeplog_circuits::properties::{check, smooth};
+use deeplog_circuits::properties::{check, smooth, test_determinism, DeterminismTest, DETERMINISM_WORK};
 use deeplog_circuits::{Circuit, CpuEvaluator, EvalError, Evaluate, LayeredCircuit, Properties};
 use deeplog_gpu::{Gpu, GpuEvaluator};
 use deeplog_semirings::{with_algebra, with_differentiable, Algebra, AlgebraKind, Boolean, Differentiable};
@@ -21,11 +21,46 @@ use crate::compiled::{CompiledQuery, SlotInfo};
 /// How many roots and gradient entries the text output lists.
 const SHOWN: usize = 20;
 
-pub fn stats(file: &Path, json: bool) -> Result<(), CliError> {
-    let circuit = read_path(file)?;
+/// The most memory `circuit eval` may plan to take, in bytes, until a
+/// command-line option sets it: [`eval`] passes it to [`eval_within`].
+pub const DEFAULT_MAX_MEMORY: u64 = 8 << 30;
+
+/// The most timed runs `--repeat` asks for: each run's time is kept for
+/// the median, so the count, not only the time, must be bounded.
+const MAX_REPEAT: usize = 1_000_000;
+
+/// `--check-determinism`: tests the circuit, records what was proved on it
+/// and says what was done.
+fn determinism(circuit: &mut Circuit) -> (DeterminismTest, Value) {
+    let test = test_determinism(circuit, DETERMINISM_WORK);
+    test.record(circuit);
+    let found = match test.overlap {
+        Some(o) => json!({
+            "sum": o.sum.to_string(),
+            "children": [o.children[0].to_string(), o.children[1].to_string()],
+        }),
+        None => Value::Null,
+    };
+    (test, json!({ "search": test.search.to_string(), "overlap": found }))
+}
+
+/// One line on a determinism test's outcome.
+fn determinism_line(test: &DeterminismTest) -> String {
+    match test.overlap {
+        Some(o) => format!(
+            "{}: children {} and {} of sum {} both hold under one assignment, so it is not deterministic",
+            test.search, o.children[0], o.children[1], o.sum
+        ),
+        None => format!("{}: no sum has two children true together", test.search),
+    }
+}
+
+pub fn stats(file: &Path, json: bool, check_determinism: bool) -> Result<(), CliError> {
+    let mut circuit = read_path(file)?;
+    let tested = check_determinism.then(|| determinism(&mut circuit));
     let props = check(&circuit);
     let layered = LayeredCircuit::with_properties(&circuit, props);
-    let report = json!({
+    let mut report = json!({
         "file": file.display().to_string(),
         "slots": circuit.num_slots(),
         "nodes": circuit.num_nodes(),
@@ -39,6 +74,9 @@ pub fn stats(file: &Path, json: bool) -> Result<(), CliError> {
         "deterministic": props.deterministic.to_string(),
         "smooth": props.smooth.to_string(),
     });
+    if let Some((_, summary)) = &tested {
+        report["determinism_test"] = summary.clone();
+    }
     if json {
         println!("{report}");
         return Ok(());
@@ -48,7 +86,54 @@ pub fn stats(file: &Path, json: bool) -> Result<(), CliError> {
         let v = &report[key];
         println!("  {key:<14} {}", v.as_str().map(str::to_string).unwrap_or_else(|| v.to_string()));
     }
+    if let Some((test, _)) = &tested {
+        println!("  determinism test, {}", determinism_line(test));
+    }
     Ok(())
+}
+
+/// Bytes `circuit eval` holds for a batch, before it allocates any: the
+/// input probabilities (`f64`) and the weights in the algebra (values of
+/// `value_bytes`, with negatives), the roots' values, the gradients, and
+/// the evaluator's workspace (every node and edge for as many columns as
+/// run at once). What grows with the batch is what a file and a flag can
+/// make huge.
+fn evaluation_bytes(circuit: &Circuit, batch: usize, value_bytes: usize, grad: bool) -> u128 {
+    let (slots, roots) = (circuit.num_slots() as u128, circuit.roots().len() as u128);
+    let per_column = slots * (2 * 8 + 2 * value_bytes as u128)
+        + roots * value_bytes as u128
+        + if grad { slots * 2 * value_bytes as u128 } else { 0 };
+    let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let at_once = batch.min(64 * threads) as u128;
+    let workspace = at_once * (2 * circuit.num_nodes() + circuit.num_edges()) as u128 * value_bytes as u128;
+    per_column * batch as u128 + workspace
+}
+
+/// Refuses an evaluation planned to take more than `limit` bytes.
+fn check_memory(
+    file: &Path,
+    circuit: &Circuit,
+    batch: usize,
+    value_bytes: usize,
+    grad: bool,
+    limit: u64,
+) -> Result<(), CliError> {
+    let bytes = evaluation_bytes(circuit, batch, value_bytes, grad);
+    if bytes <= u128::from(limit) {
+        return Ok(());
+    }
+    let gib = |b: u128| b as f64 / f64::from(1u32 << 30);
+    Err(CliError::Usage(format!(
+        "{}: evaluating a batch of {batch} would take about {:.1} GiB ({} slots, {} nodes, {} edges{}), more than \
+         the {:.1} GiB allowed; use a smaller --batch",
+        file.display(),
+        gib(bytes),
+        circuit.num_slots(),
+        circuit.num_nodes(),
+        circuit.num_edges(),
+        if grad { ", with gradients" } else { "" },
+        gib(u128::from(limit))
+    )))
 }
 
 pub fn convert(file: &Path, output: &Path) -> Result<(), CliError> {
@@ -109,6 +194,8 @@ struct Outcome {
     gradient_row0: Option<Vec<Value>>,
     forward_s: Option<f64>,
     forward_backward_s: Option<f64>,
+    /// What `--check-determinism` found, as JSON.
+    determinism_test: Option<Value>,
 }
 
 /// A saved model's probabilities and root names (`deeplog compile`).
@@ -183,12 +270,28 @@ fn check_saved_model(
 }
 
 pub fn eval(args: &EvalArgs) -> Result<(), CliError> {
+    eval_within(args, DEFAULT_MAX_MEMORY)
+}
+
+/// [`eval`], refusing a batch planned to take more than `max_memory` bytes.
+pub fn eval_within(args: &EvalArgs, max_memory: u64) -> Result<(), CliError> {
     let kind = args.algebra;
-    let circuit = read_path(&args.file)?;
+    if args.batch == 0 {
+        return Err(CliError::Usage("--batch must be at least 1".into()));
+    }
+    if let Some(n) = args.repeat.filter(|&n| n > MAX_REPEAT) {
+        return Err(CliError::Usage(format!(
+            "--repeat {n} is more than the {MAX_REPEAT} timed runs allowed (each run's time is kept for the median)"
+        )));
+    }
+    let mut circuit = read_path(&args.file)?;
     let slots = circuit.num_slots() as usize;
     let saved = saved_model(&args.file, &circuit)?;
+    let value_bytes = with_algebra!(kind, A => std::mem::size_of::<<A as Algebra>::Value>());
+    let memory = |batch| check_memory(&args.file, &circuit, batch, value_bytes, args.grad, max_memory);
     let probabilities = match &args.weights {
         Some(path) => {
+            // The file's rows are already in memory; the batch is theirs.
             let p = Probabilities::read(path, slots)?;
             if args.batch != 1 && args.batch != p.batch {
                 return Err(CliError::Usage(format!(
@@ -198,17 +301,22 @@ pub fn eval(args: &EvalArgs) -> Result<(), CliError> {
                     path.display()
                 )));
             }
+            memory(p.batch)?;
             p
         }
-        None => match &saved {
-            Some(saved) if saved.probabilities.len() == slots => {
-                Probabilities::repeated(&saved.probabilities, args.batch)
+        None => {
+            memory(args.batch)?;
+            match &saved {
+                Some(saved) if saved.probabilities.len() == slots => {
+                    Probabilities::repeated(&saved.probabilities, args.batch)
+                }
+                _ => Probabilities::formula(slots, args.batch),
             }
-            _ => Probabilities::formula(slots, args.batch),
-        },
+        }
     };
-    if args.batch == 0 {
-        return Err(CliError::Usage("--batch must be at least 1".into()));
+    let tested = args.check_determinism.then(|| determinism(&mut circuit));
+    if let (Some((test, _)), false) = (&tested, args.json) {
+        eprintln!("note: determinism test, {}", determinism_line(test));
     }
     if args.grad && !kind.differentiable() {
         return Err(CliError::Usage(format!(
@@ -252,6 +360,7 @@ pub fn eval(args: &EvalArgs) -> Result<(), CliError> {
     };
     let names = saved.map(|s| s.root_names).filter(|n| n.len() == layered.num_roots());
     let device_name = gpu.as_ref().map_or_else(|| "cpu".to_string(), |g| g.name());
+    let outcome = Outcome { determinism_test: tested.map(|(_, summary)| summary), ..outcome };
     report(args, kind, &layered, outcome, names.as_deref(), &device_name, optimized.as_ref());
     Ok(())
 }
@@ -333,6 +442,7 @@ where
         gradient_row0: None,
         forward_s,
         forward_backward_s: None,
+        determinism_test: None,
     })
 }
 
@@ -365,6 +475,7 @@ where
         gradient_row0,
         forward_s,
         forward_backward_s,
+        determinism_test: None,
     })
 }
 
@@ -427,6 +538,9 @@ fn report(
         }
         if let Some(r) = optimized {
             out["optimize"] = json!(r);
+        }
+        if let Some(t) = o.determinism_test {
+            out["determinism_test"] = t;
         }
         println!("{out}");
         return;

@@ -185,6 +185,11 @@ enum CircuitCommand {
         /// Print one JSON object.
         #[arg(long)]
         json: bool,
+        /// Test determinism by evaluating every sum: under all assignments where the circuit mentions at most 24
+        /// variables and that takes a few seconds, else under many random ones (which proves nothing if none
+        /// overlaps). The output says which.
+        #[arg(long)]
+        check_determinism: bool,
     },
     /// Evaluate a circuit in an algebra, batched; optionally differentiate and time it.
     Eval(EvalArgs),
@@ -231,7 +236,7 @@ struct EvalArgs {
     /// Also compute the gradient of the sum of roots over the batch.
     #[arg(long)]
     grad: bool,
-    /// Time N forward and N forward+backward passes and report medians.
+    /// Time N forward and N forward+backward passes and report medians (N at most 1000000).
     #[arg(long)]
     repeat: Option<usize>,
     /// Weights file: {"probabilities": [[p per variable] per batch row],
@@ -254,6 +259,10 @@ struct EvalArgs {
     /// (a GPU when there is one). The device is named in the output.
     #[arg(long, default_value = "cpu", value_parser = choices::device())]
     device: Device,
+    /// Test determinism first, as `circuit stats --check-determinism` does; an exhaustive test that passes lets a
+    /// circuit no one declared deterministic be evaluated in probability.
+    #[arg(long)]
+    check_determinism: bool,
 }
 
 /// Everything that can stop a command; printed as `error: ...`.
@@ -331,7 +340,9 @@ pub fn run(cli: Cli) -> Result<(), CliError> {
             (Some(file), None) => query::compile(&file, &output, &limits, timings),
             (None, None) => Err(CliError::Usage("give a model file or --cnf FILE".into())),
         },
-        Command::Circuit(CircuitCommand::Stats { file, json }) => circuit::stats(&file, json),
+        Command::Circuit(CircuitCommand::Stats { file, json, check_determinism }) => {
+            circuit::stats(&file, json, check_determinism)
+        }
         Command::Circuit(CircuitCommand::Eval(args)) => circuit::eval(&args),
         Command::Circuit(CircuitCommand::Convert { file, output }) => circuit::convert(&file, &output),
         Command::Scene(SceneCommand::Check { spec, graph, json, logic, device }) => {

@@ -260,6 +260,12 @@ pub fn compile_cnf(file: &Path, output: &Path, limits: &CompileArgs) -> Result<(
         let n = smoothed.num_slots() as usize;
         let ones = Weights { batch: 1, positive: vec![1u128; n], negative: Some(vec![1u128; n]) };
         let count = CpuEvaluator::<Counting>::new(&layered)?.forward(&ones)?[0];
+        // Each variable no clause mentions doubles the count.
+        let count = match 1u128.checked_shl(cnf.free_variables()) {
+            _ if count == 0 => 0,
+            Some(free) => count.saturating_mul(free),
+            None => u128::MAX,
+        };
         if count == u128::MAX {
             println!("model count: {COUNT_OVERFLOW}");
         } else {

@@ -13,17 +13,26 @@
 //! models). Each variable becomes an independent fact with probability
 //! `w(x) / (w(x) + w(¬x))`, so that the formula's weighted model count is
 //! its probability times `Π (w(x) + w(¬x))` ([`Cnf::log_scale`]).
+//!
+//! Memory follows the file's content, not its header: variables after the
+//! last one a clause or weight line mentions are free, weigh 1 each way,
+//! and enter only [`Cnf::log_scale`] (as `ln 2` each), so `p cnf 60000000 1`
+//! over one short clause costs no more than `p cnf 1 1`. A header beyond
+//! [`MAX_VARIABLES`](super::MAX_VARIABLES) is an error at its line all the
+//! same.
 
-use super::{is_comment, parse_field, parse_literal, FormatError, MAX_VARIABLE};
+use super::{is_comment, parse_field, parse_literal, variable_count, FormatError};
 use deeplog_program::{AtomId, Choice, GroundProgram, Rule};
 
 /// A weighted CNF formula.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Cnf {
+    /// The header's variable count.
     pub num_vars: u32,
     /// Clauses of `(variable from 0, positive)`.
     pub clauses: Vec<Vec<(u32, bool)>>,
-    /// `(w(x), w(¬x))` per variable.
+    /// `(w(x), w(¬x))` per variable, up to the last one the file mentions
+    /// (the header's later variables weigh `(1, 1)`).
     pub weights: Vec<(f64, f64)>,
 }
 
@@ -56,11 +65,8 @@ pub fn read_cnf(text: &str) -> Result<Cnf, FormatError> {
             if header.is_some() {
                 return Err(FormatError::at(n, "a second `p cnf` header"));
             }
-            let vars: i64 = parse_field(fields[2], "the number of variables", n)?;
-            if !(0..=MAX_VARIABLE).contains(&vars) {
-                return Err(FormatError::at(n, format!("{vars} variables is out of range")));
-            }
-            header = Some((vars as u32, parse_field(fields[3], "the number of clauses", n)?));
+            let vars = variable_count(parse_field(fields[2], "the number of variables", n)?, "variable count", n)?;
+            header = Some((vars, parse_field(fields[3], "the number of clauses", n)?));
             continue;
         }
         let Some((vars, _)) = header else {
@@ -90,10 +96,14 @@ pub fn read_cnf(text: &str) -> Result<Cnf, FormatError> {
             clauses.len()
         )));
     }
-    let mut weights = vec![(1.0, 1.0); num_vars as usize];
+    let mentioned = clauses.iter().flatten().map(|&(v, _)| v + 1).max().unwrap_or(0);
+    let mut weights = vec![(1.0, 1.0); mentioned as usize];
     for (n, var, positive, w) in weight_lines {
         if var >= num_vars {
             return Err(FormatError::at(n, format!("weight for variable {} beyond the header's {num_vars}", var + 1)));
+        }
+        if var as usize >= weights.len() {
+            weights.resize(var as usize + 1, (1.0, 1.0));
         }
         let slot = &mut weights[var as usize];
         if positive {
@@ -106,11 +116,12 @@ pub fn read_cnf(text: &str) -> Result<Cnf, FormatError> {
 }
 
 impl Cnf {
-    /// The formula as a program: atom `v` is variable `v` (a fact), atom
-    /// `num_vars + i` is clause `i` (one rule per literal), and the last atom
-    /// (returned) holds when every clause does.
+    /// The formula as a program: atom `v` is variable `v` (a fact) for the
+    /// variables up to the last one mentioned (`n` of them), atom `n + i` is
+    /// clause `i` (one rule per literal), and the last atom (returned) holds
+    /// when every clause does.
     pub fn to_program(&self) -> (GroundProgram, AtomId) {
-        let n = self.num_vars;
+        let n = self.weights.len() as u32;
         let formula = n + self.clauses.len() as u32;
         let mut rules = Vec::new();
         for (i, clause) in self.clauses.iter().enumerate() {
@@ -134,10 +145,17 @@ impl Cnf {
         (GroundProgram::propositional(formula.raw() + 1, rules, choices), formula)
     }
 
+    /// The header's variables after the last one the file mentions: each
+    /// doubles the model count.
+    pub fn free_variables(&self) -> u32 {
+        self.num_vars.saturating_sub(self.weights.len() as u32)
+    }
+
     /// `ln Π (w(x) + w(¬x))`: the weighted model count is the formula's
     /// probability times this (in log space).
     pub fn log_scale(&self) -> f64 {
-        self.weights.iter().map(|(w, w_not)| (w + w_not).ln()).sum()
+        let free = f64::from(self.free_variables());
+        self.weights.iter().map(|(w, w_not)| (w + w_not).ln()).sum::<f64>() + free * 2f64.ln()
     }
 }
 
@@ -166,5 +184,24 @@ mod tests {
         assert!(err.to_string().contains("promises 2 clauses"), "{err}");
         let err = read_cnf("c p weight 1 -1 0\np cnf 1 0\n").unwrap_err();
         assert_eq!(err.line, Some(1));
+        let err = read_cnf("p cnf 2000000000 1\n1 0\n").unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "line 1: variable count 2000000000 is more than the 67108864 (2^26) variables a file may have"
+        );
+    }
+
+    #[test]
+    fn memory_follows_the_clauses_not_the_header() {
+        let cnf = read_cnf("p cnf 60000000 1\n1 -2 0\n").unwrap();
+        assert_eq!((cnf.num_vars, cnf.weights.len(), cnf.free_variables()), (60_000_000, 2, 59_999_998));
+        // The free variables double the count each.
+        assert!((cnf.log_scale() - 60_000_000.0 * 2f64.ln()).abs() < 1e-6);
+        let (program, formula) = cnf.to_program();
+        assert_eq!((program.choices.len(), formula), (2, AtomId::new(3)));
+        // A weight line reaches further than the clauses.
+        let cnf = read_cnf("c p weight -3 0.25 0\np cnf 4 1\n1 0\n").unwrap();
+        assert_eq!(cnf.weights, vec![(1.0, 1.0), (1.0, 1.0), (1.0, 0.25)]);
+        assert!((cnf.log_scale() - (4f64.ln() + 1.25f64.ln() + 2f64.ln())).abs() < 1e-12);
     }
 }

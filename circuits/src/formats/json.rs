@@ -24,10 +24,10 @@ use std::fmt::Write;
 use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
 
-use super::{FormatError, MAX_VARIABLE};
+use super::{FormatError, MAX_VARIABLES};
 use crate::circuit::{Circuit, CircuitBuilder, Node, NodeId, SlotId};
 use crate::optimize::Rewrites;
-use crate::properties::{Evidence, Knowledge};
+use crate::properties::{test_determinism, Evidence, Knowledge};
 
 const FORMAT: &str = "deeplog-circuit";
 const VERSION: u64 = 1;
@@ -148,8 +148,9 @@ pub fn read_json(text: &str) -> Result<Circuit, FormatError> {
         ));
     }
     let slots: u32 = parse(text, file.slots)?;
-    if i64::from(slots) > MAX_VARIABLE {
-        return Err(at(text, file.slots, format!("{slots} slots is out of range (at most 2^31)")));
+    if slots > MAX_VARIABLES {
+        let msg = format!("{slots} slots is more than the {MAX_VARIABLES} (2^26) a file may have");
+        return Err(at(text, file.slots, msg));
     }
     let mut b = CircuitBuilder::new(slots);
     let mut ids: Vec<NodeId> = Vec::with_capacity(file.nodes.len());
@@ -202,6 +203,18 @@ pub fn read_json(text: &str) -> Result<Circuit, FormatError> {
         .collect::<Result<Vec<_>, _>>()?;
     let mut circuit = b.finish(roots);
     if file.deterministic.is_some() {
+        // The declaration is trusted only as far as 64 sampled assignments
+        // (or all, for up to 6 variables) bear it out.
+        let size = (circuit.num_nodes() + circuit.num_edges()) as u64;
+        if let Some(o) = test_determinism(&circuit, size).overlap {
+            let file_index = |n: NodeId| ids.iter().position(|&id| id == n).unwrap_or(0);
+            let (sum, [a, b]) = (file_index(o.sum), o.children.map(file_index));
+            let msg = format!(
+                "node {sum}: the file declares the circuit deterministic, yet this sum's children {a} and {b} both \
+                 hold under one assignment"
+            );
+            return Err(at(text, file.nodes[sum], msg));
+        }
         circuit.declare_deterministic("declared in file");
     }
     if let Some(raw) = file.rewritten {
@@ -333,6 +346,15 @@ mod tests {
                 "line 6: invalid type: integer `0`, expected a boolean",
             ),
             (good.replace("\"slots\": 3", "\"slots\": -3"), "line 1: invalid value: integer `-3`, expected u32"),
+            (
+                good.replace("\"slots\": 3", "\"slots\": 2000000000"),
+                "line 1: 2000000000 slots is more than the 67108864 (2^26) a file may have",
+            ),
+            (
+                good.replace("\"deterministic\": null", "\"deterministic\": \"SDD\"").replace("[2,5]", "[2,4]"),
+                "line 9: node 6: the file declares the circuit deterministic, yet this sum's children 2 and 4 both \
+                 hold under one assignment",
+            ),
             (good.replace("[3,4]", "[3,4"), "line 8: "),
             (good.replace(",\n\"roots\": [6,5,6]", ""), "line 10: missing field `roots`"),
             (good.replace("\"deterministic\"", "\"determinstic\""), "line 1: unknown field `determinstic`"),

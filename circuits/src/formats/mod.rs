@@ -6,7 +6,10 @@
 //! keeps every IR invariant (children first, hash-consed, constants folded).
 //! A malformed file is a [`FormatError`] with the 1-based line it was found
 //! on, never a panic. [`read_path`] picks the reader by extension and adds
-//! the path to the error.
+//! the path to the error. No count a file states sizes memory beyond
+//! [`MAX_VARIABLES`]; what each format promises is checked where linear
+//! time allows and sampled where not (determinism: 64 assignments per
+//! node, evaluated while reading); `docs/circuit-files.md` lists both.
 //!
 //! ```
 //! use deeplog_circuits::formats::{read_json, read_sdd, write_json};
@@ -28,6 +31,7 @@ mod json;
 mod nnf;
 mod sdd;
 pub mod text;
+mod vtree;
 
 use std::fmt;
 use std::fs;
@@ -90,7 +94,8 @@ pub enum ReadError {
 ///
 /// An SDD does not record variables that its function does not depend on,
 /// so for `a.sdd` the variable count of its vtree `a.vtree` is used when
-/// that file exists (it is what model counts and weights range over).
+/// that file exists (it is what model counts and weights range over), and
+/// the SDD is checked against it (see [`read_sdd`]'s module).
 pub fn read_path(path: &Path) -> Result<Circuit, ReadError> {
     let extension = path.extension().and_then(|e| e.to_str()).unwrap_or("").to_ascii_lowercase();
     let read = |path: &Path| read_text(path).map_err(ReadError::from);
@@ -101,17 +106,8 @@ pub fn read_path(path: &Path) -> Result<Circuit, ReadError> {
             if !vtree_path.is_file() {
                 return read_sdd(&text).map_err(in_file(path));
             }
-            let vars = sdd::vtree_num_vars(&read(&vtree_path)?).map_err(in_file(&vtree_path))?;
-            let circuit = sdd::read_sdd_over(&text, vars).map_err(in_file(path))?;
-            if circuit.num_slots() > vars {
-                let message = format!(
-                    "the vtree has {vars} variables but {} mentions variable {}",
-                    path.display(),
-                    circuit.num_slots()
-                );
-                return Err(in_file(&vtree_path)(FormatError::whole_file(message)));
-            }
-            Ok(circuit)
+            let vtree = vtree::Vtree::parse(&read(&vtree_path)?).map_err(in_file(&vtree_path))?;
+            sdd::read_sdd_with(&text, Some(&vtree)).map_err(in_file(path))
         }
         "nnf" => read_nnf(&read(path)?).map_err(in_file(path)),
         "json" => read_json(&read(path)?).map_err(in_file(path)),
@@ -151,9 +147,27 @@ pub fn write_atomically(path: &Path, text: &str) -> io::Result<()> {
     result
 }
 
-/// The largest variable a file may mention: slots are `u32` and a literal's
-/// negation must fit in an `i32`-sized DIMACS number.
-const MAX_VARIABLE: i64 = 1 << 31;
+/// The most variables (slots) a file may have, whether a header states the
+/// count or a literal, a vtree leaf or a `slots` field names the variable:
+/// 2^26. Evaluation holds a value per slot and batch row, so a number that a
+/// file of a few bytes merely states must not decide how much memory is
+/// taken: 2^26 slots are already 512 MiB per row of `f64` (the largest
+/// shared benchmark circuit has 500 variables). A larger count is an error
+/// at its line.
+pub const MAX_VARIABLES: u32 = 1 << 26;
+
+/// `count` checked against [`MAX_VARIABLES`]; `what` names it in the error.
+fn variable_count(count: i64, what: &str, line: usize) -> Result<u32, FormatError> {
+    if (0..=i64::from(MAX_VARIABLES)).contains(&count) {
+        return Ok(count as u32);
+    }
+    let message = if count < 0 {
+        format!("{what} {count} is negative")
+    } else {
+        format!("{what} {count} is more than the {MAX_VARIABLES} (2^26) variables a file may have")
+    };
+    Err(FormatError::at(line, message))
+}
 
 /// Parses one whitespace-separated field as a number, naming what was
 /// expected when it is not one.
@@ -167,10 +181,19 @@ fn parse_literal(field: &str, line: usize) -> Result<(SlotId, bool), FormatError
     if lit == 0 {
         return Err(FormatError::at(line, "literal 0 is not a variable (variables are numbered from 1)"));
     }
-    if lit.abs() > MAX_VARIABLE {
-        return Err(FormatError::at(line, format!("literal {lit} is out of range (variables go up to 2^31)")));
+    if lit.unsigned_abs() > u64::from(MAX_VARIABLES) {
+        let message = format!("literal {lit} names a variable beyond the {MAX_VARIABLES} (2^26) a file may have");
+        return Err(FormatError::at(line, message));
     }
-    Ok((SlotId((lit.abs() - 1) as u32), lit > 0))
+    Ok((SlotId((lit.unsigned_abs() - 1) as u32), lit > 0))
+}
+
+/// Checks that a line has `n` fields, naming its shape (`usage`) if not.
+fn expect_fields(fields: &[&str], n: usize, usage: &str, line: usize) -> Result<(), FormatError> {
+    if fields.len() == n {
+        return Ok(());
+    }
+    Err(FormatError::at(line, format!("`{usage}` has {n} fields, found {}", fields.len())))
 }
 
 /// Whether a line is a DIMACS-style comment.
@@ -201,7 +224,7 @@ mod tests {
     fn read_path_dispatches_on_extension_and_names_the_file() {
         let dir = temp_dir("dispatch");
         let sdd = dir.join("f.sdd");
-        write_atomically(&sdd, "sdd 2\nL 1 0 1\nL 2 0 -2\n").unwrap();
+        write_atomically(&sdd, "sdd 2\nL 1 0 1\nL 2 2 -2\n").unwrap();
         assert_eq!(read_path(&sdd).unwrap().num_slots(), 2);
         let nnf = dir.join("f.nnf");
         write_atomically(&nnf, "nnf 2 1 1\nL 1\nA 1 0\n").unwrap();
@@ -226,7 +249,7 @@ mod tests {
     fn a_sibling_vtree_supplies_variables_the_sdd_does_not_mention() {
         let dir = temp_dir("vtree");
         let sdd = dir.join("g.sdd");
-        write_atomically(&sdd, "sdd 1\nL 1 0 2\n").unwrap();
+        write_atomically(&sdd, "sdd 1\nL 1 2 2\n").unwrap();
         assert_eq!(read_path(&sdd).unwrap().num_slots(), 2);
         let vtree = dir.join("g.vtree");
         write_atomically(&vtree, "c three variables\nvtree 5\nL 0 1\nL 2 2\nL 4 3\nI 3 2 4\nI 1 0 3\n").unwrap();
@@ -234,10 +257,13 @@ mod tests {
 
         write_atomically(&vtree, "vtree 1\nL 0 1\n").unwrap();
         let msg = read_path(&sdd).unwrap_err().to_string();
-        assert!(msg.contains("g.vtree: the vtree has 1 variables but") && msg.contains("mentions variable 2"), "{msg}");
+        assert!(msg.ends_with("g.sdd:2: literal 2 at vtree node 2, which the vtree lacks"), "{msg}");
         write_atomically(&vtree, "vtree 2\nL 0 1\n").unwrap();
         let msg = read_path(&sdd).unwrap_err().to_string();
         assert!(msg.contains("g.vtree:1: header declares 2 nodes but the file has 1"), "{msg}");
+        write_atomically(&vtree, "vtree 1\nL 0 2000000000\n").unwrap();
+        let msg = read_path(&sdd).unwrap_err().to_string();
+        assert!(msg.contains("g.vtree:2: variable 2000000000 is more than the 67108864 (2^26)"), "{msg}");
         fs::remove_dir_all(&dir).unwrap();
     }
 

@@ -18,11 +18,20 @@
 //! `SRC DST lit … 0`: SRC has the child `DST ∧ lit ∧ …`. Edges may come
 //! before the nodes they join, so the graph is read whole and then
 //! converted children first.
+//!
+//! Determinism, which no linear-time check can prove, is sampled: while
+//! reading, every node is evaluated under 64 pseudo-random assignments (one
+//! bit each of a `u64`), and two children of an OR node that hold together
+//! in one of them refute it. Where the file promised determinism (c2d's
+//! `O j` with a decision variable, every OR of d4's decision-DNNF) the file
+//! is refused at that node's line; an `O 0`, which promises nothing, makes
+//! the circuit known to be non-deterministic there.
 
 use std::collections::HashMap;
 
-use super::{is_comment, parse_field, parse_literal, FormatError, MAX_VARIABLE};
+use super::{is_comment, parse_field, parse_literal, variable_count, FormatError};
 use crate::circuit::{Circuit, CircuitBuilder, NodeId, SlotId};
+use crate::properties::random_bits;
 
 /// Reads a d-DNNF file in the c2d or the d4 dialect. Variable `v` becomes
 /// slot `v - 1`.
@@ -38,20 +47,36 @@ pub fn read_nnf(text: &str) -> Result<Circuit, FormatError> {
         // Decisions show as literals on d4's edges: the checker proves them.
         return read_d4(text);
     }
-    let (mut circuit, every_or_decides) = read_c2d(text)?;
+    let (mut circuit, every_or_decides, overlap) = read_c2d(text)?;
     // c2d's `O j` names the variable its children disagree on; an `O 0`
     // with several children makes no such promise, so then it is up to the
-    // checker.
-    if every_or_decides {
+    // checker, unless the sampled assignments already refuted it.
+    if let Some(sum) = overlap {
+        circuit.refute_deterministic(sum);
+    } else if every_or_decides {
         circuit.declare_deterministic("d-DNNF file");
     }
     Ok(circuit)
 }
 
-/// The circuit, and whether every `O` node with several children names a
-/// decision variable.
-fn read_c2d(text: &str) -> Result<(Circuit, bool), FormatError> {
+/// A literal's value under the 64 sampled assignments.
+fn sampled(slot: SlotId, positive: bool) -> u64 {
+    let bits = random_bits(0, slot.0);
+    if positive {
+        bits
+    } else {
+        !bits
+    }
+}
+
+/// The circuit; whether every `O` node with several children names a
+/// decision variable; and the first `O 0` whose children hold together in
+/// a sampled assignment.
+fn read_c2d(text: &str) -> Result<(Circuit, bool, Option<NodeId>), FormatError> {
     let mut every_or_decides = true;
+    let mut overlap = None;
+    // Each node's value under the sampled assignments.
+    let mut values: Vec<u64> = Vec::new();
     // (line, nodes, edges, variables)
     let mut header: Option<(usize, u64, u64, u32)> = None;
     let mut b = CircuitBuilder::new(0);
@@ -80,12 +105,9 @@ fn read_c2d(text: &str) -> Result<(Circuit, bool), FormatError> {
                 }
                 let n = parse_field(fields[1], "a node count", line)?;
                 let e = parse_field(fields[2], "an edge count", line)?;
-                let v: i64 = parse_field(fields[3], "a variable count", line)?;
-                if !(0..=MAX_VARIABLE).contains(&v) {
-                    return Err(FormatError::at(line, format!("variable count {v} is out of range (0 to 2^31)")));
-                }
-                header = Some((line, n, e, v as u32));
-                b = CircuitBuilder::new(v as u32);
+                let v = variable_count(parse_field(fields[3], "a variable count", line)?, "variable count", line)?;
+                header = Some((line, n, e, v));
+                b = CircuitBuilder::new(v);
                 continue;
             }
             "L" => {
@@ -99,6 +121,7 @@ fn read_c2d(text: &str) -> Result<(Circuit, bool), FormatError> {
                         format!("literal {} is out of range: the header declares {declared} variables", fields[1]);
                     return Err(FormatError::at(line, msg));
                 }
+                values.push(sampled(slot, positive));
                 b.literal(slot, positive)
             }
             "A" | "O" => {
@@ -110,11 +133,15 @@ fn read_c2d(text: &str) -> Result<(Circuit, bool), FormatError> {
                     return Err(FormatError::at(line, msg));
                 }
                 let count: u64 = parse_field(fields[count_at], "a child count", line)?;
+                let mut decides = 0;
                 if tag == "O" {
                     let var: i64 = parse_field(fields[1], "a decision variable (0 for none)", line)?;
-                    if !(0..=MAX_VARIABLE).contains(&var) {
-                        return Err(FormatError::at(line, format!("decision variable {var} is out of range")));
+                    let declared = header.map_or(0, |(.., v)| v);
+                    if !(0..=i64::from(declared)).contains(&var) {
+                        let msg = format!("decision variable {var} is out of range: the header declares {declared}");
+                        return Err(FormatError::at(line, msg));
                     }
+                    decides = var;
                     every_or_decides &= var != 0 || count < 2;
                 }
                 let given = fields.len() - count_at - 1;
@@ -124,21 +151,43 @@ fn read_c2d(text: &str) -> Result<(Circuit, bool), FormatError> {
                     return Err(FormatError::at(line, msg));
                 }
                 let mut children = Vec::with_capacity(given);
+                let (mut all, mut seen, mut both_at) = (!0u64, 0u64, None);
                 for f in &fields[count_at + 1..] {
                     let child: u64 = parse_field(f, "a node id (a non-negative integer)", line)?;
-                    match usize::try_from(child).ok().and_then(|c| nodes.get(c)) {
-                        Some(&c) => children.push(c),
-                        None => {
-                            let msg = format!("unknown node id {child} (nodes must be defined before use)");
-                            return Err(FormatError::at(line, msg));
-                        }
+                    let Some(&c) = usize::try_from(child).ok().and_then(|c| nodes.get(c)) else {
+                        let msg = format!("unknown node id {child} (nodes must be defined before use)");
+                        return Err(FormatError::at(line, msg));
+                    };
+                    let v = values[child as usize];
+                    if both_at.is_none() && seen & v != 0 {
+                        both_at = Some((children.len(), seen & v));
                     }
+                    (all, seen) = (all & v, seen | v);
+                    children.push(c);
                 }
                 edges += count;
                 if tag == "A" {
+                    values.push(all);
                     b.product(children)
                 } else {
-                    b.sum(children)
+                    values.push(seen);
+                    let sum = b.sum(children);
+                    if let Some((k, both)) = both_at {
+                        let ids: Vec<&str> = fields[count_at + 1..].to_vec();
+                        let earlier = ids[..k].iter().find(|f| f.parse().is_ok_and(|c: usize| values[c] & both != 0));
+                        if decides != 0 {
+                            let msg = format!(
+                                "`O` node {} decides variable {decides}, yet its children {} and {} both hold under \
+                                 a sampled assignment",
+                                nodes.len(),
+                                earlier.unwrap_or(&ids[k]),
+                                ids[k]
+                            );
+                            return Err(FormatError::at(line, msg));
+                        }
+                        overlap = overlap.or(Some(sum));
+                    }
+                    sum
                 }
             }
             _ => {
@@ -161,7 +210,7 @@ fn read_c2d(text: &str) -> Result<(Circuit, bool), FormatError> {
     if e != edges {
         return Err(FormatError::at(header_line, format!("header declares {e} edges but the nodes have {edges}")));
     }
-    Ok((b.finish(vec![root]), every_or_decides))
+    Ok((b.finish(vec![root]), every_or_decides, overlap))
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -284,6 +333,8 @@ fn read_d4(text: &str) -> Result<Circuit, FormatError> {
     const OPEN: u32 = u32::MAX - 1;
     let mut b = CircuitBuilder::new(num_slots);
     let mut done: Vec<u32> = vec![UNSEEN; nodes.len()];
+    // Each converted node's value under the sampled assignments.
+    let mut values: Vec<u64> = vec![0; nodes.len()];
     let mut stack = vec![Frame { node: 0, next_edge: offsets[0] }];
     done[0] = OPEN;
     while let Some(frame) = stack.last_mut() {
@@ -306,32 +357,50 @@ fn read_d4(text: &str) -> Result<Circuit, FormatError> {
             continue;
         }
         stack.pop();
+        // Per edge: the child, its literals, the edge's line and its value.
         let terms = out_edges[offsets[node]..offsets[node + 1]].iter().map(|&k| {
-            let child = NodeId(done[ends[k].1]);
-            (child, &literals[edges[k].lits.clone()])
+            let (dst, lits) = (ends[k].1, &literals[edges[k].lits.clone()]);
+            let value = lits.iter().fold(values[dst], |v, &(s, p)| v & sampled(s, p));
+            (NodeId(done[dst]), lits, edges[k].line, value)
         });
-        let converted = match nodes[node].0 {
-            Kind::True => b.constant(true),
-            Kind::False => b.constant(false),
+        let (converted, value) = match nodes[node].0 {
+            Kind::True => (b.constant(true), !0),
+            Kind::False => (b.constant(false), 0),
             Kind::And => {
-                let mut factors = Vec::new();
-                for (child, lits) in terms {
+                let (mut factors, mut all) = (Vec::new(), !0u64);
+                for (child, lits, _, value) in terms {
                     factors.push(child);
                     factors.extend(lits.iter().map(|&(s, p)| b.literal(s, p)));
+                    all &= value;
                 }
-                b.product(factors)
+                (b.product(factors), all)
             }
             Kind::Or => {
-                let mut alternatives = Vec::new();
-                for (child, lits) in terms {
+                let (mut alternatives, mut seen) = (Vec::new(), 0u64);
+                // (line, value) of the edges so far.
+                let mut earlier: Vec<(usize, u64)> = Vec::new();
+                for (child, lits, line, value) in terms {
+                    if seen & value != 0 {
+                        let both = seen & value;
+                        let first = earlier.iter().find(|(_, v)| v & both != 0).map_or(line, |e| e.0);
+                        let (_, id, node_line) = nodes[node];
+                        let msg = format!(
+                            "OR node {id} is not deterministic: its edges on lines {first} and {line} both hold \
+                             under a sampled assignment (d4 writes decision-DNNF)"
+                        );
+                        return Err(FormatError::at(node_line, msg));
+                    }
+                    seen |= value;
+                    earlier.push((line, value));
                     let mut factors = vec![child];
                     factors.extend(lits.iter().map(|&(s, p)| b.literal(s, p)));
                     alternatives.push(b.product(factors));
                 }
-                b.sum(alternatives)
+                (b.sum(alternatives), seen)
             }
         };
         done[node] = converted.0;
+        values[node] = value;
     }
     Ok(b.finish(vec![NodeId(done[0])]))
 }
@@ -406,12 +475,14 @@ mod tests {
             ("nnf 2 1 1\nL 1\nA 1 1\n", "line 3: unknown node id 1 (nodes must be defined before use)"),
             ("nnf 2 1 1\nL 1\nA 1 7\n", "line 3: unknown node id 7"),
             ("nnf 1 0 1\nL 0\n", "line 2: literal 0 is not a variable"),
-            ("nnf 1 0 1\nL 2147483649\n", "line 2: literal 2147483649 is out of range"),
+            ("nnf 1 0 1\nL 2147483649\n", "line 2: literal 2147483649 names a variable beyond the 67108864"),
+            ("nnf 1 0 2000000000\nL 1\n", "line 1: variable count 2000000000 is more than the 67108864 (2^26)"),
+            ("nnf 3 2 2\nL 1\nL 2\nO 3 2 0 1\n", "line 4: decision variable 3 is out of range: the header declares 2"),
             ("nnf 2 0 1\nL 1\n", "line 1: header declares 2 nodes but the file has 1 node lines"),
             ("nnf 2 2 1\nL 1\nA 1 0\n", "line 1: header declares 2 edges but the nodes have 1"),
             ("nnf 0 0 0\n", "line 1: no nodes after the header"),
             ("nnf 1 0 1\nnnf 1 0 1\n", "line 2: second `nnf` header (the first is on line 1)"),
-            ("nnf 1 0 -1\n", "line 1: variable count -1 is out of range"),
+            ("nnf 1 0 -1\n", "line 1: variable count -1 is negative"),
             ("c\nL 1\nnnf 1 0 1\n", "line 2: node line before the `nnf NODES EDGES VARS` header"),
         ];
         for (text, expected) in cases {
@@ -431,7 +502,7 @@ mod tests {
             ("o 1 0\n1 2\n", "line 2: edge `SRC DST [literal …] 0` needs at least 3 fields, found 2"),
             ("o 1 0\nt 2 0\n1 2 1\n", "line 3: an edge line ends with 0, found `1`"),
             ("o 1 0\nt 2 0\n1 2 0 1 0\n", "line 3: literal 0 is not a variable"),
-            ("o 1 0\nt 2 0\n1 2 -2147483649 0\n", "line 3: literal -2147483649 is out of range"),
+            ("o 1 0\nt 2 0\n1 2 -2147483649 0\n", "line 3: literal -2147483649 names a variable beyond the"),
             ("o 1 0\n1 2x 0\n", "line 2: expected a node id (a positive integer), found `2x`"),
             ("o 1 0\n1 5 0\n", "line 2: unknown node id 5 (no node line defines it)"),
             ("o 1 0\na 1 0\n", "line 2: duplicate node id 1 (first defined on line 1)"),
@@ -443,6 +514,29 @@ mod tests {
             let msg = err(text);
             assert!(msg.starts_with(expected), "{text:?}: got {msg:?}, expected {expected:?}");
         }
+    }
+
+    #[test]
+    fn or_nodes_that_overlap_in_a_sampled_assignment_are_not_deterministic() {
+        // x1 ∨ x2 claiming to decide x1: refused.
+        let msg = err("nnf 3 2 2\nL 1\nL 2\nO 1 2 0 1\n");
+        assert_eq!(
+            msg,
+            "line 4: `O` node 2 decides variable 1, yet its children 0 and 1 both hold under a sampled assignment"
+        );
+        // The same as `O 0`, which promises nothing: not deterministic there.
+        let c = read_nnf("nnf 3 2 2\nL 1\nL 2\nO 0 2 0 1\n").unwrap();
+        assert_eq!(check(&c).deterministic, Knowledge::Fails(c.roots()[0]));
+        // An `O 0` over exclusive children stays for the checker to prove.
+        let c = read_nnf("nnf 3 2 1\nL 1\nL -1\nO 0 2 0 1\n").unwrap();
+        assert_eq!(check(&c).deterministic, Knowledge::Holds(Evidence::Checked));
+        // d4: the OR's edges (x1 and x2) overlap.
+        let msg = err("o 1 0\nt 2 0\n1 2 1 0\n1 2 2 0\n");
+        assert_eq!(
+            msg,
+            "line 1: OR node 1 is not deterministic: its edges on lines 3 and 4 both hold under a sampled \
+             assignment (d4 writes decision-DNNF)"
+        );
     }
 
     #[test]

@@ -1,5 +1,4 @@
-//! SDD text files, as libsdd's `sdd_save` (and PySDD) writes them, and the
-//! variable count of their vtree files.
+//! SDD text files, as libsdd's `sdd_save` (and PySDD) writes them.
 //!
 //! ```text
 //! c comment
@@ -8,31 +7,145 @@
 //! ```
 //!
 //! Nodes come children first and the root is the last one. A decomposition
-//! `D` is the sum over its elements of `prime ⊗ sub`; its primes are
-//! mutually exclusive, so the circuit is deterministic by construction. The
-//! vtree ids are not needed to evaluate the circuit and are only checked to
-//! be numbers.
+//! `D` is the sum over its elements of `prime ⊗ sub`; its primes partition
+//! the assignments (exclusive, exhaustive, never false), which makes the
+//! circuit deterministic, and with a vtree its primes' variables lie left
+//! and its subs' right of its vtree node, which makes it decomposable.
+//!
+//! A reader cannot prove that primes partition in linear time, so it
+//! checks what it can and samples the rest:
+//!
+//! * **Always**: every line's shape and numbers; ids defined before use;
+//!   each vtree leaf id holding one variable and each variable one leaf id,
+//!   and no leaf id used by a decision; every decision having an element, no
+//!   ⊥ prime, a ⊤ prime only alone, no prime twice; and the primes of every
+//!   decision evaluated under 64 pseudo-random assignments (one bit each of
+//!   a `u64`, in the same pass as reading): exactly one prime must hold in
+//!   each. A file that fails is refused at the decision's line.
+//! * **With the vtree** ([`read_path`](super::read_path) uses `a.vtree`
+//!   beside `a.sdd`): every literal sits at the leaf of its variable, and
+//!   every decision is normalised for its vtree node (primes in its left
+//!   subtree, subs in its right). The circuit is then decomposable by
+//!   construction, so the property check need not collect slot sets.
 
 use std::collections::HashMap;
 
-use super::{is_comment, parse_field, parse_literal, FormatError, MAX_VARIABLE};
-use crate::circuit::{Circuit, CircuitBuilder, NodeId};
+use rustc_hash::FxHashMap;
 
-/// Reads an SDD file. Variable `v` becomes slot `v - 1`; the number of slots
-/// is the largest variable mentioned.
+use super::vtree::{Vtree, VtreeNode};
+use super::{expect_fields, is_comment, parse_field, parse_literal, FormatError};
+use crate::circuit::{Circuit, CircuitBuilder, NodeId};
+use crate::properties::random_bits;
+
+/// Reads an SDD file without its vtree. Variable `v` becomes slot `v - 1`;
+/// the number of slots is the largest variable mentioned.
 pub fn read_sdd(text: &str) -> Result<Circuit, FormatError> {
-    read_sdd_over(text, 0)
+    read_sdd_with(text, None)
 }
 
-/// Reads an SDD file over at least `min_slots` slots.
-pub(crate) fn read_sdd_over(text: &str, min_slots: u32) -> Result<Circuit, FormatError> {
-    let mut b = CircuitBuilder::new(min_slots);
-    // SDD id ↦ (node, line it was defined on).
+/// What an SDD node is, as far as the checks need.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Kind {
+    False,
+    True,
+    Literal,
+    Decision,
+}
+
+/// One SDD node read.
+#[derive(Clone, Copy, Debug)]
+struct Entry {
+    node: NodeId,
+    kind: Kind,
+    line: usize,
+    /// Its vtree node (an index into the vtree), where there is a vtree and
+    /// the node is no constant.
+    vtree: u32,
+    /// Its value under the 64 sampled assignments.
+    value: u64,
+}
+
+/// One element of a decision: its prime and sub, with their ids.
+#[derive(Clone, Copy, Debug)]
+struct Element {
+    prime_id: u64,
+    prime: Entry,
+    sub_id: u64,
+    sub: Entry,
+}
+
+/// Vtree ids of a file read without its vtree: what each id was used as.
+#[derive(Default)]
+struct Leaves {
+    /// Vtree id ↦ (the variable of its literals, or none for a decision's,
+    /// and the first line that used it).
+    used: FxHashMap<u64, (Option<u32>, usize)>,
+    /// Variable ↦ (its vtree id, the first line).
+    leaf_of: FxHashMap<u32, (u64, usize)>,
+}
+
+impl Leaves {
+    fn literal(&mut self, vtree: u64, var: u32, line: usize) -> Result<(), FormatError> {
+        match self.used.get(&vtree) {
+            Some(&(Some(other), first)) if other != var => {
+                let msg = format!(
+                    "variable {var} at vtree node {vtree}, which holds variable {other} (line {first}): \
+                     a vtree leaf holds one variable"
+                );
+                return Err(FormatError::at(line, msg));
+            }
+            Some(&(None, first)) => return Err(used_as_both(vtree, first, line)),
+            Some(_) => {}
+            None => {
+                self.used.insert(vtree, (Some(var), line));
+            }
+        }
+        match self.leaf_of.get(&var) {
+            Some(&(other, first)) if other != vtree => {
+                let msg = format!(
+                    "variable {var} at vtree node {vtree}, but at vtree node {other} on line {first}: \
+                     a variable has one vtree leaf"
+                );
+                Err(FormatError::at(line, msg))
+            }
+            Some(_) => Ok(()),
+            None => {
+                self.leaf_of.insert(var, (vtree, line));
+                Ok(())
+            }
+        }
+    }
+
+    fn decision(&mut self, vtree: u64, line: usize) -> Result<(), FormatError> {
+        match self.used.get(&vtree) {
+            Some(&(Some(_), first)) => Err(used_as_both(vtree, first, line)),
+            Some(_) => Ok(()),
+            None => {
+                self.used.insert(vtree, (None, line));
+                Ok(())
+            }
+        }
+    }
+}
+
+fn used_as_both(vtree: u64, first: usize, line: usize) -> FormatError {
+    let msg =
+        format!("vtree node {vtree} holds a literal on one of lines {first} and {line} and a decision on the other");
+    FormatError::at(line, msg)
+}
+
+/// Reads an SDD file, checked against its vtree where one is given (its
+/// slots then are the vtree's variables, which may be more than the file
+/// mentions).
+pub(crate) fn read_sdd_with(text: &str, vtree: Option<&Vtree>) -> Result<Circuit, FormatError> {
+    let mut b = CircuitBuilder::new(vtree.map_or(0, |v| v.num_vars));
     let mut ids = Ids::new(text.len());
+    let mut leaves = Leaves::default();
     let mut header: Option<(usize, u64)> = None;
     let mut node_lines = 0u64;
     let mut root = None;
     let mut fields: Vec<&str> = Vec::new();
+    let mut elements: Vec<Element> = Vec::new();
     for (i, text_line) in text.lines().enumerate() {
         let line = i + 1;
         fields.clear();
@@ -52,10 +165,11 @@ pub(crate) fn read_sdd_over(text: &str, min_slots: u32) -> Result<Circuit, Forma
             header = Some((line, parse_field(fields[1], "a node count", line)?));
             continue;
         }
-        let arity = match tag {
-            "F" | "T" => 2,
-            "L" => 4,
-            "D" => 4,
+        let usage = match tag {
+            "F" => "F id",
+            "T" => "T id",
+            "L" => "L id vtree literal",
+            "D" => "D id vtree k prime sub …",
             _ => {
                 return Err(FormatError::at(line, format!("unknown line tag `{tag}` (expected c, sdd, F, T, L or D)")));
             }
@@ -64,56 +178,73 @@ pub(crate) fn read_sdd_over(text: &str, min_slots: u32) -> Result<Circuit, Forma
             return Err(FormatError::at(line, "node line before the `sdd COUNT` header"));
         }
         if tag == "D" {
-            if fields.len() < arity {
-                return Err(FormatError::at(
-                    line,
-                    format!("`D` needs at least {arity} fields (D id vtree k prime sub …), found {}", fields.len()),
-                ));
+            if fields.len() < 4 {
+                let msg = format!("`D` needs at least 4 fields (D id vtree k prime sub …), found {}", fields.len());
+                return Err(FormatError::at(line, msg));
             }
         } else {
-            let usage = match tag {
-                "L" => "L id vtree literal",
-                "F" => "F id",
-                _ => "T id",
-            };
-            expect_fields(&fields, arity, usage, line)?;
+            expect_fields(&fields, if tag == "L" { 4 } else { 2 }, usage, line)?;
         }
         let id: u64 = parse_field(fields[1], "a node id (a non-negative integer)", line)?;
-        let node = match tag {
-            "F" => b.constant(false),
-            "T" => b.constant(true),
+        if let Some(first) = ids.get(id) {
+            let msg = format!("duplicate node id {id} (first defined on line {})", first.line);
+            return Err(FormatError::at(line, msg));
+        }
+        let constant = |node, kind, value| Entry { node, kind, line, vtree: u32::MAX, value };
+        let entry = match tag {
+            "F" => constant(b.constant(false), Kind::False, 0),
+            "T" => constant(b.constant(true), Kind::True, !0),
             "L" => {
-                parse_field::<u64>(fields[2], "a vtree id (a non-negative integer)", line)?;
+                let at: u64 = parse_field(fields[2], "a vtree id (a non-negative integer)", line)?;
                 let (slot, positive) = parse_literal(fields[3], line)?;
-                b.literal(slot, positive)
+                let var = slot.0 + 1;
+                let vtree = match vtree {
+                    Some(v) => literal_leaf(v, at, var, fields[3], line)?,
+                    None => {
+                        leaves.literal(at, var, line)?;
+                        u32::MAX
+                    }
+                };
+                let bits = random_bits(0, slot.0);
+                let value = if positive { bits } else { !bits };
+                Entry { node: b.literal(slot, positive), kind: Kind::Literal, line, vtree, value }
             }
             _ => {
-                parse_field::<u64>(fields[2], "a vtree id (a non-negative integer)", line)?;
+                let at: u64 = parse_field(fields[2], "a vtree id (a non-negative integer)", line)?;
                 let k: u64 = parse_field(fields[3], "an element count (a non-negative integer)", line)?;
-                let given = fields.len() - arity;
+                let given = fields.len() - 4;
                 if given as u128 != 2 * k as u128 {
-                    let needed = 2 * k as u128;
                     let msg = format!(
-                        "`D` node {id} declares {k} elements, which need {needed} prime and sub ids, \
-                         but the line gives {given}"
+                        "`D` node {id} declares {k} elements, which need {} prime and sub ids, but the line gives \
+                         {given}",
+                        2 * k as u128
                     );
                     return Err(FormatError::at(line, msg));
                 }
-                let mut terms = Vec::with_capacity(given / 2);
-                for pair in fields[arity..].chunks_exact(2) {
-                    let prime = lookup(&ids, pair[0], line)?;
-                    let sub = lookup(&ids, pair[1], line)?;
-                    terms.push(b.product(vec![prime, sub]));
+                if k == 0 {
+                    return Err(FormatError::at(line, format!("`D` node {id} has no elements")));
                 }
-                b.sum(terms)
+                elements.clear();
+                for pair in fields[4..].chunks_exact(2) {
+                    let (prime_id, prime) = lookup(&ids, pair[0], line)?;
+                    let (sub_id, sub) = lookup(&ids, pair[1], line)?;
+                    elements.push(Element { prime_id, prime, sub_id, sub });
+                }
+                let vtree = match vtree {
+                    Some(v) => normalised(v, at, id, &elements, line)?,
+                    None => {
+                        leaves.decision(at, line)?;
+                        u32::MAX
+                    }
+                };
+                let value = partition(id, &mut elements, line)?;
+                let terms = elements.iter().map(|e| b.product(vec![e.prime.node, e.sub.node])).collect();
+                Entry { node: b.sum(terms), kind: Kind::Decision, line, vtree, value }
             }
         };
-        if let Some((_, first)) = ids.get(id) {
-            return Err(FormatError::at(line, format!("duplicate node id {id} (first defined on line {first})")));
-        }
-        ids.insert(id, (node, line));
+        ids.insert(id, entry);
         node_lines += 1;
-        root = Some(node);
+        root = Some(entry.node);
     }
     let Some((header_line, count)) = header else {
         return Err(FormatError::whole_file("empty file: no `sdd COUNT` header and no nodes"));
@@ -129,73 +260,110 @@ pub(crate) fn read_sdd_over(text: &str, min_slots: u32) -> Result<Circuit, Forma
     }
     let mut circuit = b.finish(vec![root]);
     circuit.declare_deterministic("SDD");
+    if vtree.is_some() {
+        circuit.declare_decomposable("SDD normalised for its vtree");
+    }
     Ok(circuit)
 }
 
-/// The number of variables of a vtree file (as `sdd_vtree_save` writes it:
-/// `vtree COUNT`, `L id variable`, `I id left right`): its largest variable.
-pub(crate) fn vtree_num_vars(text: &str) -> Result<u32, FormatError> {
-    let mut header: Option<(usize, u64)> = None;
-    let mut node_lines = 0u64;
-    let mut vars = 0u32;
-    for (i, text_line) in text.lines().enumerate() {
-        let line = i + 1;
-        let fields: Vec<&str> = text_line.split_ascii_whitespace().collect();
-        let Some(&tag) = fields.first() else { continue };
-        if is_comment(tag) {
-            continue;
-        }
-        match tag {
-            "vtree" if header.is_none() && node_lines == 0 => {
-                expect_fields(&fields, 2, "vtree COUNT", line)?;
-                header = Some((line, parse_field(fields[1], "a node count", line)?));
-            }
-            "vtree" => return Err(FormatError::at(line, "`vtree COUNT` must be the first line, and only once")),
-            "L" | "I" if header.is_none() => {
-                return Err(FormatError::at(line, "node line before the `vtree COUNT` header"));
-            }
-            "L" => {
-                expect_fields(&fields, 3, "L id variable", line)?;
-                parse_field::<u64>(fields[1], "a vtree id (a non-negative integer)", line)?;
-                let var: i64 = parse_field(fields[2], "a variable (a positive integer)", line)?;
-                if !(1..=MAX_VARIABLE).contains(&var) {
-                    return Err(FormatError::at(line, format!("variable {var} is out of range (1 to 2^31)")));
-                }
-                vars = vars.max(var as u32);
-                node_lines += 1;
-            }
-            "I" => {
-                expect_fields(&fields, 4, "I id left right", line)?;
-                for f in &fields[1..] {
-                    parse_field::<u64>(f, "a vtree id (a non-negative integer)", line)?;
-                }
-                node_lines += 1;
-            }
-            _ => return Err(FormatError::at(line, format!("unknown line tag `{tag}` (expected c, vtree, L or I)"))),
-        }
-    }
-    let Some((header_line, count)) = header else {
-        return Err(FormatError::whole_file("empty vtree file: no `vtree COUNT` header"));
+/// The vtree leaf of a literal of `var` at vtree id `at`.
+fn literal_leaf(vtree: &Vtree, at: u64, var: u32, literal: &str, line: usize) -> Result<u32, FormatError> {
+    let Some(leaf) = vtree.find(at) else {
+        return Err(FormatError::at(line, format!("literal {literal} at vtree node {at}, which the vtree lacks")));
     };
-    if count != node_lines {
-        return Err(FormatError::at(
-            header_line,
-            format!("header declares {count} nodes but the file has {node_lines} node lines"),
-        ));
+    match vtree.node(leaf) {
+        VtreeNode::Leaf { var: v } if v == var => Ok(leaf),
+        VtreeNode::Leaf { var: v } => {
+            let msg = format!("literal {literal} at vtree node {at}, which is the leaf of variable {v}");
+            Err(FormatError::at(line, msg))
+        }
+        VtreeNode::Internal { .. } => {
+            Err(FormatError::at(line, format!("literal {literal} at vtree node {at}, which is no leaf")))
+        }
     }
-    if vars == 0 {
-        return Err(FormatError::at(header_line, "the vtree has no leaves"));
-    }
-    Ok(vars)
 }
 
-/// SDD id ↦ (node, line that defined it). libsdd numbers nodes densely from
-/// 0, so ids index a vector; an id beyond a quarter of the text's length
-/// (more than any dense numbering of its lines needs) goes to a map instead,
-/// so the vector never outgrows the text.
+/// Checks that decision `id` at vtree id `at` is normalised for it: primes
+/// in its left subtree, subs in its right (constants anywhere). Returns
+/// the vtree node.
+fn normalised(vtree: &Vtree, at: u64, id: u64, elements: &[Element], line: usize) -> Result<u32, FormatError> {
+    let Some(node) = vtree.find(at) else {
+        return Err(FormatError::at(line, format!("decision node {id} at vtree node {at}, which the vtree lacks")));
+    };
+    let VtreeNode::Internal { left, right } = vtree.node(node) else {
+        return Err(FormatError::at(line, format!("decision node {id} at vtree node {at}, which is a leaf")));
+    };
+    for e in elements {
+        for (what, n, entry, side, name) in
+            [("prime", e.prime_id, e.prime, left, "left"), ("sub", e.sub_id, e.sub, right, "right")]
+        {
+            if matches!(entry.kind, Kind::Literal | Kind::Decision) && !vtree.within(entry.vtree, side) {
+                let msg = format!(
+                    "decision node {id} is not normalised for vtree node {at}: its {what} {n} (line {}) lies \
+                     outside the {name} subtree",
+                    entry.line
+                );
+                return Err(FormatError::at(line, msg));
+            }
+        }
+    }
+    Ok(node)
+}
+
+/// Checks that the primes of decision `id` can partition the assignments
+/// (none ⊥, a ⊤ only alone, none twice) and do in the sampled ones (exactly
+/// one holds in each), and returns the decision's sampled value. Sorts
+/// `elements` by prime.
+fn partition(id: u64, elements: &mut [Element], line: usize) -> Result<u64, FormatError> {
+    let k = elements.len();
+    for e in elements.iter() {
+        let why = match e.prime.kind {
+            Kind::False => "is ⊥ (an SDD's primes are never false)",
+            Kind::True if k > 1 => "is ⊤ beside other primes (a ⊤ prime is the only one)",
+            _ => continue,
+        };
+        return Err(FormatError::at(line, format!("decision node {id}: prime {} {why}", e.prime_id)));
+    }
+    let (mut seen, mut value) = (0u64, 0u64);
+    for (n, e) in elements.iter().enumerate() {
+        let both = seen & e.prime.value;
+        if both != 0 {
+            let q = elements[..n].iter().find(|d| d.prime.value & both != 0).map_or(e.prime_id, |d| d.prime_id);
+            let p = e.prime_id;
+            let msg = if q == p {
+                format!("decision node {id}: prime {p} appears twice")
+            } else {
+                format!(
+                    "decision node {id}: primes {q} and {p} both hold under a sampled assignment (an SDD's primes \
+                     are mutually exclusive)"
+                )
+            };
+            return Err(FormatError::at(line, msg));
+        }
+        seen |= e.prime.value;
+        value |= e.prime.value & e.sub.value;
+    }
+    if seen != !0 {
+        let msg = format!(
+            "decision node {id}: no prime holds under a sampled assignment (an SDD's primes cover every assignment)"
+        );
+        return Err(FormatError::at(line, msg));
+    }
+    // A prime twice that the samples never make true (a long conjunction).
+    elements.sort_unstable_by_key(|e| e.prime_id);
+    if let Some(w) = elements.windows(2).find(|w| w[0].prime_id == w[1].prime_id) {
+        return Err(FormatError::at(line, format!("decision node {id}: prime {} appears twice", w[0].prime_id)));
+    }
+    Ok(value)
+}
+
+/// SDD id ↦ what was read for it. libsdd numbers nodes densely from 0, so
+/// ids index a vector; an id beyond a quarter of the text's length (more
+/// than any dense numbering of its lines needs) goes to a map instead, so
+/// the vector never outgrows the text.
 struct Ids {
-    dense: Vec<Option<(NodeId, usize)>>,
-    sparse: HashMap<u64, (NodeId, usize)>,
+    dense: Vec<Option<Entry>>,
+    sparse: HashMap<u64, Entry>,
     limit: u64,
 }
 
@@ -204,7 +372,7 @@ impl Ids {
         Ids { dense: Vec::new(), sparse: HashMap::new(), limit: text_len as u64 / 4 }
     }
 
-    fn get(&self, id: u64) -> Option<(NodeId, usize)> {
+    fn get(&self, id: u64) -> Option<Entry> {
         if id < self.limit {
             self.dense.get(id as usize).copied().flatten()
         } else {
@@ -212,30 +380,23 @@ impl Ids {
         }
     }
 
-    fn insert(&mut self, id: u64, value: (NodeId, usize)) {
+    fn insert(&mut self, id: u64, entry: Entry) {
         if id < self.limit {
             let i = id as usize;
             if i >= self.dense.len() {
                 self.dense.resize(i + 1, None);
             }
-            self.dense[i] = Some(value);
+            self.dense[i] = Some(entry);
         } else {
-            self.sparse.insert(id, value);
+            self.sparse.insert(id, entry);
         }
     }
 }
 
-fn expect_fields(fields: &[&str], n: usize, usage: &str, line: usize) -> Result<(), FormatError> {
-    if fields.len() == n {
-        return Ok(());
-    }
-    Err(FormatError::at(line, format!("`{usage}` has {n} fields, found {}", fields.len())))
-}
-
-fn lookup(ids: &Ids, field: &str, line: usize) -> Result<NodeId, FormatError> {
+fn lookup(ids: &Ids, field: &str, line: usize) -> Result<(u64, Entry), FormatError> {
     let id: u64 = parse_field(field, "a node id (a non-negative integer)", line)?;
     match ids.get(id) {
-        Some((node, _)) => Ok(node),
+        Some(entry) => Ok((id, entry)),
         None => Err(FormatError::at(line, format!("unknown node id {id} (nodes must be defined before use)"))),
     }
 }
@@ -275,9 +436,9 @@ mod tests {
 
     #[test]
     fn constants_fold_and_the_root_is_the_last_node() {
-        let c = read_sdd("sdd 4\nF 0\nT 1\nL 2 0 -5\nD 3 0 2 2 1 1 0\n").unwrap();
+        let c = read_sdd("sdd 5\nF 0\nT 1\nL 2 0 -5\nL 4 0 5\nD 3 1 2 2 1 4 0\n").unwrap();
         assert_eq!(c.num_slots(), 5);
-        // ¬x5 ⊗ ⊤ ⊕ ⊤ ⊗ ⊥ folds to the literal ¬x5.
+        // ¬x5 ⊗ ⊤ ⊕ x5 ⊗ ⊥ folds to the literal ¬x5.
         assert!(matches!(c.node(c.roots()[0]), Node::Literal(l) if l.dimacs() == -5));
         let f = read_sdd("sdd 1\nF 0\n").unwrap();
         assert_eq!(f.roots(), &[NodeId(0)]);
@@ -299,7 +460,7 @@ mod tests {
             ("sdd 1\nX 0 1\n", "line 2: unknown line tag `X`"),
             ("sdd 1\nL 0 0\n", "line 2: `L id vtree literal` has 4 fields, found 3"),
             ("sdd 1\nF 0 0\n", "line 2: `F id` has 2 fields, found 3"),
-            ("sdd 3\nL 1 0 1\nL 2 0 2\nD 0 1 2 1 2 1\n", "line 4: `D` node 0 declares 2 elements, which need 4"),
+            ("sdd 3\nL 1 0 1\nL 2 2 2\nD 0 1 2 1 2 1\n", "line 4: `D` node 0 declares 2 elements, which need 4"),
             ("sdd 1\nD 0 1\n", "line 2: `D` needs at least 4 fields"),
             ("sdd 1\nL x 0 1\n", "line 2: expected a node id (a non-negative integer), found `x`"),
             ("sdd 1\nL 1 0 1.5\n", "line 2: expected a literal (a non-zero integer), found `1.5`"),
@@ -308,9 +469,10 @@ mod tests {
             ("sdd 2\nD 0 1 1 0 0\nL 0 0 1\n", "line 2: unknown node id 0 (nodes must be defined before use)"),
             ("sdd 2\nL 1 0 1\nL 1 0 2\n", "line 3: duplicate node id 1 (first defined on line 2)"),
             ("sdd 1\nL 1 0 0\n", "line 2: literal 0 is not a variable"),
-            ("sdd 1\nL 1 0 -2147483649\n", "line 2: literal -2147483649 is out of range"),
+            ("sdd 1\nL 1 0 -2147483649\n", "line 2: literal -2147483649 names a variable beyond the 67108864"),
+            ("sdd 1\nL 0 0 2147483648\n", "line 2: literal 2147483648 names a variable beyond the 67108864 (2^26)"),
             ("sdd many\n", "line 1: expected a node count, found `many`"),
-            ("sdd 3\nL 1 0 1\nL 2 0 2\n", "line 1: header declares 3 nodes but the file has 2 node lines"),
+            ("sdd 3\nL 1 0 1\nL 2 2 2\n", "line 1: header declares 3 nodes but the file has 2 node lines"),
             ("c nothing\n\nsdd 0\n", "line 3: no nodes after the header"),
             ("L 1 0 1\n", "line 1: node line before the `sdd COUNT` header"),
             ("sdd 1\nsdd 1\nL 1 0 1\n", "line 2: second `sdd` header (the first is on line 1)"),
@@ -322,16 +484,96 @@ mod tests {
         assert_eq!(err(""), "empty file: no `sdd COUNT` header and no nodes");
         assert_eq!(err("c only a comment\n"), "empty file: no `sdd COUNT` header and no nodes");
         // The largest variable is accepted.
-        assert_eq!(read_sdd("sdd 1\nL 1 0 -2147483648\n").unwrap().num_slots(), 1 << 31);
+        assert_eq!(read_sdd("sdd 1\nL 1 0 -67108864\n").unwrap().num_slots(), 1 << 26);
     }
 
     #[test]
-    fn vtree_files_give_their_variable_count() {
-        assert_eq!(vtree_num_vars("vtree 3\nL 0 1\nL 2 7\nI 1 0 2\n").unwrap(), 7);
-        let msg = vtree_num_vars("vtree 1\nL 0 0\n").unwrap_err().to_string();
-        assert!(msg.starts_with("line 2: variable 0 is out of range"), "{msg}");
-        let msg = vtree_num_vars("vtree 1\nI 0 1\n").unwrap_err().to_string();
-        assert!(msg.starts_with("line 2: `I id left right` has 4 fields, found 3"), "{msg}");
+    fn what_an_sdd_promises_is_checked_before_a_number_is_printed() {
+        let cases = [
+            // x1 and x2 at one vtree leaf: the primes x1, x2 of node 3
+            // overlap, and P(x1) + P(x2) was printed as P(x1 ∨ x2).
+            (
+                "sdd 4\nL 0 0 1\nL 1 0 2\nT 2\nD 3 0 2 0 2 1 2\n",
+                "line 3: variable 2 at vtree node 0, which holds variable 1 (line 2): a vtree leaf holds one variable",
+            ),
+            // The same with the leaves apart: the sampled assignments catch it.
+            (
+                "sdd 4\nL 0 0 1\nL 1 2 2\nT 2\nD 3 1 2 0 2 1 2\n",
+                "line 5: decision node 3: primes 0 and 1 both hold under a sampled assignment",
+            ),
+            ("sdd 3\nL 0 0 1\nT 1\nD 2 1 1 0 1\n", "line 4: decision node 2: no prime holds under a sampled"),
+            (
+                "sdd 2\nL 0 0 1\nL 1 2 1\n",
+                "line 3: variable 1 at vtree node 2, but at vtree node 0 on line 2: a variable has one vtree leaf",
+            ),
+            ("sdd 3\nL 0 0 1\nT 1\nD 2 0 1 1 0\n", "line 4: vtree node 0 holds a literal on one of lines 2 and 4"),
+            ("sdd 3\nT 0\nD 1 1 1 0 0\nL 2 1 1\n", "line 4: vtree node 1 holds a literal on one of lines 3 and 4"),
+            ("sdd 2\nT 0\nD 1 1 0\n", "line 3: `D` node 1 has no elements"),
+            ("sdd 4\nF 0\nT 1\nL 2 0 1\nD 3 1 2 0 1 2 1\n", "line 5: decision node 3: prime 0 is ⊥"),
+            ("sdd 4\nL 0 0 1\nT 1\nL 2 0 -1\nD 3 1 2 1 0 2 0\n", "line 5: decision node 3: prime 1 is ⊤ beside"),
+            ("sdd 3\nL 0 0 1\nL 1 0 -1\nD 2 1 3 0 1 1 1 0 1\n", "line 4: decision node 2: prime 0 appears twice"),
+        ];
+        for (text, expected) in cases {
+            let msg = err(text);
+            assert!(msg.starts_with(expected), "{text:?}: got {msg:?}, expected {expected:?}");
+        }
+        // A prime twice that the samples may never make true: c = x1 ∧ … ∧ x12
+        // (node 122) beside its negation (node 123).
+        let mut text = String::from("sdd 49\nF 0\nT 1\n");
+        for v in 1..=12 {
+            text.push_str(&format!("L {} {} {v}\nL {} {} -{v}\n", 10 * v, 2 * v, 10 * v + 1, 2 * v));
+        }
+        let (mut c, mut n) = (10, 11);
+        for v in 2..=12 {
+            let (x, not_x, vtree) = (10 * v, 10 * v + 1, 1000 + v);
+            text.push_str(&format!("D {} {vtree} 2 {x} {c} {not_x} 0\n", 10 * v + 2));
+            text.push_str(&format!("D {} {vtree} 2 {x} {n} {not_x} 1\n", 10 * v + 3));
+            (c, n) = (10 * v + 2, 10 * v + 3);
+        }
+        text.push_str(&format!("D 999 2000 3 {c} 1 {n} 0 {c} 1\n"));
+        let msg = err(&text);
+        assert!(msg.starts_with("line 50: decision node 999: prime 122 appears twice"), "{msg}");
+        // Without the repeat, the file is fine.
+        let fine = text.replace(&format!(" {c} 1\n"), "\n").replace(" 3 ", " 2 ");
+        assert_eq!(read_sdd(&fine).unwrap().num_slots(), 12);
+    }
+
+    /// The vtree of SMALL: x1 left of the root (id 1), x2 and x3 right.
+    const SMALL_VTREE: &str = "vtree 5\nL 0 1\nL 2 2\nL 4 3\nI 3 2 4\nI 1 0 3\n";
+
+    fn with_vtree(text: &str, vtree: &str) -> Result<Circuit, String> {
+        read_sdd_with(text, Some(&Vtree::parse(vtree).unwrap())).map_err(|e| e.to_string())
+    }
+
+    #[test]
+    fn with_its_vtree_an_sdd_is_checked_normalised_and_decomposable() {
+        let c = with_vtree(SMALL, SMALL_VTREE).unwrap();
+        assert_eq!(check(&c).decomposable, Knowledge::Holds(Evidence::ByConstruction("SDD normalised for its vtree")));
+        // A variable the SDD does not mention is still a slot.
+        let wider = SMALL_VTREE.replace("vtree 5", "vtree 7").replace("I 1 0 3\n", "I 1 0 3\nL 6 4\nI 5 1 6\n");
+        assert_eq!(with_vtree(SMALL, &wider).unwrap().num_slots(), 4);
+        let cases = [
+            ("sdd 1\nL 0 2 1\n", "line 2: literal 1 at vtree node 2, which is the leaf of variable 2"),
+            ("sdd 1\nL 0 1 -1\n", "line 2: literal -1 at vtree node 1, which is no leaf"),
+            ("sdd 1\nL 0 9 1\n", "line 2: literal 1 at vtree node 9, which the vtree lacks"),
+            ("sdd 3\nL 0 0 1\nT 1\nD 2 0 1 1 0\n", "line 4: decision node 2 at vtree node 0, which is a leaf"),
+            ("sdd 3\nL 0 0 1\nT 1\nD 2 7 1 1 0\n", "line 4: decision node 2 at vtree node 7, which the vtree lacks"),
+            // x2 ∨ ¬x2 deciding at the root, where x2 belongs to the right.
+            (
+                "sdd 4\nL 0 2 2\nL 1 2 -2\nT 2\nD 3 1 2 0 2 1 2\n",
+                "line 5: decision node 3 is not normalised for vtree node 1: its prime 0 (line 2) lies outside \
+                 the left subtree",
+            ),
+            (
+                "sdd 5\nL 0 0 1\nL 1 0 -1\nL 2 0 1\nT 3\nD 4 1 2 0 2 1 3\n",
+                "line 6: decision node 4 is not normalised for vtree node 1: its sub 2 (line 4) lies outside the \
+                 right subtree",
+            ),
+        ];
+        for (text, expected) in cases {
+            let msg = with_vtree(text, SMALL_VTREE).unwrap_err();
+            assert!(msg.starts_with(expected), "{text:?}: got {msg:?}, expected {expected:?}");
+        }
     }
 
     #[test]
