@@ -208,9 +208,9 @@ fn sizes_a_small_file_states_are_checked_before_memory_is_taken() {
 
     let small = dir.file("x.nnf", "nnf 1 0 1\nL 1\n");
     refused(
-        &["circuit", "eval", &small, "--batch", "1000000000"],
+        &["circuit", "eval", &small, "--batch", "1000000000", "--max-memory", "8G"],
         "x.nnf: evaluating a batch of 1000000000 would take about 37.3 GiB (1 slots, 3 nodes, 0 edges), more than \
-         the 8.0 GiB allowed; use a smaller --batch",
+         the memory budget of 8 GiB (--max-memory); use a smaller --batch",
     );
     refused(
         &["circuit", "eval", &small, "--repeat", "1000000000000"],

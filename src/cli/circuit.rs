@@ -21,10 +21,6 @@ use crate::compiled::{CompiledQuery, SlotInfo};
 /// How many roots and gradient entries the text output lists.
 const SHOWN: usize = 20;
 
-/// The most memory `circuit eval` may plan to take, in bytes, until a
-/// command-line option sets it: [`eval`] passes it to [`eval_within`].
-pub const DEFAULT_MAX_MEMORY: u64 = 8 << 30;
-
 /// The most timed runs `--repeat` asks for: each run's time is kept for
 /// the median, so the count, not only the time, must be bounded.
 const MAX_REPEAT: usize = 1_000_000;
@@ -125,14 +121,14 @@ fn check_memory(
     let gib = |b: u128| b as f64 / f64::from(1u32 << 30);
     Err(CliError::Usage(format!(
         "{}: evaluating a batch of {batch} would take about {:.1} GiB ({} slots, {} nodes, {} edges{}), more than \
-         the {:.1} GiB allowed; use a smaller --batch",
+         the memory budget of {} (--max-memory); use a smaller --batch",
         file.display(),
         gib(bytes),
         circuit.num_slots(),
         circuit.num_nodes(),
         circuit.num_edges(),
         if grad { ", with gradients" } else { "" },
-        gib(u128::from(limit))
+        crate::memory::human(limit.min(usize::MAX as u64) as usize)
     )))
 }
 
@@ -269,8 +265,9 @@ fn check_saved_model(
     }
 }
 
+/// `circuit eval`, within the memory budget (`--max-memory`).
 pub fn eval(args: &EvalArgs) -> Result<(), CliError> {
-    eval_within(args, DEFAULT_MAX_MEMORY)
+    eval_within(args, crate::memory::limit().min(u64::MAX as usize) as u64)
 }
 
 /// [`eval`], refusing a batch planned to take more than `max_memory` bytes.
