@@ -28,13 +28,11 @@ mod json;
 mod nnf;
 mod sdd;
 pub mod text;
+mod write;
 
 use std::fmt;
-use std::fs;
-use std::io::{self, Write};
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
-use std::sync::atomic::{AtomicU64, Ordering};
 
 use crate::circuit::{Circuit, SlotId};
 
@@ -44,6 +42,7 @@ pub use json::{read_json, read_json_model, write_json, write_json_with_model};
 pub use nnf::read_nnf;
 pub use sdd::read_sdd;
 pub use text::{read_text, TextError};
+pub use write::{output_target, remove_temporaries, write_atomically, Target};
 
 /// A malformed circuit file: what is wrong and on which line (1-based),
 /// where a line can be named.
@@ -123,34 +122,6 @@ fn in_file(path: &Path) -> impl FnOnce(FormatError) -> ReadError + '_ {
     move |error| ReadError::Format { path: path.into(), error }
 }
 
-/// Writes `text` to `path` so that `path` ends up either unchanged or with
-/// all of `text`: the text goes to a temporary file in the same directory
-/// (same file system, so the rename is atomic), which is then renamed over
-/// the target.
-pub fn write_atomically(path: &Path, text: &str) -> io::Result<()> {
-    static COUNTER: AtomicU64 = AtomicU64::new(0);
-    let name = path.file_name().ok_or_else(|| io::Error::new(io::ErrorKind::InvalidInput, "path has no file name"))?;
-    let dir = match path.parent() {
-        Some(p) if !p.as_os_str().is_empty() => p,
-        _ => Path::new("."),
-    };
-    let unique =
-        format!(".{}.{}.{}.tmp", name.to_string_lossy(), std::process::id(), COUNTER.fetch_add(1, Ordering::Relaxed));
-    let temp = dir.join(unique);
-    let result = (|| {
-        let mut file = fs::OpenOptions::new().write(true).create_new(true).open(&temp)?;
-        file.write_all(text.as_bytes())?;
-        file.sync_all()?;
-        drop(file);
-        fs::rename(&temp, path)
-    })();
-    if result.is_err() {
-        // The temporary may not exist (the open failed); nothing to report then.
-        let _ = fs::remove_file(&temp);
-    }
-    result
-}
-
 /// The largest variable a file may mention: slots are `u32` and a literal's
 /// negation must fit in an `i32`-sized DIMACS number.
 const MAX_VARIABLE: i64 = 1 << 31;
@@ -180,6 +151,8 @@ fn is_comment(tag: &str) -> bool {
 
 #[cfg(test)]
 mod tests {
+    use std::fs;
+
     use super::*;
 
     fn temp_dir(name: &str) -> PathBuf {
