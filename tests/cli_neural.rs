@@ -128,6 +128,14 @@ fn a_digit_classifier_learns_from_sums_reproducibly_and_answers_queries_after() 
     assert_eq!(best.len(), 60);
     let right = best.iter().filter(|(&image, &(_, digit))| task.labels[image] == digit).count();
     assert!(right >= 45, "{right}/60 held-out digits right");
+
+    // A parameter file without the network's weights is named.
+    let empty = task.dir.join("empty.json");
+    std::fs::write(&empty, "{\"parameters\": {}, \"networks\": {}}").unwrap();
+    let empty = empty.display().to_string();
+    let (ok, _, stderr) =
+        deeplog(&["query", &task.path("digits.pl"), "--params", &empty, "--inputs", &task.path("inputs.csv")]);
+    assert!(!ok && stderr.contains(&format!("{empty}: network `net`: no weights for it")), "{stderr}");
 }
 
 #[test]
