@@ -1,30 +1,6 @@
-//! Writing an output file whole or not at all, safely.
-//!
-//! [`write_atomically`] writes the text to a hidden temporary file beside
-//! the target (same file system, so the rename is atomic) and renames it
-//! over the target. What it will not do:
-//!
-//! - replace a symbolic link by a file: the link is followed to the file it
-//!   names, which is replaced, and the link keeps pointing at it (as
-//!   editors save through a link);
-//! - rename over anything but a regular file: a FIFO or a character device
-//!   (`/dev/null`, `/dev/stdout`, a shell's `>(…)`) is a stream, written
-//!   directly; a directory, a block device or a socket is refused;
-//! - leave its temporary behind: every temporary is registered while it
-//!   exists, so that a signal handler can call [`remove_temporaries`]
-//!   before the process exits.
-//!
-//! ```
-//! use deeplog_circuits::formats::write_atomically;
-//!
-//! let dir = std::env::temp_dir().join(format!("deeplog-write-doc-{}", std::process::id()));
-//! std::fs::create_dir_all(&dir).unwrap();
-//! write_atomically(&dir.join("out.json"), "{}").unwrap();
-//! assert_eq!(std::fs::read_to_string(dir.join("out.json")).unwrap(), "{}");
-//! let err = write_atomically(&dir, "{}").unwrap_err();
-//! assert!(err.to_string().contains("is a directory"), "{err}");
-//! # std::fs::remove_dir_all(&dir).unwrap();
-//! ```
+//! Writing an output file whole or not at all, safely:
+//! [`write_atomically`], and the registry of its temporary files that a
+//! signal handler empties ([`remove_temporaries`]).
 
 use std::fs;
 use std::io::{self, Write};
@@ -96,7 +72,33 @@ pub fn output_target(path: &Path) -> io::Result<Target> {
 }
 
 /// Writes `text` to `path` so that `path` ends up either unchanged or with
-/// all of `text` (see the [module](self) for links, streams and signals).
+/// all of `text`.
+///
+/// The text goes to a hidden temporary file beside the target (same file
+/// system, so the rename is atomic), renamed over the target. What it will
+/// not do:
+///
+/// - replace a symbolic link by a file: the link is followed to the file it
+///   names, which is replaced (keeping its permissions), and the link keeps
+///   pointing at it, as editors save through a link;
+/// - rename over anything but a regular file: a FIFO or a character device
+///   (`/dev/null`, `/dev/stdout`, a shell's `>(…)`) is a stream, written
+///   directly; a directory, a block device or a socket is refused;
+/// - leave its temporary behind when the process is stopped: every
+///   temporary is registered while it exists, so that a signal handler can
+///   call [`remove_temporaries`] before the process exits.
+///
+/// ```
+/// use deeplog_circuits::formats::write_atomically;
+///
+/// let dir = std::env::temp_dir().join(format!("deeplog-write-doc-{}", std::process::id()));
+/// std::fs::create_dir_all(&dir).unwrap();
+/// write_atomically(&dir.join("out.json"), "{}").unwrap();
+/// assert_eq!(std::fs::read_to_string(dir.join("out.json")).unwrap(), "{}");
+/// let err = write_atomically(&dir, "{}").unwrap_err();
+/// assert!(err.to_string().contains("is a directory"), "{err}");
+/// # std::fs::remove_dir_all(&dir).unwrap();
+/// ```
 pub fn write_atomically(path: &Path, text: &str) -> io::Result<()> {
     let path = match output_target(path)? {
         Target::Stream(path) => return fs::OpenOptions::new().write(true).open(path)?.write_all(text.as_bytes()),
