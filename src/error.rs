@@ -53,6 +53,15 @@ pub enum Error {
     Network { network: String, message: String },
     #[error("evidence has probability zero: {0}")]
     ImpossibleEvidence(String),
+    /// A parameter given by name (`QueryOptions::parameters`) that the
+    /// model does not have.
+    #[error("parameter `{0}` is not a learnable (`t(p)::`) fact or alternative of this model")]
+    UnknownParameter(String),
+    /// A training example (0-based `index` into the examples) that cannot
+    /// be learned from; a caller that read the examples from a file names
+    /// the line.
+    #[error("example {}: {message}", index + 1)]
+    Example { index: usize, message: String },
     /// The model asks for something deeplog does not do (yet); the text
     /// says what, and what to do instead.
     #[error("{0}")]

@@ -40,6 +40,34 @@ mod first_arena {
     static SHRINK: extern "C" fn() = shrink;
 }
 
+/// SIGINT and SIGTERM stop the process as they would, but first remove the
+/// hidden temporary file of an output being written (`-o`), which the
+/// default action would leave behind. The exit status is the shell's for a
+/// signal, 128 + its number (130, 143).
+#[cfg(unix)]
+fn remove_temporaries_on_interrupt() {
+    use signal_hook::consts::{SIGINT, SIGTERM};
+    // Without the handler (it could not be installed) the signals keep
+    // their default action: the process still stops.
+    let Ok(mut signals) = signal_hook::iterator::Signals::new([SIGINT, SIGTERM]) else { return };
+    let spawned = std::thread::Builder::new().name("signals".into()).spawn(move || {
+        if let Some(signal) = signals.forever().next() {
+            deeplog::circuits::formats::remove_temporaries();
+            // SAFETY: ends the process, as the signal's default action would.
+            unsafe { libc::_exit(128 + signal) }
+        }
+    });
+    if spawned.is_err() {
+        // No thread reads the signals: give them their default action back.
+        for signal in [SIGINT, SIGTERM] {
+            // SAFETY: restores one signal's default action.
+            unsafe {
+                libc::signal(signal, libc::SIG_DFL);
+            }
+        }
+    }
+}
+
 fn main() -> ExitCode {
     #[cfg(target_os = "linux")]
     if !first_arena::user_set() {
@@ -54,6 +82,12 @@ fn main() -> ExitCode {
         libc::signal(libc::SIGPIPE, libc::SIG_DFL);
     }
     deeplog::memory::set_limit(deeplog::memory::default_limit());
+    // A run stopped for lack of memory leaves no temporary behind either.
+    deeplog::memory::on_stop(|| {
+        deeplog::circuits::formats::remove_temporaries();
+    });
+    #[cfg(unix)]
+    remove_temporaries_on_interrupt();
     let cli = deeplog::cli::Cli::parse();
     let ok = match deeplog::cli::run(cli) {
         Ok(()) => true,

@@ -144,6 +144,12 @@ impl Model {
         self.checked.diagnostics.iter().map(|d| d.render(&self.name, &self.source)).collect()
     }
 
+    /// The checker's diagnostics as data (warnings: a model with errors is
+    /// never made), with the text their spans index.
+    pub(crate) fn diagnostics(&self) -> (&str, &[deeplog_language::diagnostic::Diagnostic]) {
+        (&self.source, &self.checked.diagnostics)
+    }
+
     /// The logic the model is answered in: the options', else the model's
     /// `:- logic(...)`, else probability.
     fn logic(&self, options: &QueryOptions) -> Logic {
@@ -337,10 +343,7 @@ fn set_parameters(program: &mut GroundProgram, parameters: &HashMap<String, f64>
         let mut unknown: Vec<&str> =
             parameters.keys().map(String::as_str).filter(|k| !learnable_names.iter().any(|n| n == k)).collect();
         unknown.sort_unstable();
-        return Err(Error::Input(format!(
-            "parameter `{}` is not a learnable (`t(p)::`) fact or alternative of this model",
-            unknown.first().copied().unwrap_or("?")
-        )));
+        return Err(Error::UnknownParameter(unknown.first().copied().unwrap_or("?").to_string()));
     }
     Ok(())
 }

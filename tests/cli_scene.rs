@@ -70,6 +70,19 @@ fn bad_input_exits_with_the_place() {
     std::fs::write(&spec, "spec(s, eventually(holds(P, cup1))).\n").unwrap();
     let (ok, _, err) = deeplog(&["scene", "check", &spec.display().to_string(), "--graph", &example("kitchen.json")]);
     assert!(!ok && err.contains("free.pl:1:9") && err.contains("free variable `P`"), "{err}");
+    // A tiny graph claiming a billion frames is refused by the field.
+    let huge = dir.join("huge.json");
+    std::fs::write(&huge, r#"{"frames": 1000000000, "objects": [{"id": "a"}]}"#).unwrap();
+    let (ok, _, err) = deeplog(&["scene", "check", &example("specs.pl"), "--graph", &huge.display().to_string()]);
+    assert!(!ok, "{err}");
+    assert_eq!(
+        err.trim_end(),
+        format!("error: {}: frames: 1000000000 is more than the 200000 frames a graph may have", huge.display())
+    );
+    // An error in the rules a spec became is the spec's, at its line.
+    std::fs::write(&spec, "% compares objects as numbers\nspec(cmp, exists(X, exists(Y, X < Y))).\n").unwrap();
+    let (ok, _, err) = deeplog(&["scene", "check", &spec.display().to_string(), "--graph", &example("kitchen.json")]);
+    assert!(!ok && err.contains("free.pl:2:1: spec `cmp`: ") && err.contains("is not a number"), "{err}");
     // A predicate no graph atom and no rule defines: a warning, and false.
     std::fs::write(&spec, "spec(s, eventually(exists(X, jumps(X)))).\n").unwrap();
     let (ok, out, err) = deeplog(&["scene", "check", &spec.display().to_string(), "--graph", &example("kitchen.json")]);

@@ -96,6 +96,65 @@ fn training_errors_say_what_is_wrong() {
     assert!(e.to_string().contains("not in [0, 1]"), "{e}");
 }
 
+/// The example (1-based) and message of a training error.
+fn refused(source: &str, examples: &[Example]) -> (usize, String) {
+    let model = Model::from_source("learn.pl", source).unwrap();
+    match train(&model, examples, &TrainOptions { epochs: 3, learning_rate: 0.05 }) {
+        Err(deeplog::Error::Example { index, message }) => (index + 1, message),
+        other => panic!("expected an example's error, got {:?}", other.map(|t| t.parameters)),
+    }
+}
+
+fn query(q: &str, p: f64) -> Example {
+    Example::Query { query: q.to_string(), probability: p }
+}
+
+#[test]
+fn an_example_the_model_cannot_explain_is_refused_by_number() {
+    let source = "t(0.5)::a. t(0.3)::b.\nc :- a.\n0.0::z.\nd :- z.\n1.0::w.\ne :- w.\np(1).\n";
+    let good = query("c", 0.4);
+    let cases: [(Example, &str); 9] = [
+        (query("zzz(1)", 1.0), "`zzz/1` is never defined"),
+        (observe(&[("zzz", true)]), "`zzz/0` is never defined"),
+        (observe(&[("zzz", false)]), "`zzz/0` is never defined"),
+        (
+            observe(&[("c", true), ("a", false)]),
+            "the evidence is impossible: no world of the model has `c` true and `a` false",
+        ),
+        (observe(&[("p(2)", true)]), "the evidence is impossible: no world of the model has `p(2)` true"),
+        (query("d", 1.0), "`d` has probability zero: no world of the model makes it true"),
+        (
+            query("d", 0.2),
+            "`d` has probability zero: no world of the model makes it true, and the example gives it probability 0.2",
+        ),
+        (query("e", 0.5), "`e` holds in every world of the model, and the example gives it probability 0.5"),
+        // Text that closes the query and goes on would add clauses.
+        (query("a)). b :- c. query((a", 1.0), "is not a formula"),
+    ];
+    for (bad, why) in cases {
+        let (example, message) = refused(source, &[good.clone(), bad.clone()]);
+        assert_eq!(example, 2, "{bad:?}: {message}");
+        assert!(message.contains(why), "{bad:?}: {message}");
+    }
+    // What the model gives probability zero may be observed false, or given 0.
+    let model = Model::from_source("learn.pl", source).unwrap();
+    let options = TrainOptions { epochs: 3, learning_rate: 0.05 };
+    let fine = [good.clone(), query("d", 0.0), observe(&[("p(2)", false)]), query("e", 1.0)];
+    assert!(train(&model, &fine, &options).is_ok());
+    // A learnable parameter that starts at 0 can move: nothing is refused.
+    let model = Model::from_source("learn.pl", "t(0.0)::a.\n").unwrap();
+    let trained = train(&model, &[observe(&[("a", true)])], &TrainOptions { epochs: 60, learning_rate: 0.5 }).unwrap();
+    assert!(trained.parameters[0].value > 0.5, "{:?}", trained.parameters);
+    assert!(trained.losses.iter().all(|l| l.is_finite()), "{:?}", trained.losses);
+}
+
+#[test]
+fn a_constraint_that_can_never_hold_is_refused() {
+    let model = Model::from_source("learn.pl", "t(0.5)::a.\n0.0::z.\nconstraint(z).\n").unwrap();
+    let e = train(&model, &[observe(&[("a", true)])], &TrainOptions::default()).unwrap_err();
+    assert!(e.to_string().contains("`z` can never hold"), "{e}");
+}
+
 #[test]
 fn constraints_join_the_loss() {
     // Alone, the examples would make x 0.5; the constraint `x` (semantic

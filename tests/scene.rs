@@ -309,6 +309,41 @@ fn bad_graphs_and_specs_say_where() {
 }
 
 #[test]
+fn a_graph_claiming_a_billion_frames_is_refused_by_its_field() {
+    let start = std::time::Instant::now();
+    let e = SceneGraph::from_json("g.json", r#"{"frames": 1000000000, "objects": []}"#).unwrap_err().to_string();
+    assert_eq!(e, "g.json: frames: 1000000000 is more than the 200000 frames a graph may have");
+    assert!(start.elapsed().as_secs() < 5);
+    let line = format!("{{\"frames\": {}, \"objects\": []}}\n", deeplog::scene::MAX_FRAMES + 1);
+    let e = SceneGraph::from_json_lines("g.jsonl", &format!("{{\"frames\": 2, \"objects\": []}}\n{line}"));
+    assert!(e.unwrap_err().to_string().starts_with("g.jsonl:2: frames: 200001 is more"));
+    let mut g = small();
+    g.frames = usize::MAX;
+    let scene = Scene::from_source("s.pl", "spec(s, eventually(p(a))).").unwrap();
+    let e = scene.check(&[g], None, false).unwrap_err().to_string();
+    assert!(e.contains("frames a graph may have"), "{e}");
+}
+
+#[test]
+fn an_error_in_what_a_spec_generates_names_the_spec() {
+    // `X < Y` compares objects, which are no numbers: the grounder finds it
+    // in the rules the spec became, past the file's last line. The error
+    // is the spec's, at its clause.
+    let scene = Scene::from_source("s.pl", "% helpers: none\n\nspec(cmp, exists(X, exists(Y, X < Y))).\n").unwrap();
+    let e = scene.check(&[small()], None, false).unwrap_err().to_string();
+    assert!(e.starts_with("s.pl:3:1: spec `cmp`: ") && e.ends_with("is not a number"), "{e}");
+    // The predicates a spec becomes carry its name, for any message that
+    // names one (a budget's).
+    let text = scene.model_text(&small(), false);
+    assert!(text.contains("\nquery('$spec_0_cmp').\n"), "{text}");
+    // A name that must be quoted is quoted in them.
+    let quoted = Scene::from_source("q.pl", "spec('it''s', eventually(p(a))).\nspec(s, eventually(p(a))).").unwrap();
+    let results = quoted.check(&[small()], None, true).unwrap();
+    let values: Vec<f64> = results[0].specs.iter().map(|s| s.value).collect();
+    assert!(values[0] > 0.0 && close(values[0], values[1]), "{values:?}");
+}
+
+#[test]
 fn on_a_gpu_a_batch_agrees_with_the_cpu() {
     if deeplog::gpu::gpu_for_tests().is_none() {
         return;

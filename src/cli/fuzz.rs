@@ -213,7 +213,7 @@ pub fn training_data(data: &[u8]) {
     }
     let Ok(model) = Model::from_source("trained.pl", TRAINED) else { return };
     match super::train::read_examples(&path) {
-        Ok(examples) => {
+        Ok((examples, _lines)) => {
             let options = crate::learn::TrainOptions { epochs: 1, ..crate::learn::TrainOptions::default() };
             match crate::learn::train(&model, &examples, &options) {
                 Ok(trained) => drop(trained.parameters.len()),
@@ -231,12 +231,12 @@ pub fn parameters(data: &[u8]) {
         return;
     }
     let Ok(model) = Model::from_source("trained.pl", TRAINED) else { return };
-    match super::train::read_parameters(&path) {
-        Ok(parameters) => {
-            let options = QueryOptions { parameters: Some(parameters), ..options(None) };
+    match super::train::ParameterFile::read(&path) {
+        Ok(file) => {
+            let options = QueryOptions { parameters: Some(file.values.clone()), ..options(None) };
             match model.query(&options) {
                 Ok(answers) => drop(serde_json::to_string(&answers.answers)),
-                Err(e) => drop(e.to_string()),
+                Err(e) => drop(file.locate(e).to_string()),
             }
         }
         Err(e) => drop(e.to_string()),

@@ -1,7 +1,7 @@
 //! The `deeplog` command line: argument parsing and the error type every
 //! subcommand returns. Each subcommand lives in its own module.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use clap::{Args, Parser, Subcommand};
 
@@ -294,6 +294,57 @@ impl CliError {
     }
 }
 
+impl Command {
+    /// The file the command writes (`-o`), and the files it reads.
+    fn output_and_inputs(&self) -> Option<(&Path, Vec<&Path>)> {
+        match self {
+            Command::Train { output: Some(output), file, data, test, inputs, .. } => {
+                let read = [Some(file), Some(data), test.as_ref(), inputs.as_ref()];
+                Some((output, read.into_iter().flatten().map(PathBuf::as_path).collect()))
+            }
+            Command::Compile { output, file, cnf, .. } => {
+                Some((output, [file, cnf].into_iter().flatten().map(PathBuf::as_path).collect()))
+            }
+            Command::Circuit(CircuitCommand::Convert { file, output }) => Some((output, vec![file])),
+            _ => None,
+        }
+    }
+}
+
+/// Refuses, before any work, an output that cannot be written safely (a
+/// directory, a block device) or that is one of the command's own inputs,
+/// which writing would destroy (through a link or a second name too).
+fn check_output(output: &Path, inputs: &[&Path]) -> Result<(), CliError> {
+    let target = deeplog_circuits::formats::output_target(output)
+        .map_err(|source| CliError::Write { path: output.to_path_buf(), source })?;
+    let deeplog_circuits::formats::Target::File(target) = target else { return Ok(()) };
+    for input in inputs {
+        if same_file(&target, input) {
+            return Err(CliError::Usage(format!(
+                "-o {} would overwrite the input {}: give another output file",
+                output.display(),
+                input.display()
+            )));
+        }
+    }
+    Ok(())
+}
+
+/// Whether two paths name one existing file.
+fn same_file(a: &Path, b: &Path) -> bool {
+    let (Ok(ma), Ok(mb)) = (std::fs::metadata(a), std::fs::metadata(b)) else { return false };
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::MetadataExt;
+        (ma.dev(), ma.ino()) == (mb.dev(), mb.ino())
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = (ma, mb);
+        matches!((std::fs::canonicalize(a), std::fs::canonicalize(b)), (Ok(x), Ok(y)) if x == y)
+    }
+}
+
 /// Runs a parsed command line.
 pub fn run(cli: Cli) -> Result<(), CliError> {
     if let Some(bytes) = cli.max_memory {
@@ -305,6 +356,9 @@ pub fn run(cli: Cli) -> Result<(), CliError> {
         Command::Train { .. } => crate::memory::Stage::Training,
         _ => crate::memory::Stage::Reading,
     });
+    if let Some((output, inputs)) = cli.command.output_and_inputs() {
+        check_output(output, &inputs)?;
+    }
     match cli.command {
         Command::Check { file, json, logic } => check::check(&file, json, logic),
         Command::Query { file, json, logic, params, inputs, timings, limits, explain, device } => {

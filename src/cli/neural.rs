@@ -177,14 +177,15 @@ mod with_candle {
     }
 
     /// The model's networks over `features`: new ones from `specs` and
-    /// `seed`, or the saved ones of `saved`.
+    /// `seed`, or the saved ones of `saved` (a parameter file, named in its
+    /// errors).
     fn networks(
         model: &NeuralModel,
         features: &Features,
         specs: &[String],
         seed: u64,
         rate: f64,
-        saved: Option<&serde_json::Map<String, serde_json::Value>>,
+        saved: Option<(&Path, &serde_json::Map<String, serde_json::Value>)>,
     ) -> Result<Networks, CliError> {
         let dim = features.values().next().map_or(0, Vec::len);
         let mut archs = architectures(specs)?;
@@ -206,20 +207,18 @@ mod with_candle {
                 )));
             }
             let (arch, (mlp, vars)) = match saved {
-                Some(saved) => {
-                    let entry = saved.get(&u.name).ok_or_else(|| {
-                        CliError::Usage(format!("the parameters file has no weights for network `{}`", u.name))
-                    })?;
-                    let s: SavedNetwork = serde_json::from_value(entry.clone())
-                        .map_err(|e| CliError::Usage(format!("network `{}` in the parameters file: {e}", u.name)))?;
+                Some((path, saved)) => {
+                    let bad = |why: String| CliError::Usage(format!("{}: network `{}`: {why}", path.display(), u.name));
+                    let entry = saved.get(&u.name).ok_or_else(|| bad("no weights for it".to_string()))?;
+                    let s: SavedNetwork = serde_json::from_value(entry.clone()).map_err(|e| bad(e.to_string()))?;
                     if (s.inputs, s.outputs) != (dim, u.outputs) {
-                        return Err(CliError::Usage(format!(
-                            "network `{}` was saved for {} features and {} outputs; here it has {dim} and {}",
-                            u.name, s.inputs, s.outputs, u.outputs
+                        return Err(bad(format!(
+                            "saved for {} features and {} outputs; here it has {dim} and {}",
+                            s.inputs, s.outputs, u.outputs
                         )));
                     }
-                    let arch = s.architecture.parse().map_err(CliError::Usage)?;
-                    (arch, Architecture::load(&s).map_err(|e| CliError::Usage(format!("network `{}`: {e}", u.name)))?)
+                    let arch = s.architecture.parse().map_err(bad)?;
+                    (arch, Architecture::load(&s).map_err(|e| bad(e.to_string()))?)
                 }
                 None => {
                     let arch = archs.remove(&u.name).unwrap_or(Architecture { hidden: vec![128] });
@@ -367,7 +366,7 @@ mod with_candle {
         {
             return Err(CliError::Usage(format!("no input `{missing}` in {}", inputs.display())));
         }
-        let mut nets = networks(&compiled, &features, &[], 0, 0.0, Some(saved))?;
+        let mut nets = networks(&compiled, &features, &[], 0, 0.0, Some((params, saved)))?;
         let one = NeuralExample { bindings: HashMap::new(), query: 0 };
         let p = compiled.evaluate(&mut nets.boxed, &[one])?;
         let values = p.into_iter().next().unwrap_or_default();

@@ -77,6 +77,7 @@ pub fn query(args: QueryArgs<'_>) -> Result<(), CliError> {
     if !model.networks().is_empty() {
         return neural_query(&model, &args);
     }
+    let params = args.params.map(super::train::ParameterFile::read).transpose()?;
     let options = QueryOptions {
         logic: args.logic,
         timeout: args.limits.timeout,
@@ -84,10 +85,13 @@ pub fn query(args: QueryArgs<'_>) -> Result<(), CliError> {
         compiler: args.limits.compiler,
         explain: args.explain,
         device: args.device,
-        parameters: args.params.map(super::train::read_parameters).transpose()?,
+        parameters: params.as_ref().map(|p| p.values.clone()),
         optimize: args.limits.optimize,
     };
-    let answers = model.query(&options)?;
+    let answers = model.query(&options).map_err(|e| match &params {
+        Some(params) => params.locate(e),
+        None => e.into(),
+    })?;
     if args.json {
         let mut out = serde_json::json!({
             "logic": answers.logic.name(),

@@ -8,7 +8,7 @@ use deeplog_circuits::formats::write_atomically;
 
 use super::CliError;
 use crate::learn::{train_with, Example, TrainOptions};
-use crate::Model;
+use crate::{Error, Model};
 
 pub struct TrainArgs<'a> {
     pub file: &'a Path,
@@ -24,10 +24,12 @@ pub struct TrainArgs<'a> {
     pub json: bool,
 }
 
-/// Reads examples, one JSON object a line; a bad line is an error naming it.
-pub(super) fn read_examples(path: &Path) -> Result<Vec<Example>, CliError> {
+/// Reads examples, one JSON object a line, with the line of each; a bad
+/// line is an error naming it.
+pub(super) fn read_examples(path: &Path) -> Result<(Vec<Example>, Vec<usize>), CliError> {
     let text = deeplog_circuits::formats::read_text(path)?;
     let mut examples = Vec::new();
+    let mut lines = Vec::new();
     for (i, line) in text.lines().enumerate() {
         if line.trim().is_empty() {
             continue;
@@ -59,25 +61,87 @@ pub(super) fn read_examples(path: &Path) -> Result<Vec<Example>, CliError> {
             }
         };
         examples.push(example);
+        lines.push(i + 1);
     }
-    Ok(examples)
+    Ok((examples, lines))
 }
 
-/// Reads a parameter file written by `deeplog train`.
-pub fn read_parameters(path: &Path) -> Result<HashMap<String, f64>, CliError> {
-    let text = deeplog_circuits::formats::read_text(path)?;
-    let value: serde_json::Value =
-        serde_json::from_str(&text).map_err(|e| CliError::Usage(format!("{}: not JSON: {e}", path.display())))?;
-    let Some(serde_json::Value::Object(parameters)) = value.get("parameters") else {
-        return Err(CliError::Usage(format!("{}: expected {{\"parameters\": {{\"atom\": p}}}}", path.display())));
-    };
-    parameters
-        .iter()
-        .map(|(name, p)| match p.as_f64() {
-            Some(p) if (0.0..=1.0).contains(&p) => Ok((name.clone(), p)),
-            _ => Err(CliError::Usage(format!("{}: `{name}` must be a probability", path.display()))),
-        })
-        .collect()
+/// A parameter file written by `deeplog train`
+/// (`{"parameters": {"atom": p, …}}`), with the line of each parameter so
+/// that a model's complaint about one can name it.
+pub struct ParameterFile {
+    path: std::path::PathBuf,
+    /// The probabilities by atom.
+    pub values: HashMap<String, f64>,
+    lines: HashMap<String, usize>,
+}
+
+/// A JSON object's entries in file order, each value as its own text (a
+/// slice of the file, so its place is known); duplicates kept.
+struct Entries<'a>(Vec<(String, &'a serde_json::value::RawValue)>);
+
+impl<'de: 'a, 'a> serde::Deserialize<'de> for Entries<'a> {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct Visitor<'a>(std::marker::PhantomData<&'a ()>);
+        impl<'de: 'a, 'a> serde::de::Visitor<'de> for Visitor<'a> {
+            type Value = Entries<'a>;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("an object {\"atom\": p}")
+            }
+            fn visit_map<M: serde::de::MapAccess<'de>>(self, mut map: M) -> Result<Entries<'a>, M::Error> {
+                let mut entries = Vec::new();
+                while let Some(entry) = map.next_entry()? {
+                    entries.push(entry);
+                }
+                Ok(Entries(entries))
+            }
+        }
+        deserializer.deserialize_map(Visitor(std::marker::PhantomData))
+    }
+}
+
+impl ParameterFile {
+    /// Reads the file; a value that is no probability, or an atom given
+    /// twice, is an error naming its line.
+    pub fn read(path: &Path) -> Result<ParameterFile, CliError> {
+        #[derive(serde::Deserialize)]
+        struct File<'a> {
+            #[serde(borrow)]
+            parameters: Option<Entries<'a>>,
+        }
+        let text = deeplog_circuits::formats::read_text(path)?;
+        let at = |line: usize, why: String| CliError::Usage(format!("{}:{line}: {why}", path.display()));
+        let file: File<'_> = serde_json::from_str(&text).map_err(|e| at(e.line(), format!("not JSON: {e}")))?;
+        let Some(Entries(entries)) = file.parameters else {
+            return Err(CliError::Usage(format!("{}: expected {{\"parameters\": {{\"atom\": p}}}}", path.display())));
+        };
+        let (mut values, mut lines) = (HashMap::new(), HashMap::new());
+        for (name, raw) in entries {
+            // The value is a slice of `text`: its offset gives its line.
+            let offset = raw.get().as_ptr() as usize - text.as_ptr() as usize;
+            let line = text[..offset].matches('\n').count() + 1;
+            let p = match serde_json::from_str::<f64>(raw.get()) {
+                Ok(p) if (0.0..=1.0).contains(&p) => p,
+                _ => return Err(at(line, format!("`{name}` must be a probability, not {}", raw.get()))),
+            };
+            if let Some(first) = lines.insert(name.clone(), line) {
+                return Err(at(line, format!("`{name}` is given twice (first on line {first})")));
+            }
+            values.insert(name, p);
+        }
+        Ok(ParameterFile { path: path.to_path_buf(), values, lines })
+    }
+
+    /// A model's error about one of the file's parameters, at its line.
+    pub fn locate(&self, error: Error) -> CliError {
+        match &error {
+            Error::UnknownParameter(name) => match self.lines.get(name) {
+                Some(line) => CliError::Usage(format!("{}:{line}: {error}", self.path.display())),
+                None => CliError::Usage(format!("{}: {error}", self.path.display())),
+            },
+            _ => CliError::from(error),
+        }
+    }
 }
 
 pub fn train(args: &TrainArgs<'_>) -> Result<(), CliError> {
@@ -107,7 +171,7 @@ pub fn train(args: &TrainArgs<'_>) -> Result<(), CliError> {
     if let Some((_, flag)) = neural_only.iter().find(|(given, _)| *given) {
         return Err(CliError::Usage(format!("{flag} is for models with neural predicates, and this model has none")));
     }
-    let examples = read_examples(args.data)?;
+    let (examples, lines) = read_examples(args.data)?;
     let epochs = args.epochs.unwrap_or(100);
     let options = TrainOptions { epochs, learning_rate: args.rate.unwrap_or(0.05) };
     let bar = (!args.json).then(|| {
@@ -125,6 +189,12 @@ pub fn train(args: &TrainArgs<'_>) -> Result<(), CliError> {
             let rate = (epoch * examples.len()) as f64 / start.elapsed().as_secs_f64().max(1e-9);
             bar.set_message(format!("loss {loss:.5}  {rate:.0} examples/s"));
         }
+    })
+    .map_err(|e| match e {
+        Error::Example { index, message } => {
+            CliError::Usage(format!("{}:{}: {message}", args.data.display(), lines[index]))
+        }
+        e => CliError::from(e),
     })?;
     if let Some(bar) = bar {
         bar.finish_and_clear();

@@ -6,9 +6,10 @@
 
 use std::collections::{HashMap, HashSet};
 use std::fmt::Write;
+use std::ops::Range;
 use std::path::Path;
 
-use deeplog_language::syntax::{Term, TermKind};
+use deeplog_language::syntax::{LineCol, Term, TermKind};
 use serde::Serialize;
 
 use super::spec::{self, Spec, Translated};
@@ -23,6 +24,8 @@ pub struct Scene {
     /// The file's other clauses (the specs blanked out).
     rules: String,
     specs: Vec<Spec>,
+    /// Where each spec's `spec(…)` clause starts in the file.
+    places: Vec<LineCol>,
     translated: Vec<Translated>,
     /// Every name the spec file mentions: a graph's atoms of other
     /// predicates cannot matter.
@@ -73,6 +76,10 @@ pub struct GraphResult {
     pub graph: Option<String>,
     pub specs: Vec<SpecResult>,
 }
+
+/// The byte ranges of a model text that a spec's translation generated,
+/// each with the spec's index: an error found there is the spec's.
+type Generated = Vec<(Range<usize>, usize)>;
 
 /// An item of a graph, by numbers: kind, name, objects, frame.
 type Key = (Kind, u32, u32, u32, u32);
@@ -138,16 +145,47 @@ impl Scene {
             specs.iter().enumerate().map(|(i, s)| spec::translate(s, i)).collect::<Result<Vec<_>, _>>().map_err(at)?;
         let mut all = rules.clone();
         all.push('\n');
-        translated.iter().for_each(|t| all.push_str(&t.rules));
+        let mut generated = Generated::new();
+        for (i, t) in translated.iter().enumerate() {
+            let start = all.len();
+            all.push_str(&t.rules);
+            generated.push((start..all.len(), i));
+        }
         let undefined = spec::undefined(&all);
-        // The rest must be a valid model, with every predicate a graph
-        // gives declared (its errors keep their lines: the rules come first).
-        Model::from_source(name, &(all + &declarations(&undefined)))?;
         let mut mentioned = HashSet::new();
         if let Ok(program) = deeplog_language::parse(source) {
             program.clauses.iter().for_each(|c| names_in(&c.term, &mut mentioned));
         }
-        Ok(Scene { name: name.to_string(), rules, specs, translated, mentioned, undefined, gpu: None })
+        let places = specs.iter().map(|s| s.span.line_col(source)).collect();
+        let scene = Scene { name: name.to_string(), rules, specs, places, translated, mentioned, undefined, gpu: None };
+        // The rest must be a valid model, with every predicate a graph
+        // gives declared (its errors keep their lines: the rules come first).
+        Model::from_source(name, &(all + &declarations(&scene.undefined))).map_err(|e| scene.locate(e, &generated))?;
+        Ok(scene)
+    }
+
+    /// An error of a model built from the spec file, placed in the file:
+    /// one found in the text a spec generated (its rules, its query) is
+    /// that spec's, at its `spec(…)` clause, rather than at a line of the
+    /// generated text that the file does not have. The file's own rules
+    /// come first in every such model and keep their places.
+    fn locate(&self, error: Error, generated: &Generated) -> Error {
+        let (offset, message) = match &error {
+            Error::Ground { source, .. } => (source.span.start, source.message.clone()),
+            Error::Invalid(d) => match d.diagnostics.iter().find(|d| d.is_error()) {
+                Some(first) => (first.span.start, first.message.clone()),
+                None => return error,
+            },
+            _ => return error,
+        };
+        match generated.iter().find(|(range, _)| range.contains(&offset)) {
+            Some(&(_, i)) => Error::Spec {
+                file: self.name.clone(),
+                at: Some(self.places[i]),
+                message: format!("spec `{}`: {message}", self.specs[i].name),
+            },
+            None => error,
+        }
     }
 
     pub fn specs(&self) -> &[Spec] {
@@ -183,27 +221,41 @@ impl Scene {
     /// The model a graph structure gives: the file's rules, the specs'
     /// rules, `template`'s facts and the queries.
     pub fn model_text(&self, template: &SceneGraph, bindings: bool) -> String {
+        self.model_and_generated(template, bindings).0
+    }
+
+    /// [`Scene::model_text`], and where each spec's rules and queries are
+    /// in it.
+    fn model_and_generated(&self, template: &SceneGraph, bindings: bool) -> (String, Generated) {
         let mut text = self.rules.clone();
         text.push('\n');
-        for t in &self.translated {
+        let mut generated = Generated::new();
+        for (i, t) in self.translated.iter().enumerate() {
+            let start = text.len();
             text.push_str(&t.rules);
+            generated.push((start..text.len(), i));
         }
         text.push_str(&template.to_model_of(true, Some(&self.mentioned)));
         text.push_str(&declarations(self.not_given(template)));
-        for t in &self.translated {
-            let _ = writeln!(text, "query({}).", t.root);
+        for (i, t) in self.translated.iter().enumerate() {
+            let start = text.len();
+            let _ = writeln!(text, "query({}).", super::quote(&t.root));
             if let (true, Some(bind)) = (bindings, &t.bind) {
                 let vars: Vec<&str> = t.binding.iter().map(String::as_str).collect();
-                let _ = writeln!(text, "query({bind}({})).", vars.join(", "));
+                let _ = writeln!(text, "query({}({})).", super::quote(bind), vars.join(", "));
             }
+            generated.push((start..text.len(), i));
         }
-        text
+        (text, generated)
     }
 
     /// Compiles the specs for graphs of `template`'s structure.
     pub fn compile(&self, template: &SceneGraph, logic: Option<Logic>, bindings: bool) -> Result<Compiled, Error> {
-        let model = Model::from_source(&self.name, &self.model_text(template, bindings))?;
-        let mut formulas = model.formulas(&QueryOptions { logic, ..QueryOptions::default() })?;
+        let (text, generated) = self.model_and_generated(template, bindings);
+        let model = Model::from_source(&self.name, &text).map_err(|e| self.locate(e, &generated))?;
+        let mut formulas = model
+            .formulas(&QueryOptions { logic, ..QueryOptions::default() })
+            .map_err(|e| self.locate(e, &generated))?;
         if let Some(gpu) = &self.gpu {
             formulas = formulas.on_gpu(gpu)?;
         }
@@ -213,9 +265,9 @@ impl Scene {
         for (q, answer) in formulas.query_atoms().iter().enumerate() {
             let Some(QueryAtom { predicate, args }) = answer else { continue };
             for (i, t) in self.translated.iter().enumerate() {
-                if format!("'{predicate}'") == t.root || *predicate == t.root {
+                if *predicate == t.root {
                     roots[i] = Some(q);
-                } else if t.bind.as_deref().is_some_and(|b| format!("'{predicate}'") == b) {
+                } else if t.bind.as_ref() == Some(predicate) {
                     found[i].push((q, args.clone()));
                 }
             }
@@ -420,18 +472,24 @@ impl Scene {
         let Some((_, [list])) = conjuncts[at].as_compound() else { return Ok(Vec::new()) };
         let TermKind::List { items: events, tail: None } = &list.kind else { return Ok(Vec::new()) };
         let others: Vec<&Term> = conjuncts.iter().enumerate().filter(|(i, _)| *i != at).map(|(_, c)| *c).collect();
-        let Some(rules) = spec::alignment_rules(events, &others, spec).map_err(|e| Error::Unsupported(e.message))?
+        let the_spec = &self.specs[spec];
+        let Some(rules) =
+            spec::alignment_rules(events, &others, the_spec, spec).map_err(|e| Error::Unsupported(e.message))?
         else {
             return Ok(Vec::new());
         };
         let mut text = self.rules.clone();
         text.push('\n');
+        // Everything after the file's own rules is this spec's.
+        let generated = vec![(text.len()..usize::MAX, spec)];
         text.push_str(&rules);
         text.push_str(&graph.to_model_of(true, Some(&self.mentioned)));
         text.push_str(&declarations(self.not_given(graph)));
-        let _ = writeln!(text, "query('$align_{spec}'(E, T)).");
-        let model = Model::from_source(&self.name, &text)?;
-        let formulas = model.formulas(&QueryOptions { logic, ..QueryOptions::default() })?;
+        let _ = writeln!(text, "query({}(E, T)).", super::quote(&spec::alignment_predicate(the_spec, spec)));
+        let model = Model::from_source(&self.name, &text).map_err(|e| self.locate(e, &generated))?;
+        let formulas = model
+            .formulas(&QueryOptions { logic, ..QueryOptions::default() })
+            .map_err(|e| self.locate(e, &generated))?;
         let (names, keys, positions) = self.keys(graph, &formulas);
         let compiled = Compiled { names, keys, positions, formulas, roots: Vec::new(), bindings: Vec::new() };
         let evaluation = compiled.formulas.evaluate(&Self::values(&compiled, graph, true))?;

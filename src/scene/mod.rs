@@ -36,6 +36,13 @@ use serde::{Deserialize, Serialize};
 
 pub use check::{Alignment, Binding, Compiled, GraphResult, Scene, SpecResult};
 
+/// The most frames a graph may have: an hour of video at 30 frames a
+/// second is 108,000. Each frame costs its facts and, per subformula of a
+/// spec, ground atoms and circuit nodes (about 2 KB a frame for a small
+/// spec file), so a graph of 3 frames claiming a billion is refused
+/// before anything is allocated for them.
+pub const MAX_FRAMES: usize = 200_000;
+
 /// One video or episode.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -186,6 +193,15 @@ impl SceneGraph {
             return Err(GraphError {
                 place: format!("{at}: frames"),
                 message: "a graph has at least one frame".into(),
+            });
+        }
+        // Every frame becomes facts and, per subformula of a spec, ground
+        // atoms, whether or not the file says anything about it: the claim
+        // is bounded, not taken on trust.
+        if self.frames > MAX_FRAMES {
+            return Err(GraphError {
+                place: format!("{at}: frames"),
+                message: format!("{} is more than the {MAX_FRAMES} frames a graph may have", self.frames),
             });
         }
         let mut ids: HashMap<&str, usize> = HashMap::new();

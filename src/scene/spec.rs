@@ -19,7 +19,9 @@
 //! now, then `F2` at a later frame, …). A spec holds when its formula holds
 //! at frame 0.
 //!
-//! Each subformula becomes a predicate `'$spec_S_N'(Vars…, T)` defined by
+//! Each subformula becomes a predicate `'$spec_S_NAME_N'(Vars…, T)` (spec
+//! number `S`, named `NAME`, so that a message about it names the spec)
+//! defined by
 //! one or two rules; `eventually`, `always`, `until` and `then` recur over
 //! `T + 1`, so the lineage is a chain over the frames that knowledge
 //! compilation keeps linear.
@@ -212,6 +214,7 @@ const T1: &str = "T1__";
 
 /// Rules for the subformulas of one spec.
 struct Emitter<'a> {
+    /// The predicates' common name, unquoted.
     prefix: String,
     count: usize,
     out: &'a mut String,
@@ -230,7 +233,7 @@ enum Lit {
 impl Emitter<'_> {
     fn fresh(&mut self) -> String {
         self.count += 1;
-        format!("'{}_{}'", self.prefix, self.count)
+        super::quote(&format!("{}_{}", self.prefix, self.count))
     }
 
     fn head(name: &str, free: &[String], t: &str) -> String {
@@ -394,17 +397,26 @@ fn at_frame(lit: &str, t: &str) -> String {
 pub struct Translated {
     /// The rules, model text.
     pub rules: String,
-    /// The atom that holds when the spec does (at frame 0).
+    /// The name (unquoted) of the atom that holds when the spec does (at
+    /// frame 0).
     pub root: String,
     /// The spec's outermost `exists` variables, in order.
     pub binding: Vec<String>,
-    /// With a binding: the predicate, one argument per binding variable,
-    /// that holds for the bindings under which the spec's body holds.
+    /// With a binding: the predicate (unquoted), one argument per binding
+    /// variable, that holds for the bindings under which the spec's body
+    /// holds.
     pub bind: Option<String>,
 }
 
-/// Reads and translates spec number `index`; `prefix` keeps its
-/// predicates apart from other specs'.
+/// The common name of spec number `index`'s predicates: `$spec_0_NAME`.
+/// The number keeps them apart from other specs' (a name may end in what
+/// looks like a subformula's number); the name is what a user reads in a
+/// message about one of them.
+fn predicate_prefix(kind: &str, spec: &Spec, index: usize) -> String {
+    format!("${kind}_{index}_{}", spec.name)
+}
+
+/// Reads and translates spec number `index`.
 pub fn translate(spec: &Spec, index: usize) -> Result<Translated, SpecError> {
     let formula = read(&spec.formula)?;
     if let Some(v) = formula.free.first() {
@@ -417,7 +429,8 @@ pub fn translate(spec: &Spec, index: usize) -> Result<Translated, SpecError> {
         });
     }
     let mut rules = String::new();
-    let mut emitter = Emitter { prefix: format!("$spec_{index}"), count: 0, out: &mut rules };
+    let prefix = predicate_prefix("spec", spec, index);
+    let mut emitter = Emitter { prefix: prefix.clone(), count: 0, out: &mut rules };
     // The outermost exists variables, for the most probable binding.
     let mut binding = Vec::new();
     let mut inner = &formula;
@@ -427,15 +440,17 @@ pub fn translate(spec: &Spec, index: usize) -> Result<Translated, SpecError> {
     }
     let body = emitter.node(inner);
     let call = Emitter::head(&body, &inner.free, "0");
-    let root = format!("'$spec_{index}'");
+    let root = prefix.clone();
+    let quoted = super::quote(&root);
     let mut bind = None;
     if binding.is_empty() {
-        let _ = writeln!(rules, "{root} :- {call}.");
+        let _ = writeln!(rules, "{quoted} :- {call}.");
     } else {
         let objects: Vec<String> = binding.iter().map(|v| format!("object({v})")).collect();
-        let name = format!("'$spec_{index}_bind'");
-        let _ = writeln!(rules, "{name}({}) :- {}, {call}.", binding.join(", "), objects.join(", "));
-        let _ = writeln!(rules, "{root} :- {name}({}).", binding.join(", "));
+        let name = format!("{prefix}_bind");
+        let quoted_name = super::quote(&name);
+        let _ = writeln!(rules, "{quoted_name}({}) :- {}, {call}.", binding.join(", "), objects.join(", "));
+        let _ = writeln!(rules, "{quoted} :- {quoted_name}({}).", binding.join(", "));
         bind = Some(name);
     }
     Ok(Translated { rules, root, binding, bind })
@@ -468,24 +483,37 @@ pub fn extract(source: &str) -> Result<(Vec<Spec>, String), SpecError> {
     Ok((specs, rest))
 }
 
-/// Rules for `'$align_S'(I, T)`: the sequence `events` (ground) holds,
-/// together with `others` at frame 0, with event `I` (from 0) at frame
-/// `T`. `None` when an event has a free variable (no binding fixes it).
-pub fn alignment_rules(events: &[Term], others: &[&Term], spec: usize) -> Result<Option<String>, SpecError> {
+/// The predicate (unquoted) of [`alignment_rules`] for spec number
+/// `index`: `$align_0_NAME`.
+pub fn alignment_predicate(spec: &Spec, index: usize) -> String {
+    predicate_prefix("align", spec, index)
+}
+
+/// Rules for [`alignment_predicate`]`(I, T)`: the sequence `events`
+/// (ground) holds, together with `others` at frame 0, with event `I` (from
+/// 0) at frame `T`. `None` when an event has a free variable (no binding
+/// fixes it).
+pub fn alignment_rules(
+    events: &[Term],
+    others: &[&Term],
+    spec: &Spec,
+    index: usize,
+) -> Result<Option<String>, SpecError> {
     let events = events.iter().map(read).collect::<Result<Vec<_>, _>>()?;
     let others = others.iter().map(|t| read(t)).collect::<Result<Vec<_>, _>>()?;
     if events.iter().chain(&others).any(|f| !f.free.is_empty()) {
         return Ok(None);
     }
     let mut rules = String::new();
-    let mut emitter = Emitter { prefix: format!("$align_{spec}_n"), count: 0, out: &mut rules };
+    let root = alignment_predicate(spec, index);
+    let mut emitter = Emitter { prefix: format!("{root}_n"), count: 0, out: &mut rules };
     let lit = |emitter: &mut Emitter<'_>, f: &Formula| match emitter.lit(f) {
         Lit::AtT(l) | Lit::Static(l) | Lit::NegStatic(l) => l,
     };
     let evs: Vec<String> = events.iter().map(|e| lit(&mut emitter, e)).collect();
     let at_start: Vec<String> = others.iter().map(|o| at_frame(&lit(&mut emitter, o), "0")).collect();
     let k = evs.len();
-    let name = |what: &str, i: usize| format!("'$align_{spec}_{what}_{i}'");
+    let name = |what: &str, i: usize| super::quote(&format!("{root}_{what}_{i}"));
     let tp = "Tp__";
     let mut out = String::new();
     let _ = writeln!(out, "{}({T}) :- frame({T}).", name("before", 0));
@@ -504,7 +532,7 @@ pub fn alignment_rules(events: &[Term], others: &[&Term], spec: usize) -> Result
         let _ = writeln!(out, "{from}({T}) :- frame({T}), {T1} is {T} + 1, {from}({T1}).");
         let mut body = at_start.clone();
         body.extend([format!("{before}({T})"), ev.clone(), format!("{after}({T})")]);
-        let _ = writeln!(out, "'$align_{spec}'({i}, {T}) :- {}.", body.join(", "));
+        let _ = writeln!(out, "{}({i}, {T}) :- {}.", super::quote(&root), body.join(", "));
     }
     rules.push_str(&out);
     Ok(Some(rules))

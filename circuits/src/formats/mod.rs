@@ -32,13 +32,11 @@ mod nnf;
 mod sdd;
 pub mod text;
 mod vtree;
+mod write;
 
 use std::fmt;
-use std::fs;
-use std::io::{self, Write};
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
-use std::sync::atomic::{AtomicU64, Ordering};
 
 use crate::circuit::{Circuit, SlotId};
 
@@ -48,6 +46,7 @@ pub use json::{read_json, read_json_model, write_json, write_json_with_model};
 pub use nnf::read_nnf;
 pub use sdd::read_sdd;
 pub use text::{read_text, TextError};
+pub use write::{output_target, remove_temporaries, write_atomically, Target};
 
 /// A malformed circuit file: what is wrong and on which line (1-based),
 /// where a line can be named.
@@ -119,34 +118,6 @@ fn in_file(path: &Path) -> impl FnOnce(FormatError) -> ReadError + '_ {
     move |error| ReadError::Format { path: path.into(), error }
 }
 
-/// Writes `text` to `path` so that `path` ends up either unchanged or with
-/// all of `text`: the text goes to a temporary file in the same directory
-/// (same file system, so the rename is atomic), which is then renamed over
-/// the target.
-pub fn write_atomically(path: &Path, text: &str) -> io::Result<()> {
-    static COUNTER: AtomicU64 = AtomicU64::new(0);
-    let name = path.file_name().ok_or_else(|| io::Error::new(io::ErrorKind::InvalidInput, "path has no file name"))?;
-    let dir = match path.parent() {
-        Some(p) if !p.as_os_str().is_empty() => p,
-        _ => Path::new("."),
-    };
-    let unique =
-        format!(".{}.{}.{}.tmp", name.to_string_lossy(), std::process::id(), COUNTER.fetch_add(1, Ordering::Relaxed));
-    let temp = dir.join(unique);
-    let result = (|| {
-        let mut file = fs::OpenOptions::new().write(true).create_new(true).open(&temp)?;
-        file.write_all(text.as_bytes())?;
-        file.sync_all()?;
-        drop(file);
-        fs::rename(&temp, path)
-    })();
-    if result.is_err() {
-        // The temporary may not exist (the open failed); nothing to report then.
-        let _ = fs::remove_file(&temp);
-    }
-    result
-}
-
 /// The most variables (slots) a file may have, whether a header states the
 /// count or a literal, a vtree leaf or a `slots` field names the variable:
 /// 2^26. Evaluation holds a value per slot and batch row, so a number that a
@@ -203,6 +174,8 @@ fn is_comment(tag: &str) -> bool {
 
 #[cfg(test)]
 mod tests {
+    use std::fs;
+
     use super::*;
 
     fn temp_dir(name: &str) -> PathBuf {
