@@ -390,6 +390,43 @@ fn large_fact_base_grounds_fast() {
     println!("100,000-edge chain: path({},{n}) grounds in {near:?}, path(0,{n}) in {whole:?}", n - 10);
 }
 
+/// The fastest of three groundings of `source`.
+fn fastest_grounding(source: &str) -> std::time::Duration {
+    let (model, _) = lower(parse(source).unwrap());
+    (0..3)
+        .map(|_| {
+            let start = Instant::now();
+            ground(&model, &Limits::default()).unwrap();
+            start.elapsed()
+        })
+        .min()
+        .unwrap()
+}
+
+/// `p_0 :- \+ p_1. ... p_{n-1} :- \+ p_n.` has one stratum per link;
+/// finding the strata and deciding the waiting negations stratum by
+/// stratum once took time quadratic in `n` (31.8 s at 100,000 links).
+#[test]
+fn a_chain_of_negations_grounds_in_linear_time() {
+    let chain = |n: usize| {
+        let mut s = format!("0.5::p_{n}.\n");
+        for i in 0..n {
+            s.push_str(&format!("p_{i} :- \\+ p_{}.\n", i + 1));
+        }
+        s + "query(p_0).\n"
+    };
+    let (model, _) = lower(parse(&chain(5)).unwrap());
+    let p = ground(&model, &Limits::default()).unwrap();
+    assert_eq!(p.to_string().lines().nth(1), Some("p_4 :- \\+p_5."), "{p}");
+    let small = fastest_grounding(&chain(10_000));
+    let large = fastest_grounding(&chain(80_000));
+    // Linear: 8 times longer, up to some 12 where the small one fits the
+    // caches and the large one does not; quadratic: 64.
+    let ratio = large.as_secs_f64() / small.as_secs_f64();
+    println!("negation chain: 10,000 links in {small:?}, 80,000 in {large:?} ({ratio:.1}x)");
+    assert!(ratio < 30.0, "10,000 links in {small:?}, 80,000 in {large:?}");
+}
+
 #[test]
 fn every_benchmark_program_grounds() {
     let dir = Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/../../shared/bench/programs"));

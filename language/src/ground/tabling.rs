@@ -7,6 +7,8 @@
 //! found. Negation and `findall/3` wait ([`Delayed`]) until their stratum
 //! is complete.
 
+use std::collections::BTreeMap;
+
 use super::bindings::Env;
 use super::clauses::{Goal, Lit, Pat, Program};
 use super::derive::{AtomKind, Group, LitCode, PENDING};
@@ -61,7 +63,6 @@ pub(super) struct Consumer {
 
 /// A rule body waiting at a negation or `findall/3` for its stratum.
 pub(super) struct Delayed {
-    pub(super) stratum: u32,
     pub(super) clause: u32,
     pub(super) pos: u32,
     pub(super) vals: Box<[TermId]>,
@@ -110,7 +111,10 @@ pub(super) struct State {
     pub(super) relations: Vec<Vec<Index>>,
     pub(super) consumers: Vec<Consumer>,
     pub(super) tasks: Vec<Task>,
-    pub(super) delayed: Vec<Delayed>,
+    /// Waiting negations and `findall/3`s by stratum, the lowest decided
+    /// first (a map, not a list searched for its minimum: a chain of
+    /// negations has one stratum per link).
+    pub(super) delayed: BTreeMap<u32, Vec<Delayed>>,
     /// Body literals so far, as linked lists: (literal, previous link).
     pub(super) links: Vec<(LitCode, u32)>,
     pub(super) rules: Vec<(AtomNo, Box<[LitCode]>)>,
@@ -156,7 +160,7 @@ impl State {
                 .collect(),
             consumers: Vec::new(),
             tasks: Vec::new(),
-            delayed: Vec::new(),
+            delayed: BTreeMap::new(),
             links: Vec::new(),
             rules: Vec::new(),
             rule_first: FxMap::default(),
@@ -274,10 +278,7 @@ impl State {
             }
             // Every call made so far is complete up to its waiting
             // negations; the lowest stratum waiting can be decided.
-            let Some(stratum) = self.delayed.iter().map(|d| d.stratum).min() else { break };
-            let (now, later): (Vec<_>, Vec<_>) =
-                std::mem::take(&mut self.delayed).into_iter().partition(|d| d.stratum == stratum);
-            self.delayed = later;
+            let Some((_, now)) = self.delayed.pop_first() else { break };
             for d in now {
                 env.load(&d.vals);
                 self.decide(p, env, d.clause, d.pos as usize, d.body)?;
@@ -371,7 +372,7 @@ impl State {
                 } else {
                     let stratum = p.preds[*pred as usize].stratum;
                     let vals = env.vals.as_slice().into();
-                    self.delayed.push(Delayed { stratum, clause, pos: pos as u32, vals, body });
+                    self.delayed.entry(stratum).or_default().push(Delayed { clause, pos: pos as u32, vals, body });
                     Ok(())
                 }
             }
