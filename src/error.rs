@@ -53,6 +53,10 @@ pub enum Error {
     Network { network: String, message: String },
     #[error("evidence has probability zero: {0}")]
     ImpossibleEvidence(String),
+    /// The request's time limit ran out between two stages (a stage that
+    /// runs out of it reports it itself).
+    #[error("stopped: the time limit of {} s (--timeout) ran out before {stage}", timeout.as_secs_f64())]
+    Timeout { timeout: std::time::Duration, stage: &'static str },
     /// The model asks for something deeplog does not do (yet); the text
     /// says what, and what to do instead.
     #[error("{0}")]

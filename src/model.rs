@@ -39,8 +39,14 @@ use crate::read_out;
 pub struct QueryOptions {
     /// Overrides the model's `:- logic(...)`.
     pub logic: Option<Logic>,
-    /// Stop compiling after this long.
+    /// Stop after this long: grounding, compiling and evaluating together,
+    /// counted from the call that answers (a deadline then, not a time per
+    /// stage). Evaluating is not interrupted once begun (its work is
+    /// bounded by the circuit's size).
     pub timeout: Option<Duration>,
+    /// How far grounding may go; its deadline, if any, is kept where it
+    /// comes before the timeout's.
+    pub grounding: Limits,
     /// Stop compiling past this many circuit nodes.
     pub max_nodes: usize,
     /// Which knowledge compiler to run (default: chosen per program).
@@ -64,6 +70,7 @@ impl Default for QueryOptions {
         QueryOptions {
             logic: None,
             timeout: None,
+            grounding: Limits::default(),
             max_nodes: 50_000_000,
             compiler: Method::Auto,
             explain: false,
@@ -156,7 +163,9 @@ impl Model {
     /// evaluate the formula circuit.
     pub fn query(&self, options: &QueryOptions) -> Result<Answers, Error> {
         let logic = self.logic(options);
-        let Grounded { program, timings } = self.ground(options)?;
+        let clock = Clock::start(options);
+        let Grounded { program, timings } = self.ground(options, &clock)?;
+        let options = &clock.rest(options, "compiling")?;
         if let Some(n) = program.neural.iter().flatten().next() {
             return Err(Error::Unsupported(format!(
                 "the model's answers depend on the neural predicate network `{}`, which a model file cannot run by \
@@ -184,6 +193,7 @@ impl Model {
         let mut timings = std::mem::take(&mut compiled.timings);
         let optimized = optimize_compiled(&compiled.circuit, mode, &mut timings);
         let circuit = optimized.as_ref().unwrap_or(&compiled.circuit);
+        clock.left("evaluating")?;
         let evaluated = read_out::evaluate(&compiled, circuit, logic, options.device, &mut timings)?;
         compiled.timings = timings;
         Ok(read_out::answers(&program, compiled, &evaluated, logic, options.explain))
@@ -193,8 +203,9 @@ impl Model {
     /// [`crate::formulas`]): evaluate its queries and constraints and
     /// differentiate its loss with new input values, as often as needed.
     pub fn formulas(&self, options: &QueryOptions) -> Result<Formulas, Error> {
-        let Grounded { program, .. } = self.ground(options)?;
-        self.build_formulas(&program, self.logic(options), options)
+        let clock = Clock::start(options);
+        let Grounded { program, .. } = self.ground(options, &clock)?;
+        self.build_formulas(&program, self.logic(options), &clock.rest(options, "building the formula circuit")?)
     }
 
     fn build_formulas(&self, program: &GroundProgram, logic: Logic, options: &QueryOptions) -> Result<Formulas, Error> {
@@ -272,7 +283,8 @@ impl Model {
     /// saved ([`CompiledModel::to_json`]) and evaluated again without the
     /// model.
     pub fn compile(&self, options: &QueryOptions) -> Result<CompiledModel, Error> {
-        let Grounded { program, timings } = self.ground(options)?;
+        let clock = Clock::start(options);
+        let Grounded { program, timings } = self.ground(options, &clock)?;
         if !program.constraints.is_empty() || program.queries.iter().any(|q| q.formula().is_some()) {
             return Err(Error::Unsupported(
                 "this model has formula queries or constraints, which are evaluated as a formula circuit rather than \
@@ -280,14 +292,18 @@ impl Model {
                     .to_string(),
             ));
         }
-        compiled::compile(&program, timings, options, &self.name)
+        compiled::compile(&program, timings, &clock.rest(options, "compiling")?, &self.name)
     }
 
     /// The model grounded, with the options' parameters in place.
-    fn ground(&self, options: &QueryOptions) -> Result<Grounded, Error> {
+    fn ground(&self, options: &QueryOptions, clock: &Clock) -> Result<Grounded, Error> {
         let mut timings = Timings { parse_and_check_s: self.check_s, ..Timings::default() };
         let start = Instant::now();
-        let mut program = ground(self.model(), &Limits::default()).map_err(|source| Error::Ground {
+        let limits = Limits {
+            deadline: options.grounding.deadline.into_iter().chain(clock.deadline).min(),
+            ..options.grounding
+        };
+        let mut program = ground(self.model(), &limits).map_err(|source| Error::Ground {
             file: self.name.clone(),
             at: source.span.line_col(&self.source),
             source,
@@ -299,6 +315,36 @@ impl Model {
         timings.ground_atoms = program.atoms.len();
         timings.ground_rules = program.rules.len();
         Ok(Grounded { program, timings })
+    }
+}
+
+/// The one deadline of a request (`QueryOptions::timeout`), which every
+/// stage shares.
+struct Clock {
+    timeout: Option<Duration>,
+    deadline: Option<Instant>,
+}
+
+impl Clock {
+    fn start(options: &QueryOptions) -> Clock {
+        Clock { timeout: options.timeout, deadline: options.timeout.map(|t| Instant::now() + t) }
+    }
+
+    /// `options` for the stages from `stage` on: their timeout is the time
+    /// left. An error where none is.
+    fn rest(&self, options: &QueryOptions, stage: &'static str) -> Result<QueryOptions, Error> {
+        Ok(QueryOptions { timeout: self.left(stage)?, ..options.clone() })
+    }
+
+    /// The time left before `stage`, if there is a deadline; an error
+    /// where none is left.
+    fn left(&self, stage: &'static str) -> Result<Option<Duration>, Error> {
+        let (Some(timeout), Some(deadline)) = (self.timeout, self.deadline) else { return Ok(None) };
+        let left = deadline.saturating_duration_since(Instant::now());
+        if left.is_zero() {
+            return Err(Error::Timeout { timeout, stage });
+        }
+        Ok(Some(left))
     }
 }
 

@@ -281,22 +281,71 @@ fn evidence_is_grounded_and_checked() {
 fn infinite_grounding_stops_at_the_limits() {
     let nat = "nat(0).\nnat(s(X)) :- nat(X).\nquery(nat(X)).\n";
     let e = grounded_with(nat, &Limits { max_depth: 50, ..Limits::default() }).unwrap_err();
-    assert!(e.message.contains("`nat/1`") && e.message.contains("max_depth"), "{e}");
+    assert!(e.message.contains("`nat/1`") && e.message.contains("--max-depth"), "{e}");
     assert_eq!(&nat[e.span.range()], "nat(s(X)) :- nat(X).");
     let e = grounded_with(nat, &Limits { max_atoms: 100, ..Limits::default() }).unwrap_err();
-    assert!(e.message.contains("`nat/1`") && e.message.contains("max_atoms"), "{e}");
+    assert!(e.message.contains("`nat/1`") && e.message.contains("--max-atoms"), "{e}");
     let e = grounded_with(nat, &Limits::default()).unwrap_err();
     assert!(e.message.contains("`nat/1`") && e.message.contains("10000"), "{e}");
 
     let count = "c(0).\nc(N) :- c(M), N is M + 1.\nquery(c(5)).\n";
     let e = grounded_with(count, &Limits { max_atoms: 1000, ..Limits::default() }).unwrap_err();
-    assert!(e.message.contains("`c/1`") && e.message.contains("max_atoms"), "{e}");
+    assert_eq!(
+        e.message,
+        "grounding stopped: more than 1000 ground atoms (raise --max-atoms) while deriving `c/1`; is the recursion \
+         infinite?"
+    );
+    assert_eq!(&count[e.span.range()], "c(N) :- c(M), N is M + 1.");
     let e = grounded_with(
         "0.5::e(0).\nr(X) :- e(X).\nr(Y) :- r(X), Y is X + 1.\nquery(r(3)).\n",
         &Limits { max_rules: 50, ..Limits::default() },
     )
     .unwrap_err();
-    assert!(e.message.contains("`r/1`") && e.message.contains("max_rules"), "{e}");
+    assert!(e.message.contains("`r/1`") && e.message.contains("--max-rules"), "{e}");
+}
+
+/// `p(X) :- p(s(X)).` derives no atom: it only calls itself with ever
+/// deeper arguments, which neither the atom limit nor the depth of atoms
+/// saw (it grew past 10 GiB). Its calls, and their depth, are bounded.
+#[test]
+fn a_recursion_that_only_calls_stops_at_the_call_limits() {
+    let deeper = "p(X) :- p(s(X)).\nquery(p(a)).\n";
+    let start = Instant::now();
+    let e = grounded_with(deeper, &Limits::default()).unwrap_err();
+    assert_eq!(
+        e.message,
+        "grounding stopped: `p/1` is called with terms nested deeper than 10000 (raise --max-depth); is the \
+         recursion infinite?"
+    );
+    assert_eq!(&deeper[e.span.range()], "p(X) :- p(s(X)).");
+    assert!(start.elapsed().as_secs() < 5, "{:?}", start.elapsed());
+    let e = grounded_with(deeper, &Limits { max_calls: 100, ..Limits::default() }).unwrap_err();
+    assert!(e.message.contains("more than 100 calls (raise --max-calls) while calling `p/1`"), "{e}");
+
+    let wider = "p(X) :- Y is X + 1, p(Y).\nquery(p(0)).\n";
+    let e = grounded_with(wider, &Limits { max_calls: 1000, ..Limits::default() }).unwrap_err();
+    assert_eq!(
+        e.message,
+        "grounding stopped: more than 1000 calls (raise --max-calls) while calling `p/1`; is the recursion infinite?"
+    );
+}
+
+#[test]
+fn the_term_store_and_the_clock_bound_grounding() {
+    let count = "c(0).\nc(N) :- c(M), N is M + 1.\nquery(c(5)).\n";
+    let e = grounded_with(count, &Limits { max_terms: 5000, ..Limits::default() }).unwrap_err();
+    assert!(e.message.contains("more than 5000 ground terms (raise --max-terms) while deriving `c/1`"), "{e}");
+    let deadline = Some(Instant::now() + std::time::Duration::from_millis(200));
+    let limits =
+        Limits { max_atoms: usize::MAX, max_rules: usize::MAX, max_terms: usize::MAX, deadline, ..Limits::default() };
+    let start = Instant::now();
+    let e = grounded_with(count, &limits).unwrap_err();
+    assert_eq!(e.message, "grounding stopped: the time limit (--timeout) ran out while deriving `c/1`");
+    assert_eq!(&count[e.span.range()], "c(N) :- c(M), N is M + 1.");
+    assert!(start.elapsed().as_secs_f64() < 2.0, "{:?}", start.elapsed());
+    // A grounding that ends in time is not disturbed by its deadline.
+    let limits = Limits { deadline: Some(Instant::now() + std::time::Duration::from_secs(60)), ..Limits::default() };
+    assert!(grounded_with("c(0).\nc(N) :- c(M), M < 3, N is M + 1.\nquery(c(3)).\n", &limits).is_ok());
 }
 
 #[test]

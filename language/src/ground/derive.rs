@@ -47,7 +47,9 @@ pub(super) fn contradictory(body: &[LitCode]) -> bool {
 pub(super) const PENDING: AtomNo = 1 << 30;
 
 impl State {
-    /// A new atom; `pred` names what was being derived if the limit is hit.
+    /// A new atom; `pred` names what was being derived if a limit is hit.
+    /// `max_atoms` counts the atoms of the model's predicates: a choice's
+    /// fresh atom comes with a rule, which `max_rules` counts.
     pub(super) fn new_atom(
         &mut self,
         p: &Program,
@@ -55,16 +57,19 @@ impl State {
         pred: Option<PredId>,
         span: Span,
     ) -> Result<AtomNo, GroundError> {
-        if self.atoms.len() >= self.limits.max_atoms.min(PENDING as usize) {
+        let derived = matches!(kind, AtomKind::Term { .. });
+        if (derived && self.derived >= self.limits.max_atoms) || self.atoms.len() >= PENDING as usize {
             let what = pred.map_or_else(|| "a choice".to_string(), |pred| self.pred_name(p, pred));
+            let limit = if derived { self.limits.max_atoms } else { self.atoms.len() };
             return Err(GroundError::new(
                 span,
                 format!(
-                    "grounding stopped: more than {} ground atoms (limit `max_atoms`) while deriving `{}`; is the recursion infinite?",
-                    self.limits.max_atoms, what
+                    "grounding stopped: more than {limit} ground atoms (raise --max-atoms) while deriving `{what}`; is \
+                     the recursion infinite?"
                 ),
             ));
         }
+        self.derived += usize::from(derived);
         let a = self.atoms.len() as AtomNo;
         self.atoms.push(kind);
         self.certain.push(false);
@@ -83,7 +88,8 @@ impl State {
             return Err(GroundError::new(
                 span,
                 format!(
-                    "grounding stopped: `{}` builds terms nested deeper than {} (limit `max_depth`); is the recursion infinite?",
+                    "grounding stopped: `{}` builds terms nested deeper than {} (raise --max-depth); is the recursion \
+                     infinite?",
                     self.pred_name(p, pred),
                     self.limits.max_depth
                 ),
@@ -141,7 +147,7 @@ impl State {
             return Err(GroundError::new(
                 span,
                 format!(
-                    "grounding stopped: more than {} ground rules (limit `max_rules`) while deriving `{name}`",
+                    "grounding stopped: more than {} ground rules (raise --max-rules) while deriving `{name}`",
                     self.limits.max_rules
                 ),
             ));

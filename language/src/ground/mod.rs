@@ -59,6 +59,7 @@
 //!    grounded over the atoms found and renumbered with them.
 
 use std::fmt;
+use std::time::Instant;
 
 use crate::diagnostic::Diagnostic;
 use crate::model::Model;
@@ -106,19 +107,46 @@ impl fmt::Display for GroundError {
 
 impl std::error::Error for GroundError {}
 
-/// Bounds that stop a grounding that would not end (`nat(s(X)) :- nat(X).`).
+/// Bounds on grounding's work, so that a grounding that would not end
+/// (`p(X) :- p(s(X)).`, `n(Y) :- n(X), Y is X + 1.`) stops with an error
+/// that names the predicate and the clause, long before it fills the
+/// machine's memory. Each bound is a command-line option of the same name
+/// (`--max-atoms`, ...; the deadline is `--timeout`), which the error
+/// names.
+///
+/// The defaults stop the usual runaway recursions within a few seconds and
+/// well under 1 GiB, and admit a million formula instances over a million
+/// ground atoms (`examples/logics_bench.rs`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Limits {
-    /// Ground atoms, choice atoms included.
+    /// Ground atoms of the model's predicates (a probabilistic rule's
+    /// fresh choice atoms come with its rules, which `max_rules` bounds).
     pub max_atoms: usize,
+    /// Distinct ground rules.
     pub max_rules: usize,
-    /// Nesting of the terms in a ground atom (`f(a)` is 1).
+    /// Distinct calls (tabled subgoals): a predicate with the arguments
+    /// bound when it is called. `p(X) :- p(s(X)).` makes a new one at each
+    /// step and derives no atom.
+    pub max_calls: usize,
+    /// Distinct ground terms in the store, subterms, list cells and
+    /// arithmetic results included.
+    pub max_terms: usize,
+    /// Nesting of the terms in a ground atom or a call (`f(a)` is 1).
     pub max_depth: usize,
+    /// When to give up, whatever else is left.
+    pub deadline: Option<Instant>,
 }
 
 impl Default for Limits {
     fn default() -> Limits {
-        Limits { max_atoms: 10_000_000, max_rules: 10_000_000, max_depth: 10_000 }
+        Limits {
+            max_atoms: 1_500_000,
+            max_rules: 3_000_000,
+            max_calls: 1_500_000,
+            max_terms: 6_000_000,
+            max_depth: 10_000,
+            deadline: None,
+        }
     }
 }
 

@@ -8,11 +8,13 @@
 //! is complete.
 
 use std::collections::BTreeMap;
+use std::time::Instant;
 
 use super::bindings::Env;
 use super::clauses::{Goal, Lit, Pat, Program};
 use super::derive::{AtomKind, Group, LitCode, PENDING};
 use super::{formula, AtomNo, FxMap, GroundError, Limits, PredId, NONE};
+use crate::syntax::Span;
 use deeplog_program::terms::{TermId, Terms};
 
 /// The answers of one call so far, and the bodies waiting on them.
@@ -78,6 +80,9 @@ pub(super) enum Task {
     Resume { consumer: u32, atom: AtomNo },
 }
 
+/// How many clause steps run between two readings of the clock.
+const CLOCK_EVERY: u32 = 1024;
+
 /// The bit of argument position `i` in an index mask; positions past 64
 /// are never indexed.
 #[inline]
@@ -99,6 +104,13 @@ pub(super) fn mask_bit(i: usize) -> u64 {
 pub(super) struct State {
     pub(super) terms: Terms,
     pub(super) limits: Limits,
+    /// Calls run so far (each call's rules run once).
+    pub(super) calls: usize,
+    /// Atoms of the model's predicates derived so far (choice atoms not
+    /// counted).
+    pub(super) derived: usize,
+    /// Clause steps run so far; the clock is read every [`CLOCK_EVERY`].
+    pub(super) steps: u32,
     pub(super) atoms: Vec<AtomKind>,
     /// The atom of each term id that is a derived atom, else `NONE`.
     pub(super) atom_of: Vec<AtomNo>,
@@ -144,6 +156,9 @@ impl State {
         State {
             terms,
             limits,
+            calls: 0,
+            derived: 0,
+            steps: 0,
             atoms: Vec::new(),
             atom_of: Vec::new(),
             certain: Vec::new(),
@@ -291,6 +306,7 @@ impl State {
     pub(super) fn step(&mut self, p: &Program, env: &mut Env, task: Task) -> Result<(), GroundError> {
         match task {
             Task::Call { pred, index, key } => {
+                self.count_call(p, pred, &key)?;
                 let mask = self.relations[pred as usize][index as usize].mask;
                 for &(clause, head) in &p.preds[pred as usize].rules {
                     let c = &p.clauses[clause as usize];
@@ -322,6 +338,66 @@ impl State {
         }
     }
 
+    /// Counts a call about to run `pred`'s rules with the arguments `key`
+    /// bound, and stops where calls, or the terms they are called with,
+    /// pass their limits: a recursion that calls itself with ever new
+    /// arguments (`p(X) :- p(s(X)).`) derives no atom, and only its calls
+    /// grow.
+    fn count_call(&mut self, p: &Program, pred: PredId, key: &[TermId]) -> Result<(), GroundError> {
+        self.calls += 1;
+        let span = p.preds[pred as usize].rules.first().map_or(Span::default(), |&(c, _)| p.clauses[c as usize].span);
+        if self.calls > self.limits.max_calls {
+            return Err(GroundError::new(
+                span,
+                format!(
+                    "grounding stopped: more than {} calls (raise --max-calls) while calling `{}`; is the recursion \
+                     infinite?",
+                    self.limits.max_calls,
+                    self.pred_name(p, pred)
+                ),
+            ));
+        }
+        if key.iter().any(|&t| self.terms.depth(t) > self.limits.max_depth) {
+            return Err(GroundError::new(
+                span,
+                format!(
+                    "grounding stopped: `{}` is called with terms nested deeper than {} (raise --max-depth); is the \
+                     recursion infinite?",
+                    self.pred_name(p, pred),
+                    self.limits.max_depth
+                ),
+            ));
+        }
+        Ok(())
+    }
+
+    /// Stops grounding where the term store has outgrown its limit or the
+    /// deadline has passed (the clock is read every [`CLOCK_EVERY`] steps);
+    /// the error is at `clause`, the clause being run.
+    #[inline]
+    fn within_budget(&mut self, p: &Program, clause: u32) -> Result<(), GroundError> {
+        self.steps = self.steps.wrapping_add(1);
+        let terms_left = self.terms.len() <= self.limits.max_terms;
+        if terms_left
+            && (!self.steps.is_multiple_of(CLOCK_EVERY) || self.limits.deadline.is_none_or(|d| Instant::now() < d))
+        {
+            return Ok(());
+        }
+        let c = &p.clauses[clause as usize];
+        let what =
+            c.heads.first().map_or_else(|| "a goal".to_string(), |&(pred, _)| format!("`{}`", self.pred_name(p, pred)));
+        let message = if terms_left {
+            format!("grounding stopped: the time limit (--timeout) ran out while deriving {what}")
+        } else {
+            format!(
+                "grounding stopped: more than {} ground terms (raise --max-terms) while deriving {what}; is the \
+                 recursion infinite?",
+                self.limits.max_terms
+            )
+        };
+        Err(GroundError::new(c.span, message))
+    }
+
     /// Continues clause `clause` at body literal `pos`.
     pub(super) fn run(
         &mut self,
@@ -331,6 +407,7 @@ impl State {
         pos: usize,
         body: u32,
     ) -> Result<(), GroundError> {
+        self.within_budget(p, clause)?;
         let c = &p.clauses[clause as usize];
         let Some(lit) = c.body.get(pos) else { return self.derive(p, env, clause, body, false) };
         match lit {
