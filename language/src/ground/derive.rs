@@ -105,7 +105,14 @@ impl State {
         for index in relations[pred as usize].iter_mut() {
             key.clear();
             key.extend(args.iter().enumerate().filter(|(i, _)| index.mask & mask_bit(*i) != 0).map(|(_, &t)| t));
-            let bucket = index.bucket(key);
+            let bucket = if index.whole {
+                match index.keys.get(key.as_slice()) {
+                    Some(&b) => &mut index.buckets[b as usize],
+                    None => continue,
+                }
+            } else {
+                index.bucket(key)
+            };
             bucket.atoms.push(a);
             tasks.extend(bucket.consumers.iter().rev().map(|&c| Task::Resume { consumer: c, atom: a }));
         }

@@ -28,8 +28,15 @@ pub(super) struct Bucket {
 }
 
 /// The atoms of a predicate by the values at the positions in `mask`.
+///
+/// An index over every position (`whole`) keeps a bucket only for the
+/// calls made: its key is a whole atom, which answers that call alone, so
+/// a bucket per derived atom would cost a map entry and an allocation per
+/// atom for nothing. A new call's bucket starts with the call's own atom,
+/// if derived.
 pub(super) struct Index {
     pub(super) mask: u64,
+    pub(super) whole: bool,
     pub(super) keys: FxMap<Box<[TermId]>, u32>,
     pub(super) buckets: Vec<Bucket>,
 }
@@ -170,7 +177,7 @@ impl State {
                 .map(|_| {
                     let mut keys = FxMap::default();
                     keys.insert(Box::from([]), 0);
-                    vec![Index { mask: 0, keys, buckets: vec![Bucket::default()] }]
+                    vec![Index { mask: 0, whole: false, keys, buckets: vec![Bucket::default()] }]
                 })
                 .collect(),
             consumers: Vec::new(),
@@ -205,15 +212,18 @@ impl State {
         format!("{}/{}", self.terms.text(pred.name), pred.arity)
     }
 
-    /// The index of `pred` over the positions in `mask`, built from its
-    /// atoms so far on first use.
-    pub(super) fn index(&mut self, pred: PredId, mask: u64) -> usize {
+    /// The index of `pred` (of `arity`) over the positions in `mask`, built
+    /// from its atoms so far on first use; an index over every position
+    /// starts empty, its buckets made by the calls ([`Index`]).
+    pub(super) fn index(&mut self, pred: PredId, mask: u64, arity: usize) -> usize {
         let indexes = &mut self.relations[pred as usize];
         if let Some(i) = indexes.iter().position(|ix| ix.mask == mask) {
             return i;
         }
-        let mut index = Index { mask, keys: FxMap::default(), buckets: Vec::new() };
-        for &a in &indexes[0].buckets[0].atoms {
+        let whole = (1..=64).contains(&arity) && mask == u64::MAX >> (64 - arity);
+        let mut index = Index { mask, whole, keys: FxMap::default(), buckets: Vec::new() };
+        let atoms: &[AtomNo] = if whole { &[] } else { &indexes[0].buckets[0].atoms };
+        for &a in atoms {
             let AtomKind::Term { term, .. } = self.atoms[a as usize] else { continue };
             let key: Box<[TermId]> = self
                 .terms
@@ -246,10 +256,17 @@ impl State {
                 key.push(t);
             }
         }
-        let ix = self.index(pred, mask);
+        let ix = self.index(pred, mask, p.preds[pred as usize].arity as usize);
         let index = &mut self.relations[pred as usize][ix];
+        let fresh = index.buckets.len() as u32;
         let b = index.bucket_id(&key);
-        let bucket = &mut index.buckets[b as usize];
+        if b == fresh && index.whole {
+            let atom = self.terms.compound(p.preds[pred as usize].name, &key);
+            if let Some(a) = self.atom_of_term(atom) {
+                self.relations[pred as usize][ix].buckets[b as usize].atoms.push(a);
+            }
+        }
+        let bucket = &mut self.relations[pred as usize][ix].buckets[b as usize];
         if !bucket.called && !p.preds[pred as usize].complete {
             bucket.called = true;
             self.tasks.push(Task::Call { pred, index: ix as u32, key: key.as_slice().into() });
