@@ -23,7 +23,7 @@ use std::time::{Duration, Instant};
 
 use deeplog_circuits::optimize;
 use deeplog_circuits::{Budget, Method};
-use deeplog_language::ground::{ground, Limits};
+use deeplog_language::ground::{ground, Bodies, Limits};
 use deeplog_language::{check_source, Checked};
 use deeplog_program::GroundProgram;
 use deeplog_semirings::Logic;
@@ -295,7 +295,8 @@ impl Model {
         compiled::compile(&program, timings, &clock.rest(options, "compiling")?, &self.name)
     }
 
-    /// The model grounded, with the options' parameters in place.
+    /// The model grounded, with the options' parameters in place, its
+    /// bodies read as the logics it is answered in need.
     fn ground(&self, options: &QueryOptions, clock: &Clock) -> Result<Grounded, Error> {
         let mut timings = Timings { parse_and_check_s: self.check_s, ..Timings::default() };
         let start = Instant::now();
@@ -303,7 +304,8 @@ impl Model {
             deadline: options.grounding.deadline.into_iter().chain(clock.deadline).min(),
             ..options.grounding
         };
-        let mut program = ground(self.model(), &limits).map_err(|source| Error::Ground {
+        let bodies = Bodies::for_model(self.model(), options.logic);
+        let mut program = ground(self.model(), &limits, bodies).map_err(|source| Error::Ground {
             file: self.name.clone(),
             at: source.span.line_col(&self.source),
             source,

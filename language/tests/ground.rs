@@ -4,8 +4,8 @@
 use std::path::Path;
 use std::time::Instant;
 
-use deeplog_language::ground::{ground, GroundError, GroundProgram, Limits};
-use deeplog_language::model::lower;
+use deeplog_language::ground::{ground, Bodies, GroundError, GroundProgram, Limits};
+use deeplog_language::model::{lower, Logic};
 use deeplog_language::{check_source, parse};
 use deeplog_program::{AtomId, Choice as GroundChoice, FormulaId};
 
@@ -16,7 +16,7 @@ fn grounded_with(source: &str, limits: &Limits) -> Result<GroundProgram, GroundE
     if checked.has_errors() {
         panic!("{source}\n{:#?}", checked.diagnostics);
     }
-    let program = ground(checked.model.as_ref().expect("a model"), limits)?;
+    let program = ground(checked.model.as_ref().expect("a model"), limits, Bodies::Boolean)?;
     if let Err(broken) = program.check() {
         panic!("{source}\n{broken}\n{program}");
     }
@@ -30,7 +30,7 @@ fn grounded(source: &str) -> GroundProgram {
 /// Grounds without the checker, for programs the checker rejects.
 fn grounded_unchecked(source: &str) -> Result<GroundProgram, GroundError> {
     let (model, _) = lower(parse(source).expect("parses"));
-    ground(&model, &Limits::default())
+    ground(&model, &Limits::default(), Bodies::Boolean)
 }
 
 fn error_of(source: &str) -> GroundError {
@@ -425,14 +425,14 @@ fn large_fact_base_grounds_fast() {
     source.push_str("path(X,Y) :- edge(X,Y).\npath(X,Y) :- edge(X,Z), path(Z,Y).\n");
     let (model, _) = lower(parse(&(source.clone() + &format!("query(path({},{n})).\n", n - 10))).unwrap());
     let start = Instant::now();
-    let p = ground(&model, &Limits::default()).unwrap();
+    let p = ground(&model, &Limits::default(), Bodies::Boolean).unwrap();
     let near = start.elapsed();
     assert_eq!(p.choices.len(), 10);
     assert_eq!(p.atoms.len(), 20);
 
     let (model, _) = lower(parse(&(source + &format!("query(path(0,{n})).\n"))).unwrap());
     let start = Instant::now();
-    let p = ground(&model, &Limits::default()).unwrap();
+    let p = ground(&model, &Limits::default(), Bodies::Boolean).unwrap();
     let whole = start.elapsed();
     assert_eq!(p.choices.len(), n);
     assert_eq!(p.rules.len(), n);
@@ -445,7 +445,7 @@ fn fastest_grounding(source: &str) -> std::time::Duration {
     (0..3)
         .map(|_| {
             let start = Instant::now();
-            ground(&model, &Limits::default()).unwrap();
+            ground(&model, &Limits::default(), Bodies::Boolean).unwrap();
             start.elapsed()
         })
         .min()
@@ -465,7 +465,7 @@ fn a_chain_of_negations_grounds_in_linear_time() {
         s + "query(p_0).\n"
     };
     let (model, _) = lower(parse(&chain(5)).unwrap());
-    let p = ground(&model, &Limits::default()).unwrap();
+    let p = ground(&model, &Limits::default(), Bodies::Boolean).unwrap();
     assert_eq!(p.to_string().lines().nth(1), Some("p_4 :- \\+p_5."), "{p}");
     let small = fastest_grounding(&chain(10_000));
     let large = fastest_grounding(&chain(80_000));
@@ -496,7 +496,7 @@ fn every_benchmark_program_grounds() {
         assert!(!checked.has_errors(), "{name}: {:?}", checked.diagnostics);
         let model = checked.model.unwrap();
         let start = Instant::now();
-        let p = ground(&model, &Limits::default()).unwrap_or_else(|e| panic!("{name}: {e}"));
+        let p = ground(&model, &Limits::default(), Bodies::Boolean).unwrap_or_else(|e| panic!("{name}: {e}"));
         times.push((start.elapsed(), name.clone(), p.atoms.len(), p.rules.len(), p.choices.len()));
         assert_eq!(p.check(), Ok(()), "{name}");
 
@@ -717,4 +717,54 @@ fn domains_may_be_derived_by_rules() {
         show(&p, p.queries[0].formula().unwrap()),
         "Sum((on(1))_probability, (on(2))_probability, (on(3))_probability)"
     );
+}
+
+/// A t-norm reads a body as written: `a, \+ a` is `T(a, 1 − a)` and `a, a`
+/// is `T(a, a)`, so the boolean laws that drop the first rule and shorten
+/// the second apply only to boolean bodies.
+#[test]
+fn bodies_read_by_a_tnorm_keep_their_literals_as_written() {
+    let source = "0.6::a.\n1.0::t.\np :- a, \\+ a.\nq :- a, a, t.\nr :- q, \\+ p.\nquery(p).\nquery(q).\nquery(r).\n";
+    let (model, _) = lower(parse(source).unwrap());
+    let boolean = ground(&model, &Limits::default(), Bodies::Boolean).unwrap();
+    assert_eq!(boolean.to_string(), "0.6::a.\n1::t.\nq :- a, t.\nr :- q.\nquery(p).\nquery(q).\nquery(r).\n");
+    let as_written = ground(&model, &Limits::default(), Bodies::AsWritten).unwrap();
+    assert_eq!(
+        as_written.to_string(),
+        "0.6::a.\n1::t.\np :- a, \\+a.\nq :- a, a, t.\nr :- \\+p, q.\nquery(p).\nquery(q).\nquery(r).\n"
+    );
+    assert_eq!(as_written.check(), Ok(()));
+    // Laws of every t-norm still apply: a certainly true literal leaves its
+    // body, a certainly false one (or the negation of a true one) drops it.
+    let source = "0.6::a.\ns.\np :- a, s, s.\np :- a, \\+ s.\np :- a, u.\nquery(p).\n";
+    let (model, _) = lower(parse(source).unwrap());
+    assert_eq!(
+        ground(&model, &Limits::default(), Bodies::AsWritten).unwrap().to_string(),
+        "0.6::a.\np :- a.\nquery(p).\n"
+    );
+    // Negation through recursion resolves its pending literals as written too.
+    let source = "0.6::a.\nw(X) :- m(X, Y), \\+ w(Y), a, a.\nm(1, 2).\nm(2, 3).\nquery(w(1)).\n";
+    let (model, _) = lower(parse(source).unwrap());
+    let p = ground(&model, &Limits::default(), Bodies::AsWritten).unwrap();
+    assert!(p.to_string().contains("w(2) :- a, a.") && p.to_string().contains("w(1) :- a, a, \\+w(2)."), "{p}");
+}
+
+#[test]
+fn bodies_are_read_by_a_tnorm_where_any_logic_of_the_model_is_fuzzy() {
+    let bodies = |source: &str, forced: Option<Logic>| {
+        let (model, _) = lower(parse(source).unwrap());
+        Bodies::for_model(&model, forced)
+    };
+    let plain = "0.5::a.\nq :- a, a.\nquery(q).\n";
+    assert_eq!(bodies(plain, None), Bodies::Boolean);
+    assert_eq!(bodies(plain, Some(Logic::Lukasiewicz)), Bodies::AsWritten);
+    let product = format!(":- logic(product).\n{plain}");
+    assert_eq!(bodies(&product, None), Bodies::AsWritten);
+    assert_eq!(bodies(&product, Some(Logic::Probability)), Bodies::Boolean);
+    let own = format!("{plain}query(q, logic(godel)).\n");
+    assert_eq!(bodies(&own, None), Bodies::AsWritten);
+    assert_eq!(bodies(&own, Some(Logic::Boolean)), Bodies::Boolean, "--logic overrides the queries' own");
+    let annotated = format!("{plain}query((q and a)_godel).\n");
+    assert_eq!(bodies(&annotated, Some(Logic::Probability)), Bodies::AsWritten);
+    assert_eq!(bodies(&format!("{plain}query((q and a)_probability).\n"), None), Bodies::Boolean);
 }

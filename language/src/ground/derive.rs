@@ -11,7 +11,7 @@ use rustc_hash::FxHasher;
 use super::bindings::{occurs, Env};
 use super::clauses::{Pat, Program};
 use super::tabling::{mask_bit, State, Task};
-use super::{AtomNo, GroundError, PredId, NONE};
+use super::{AtomNo, Bodies, GroundError, PredId, NONE};
 use crate::syntax::Span;
 use deeplog_program::terms::TermId;
 
@@ -120,7 +120,9 @@ impl State {
     }
 
     /// Adds the ground rule `head :- body` unless it is there already or
-    /// its head is in its own body.
+    /// its head is in its own body (`h :- h, b` adds nothing to the least
+    /// model, boolean or fuzzy: `T(h, b) ≤ h`). A repeated literal counts
+    /// once only where bodies are boolean ([`Bodies`]).
     pub(super) fn add_rule(
         &mut self,
         p: &Program,
@@ -129,7 +131,9 @@ impl State {
         span: Span,
     ) -> Result<(), GroundError> {
         body.sort_unstable();
-        body.dedup();
+        if self.bodies == Bodies::Boolean {
+            body.dedup();
+        }
         if body.contains(&(head << 1)) {
             // `h :- h, ...` adds nothing to the least model.
             return Ok(());
@@ -244,8 +248,9 @@ impl State {
             heads.extend(c.ground_heads.iter().zip(c.heads.iter()).map(|(&t, (pred, _))| (t, *pred)));
         }
         let lits = self.body_of(body);
-        // `a, \+ a` never holds: no rule, and no head atom derived by it.
-        if lits.iter().any(|l| l & 1 == 1) {
+        // `a, \+ a` never holds in boolean bodies: no rule, and no head
+        // atom derived by it. A t-norm gives it a truth of its own.
+        if self.bodies == Bodies::Boolean && lits.iter().any(|l| l & 1 == 1) {
             let mut sorted = lits.clone();
             sorted.sort_unstable();
             if contradictory(&sorted) {

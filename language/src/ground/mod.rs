@@ -5,11 +5,11 @@
 //! `deeplog-program`) is all the compilers see.
 //!
 //! ```
-//! use deeplog_language::{check_source, ground::{ground, Limits}};
+//! use deeplog_language::{check_source, ground::{ground, Bodies, Limits}};
 //! use deeplog_program::Choice;
 //!
 //! let checked = check_source("0.3::a(s); 0.7::a(t).\nb :- a(s).\nquery(b).\nquery(c).\n");
-//! let program = ground(checked.model.as_ref().unwrap(), &Limits::default()).unwrap();
+//! let program = ground(checked.model.as_ref().unwrap(), &Limits::default(), Bodies::Boolean).unwrap();
 //! // One categorical choice, over the two heads themselves.
 //! let [Choice::Disjunction { atoms }] = &program.choices[..] else { panic!() };
 //! assert_eq!(atoms.len(), 2);
@@ -62,8 +62,8 @@ use std::fmt;
 use std::time::Instant;
 
 use crate::diagnostic::Diagnostic;
-use crate::model::Model;
-use crate::syntax::Span;
+use crate::model::{Logic, Model, Statement};
+use crate::syntax::{Span, Term, TermKind};
 
 mod arithmetic;
 mod bindings;
@@ -153,11 +153,56 @@ impl Default for Limits {
     }
 }
 
-/// Grounds `model` for its queries and evidence.
-pub fn ground(model: &Model, limits: &Limits) -> Result<GroundProgram, GroundError> {
+/// How the rule bodies of the ground program will be read, which decides
+/// the laws grounding may simplify them by.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Bodies {
+    /// As boolean conjunctions (the probability logics, boolean, counting,
+    /// max-product): a body that holds an atom and its negation never
+    /// holds, and a repeated literal counts once.
+    #[default]
+    Boolean,
+    /// By a t-norm (a fuzzy logic reads them somewhere in the model): the
+    /// literals stay as written, repeats and contradictions included, since
+    /// `a, a` is `T(a, a)` and `a, \+ a` is `T(a, 1 − a)`, neither of them
+    /// `a` or 0 in general. Only laws of every t-norm apply: a certainly
+    /// true literal leaves its body, a certainly false one drops its rule.
+    AsWritten,
+}
+
+impl Bodies {
+    /// How `model`'s bodies are read when its logic is `logic` where
+    /// given (a command line's `--logic`, which overrides the model's and
+    /// its queries' own): as written where any of those logics, or an
+    /// annotation `(F)_L` in a formula or body, is a fuzzy one.
+    pub fn for_model(model: &Model, logic: Option<Logic>) -> Bodies {
+        let fuzzy = |l: Logic| l.tnorm().is_some();
+        let forced = logic.is_some();
+        let mut logics = logic.or(model.logic()).into_iter();
+        let annotated = |t: &Term| {
+            t.subterms()
+                .any(|t| matches!(&t.kind, TermKind::Annotated { algebra, .. } if algebra.parse().is_ok_and(fuzzy)))
+        };
+        let anywhere = model.statements.iter().any(|s| match s {
+            Statement::Query(q) => (!forced && q.logic.is_some_and(|(l, _)| fuzzy(l))) || annotated(&q.target),
+            Statement::Constraint(c) => annotated(&c.formula),
+            Statement::Rule(r) => r.body.as_deref().is_some_and(annotated),
+            _ => false,
+        });
+        if anywhere || logics.any(fuzzy) {
+            Bodies::AsWritten
+        } else {
+            Bodies::Boolean
+        }
+    }
+}
+
+/// Grounds `model` for its queries and evidence, reading its bodies as
+/// `bodies` says.
+pub fn ground(model: &Model, limits: &Limits, bodies: Bodies) -> Result<GroundProgram, GroundError> {
     let mut terms = Terms::new();
     let program = compile(model, &mut terms)?;
-    let mut state = State::new(terms, &program, *limits);
+    let mut state = State::new(terms, &program, *limits, bodies);
     state.evaluate(&program)?;
     state.finish(&program)
 }

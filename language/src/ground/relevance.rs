@@ -8,7 +8,7 @@ use super::clauses::{Goal, Program};
 use super::derive::{contradictory, AtomKind, Group, LitCode, PENDING};
 use super::formula;
 use super::tabling::State;
-use super::{AtomNo, GroundError, NONE};
+use super::{AtomNo, Bodies, GroundError, NONE};
 use crate::model::Logic;
 use crate::syntax::Span;
 use deeplog_program::terms::TermId;
@@ -17,7 +17,8 @@ use deeplog_program::{Atom, AtomId, Choice, Constraint, GroundProgram, Neural, Q
 impl State {
     /// Replaces each pending negation by the negation of its atom, or drops
     /// it (true) where the atom was never derived. Returns the rules whose
-    /// bodies turn out contradictory (`a, \+ a`), which never hold.
+    /// bodies turn out contradictory (`a, \+ a`), which never hold where
+    /// bodies are boolean; read by a t-norm, bodies stay as written.
     pub(super) fn resolve_pending(&mut self) -> Vec<bool> {
         let mut dead = vec![false; self.rules.len()];
         if self.pending.is_empty() {
@@ -36,8 +37,10 @@ impl State {
                 })
                 .collect();
             resolved.sort_unstable();
-            resolved.dedup();
-            *dead = contradictory(&resolved);
+            if self.bodies == Bodies::Boolean {
+                resolved.dedup();
+                *dead = contradictory(&resolved);
+            }
             *body = resolved.into();
         }
         self.rules = rules;
@@ -450,14 +453,14 @@ impl ByHead {
 
 #[cfg(test)]
 mod tests {
-    use super::super::{ground, Limits};
+    use super::super::{ground, Bodies, Limits};
     use crate::check_source;
 
     /// The ground program of `source`, as ProbLog text.
     fn grounded(source: &str) -> String {
         let checked = check_source(source);
         let model = checked.model.as_ref().expect("the source parses");
-        ground(model, &Limits::default()).expect("the source grounds").to_string()
+        ground(model, &Limits::default(), Bodies::Boolean).expect("the source grounds").to_string()
     }
 
     #[test]
@@ -487,7 +490,7 @@ mod tests {
     #[test]
     fn evidence_that_cannot_hold_is_an_error() {
         let checked = check_source("0.5::a.\nevidence(b, true).\n");
-        let error = ground(checked.model.as_ref().unwrap(), &Limits::default()).unwrap_err();
+        let error = ground(checked.model.as_ref().unwrap(), &Limits::default(), Bodies::Boolean).unwrap_err();
         assert_eq!(
             error.message,
             "evidence `b` is true, but `b` can never be derived: this evidence has probability zero"

@@ -13,7 +13,7 @@ use std::time::Instant;
 use super::bindings::Env;
 use super::clauses::{Goal, Lit, Pat, Program};
 use super::derive::{AtomKind, Group, LitCode, PENDING};
-use super::{formula, AtomNo, FxMap, GroundError, Limits, PredId, NONE};
+use super::{formula, AtomNo, Bodies, FxMap, GroundError, Limits, PredId, NONE};
 use crate::syntax::Span;
 use deeplog_program::terms::{TermId, Terms};
 
@@ -111,6 +111,7 @@ pub(super) fn mask_bit(i: usize) -> u64 {
 pub(super) struct State {
     pub(super) terms: Terms,
     pub(super) limits: Limits,
+    pub(super) bodies: Bodies,
     /// Calls run so far (each call's rules run once).
     pub(super) calls: usize,
     /// Atoms of the model's predicates derived so far (choice atoms not
@@ -159,10 +160,11 @@ pub(super) struct State {
 }
 
 impl State {
-    pub(super) fn new(terms: Terms, program: &Program, limits: Limits) -> State {
+    pub(super) fn new(terms: Terms, program: &Program, limits: Limits, bodies: Bodies) -> State {
         State {
             terms,
             limits,
+            bodies,
             calls: 0,
             derived: 0,
             steps: 0,
