@@ -21,9 +21,11 @@ use std::collections::HashMap;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
+use deeplog_circuits::formula::FormulaError;
 use deeplog_circuits::optimize;
-use deeplog_circuits::{Budget, Method};
+use deeplog_circuits::{Budget, CompileError, Method};
 use deeplog_language::ground::{ground, Bodies, Limits};
+use deeplog_language::syntax::Span;
 use deeplog_language::{check_source, Checked};
 use deeplog_program::GroundProgram;
 use deeplog_semirings::Logic;
@@ -162,9 +164,20 @@ impl Model {
     /// read out — or, for fuzzy logics, formulas and constraints, build and
     /// evaluate the formula circuit.
     pub fn query(&self, options: &QueryOptions) -> Result<Answers, Error> {
-        let logic = self.logic(options);
         let clock = Clock::start(options);
         let Grounded { program, timings } = self.ground(options, &clock)?;
+        self.answer(&program, timings, options, &clock).map_err(|e| self.locate(&program, e))
+    }
+
+    /// [`Model::query`] once the model is grounded.
+    fn answer(
+        &self,
+        program: &GroundProgram,
+        timings: Timings,
+        options: &QueryOptions,
+        clock: &Clock,
+    ) -> Result<Answers, Error> {
+        let logic = self.logic(options);
         let options = &clock.rest(options, "compiling")?;
         if let Some(n) = program.neural.iter().flatten().next() {
             return Err(Error::Unsupported(format!(
@@ -173,10 +186,10 @@ impl Model {
                 n.network
             )));
         }
-        if formulas::needed(logic, options.logic.is_some(), &program) {
-            return self.answer_formulas(&program, timings, logic, options);
+        if formulas::needed(logic, options.logic.is_some(), program) {
+            return self.answer_formulas(program, timings, logic, options);
         }
-        let mut compiled = compiled::compile(&program, timings, options, &self.name)?;
+        let mut compiled = compiled::compile(program, timings, options, &self.name)?;
         if matches!(logic, Logic::MaxProduct | Logic::Counting) && compiled.disjunctive.iter().any(|&d| d) {
             return Err(Error::Unsupported(format!(
                 "the {logic} reading ranges over whole worlds, and deeplog does not yet combine it with annotated \
@@ -196,7 +209,7 @@ impl Model {
         clock.left("evaluating")?;
         let evaluated = read_out::evaluate(&compiled, circuit, logic, options.device, &mut timings)?;
         compiled.timings = timings;
-        Ok(read_out::answers(&program, compiled, &evaluated, logic, options.explain))
+        Ok(read_out::answers(program, compiled, &evaluated, logic, options.explain))
     }
 
     /// The model built for `options`' logic as a formula circuit (see
@@ -205,7 +218,8 @@ impl Model {
     pub fn formulas(&self, options: &QueryOptions) -> Result<Formulas, Error> {
         let clock = Clock::start(options);
         let Grounded { program, .. } = self.ground(options, &clock)?;
-        self.build_formulas(&program, self.logic(options), &clock.rest(options, "building the formula circuit")?)
+        let options = clock.rest(options, "building the formula circuit")?;
+        self.build_formulas(&program, self.logic(&options), &options).map_err(|e| self.locate(&program, e))
     }
 
     fn build_formulas(&self, program: &GroundProgram, logic: Logic, options: &QueryOptions) -> Result<Formulas, Error> {
@@ -293,6 +307,32 @@ impl Model {
             ));
         }
         compiled::compile(&program, timings, &clock.rest(options, "compiling")?, &self.name)
+            .map_err(|e| self.locate(&program, e))
+    }
+
+    /// `e`, at the statement of the model it is about, where it names one
+    /// whose origin the ground program keeps: a rule through which
+    /// negation recurses, evidence that cannot hold.
+    fn locate(&self, program: &GroundProgram, e: Error) -> Error {
+        let origin = match &e {
+            Error::Compile { source: CompileError::NotStratified { atom, negated }, .. }
+            | Error::Formula { source: FormulaError::NotStratified { atom, negated }, .. } => {
+                program.rule_origin(*atom, Some(*negated))
+            }
+            Error::Compile { source: CompileError::EvidenceImpossible { atom, .. }, .. } => {
+                program.evidence_origin(Some(*atom))
+            }
+            Error::ImpossibleEvidence(_) => program.evidence_origin(None),
+            _ => None,
+        };
+        let Some(origin) = origin else { return e };
+        let at = Span::new(origin.start as usize, origin.end as usize).line_col(&self.source);
+        // The location names the file: the cause need not again.
+        let source = match e {
+            Error::Compile { named, source, .. } => Error::Compile { file: String::new(), named, source },
+            e => e,
+        };
+        Error::At { file: self.name.clone(), at, source: Box::new(source) }
     }
 
     /// The model grounded, with the options' parameters in place, its

@@ -706,3 +706,34 @@ fn the_timeout_stops_a_long_grounding() {
     );
     assert!(took.as_secs_f64() < 10.0, "{took:?}");
 }
+
+/// Evidence of probability zero and negation through recursion under a
+/// fuzzy logic are found after grounding, and were reported without a file
+/// or line; now at the statement responsible, with exit code 1.
+#[test]
+fn errors_found_after_grounding_name_their_line() {
+    let zero = TempFile::new("zero.pl", "0::a.\nevidence(a).\nquery(a).\n");
+    let out = Command::new(env!("CARGO_BIN_EXE_deeplog")).args(["query", zero.path()]).output().expect("run deeplog");
+    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(
+        String::from_utf8_lossy(&out.stderr),
+        format!("error: {}:2:1: evidence has probability zero: evidence(a, true)\n", zero.path())
+    );
+    let cycle = TempFile::new("cycle.pl", "0.5::a.\np :- a, \\+ q.\nq :- \\+ p.\nquery(p).\n");
+    for logic in ["godel", "product", "lukasiewicz", "probability"] {
+        let out = Command::new(env!("CARGO_BIN_EXE_deeplog"))
+            .args(["query", cycle.path(), "--logic", logic])
+            .output()
+            .expect("run deeplog");
+        assert_eq!(out.status.code(), Some(1), "{logic}");
+        assert_eq!(
+            String::from_utf8_lossy(&out.stderr),
+            format!(
+                "error: {}:3:1: negation through recursion: `q` depends on the negation of `p`, which depends on \
+                 `q`; deeplog answers programs whose ground negation is stratified\n",
+                cycle.path()
+            ),
+            "{logic}"
+        );
+    }
+}

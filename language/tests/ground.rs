@@ -768,3 +768,21 @@ fn bodies_are_read_by_a_tnorm_where_any_logic_of_the_model_is_fuzzy() {
     assert_eq!(bodies(&annotated, Some(Logic::Probability)), Bodies::AsWritten);
     assert_eq!(bodies(&format!("{plain}query((q and a)_probability).\n"), None), Bodies::Boolean);
 }
+
+/// Each rule and evidence entry keeps where its statement was written, so
+/// that a later stage's error about it can say where.
+#[test]
+fn rules_and_evidence_keep_their_origins() {
+    let source = "0.5::a.\ne(1).\np(X) :- e(X), a.\nq :- p(1), \\+ a.\nevidence(q, false).\nquery(p(1)).\n";
+    let p = grounded(source);
+    assert_eq!(p.to_string(), "0.5::a.\np(1) :- a.\nq :- \\+a, p(1).\nquery(p(1)).\nevidence(q, false).\n");
+    let text = |o: deeplog_program::Origin| &source[o.start as usize..o.end as usize];
+    let texts: Vec<&str> = p.origins.rules.iter().map(|&o| text(o)).collect();
+    assert_eq!(texts, ["p(X) :- e(X), a.", "q :- p(1), \\+ a."]);
+    let texts: Vec<&str> = p.origins.evidence.iter().map(|&o| text(o)).collect();
+    assert_eq!(texts, ["evidence(q, false)."]);
+    let [p1, q] = [1, 2].map(AtomId::new);
+    assert_eq!(p.rule_origin(q, Some(AtomId::new(0))).map(text), Some("q :- p(1), \\+ a."));
+    assert_eq!(p.rule_origin(p1, None).map(text), Some("p(X) :- e(X), a."));
+    assert_eq!(p.evidence_origin(Some(q)).map(text), Some("evidence(q, false)."));
+}

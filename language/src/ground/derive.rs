@@ -11,7 +11,7 @@ use rustc_hash::FxHasher;
 use super::bindings::{occurs, Env};
 use super::clauses::{Pat, Program};
 use super::tabling::{mask_bit, State, Task};
-use super::{AtomNo, Bodies, GroundError, PredId, NONE};
+use super::{origin, AtomNo, Bodies, GroundError, PredId, NONE};
 use crate::syntax::Span;
 use deeplog_program::terms::TermId;
 
@@ -176,6 +176,7 @@ impl State {
             }
         }
         self.rules.push((head, body.into()));
+        self.rule_origins.push(origin(span));
         self.missing.push(missing);
         self.has_negation.push(negation);
         if missing == 0 && !negation {

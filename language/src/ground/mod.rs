@@ -207,6 +207,12 @@ pub fn ground(model: &Model, limits: &Limits, bodies: Bodies) -> Result<GroundPr
     state.finish(&program)
 }
 
+/// Where `span` is in the model text, as the ground program keeps it.
+fn origin(span: Span) -> deeplog_program::Origin {
+    let at = |offset: usize| u32::try_from(offset).unwrap_or(u32::MAX);
+    deeplog_program::Origin { start: at(span.start), end: at(span.end) }
+}
+
 /// Keys are small integers and short names: FxHash, not SipHash.
 type FxMap<K, V> = rustc_hash::FxHashMap<K, V>;
 

@@ -8,11 +8,11 @@ use super::clauses::{Goal, Program};
 use super::derive::{contradictory, AtomKind, Group, LitCode, PENDING};
 use super::formula;
 use super::tabling::State;
-use super::{AtomNo, Bodies, GroundError, NONE};
+use super::{origin, AtomNo, Bodies, GroundError, NONE};
 use crate::model::Logic;
 use crate::syntax::Span;
 use deeplog_program::terms::TermId;
-use deeplog_program::{Atom, AtomId, Choice, Constraint, GroundProgram, Neural, Query, Rule, Subject};
+use deeplog_program::{Atom, AtomId, Choice, Constraint, GroundProgram, Neural, Origin, Origins, Query, Rule, Subject};
 
 impl State {
     /// Replaces each pending negation by the negation of its atom, or drops
@@ -106,7 +106,7 @@ impl State {
                     }
                     let (term, atom) = answers[0];
                     if let Some(a) = self.evidence_atom(t.span, term, atom, *value)? {
-                        goals.evidence.push((a, *value));
+                        goals.evidence.push((a, *value, origin(t.span)));
                     }
                 }
             }
@@ -308,15 +308,19 @@ impl State {
         }
         let id = |a: AtomNo| AtomId::new(new_id[a as usize]);
         let mut rules = Vec::new();
+        let mut rule_origins = Vec::new();
         for a in (0..n).filter(|&a| relevant[a]) {
             if self.certain[a] {
                 rules.push(Rule { head: id(a as AtomNo), body: Vec::new() });
+                let first = by_head.of(a as AtomNo).first();
+                rule_origins.push(first.map_or(Origin::default(), |&r| self.rule_origins[r as usize]));
                 continue;
             }
             for &r in by_head.of(a as AtomNo) {
                 if !self.live(r) {
                     continue;
                 }
+                rule_origins.push(self.rule_origins[r as usize]);
                 let body = self.rules[r as usize]
                     .1
                     .iter()
@@ -345,7 +349,8 @@ impl State {
             })
             .collect();
         let formulas = formula::renumber(&self.formulas, |t| self.atom_of_term(t).map(id));
-        let evidence = goals.evidence.iter().map(|&(a, v)| (id(a), v)).collect();
+        let evidence = goals.evidence.iter().map(|&(a, v, _)| (id(a), v)).collect();
+        let origins = Origins { rules: rule_origins, evidence: goals.evidence.iter().map(|e| e.2).collect() };
         let (queries, constraints) = self.queries_and_constraints(p, goals, &new_id);
         GroundProgram {
             terms: Default::default(),
@@ -358,6 +363,7 @@ impl State {
             constraints,
             learnable,
             neural,
+            origins,
         }
     }
 
@@ -426,7 +432,8 @@ struct Goals {
     /// How many answers each query goal gave, to place formula queries
     /// between them.
     per_query_goal: Vec<usize>,
-    evidence: Vec<(AtomNo, bool)>,
+    /// With where each was written.
+    evidence: Vec<(AtomNo, bool, Origin)>,
 }
 
 /// One answer of an atom query.

@@ -16,6 +16,7 @@ use super::derive::{AtomKind, Group, LitCode, PENDING};
 use super::{formula, AtomNo, Bodies, FxMap, GroundError, Limits, PredId, NONE};
 use crate::syntax::Span;
 use deeplog_program::terms::{TermId, Terms};
+use deeplog_program::Origin;
 
 /// The answers of one call so far, and the bodies waiting on them.
 #[derive(Default)]
@@ -138,6 +139,8 @@ pub(super) struct State {
     /// Body literals so far, as linked lists: (literal, previous link).
     pub(super) links: Vec<(LitCode, u32)>,
     pub(super) rules: Vec<(AtomNo, Box<[LitCode]>)>,
+    /// Per rule: the clause it is an instance of, in the model text.
+    pub(super) rule_origins: Vec<Origin>,
     pub(super) rule_first: FxMap<u64, u32>,
     pub(super) rule_next: Vec<u32>,
     /// Positive body literals not yet known certain.
@@ -187,6 +190,7 @@ impl State {
             delayed: BTreeMap::new(),
             links: Vec::new(),
             rules: Vec::new(),
+            rule_origins: Vec::new(),
             rule_first: FxMap::default(),
             rule_next: Vec::new(),
             missing: Vec::new(),
