@@ -32,9 +32,15 @@ pub enum Error {
     /// Grounding stopped, at a place in the model.
     #[error("{file}:{}:{}: {source}", .at.line, .at.column)]
     Ground { file: String, at: LineCol, source: GroundError },
+    /// A later stage's error about a statement of the model (a rule through
+    /// which negation recurses, evidence that cannot hold), at that
+    /// statement.
+    #[error("{file}:{}:{}: {source}", .at.line, .at.column)]
+    At { file: String, at: LineCol, source: Box<Error> },
     /// A compiler refused the ground program; `named` is its message with
-    /// the atoms' text in place of their ids.
-    #[error("{file}: {named}")]
+    /// the atoms' text in place of their ids (`file` may be empty where an
+    /// [`Error::At`] around it names it).
+    #[error("{}{named}", if file.is_empty() { String::new() } else { format!("{file}: ") })]
     Compile { file: String, named: String, source: CompileError },
     /// A formula circuit could not be built or evaluated (atoms named as for
     /// [`Error::Compile`]).
@@ -62,6 +68,10 @@ pub enum Error {
     /// the line.
     #[error("example {}: {message}", index + 1)]
     Example { index: usize, message: String },
+    /// The request's time limit ran out between two stages (a stage that
+    /// runs out of it reports it itself).
+    #[error("stopped: the time limit of {} s (--timeout) ran out before {stage}", timeout.as_secs_f64())]
+    Timeout { timeout: std::time::Duration, stage: &'static str },
     /// The model asks for something deeplog does not do (yet); the text
     /// says what, and what to do instead.
     #[error("{0}")]

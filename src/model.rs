@@ -21,9 +21,11 @@ use std::collections::HashMap;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
+use deeplog_circuits::formula::FormulaError;
 use deeplog_circuits::optimize;
-use deeplog_circuits::{Budget, Method};
-use deeplog_language::ground::{ground, Limits};
+use deeplog_circuits::{Budget, CompileError, Method};
+use deeplog_language::ground::{ground, Bodies, Limits};
+use deeplog_language::syntax::Span;
 use deeplog_language::{check_source, Checked};
 use deeplog_program::GroundProgram;
 use deeplog_semirings::Logic;
@@ -40,8 +42,14 @@ use crate::read_out;
 pub struct QueryOptions {
     /// Overrides the model's `:- logic(...)`.
     pub logic: Option<Logic>,
-    /// Stop compiling after this long.
+    /// Stop after this long: grounding, compiling and evaluating together,
+    /// counted from the call that answers (a deadline then, not a time per
+    /// stage). Evaluating is not interrupted once begun (its work is
+    /// bounded by the circuit's size).
     pub timeout: Option<Duration>,
+    /// How far grounding may go; its deadline, if any, is kept where it
+    /// comes before the timeout's.
+    pub grounding: Limits,
     /// Stop compiling past this many circuit nodes.
     pub max_nodes: usize,
     /// Which knowledge compiler to run (default: chosen per program).
@@ -65,6 +73,7 @@ impl Default for QueryOptions {
         QueryOptions {
             logic: None,
             timeout: None,
+            grounding: Limits::default(),
             max_nodes: 50_000_000,
             compiler: Method::Auto,
             explain: false,
@@ -165,8 +174,21 @@ impl Model {
     /// read out — or, for fuzzy logics, formulas and constraints, build and
     /// evaluate the formula circuit.
     pub fn query(&self, options: &QueryOptions) -> Result<Answers, Error> {
+        let clock = Clock::start(options);
+        let Grounded { program, timings } = self.ground(options, &clock)?;
+        self.answer(&program, timings, options, &clock).map_err(|e| self.locate(&program, e))
+    }
+
+    /// [`Model::query`] once the model is grounded.
+    fn answer(
+        &self,
+        program: &GroundProgram,
+        timings: Timings,
+        options: &QueryOptions,
+        clock: &Clock,
+    ) -> Result<Answers, Error> {
         let logic = self.logic(options);
-        let Grounded { program, timings } = self.ground(options)?;
+        let options = &clock.rest(options, "compiling")?;
         if let Some(n) = program.neural.iter().flatten().next() {
             return Err(Error::Unsupported(format!(
                 "the model's answers depend on the neural predicate network `{}`, which a model file cannot run by \
@@ -174,11 +196,11 @@ impl Model {
                 n.network
             )));
         }
-        if formulas::needed(logic, options.logic.is_some(), &program) {
-            return self.answer_formulas(&program, timings, logic, options);
+        if formulas::needed(logic, options.logic.is_some(), program) {
+            return self.answer_formulas(program, timings, logic, options);
         }
         let compiling = memory::enter(Stage::Compiling);
-        let mut compiled = compiled::compile(&program, timings, options, &self.name)?;
+        let mut compiled = compiled::compile(program, timings, options, &self.name)?;
         drop(compiling);
         if matches!(logic, Logic::MaxProduct | Logic::Counting) && compiled.disjunctive.iter().any(|&d| d) {
             return Err(Error::Unsupported(format!(
@@ -198,18 +220,21 @@ impl Model {
         let optimized = optimize_compiled(&compiled.circuit, mode, &mut timings);
         drop(optimizing);
         let circuit = optimized.as_ref().unwrap_or(&compiled.circuit);
+        clock.left("evaluating")?;
         let _evaluating = memory::enter(Stage::Evaluating);
         let evaluated = read_out::evaluate(&compiled, circuit, logic, options.device, &mut timings)?;
         compiled.timings = timings;
-        Ok(read_out::answers(&program, compiled, &evaluated, logic, options.explain))
+        Ok(read_out::answers(program, compiled, &evaluated, logic, options.explain))
     }
 
     /// The model built for `options`' logic as a formula circuit (see
     /// [`crate::formulas`]): evaluate its queries and constraints and
     /// differentiate its loss with new input values, as often as needed.
     pub fn formulas(&self, options: &QueryOptions) -> Result<Formulas, Error> {
-        let Grounded { program, .. } = self.ground(options)?;
-        self.build_formulas(&program, self.logic(options), options)
+        let clock = Clock::start(options);
+        let Grounded { program, .. } = self.ground(options, &clock)?;
+        let options = clock.rest(options, "building the formula circuit")?;
+        self.build_formulas(&program, self.logic(&options), &options).map_err(|e| self.locate(&program, e))
     }
 
     fn build_formulas(&self, program: &GroundProgram, logic: Logic, options: &QueryOptions) -> Result<Formulas, Error> {
@@ -289,7 +314,8 @@ impl Model {
     /// saved ([`CompiledModel::to_json`]) and evaluated again without the
     /// model.
     pub fn compile(&self, options: &QueryOptions) -> Result<CompiledModel, Error> {
-        let Grounded { program, timings } = self.ground(options)?;
+        let clock = Clock::start(options);
+        let Grounded { program, timings } = self.ground(options, &clock)?;
         if !program.constraints.is_empty() || program.queries.iter().any(|q| q.formula().is_some()) {
             return Err(Error::Unsupported(
                 "this model has formula queries or constraints, which are evaluated as a formula circuit rather than \
@@ -298,15 +324,47 @@ impl Model {
             ));
         }
         let _compiling = memory::enter(Stage::Compiling);
-        compiled::compile(&program, timings, options, &self.name)
+        compiled::compile(&program, timings, &clock.rest(options, "compiling")?, &self.name)
+            .map_err(|e| self.locate(&program, e))
     }
 
-    /// The model grounded, with the options' parameters in place.
-    fn ground(&self, options: &QueryOptions) -> Result<Grounded, Error> {
+    /// `e`, at the statement of the model it is about, where it names one
+    /// whose origin the ground program keeps: a rule through which
+    /// negation recurses, evidence that cannot hold.
+    fn locate(&self, program: &GroundProgram, e: Error) -> Error {
+        let origin = match &e {
+            Error::Compile { source: CompileError::NotStratified { atom, negated }, .. }
+            | Error::Formula { source: FormulaError::NotStratified { atom, negated }, .. } => {
+                program.rule_origin(*atom, Some(*negated))
+            }
+            Error::Compile { source: CompileError::EvidenceImpossible { atom, .. }, .. } => {
+                program.evidence_origin(Some(*atom))
+            }
+            Error::ImpossibleEvidence(_) => program.evidence_origin(None),
+            _ => None,
+        };
+        let Some(origin) = origin else { return e };
+        let at = Span::new(origin.start as usize, origin.end as usize).line_col(&self.source);
+        // The location names the file: the cause need not again.
+        let source = match e {
+            Error::Compile { named, source, .. } => Error::Compile { file: String::new(), named, source },
+            e => e,
+        };
+        Error::At { file: self.name.clone(), at, source: Box::new(source) }
+    }
+
+    /// The model grounded, with the options' parameters in place, its
+    /// bodies read as the logics it is answered in need.
+    fn ground(&self, options: &QueryOptions, clock: &Clock) -> Result<Grounded, Error> {
         let mut timings = Timings { parse_and_check_s: self.check_s, ..Timings::default() };
         let _grounding = memory::enter(Stage::Grounding);
         let start = Instant::now();
-        let mut program = ground(self.model(), &Limits::default()).map_err(|source| Error::Ground {
+        let limits = Limits {
+            deadline: options.grounding.deadline.into_iter().chain(clock.deadline).min(),
+            ..options.grounding
+        };
+        let bodies = Bodies::for_model(self.model(), options.logic);
+        let mut program = ground(self.model(), &limits, bodies).map_err(|source| Error::Ground {
             file: self.name.clone(),
             at: source.span.line_col(&self.source),
             source,
@@ -318,6 +376,36 @@ impl Model {
         timings.ground_atoms = program.atoms.len();
         timings.ground_rules = program.rules.len();
         Ok(Grounded { program, timings })
+    }
+}
+
+/// The one deadline of a request (`QueryOptions::timeout`), which every
+/// stage shares.
+struct Clock {
+    timeout: Option<Duration>,
+    deadline: Option<Instant>,
+}
+
+impl Clock {
+    fn start(options: &QueryOptions) -> Clock {
+        Clock { timeout: options.timeout, deadline: options.timeout.map(|t| Instant::now() + t) }
+    }
+
+    /// `options` for the stages from `stage` on: their timeout is the time
+    /// left. An error where none is.
+    fn rest(&self, options: &QueryOptions, stage: &'static str) -> Result<QueryOptions, Error> {
+        Ok(QueryOptions { timeout: self.left(stage)?, ..options.clone() })
+    }
+
+    /// The time left before `stage`, if there is a deadline; an error
+    /// where none is left.
+    fn left(&self, stage: &'static str) -> Result<Option<Duration>, Error> {
+        let (Some(timeout), Some(deadline)) = (self.timeout, self.deadline) else { return Ok(None) };
+        let left = deadline.saturating_duration_since(Instant::now());
+        if left.is_zero() {
+            return Err(Error::Timeout { timeout, stage });
+        }
+        Ok(Some(left))
     }
 }
 

@@ -611,3 +611,129 @@ fn every_reader_takes_a_byte_order_mark_and_locates_bad_utf8() {
         assert!(!ok && err.contains("cannot read /dev/zero: it is a device, not a file"), "{err}");
     }
 }
+
+/// Runs `deeplog` with `args`: its exit code, its standard error, and the
+/// processor time it used (user and system), which the machine's other
+/// load changes far less than the wall clock.
+#[cfg(target_os = "linux")]
+#[expect(clippy::zombie_processes, reason = "`wait4` reaps the child, which `Child::wait` could not time")]
+fn deeplog_timed(args: &[&str]) -> (Option<i32>, String, std::time::Duration) {
+    use std::io::Read;
+    use std::process::Stdio;
+    use std::time::Duration;
+
+    let mut child = Command::new(env!("CARGO_BIN_EXE_deeplog"))
+        .args(args)
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("run deeplog");
+    let mut stderr = child.stderr.take().expect("piped");
+    let reader = std::thread::spawn(move || {
+        let mut text = String::new();
+        stderr.read_to_string(&mut text).expect("stderr is text");
+        text
+    });
+    let pid = child.id() as libc::pid_t;
+    let mut status = 0;
+    // SAFETY: an all-zero `rusage` is valid; `wait4` reaps our own child,
+    // whose id stays valid until then (`Child` does not wait on drop).
+    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
+    assert_eq!(unsafe { libc::wait4(pid, &mut status, 0, &mut usage) }, pid);
+    let err = reader.join().expect("read stderr");
+    let code = libc::WIFEXITED(status).then(|| libc::WEXITSTATUS(status));
+    let time = |t: libc::timeval| Duration::from_secs(t.tv_sec as u64) + Duration::from_micros(t.tv_usec as u64);
+    (code, err, time(usage.ru_utime) + time(usage.ru_stime))
+}
+
+/// Groundings that never end stop by the default limits, quickly and far
+/// below the machine's memory, at the clause that recurses: `p(X) :-
+/// p(s(X)).` passed 10 GiB in 53 s and `n(Y) :- n(X), Y is X + 1.` 4 GiB
+/// (both then died on a failed allocation); `--timeout` and `--max-nodes`
+/// bounded compiling only.
+#[cfg(target_os = "linux")]
+#[test]
+fn a_grounding_that_never_ends_stops_with_a_located_error() {
+    let deeper = TempFile::new("deeper.pl", "p(X) :- p(s(X)).\nquery(p(a)).\n");
+    let (code, err, time) = deeplog_timed(&["query", deeper.path(), "--timeout", "5", "--max-nodes", "1000"]);
+    assert_eq!(code, Some(1), "{err}");
+    assert_eq!(
+        err,
+        format!(
+            "error: {}:1:1: grounding stopped: `p/1` is called with terms nested deeper than 10000 (raise \
+             --max-depth); is the recursion infinite?\n",
+            deeper.path()
+        )
+    );
+    assert!(time.as_secs_f64() < 5.0, "{time:?}");
+
+    let counting = TempFile::new("counting.pl", "n(0).\nn(Y) :- n(X), Y is X+1.\nquery(n(5)).\n");
+    // A debug build grounds many times slower: there it stops at 50,000
+    // atoms, to show the limit and not the build.
+    let args: &[&str] = if cfg!(debug_assertions) { &["--max-atoms", "50000"] } else { &[] };
+    let (code, err, time) = deeplog_timed(&[&["query", counting.path()], args].concat());
+    assert_eq!(code, Some(1), "{err}");
+    let atoms = if cfg!(debug_assertions) { "50000" } else { "1500000" };
+    assert_eq!(
+        err,
+        format!(
+            "error: {}:2:1: grounding stopped: more than {atoms} ground atoms (raise --max-atoms) while deriving \
+             `n/1`; is the recursion infinite?\n",
+            counting.path()
+        )
+    );
+    assert!(time.as_secs_f64() < 5.0, "{time:?}");
+}
+
+/// `--timeout` is one deadline for the whole command, grounding included.
+#[test]
+fn the_timeout_stops_a_long_grounding() {
+    let counting = TempFile::new("long.pl", "n(0).\nn(Y) :- n(X), Y is X+1.\nquery(n(5)).\n");
+    let start = std::time::Instant::now();
+    let out = Command::new(env!("CARGO_BIN_EXE_deeplog"))
+        .args(["query", counting.path(), "--timeout", "1", "--max-atoms", "100000000", "--max-terms", "400000000"])
+        .output()
+        .expect("run deeplog");
+    let took = start.elapsed();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert_eq!(
+        err,
+        format!(
+            "error: {}:2:1: grounding stopped: the time limit (--timeout) ran out while deriving `n/1`\n",
+            counting.path()
+        )
+    );
+    assert!(took.as_secs_f64() < 10.0, "{took:?}");
+}
+
+/// Evidence of probability zero and negation through recursion under a
+/// fuzzy logic are found after grounding, and were reported without a file
+/// or line; now at the statement responsible, with exit code 1.
+#[test]
+fn errors_found_after_grounding_name_their_line() {
+    let zero = TempFile::new("zero.pl", "0::a.\nevidence(a).\nquery(a).\n");
+    let out = Command::new(env!("CARGO_BIN_EXE_deeplog")).args(["query", zero.path()]).output().expect("run deeplog");
+    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(
+        String::from_utf8_lossy(&out.stderr),
+        format!("error: {}:2:1: evidence has probability zero: evidence(a, true)\n", zero.path())
+    );
+    let cycle = TempFile::new("cycle.pl", "0.5::a.\np :- a, \\+ q.\nq :- \\+ p.\nquery(p).\n");
+    for logic in ["godel", "product", "lukasiewicz", "probability"] {
+        let out = Command::new(env!("CARGO_BIN_EXE_deeplog"))
+            .args(["query", cycle.path(), "--logic", logic])
+            .output()
+            .expect("run deeplog");
+        assert_eq!(out.status.code(), Some(1), "{logic}");
+        assert_eq!(
+            String::from_utf8_lossy(&out.stderr),
+            format!(
+                "error: {}:3:1: negation through recursion: `q` depends on the negation of `p`, which depends on \
+                 `q`; deeplog answers programs whose ground negation is stratified\n",
+                cycle.path()
+            ),
+            "{logic}"
+        );
+    }
+}

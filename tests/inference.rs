@@ -6,7 +6,7 @@
 use std::path::PathBuf;
 use std::time::Instant;
 
-use deeplog::{Model, QueryOptions};
+use deeplog::{Error, Logic, Model, QueryOptions};
 
 fn answers(source: &str) -> Vec<(String, f64)> {
     let model = Model::from_source("test.pl", source).unwrap_or_else(|e| panic!("{e}"));
@@ -73,6 +73,7 @@ fn negation_through_recursion_is_answered_where_the_ground_program_is_stratified
     let model = Model::from_source("t.pl", src).unwrap();
     let err = model.query(&QueryOptions::default()).unwrap_err().to_string();
     assert!(err.contains("negation through recursion") && err.contains("`win(a)`"), "{err}");
+    assert!(err.starts_with("t.pl:3:1: "), "at the rule that negates: {err}");
     // A body with an atom and its negation never holds, and leaves no
     // cycle behind: r(a,b) :- r(b,a), \+ r(b,a) (ProbLog drops it too).
     let src = "0.5::s(b,a).\nr(X,Y) :- s(X,Y).\nr(Z,X) :- r(X,Z), \\+ r(X,a).\nquery(r(_,_)).\n";
@@ -95,6 +96,7 @@ fn impossible_evidence_is_an_error_that_names_it() {
     let src = "0.3::a.\nb :- a.\nc :- \\+ a.\nd :- b, c.\nevidence(d, true).\nquery(a).\n";
     let err = Model::from_source("t.pl", src).unwrap().query(&QueryOptions::default()).unwrap_err().to_string();
     assert!(err.contains("evidence is impossible") && err.contains("`d`"), "{err}");
+    assert!(err.starts_with("t.pl:5:1: "), "at the evidence: {err}");
     // Found by the grounder, at the evidence: a body `a, \+ a` derives
     // nothing.
     let src = "0.3::a.\nb :- a, \\+ a.\nevidence(b, true).\nquery(a).\n";
@@ -135,6 +137,35 @@ fn evidence_of_probability_zero_is_an_error_whatever_is_asked() {
             "{queries}: {err}"
         );
     }
+}
+
+/// Errors a stage after grounding finds in the model's statements point
+/// at them, as grounding's own errors do: evidence of probability zero
+/// (it said "evidence has probability zero: evidence(a, true)" with no
+/// file or line), and negation through recursion in the fuzzy logics.
+#[test]
+fn errors_found_after_grounding_are_located() {
+    let model = Model::from_source("zero.pl", "0::a.\nevidence(a).\nquery(a).\n").unwrap();
+    let err = model.query(&QueryOptions::default()).unwrap_err();
+    assert_eq!(err.to_string(), "zero.pl:2:1: evidence has probability zero: evidence(a, true)");
+    let Error::At { source, .. } = &err else { panic!("{err:?}") };
+    assert!(matches!(**source, Error::ImpossibleEvidence(_)), "{source:?}");
+    // Several pieces of evidence, impossible together: at the first.
+    let model = Model::from_source("two.pl", "0.5::a.\nb :- \\+ a.\nevidence(a).\nevidence(b).\nquery(a).\n").unwrap();
+    let err = model.query(&QueryOptions::default()).unwrap_err().to_string();
+    assert!(err.starts_with("two.pl:") && err.contains("impossible"), "{err}");
+
+    let source = "0.5::a.\np :- a, \\+ q.\nq :- \\+ p.\nquery(p).\n";
+    let model = Model::from_source("cycle.pl", source).unwrap();
+    let message = "cycle.pl:3:1: negation through recursion: `q` depends on the negation of `p`, which depends on \
+                   `q`; deeplog answers programs whose ground negation is stratified";
+    for logic in [Logic::Probability, Logic::Boolean, Logic::Godel, Logic::Product, Logic::Lukasiewicz] {
+        let options = QueryOptions { logic: Some(logic), ..QueryOptions::default() };
+        assert_eq!(model.query(&options).unwrap_err().to_string(), message, "{logic}");
+    }
+    let fuzzy = QueryOptions { logic: Some(Logic::Product), ..QueryOptions::default() };
+    assert_eq!(model.formulas(&fuzzy).err().map(|e| e.to_string()).as_deref(), Some(message));
+    assert_eq!(model.compile(&QueryOptions::default()).err().map(|e| e.to_string()).as_deref(), Some(message));
 }
 
 fn shared() -> Option<PathBuf> {

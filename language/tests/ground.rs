@@ -4,8 +4,8 @@
 use std::path::Path;
 use std::time::Instant;
 
-use deeplog_language::ground::{ground, GroundError, GroundProgram, Limits};
-use deeplog_language::model::lower;
+use deeplog_language::ground::{ground, Bodies, GroundError, GroundProgram, Limits};
+use deeplog_language::model::{lower, Logic};
 use deeplog_language::{check_source, parse};
 use deeplog_program::{AtomId, Choice as GroundChoice, FormulaId};
 
@@ -16,7 +16,7 @@ fn grounded_with(source: &str, limits: &Limits) -> Result<GroundProgram, GroundE
     if checked.has_errors() {
         panic!("{source}\n{:#?}", checked.diagnostics);
     }
-    let program = ground(checked.model.as_ref().expect("a model"), limits)?;
+    let program = ground(checked.model.as_ref().expect("a model"), limits, Bodies::Boolean)?;
     if let Err(broken) = program.check() {
         panic!("{source}\n{broken}\n{program}");
     }
@@ -30,7 +30,7 @@ fn grounded(source: &str) -> GroundProgram {
 /// Grounds without the checker, for programs the checker rejects.
 fn grounded_unchecked(source: &str) -> Result<GroundProgram, GroundError> {
     let (model, _) = lower(parse(source).expect("parses"));
-    ground(&model, &Limits::default())
+    ground(&model, &Limits::default(), Bodies::Boolean)
 }
 
 fn error_of(source: &str) -> GroundError {
@@ -281,22 +281,71 @@ fn evidence_is_grounded_and_checked() {
 fn infinite_grounding_stops_at_the_limits() {
     let nat = "nat(0).\nnat(s(X)) :- nat(X).\nquery(nat(X)).\n";
     let e = grounded_with(nat, &Limits { max_depth: 50, ..Limits::default() }).unwrap_err();
-    assert!(e.message.contains("`nat/1`") && e.message.contains("max_depth"), "{e}");
+    assert!(e.message.contains("`nat/1`") && e.message.contains("--max-depth"), "{e}");
     assert_eq!(&nat[e.span.range()], "nat(s(X)) :- nat(X).");
     let e = grounded_with(nat, &Limits { max_atoms: 100, ..Limits::default() }).unwrap_err();
-    assert!(e.message.contains("`nat/1`") && e.message.contains("max_atoms"), "{e}");
+    assert!(e.message.contains("`nat/1`") && e.message.contains("--max-atoms"), "{e}");
     let e = grounded_with(nat, &Limits::default()).unwrap_err();
     assert!(e.message.contains("`nat/1`") && e.message.contains("10000"), "{e}");
 
     let count = "c(0).\nc(N) :- c(M), N is M + 1.\nquery(c(5)).\n";
     let e = grounded_with(count, &Limits { max_atoms: 1000, ..Limits::default() }).unwrap_err();
-    assert!(e.message.contains("`c/1`") && e.message.contains("max_atoms"), "{e}");
+    assert_eq!(
+        e.message,
+        "grounding stopped: more than 1000 ground atoms (raise --max-atoms) while deriving `c/1`; is the recursion \
+         infinite?"
+    );
+    assert_eq!(&count[e.span.range()], "c(N) :- c(M), N is M + 1.");
     let e = grounded_with(
         "0.5::e(0).\nr(X) :- e(X).\nr(Y) :- r(X), Y is X + 1.\nquery(r(3)).\n",
         &Limits { max_rules: 50, ..Limits::default() },
     )
     .unwrap_err();
-    assert!(e.message.contains("`r/1`") && e.message.contains("max_rules"), "{e}");
+    assert!(e.message.contains("`r/1`") && e.message.contains("--max-rules"), "{e}");
+}
+
+/// `p(X) :- p(s(X)).` derives no atom: it only calls itself with ever
+/// deeper arguments, which neither the atom limit nor the depth of atoms
+/// saw (it grew past 10 GiB). Its calls, and their depth, are bounded.
+#[test]
+fn a_recursion_that_only_calls_stops_at_the_call_limits() {
+    let deeper = "p(X) :- p(s(X)).\nquery(p(a)).\n";
+    let start = Instant::now();
+    let e = grounded_with(deeper, &Limits::default()).unwrap_err();
+    assert_eq!(
+        e.message,
+        "grounding stopped: `p/1` is called with terms nested deeper than 10000 (raise --max-depth); is the \
+         recursion infinite?"
+    );
+    assert_eq!(&deeper[e.span.range()], "p(X) :- p(s(X)).");
+    assert!(start.elapsed().as_secs() < 5, "{:?}", start.elapsed());
+    let e = grounded_with(deeper, &Limits { max_calls: 100, ..Limits::default() }).unwrap_err();
+    assert!(e.message.contains("more than 100 calls (raise --max-calls) while calling `p/1`"), "{e}");
+
+    let wider = "p(X) :- Y is X + 1, p(Y).\nquery(p(0)).\n";
+    let e = grounded_with(wider, &Limits { max_calls: 1000, ..Limits::default() }).unwrap_err();
+    assert_eq!(
+        e.message,
+        "grounding stopped: more than 1000 calls (raise --max-calls) while calling `p/1`; is the recursion infinite?"
+    );
+}
+
+#[test]
+fn the_term_store_and_the_clock_bound_grounding() {
+    let count = "c(0).\nc(N) :- c(M), N is M + 1.\nquery(c(5)).\n";
+    let e = grounded_with(count, &Limits { max_terms: 5000, ..Limits::default() }).unwrap_err();
+    assert!(e.message.contains("more than 5000 ground terms (raise --max-terms) while deriving `c/1`"), "{e}");
+    let deadline = Some(Instant::now() + std::time::Duration::from_millis(200));
+    let limits =
+        Limits { max_atoms: usize::MAX, max_rules: usize::MAX, max_terms: usize::MAX, deadline, ..Limits::default() };
+    let start = Instant::now();
+    let e = grounded_with(count, &limits).unwrap_err();
+    assert_eq!(e.message, "grounding stopped: the time limit (--timeout) ran out while deriving `c/1`");
+    assert_eq!(&count[e.span.range()], "c(N) :- c(M), N is M + 1.");
+    assert!(start.elapsed().as_secs_f64() < 2.0, "{:?}", start.elapsed());
+    // A grounding that ends in time is not disturbed by its deadline.
+    let limits = Limits { deadline: Some(Instant::now() + std::time::Duration::from_secs(60)), ..Limits::default() };
+    assert!(grounded_with("c(0).\nc(N) :- c(M), M < 3, N is M + 1.\nquery(c(3)).\n", &limits).is_ok());
 }
 
 #[test]
@@ -376,18 +425,55 @@ fn large_fact_base_grounds_fast() {
     source.push_str("path(X,Y) :- edge(X,Y).\npath(X,Y) :- edge(X,Z), path(Z,Y).\n");
     let (model, _) = lower(parse(&(source.clone() + &format!("query(path({},{n})).\n", n - 10))).unwrap());
     let start = Instant::now();
-    let p = ground(&model, &Limits::default()).unwrap();
+    let p = ground(&model, &Limits::default(), Bodies::Boolean).unwrap();
     let near = start.elapsed();
     assert_eq!(p.choices.len(), 10);
     assert_eq!(p.atoms.len(), 20);
 
     let (model, _) = lower(parse(&(source + &format!("query(path(0,{n})).\n"))).unwrap());
     let start = Instant::now();
-    let p = ground(&model, &Limits::default()).unwrap();
+    let p = ground(&model, &Limits::default(), Bodies::Boolean).unwrap();
     let whole = start.elapsed();
     assert_eq!(p.choices.len(), n);
     assert_eq!(p.rules.len(), n);
     println!("100,000-edge chain: path({},{n}) grounds in {near:?}, path(0,{n}) in {whole:?}", n - 10);
+}
+
+/// The fastest of three groundings of `source`.
+fn fastest_grounding(source: &str) -> std::time::Duration {
+    let (model, _) = lower(parse(source).unwrap());
+    (0..3)
+        .map(|_| {
+            let start = Instant::now();
+            ground(&model, &Limits::default(), Bodies::Boolean).unwrap();
+            start.elapsed()
+        })
+        .min()
+        .unwrap()
+}
+
+/// `p_0 :- \+ p_1. ... p_{n-1} :- \+ p_n.` has one stratum per link;
+/// finding the strata and deciding the waiting negations stratum by
+/// stratum once took time quadratic in `n` (31.8 s at 100,000 links).
+#[test]
+fn a_chain_of_negations_grounds_in_linear_time() {
+    let chain = |n: usize| {
+        let mut s = format!("0.5::p_{n}.\n");
+        for i in 0..n {
+            s.push_str(&format!("p_{i} :- \\+ p_{}.\n", i + 1));
+        }
+        s + "query(p_0).\n"
+    };
+    let (model, _) = lower(parse(&chain(5)).unwrap());
+    let p = ground(&model, &Limits::default(), Bodies::Boolean).unwrap();
+    assert_eq!(p.to_string().lines().nth(1), Some("p_4 :- \\+p_5."), "{p}");
+    let small = fastest_grounding(&chain(10_000));
+    let large = fastest_grounding(&chain(80_000));
+    // Linear: 8 times longer, up to some 12 where the small one fits the
+    // caches and the large one does not; quadratic: 64.
+    let ratio = large.as_secs_f64() / small.as_secs_f64();
+    println!("negation chain: 10,000 links in {small:?}, 80,000 in {large:?} ({ratio:.1}x)");
+    assert!(ratio < 30.0, "10,000 links in {small:?}, 80,000 in {large:?}");
 }
 
 #[test]
@@ -410,7 +496,7 @@ fn every_benchmark_program_grounds() {
         assert!(!checked.has_errors(), "{name}: {:?}", checked.diagnostics);
         let model = checked.model.unwrap();
         let start = Instant::now();
-        let p = ground(&model, &Limits::default()).unwrap_or_else(|e| panic!("{name}: {e}"));
+        let p = ground(&model, &Limits::default(), Bodies::Boolean).unwrap_or_else(|e| panic!("{name}: {e}"));
         times.push((start.elapsed(), name.clone(), p.atoms.len(), p.rules.len(), p.choices.len()));
         assert_eq!(p.check(), Ok(()), "{name}");
 
@@ -631,4 +717,72 @@ fn domains_may_be_derived_by_rules() {
         show(&p, p.queries[0].formula().unwrap()),
         "Sum((on(1))_probability, (on(2))_probability, (on(3))_probability)"
     );
+}
+
+/// A t-norm reads a body as written: `a, \+ a` is `T(a, 1 − a)` and `a, a`
+/// is `T(a, a)`, so the boolean laws that drop the first rule and shorten
+/// the second apply only to boolean bodies.
+#[test]
+fn bodies_read_by_a_tnorm_keep_their_literals_as_written() {
+    let source = "0.6::a.\n1.0::t.\np :- a, \\+ a.\nq :- a, a, t.\nr :- q, \\+ p.\nquery(p).\nquery(q).\nquery(r).\n";
+    let (model, _) = lower(parse(source).unwrap());
+    let boolean = ground(&model, &Limits::default(), Bodies::Boolean).unwrap();
+    assert_eq!(boolean.to_string(), "0.6::a.\n1::t.\nq :- a, t.\nr :- q.\nquery(p).\nquery(q).\nquery(r).\n");
+    let as_written = ground(&model, &Limits::default(), Bodies::AsWritten).unwrap();
+    assert_eq!(
+        as_written.to_string(),
+        "0.6::a.\n1::t.\np :- a, \\+a.\nq :- a, a, t.\nr :- \\+p, q.\nquery(p).\nquery(q).\nquery(r).\n"
+    );
+    assert_eq!(as_written.check(), Ok(()));
+    // Laws of every t-norm still apply: a certainly true literal leaves its
+    // body, a certainly false one (or the negation of a true one) drops it.
+    let source = "0.6::a.\ns.\np :- a, s, s.\np :- a, \\+ s.\np :- a, u.\nquery(p).\n";
+    let (model, _) = lower(parse(source).unwrap());
+    assert_eq!(
+        ground(&model, &Limits::default(), Bodies::AsWritten).unwrap().to_string(),
+        "0.6::a.\np :- a.\nquery(p).\n"
+    );
+    // Negation through recursion resolves its pending literals as written too.
+    let source = "0.6::a.\nw(X) :- m(X, Y), \\+ w(Y), a, a.\nm(1, 2).\nm(2, 3).\nquery(w(1)).\n";
+    let (model, _) = lower(parse(source).unwrap());
+    let p = ground(&model, &Limits::default(), Bodies::AsWritten).unwrap();
+    assert!(p.to_string().contains("w(2) :- a, a.") && p.to_string().contains("w(1) :- a, a, \\+w(2)."), "{p}");
+}
+
+#[test]
+fn bodies_are_read_by_a_tnorm_where_any_logic_of_the_model_is_fuzzy() {
+    let bodies = |source: &str, forced: Option<Logic>| {
+        let (model, _) = lower(parse(source).unwrap());
+        Bodies::for_model(&model, forced)
+    };
+    let plain = "0.5::a.\nq :- a, a.\nquery(q).\n";
+    assert_eq!(bodies(plain, None), Bodies::Boolean);
+    assert_eq!(bodies(plain, Some(Logic::Lukasiewicz)), Bodies::AsWritten);
+    let product = format!(":- logic(product).\n{plain}");
+    assert_eq!(bodies(&product, None), Bodies::AsWritten);
+    assert_eq!(bodies(&product, Some(Logic::Probability)), Bodies::Boolean);
+    let own = format!("{plain}query(q, logic(godel)).\n");
+    assert_eq!(bodies(&own, None), Bodies::AsWritten);
+    assert_eq!(bodies(&own, Some(Logic::Boolean)), Bodies::Boolean, "--logic overrides the queries' own");
+    let annotated = format!("{plain}query((q and a)_godel).\n");
+    assert_eq!(bodies(&annotated, Some(Logic::Probability)), Bodies::AsWritten);
+    assert_eq!(bodies(&format!("{plain}query((q and a)_probability).\n"), None), Bodies::Boolean);
+}
+
+/// Each rule and evidence entry keeps where its statement was written, so
+/// that a later stage's error about it can say where.
+#[test]
+fn rules_and_evidence_keep_their_origins() {
+    let source = "0.5::a.\ne(1).\np(X) :- e(X), a.\nq :- p(1), \\+ a.\nevidence(q, false).\nquery(p(1)).\n";
+    let p = grounded(source);
+    assert_eq!(p.to_string(), "0.5::a.\np(1) :- a.\nq :- \\+a, p(1).\nquery(p(1)).\nevidence(q, false).\n");
+    let text = |o: deeplog_program::Origin| &source[o.start as usize..o.end as usize];
+    let texts: Vec<&str> = p.origins.rules.iter().map(|&o| text(o)).collect();
+    assert_eq!(texts, ["p(X) :- e(X), a.", "q :- p(1), \\+ a."]);
+    let texts: Vec<&str> = p.origins.evidence.iter().map(|&o| text(o)).collect();
+    assert_eq!(texts, ["evidence(q, false)."]);
+    let [p1, q] = [1, 2].map(AtomId::new);
+    assert_eq!(p.rule_origin(q, Some(AtomId::new(0))).map(text), Some("q :- p(1), \\+ a."));
+    assert_eq!(p.rule_origin(p1, None).map(text), Some("p(X) :- e(X), a."));
+    assert_eq!(p.evidence_origin(Some(q)).map(text), Some("evidence(q, false)."));
 }

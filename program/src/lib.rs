@@ -190,6 +190,31 @@ impl Query {
     }
 }
 
+/// Where a statement was written in the model text: byte offsets, `start`
+/// included, `end` not. The ground program knows no syntax; whoever holds
+/// the text turns an origin into a line and column for a message.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Origin {
+    pub start: u32,
+    pub end: u32,
+}
+
+/// Where each rule and each evidence entry of a [`GroundProgram`] came
+/// from, so that an error a later stage finds in them (negation through
+/// recursion, impossible evidence) can point at the clause responsible.
+///
+/// Invariant: each list is empty (a program not grounded from a model
+/// text: built by hand, read from a file) or has one entry per rule, or
+/// per evidence entry, in their order.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Origins {
+    /// Per rule: the clause it is an instance of (for a certainly true
+    /// atom's fact, a clause that derived it).
+    pub rules: Vec<Origin>,
+    /// Per evidence entry: its `evidence(...)` statement.
+    pub evidence: Vec<Origin>,
+}
+
 /// The network behind a neural choice (`nn(net, Inputs, Y, Domain)::h` is
 /// one annotated disjunction over the domain per ground instance of the
 /// inputs).
@@ -208,7 +233,8 @@ pub struct Neural {
 /// - an atom of a choice has no rule (a choice whose head is also defined
 ///   otherwise gets a fresh atom and the rule `head :- choice`);
 /// - a rule with an empty body makes its head certainly true;
-/// - `learnable` and `neural` have one entry per choice;
+/// - `learnable` and `neural` have one entry per choice; `origins` has
+///   none or one per rule and per evidence entry;
 /// - formula nodes come children first; queries and constraints point at
 ///   nodes that exist.
 #[derive(Clone, Debug, Default, PartialEq)]
@@ -230,6 +256,8 @@ pub struct GroundProgram {
     pub learnable: Vec<bool>,
     /// Per choice: the network whose outputs its probabilities are, if any.
     pub neural: Vec<Option<Neural>>,
+    /// Where the rules and evidence were written, where known.
+    pub origins: Origins,
 }
 
 /// A broken invariant of a [`GroundProgram`] (a bug in whoever built it).
@@ -308,6 +336,22 @@ impl GroundProgram {
         neural.inputs.iter().map(|t| t.map_or_else(|| "_".to_string(), |t| self.terms.show(t))).collect()
     }
 
+    /// Where the rule that makes `atom` depend on `\+ negated` was
+    /// written (else a rule of `atom`), if origins are known.
+    pub fn rule_origin(&self, atom: AtomId, negated: Option<AtomId>) -> Option<Origin> {
+        let of_atom = || self.rules.iter().enumerate().filter(|(_, r)| r.head == atom);
+        let r =
+            negated.and_then(|b| of_atom().find(|(_, r)| r.body.contains(&(b, false)))).or_else(|| of_atom().next())?.0;
+        self.origins.rules.get(r).copied()
+    }
+
+    /// Where the evidence on `atom` (or, for `None`, the first evidence)
+    /// was written, if origins are known.
+    pub fn evidence_origin(&self, atom: Option<AtomId>) -> Option<Origin> {
+        let e = self.evidence.iter().position(|&(a, _)| atom.is_none_or(|atom| atom == a))?;
+        self.origins.evidence.get(e).copied()
+    }
+
     /// Checks the invariants the type documents.
     pub fn check(&self) -> Result<(), Invalid> {
         let n = self.atoms.len();
@@ -343,6 +387,12 @@ impl GroundProgram {
         }
         if self.evidence.iter().any(|&(a, _)| !atom_ok(a)) {
             return Err(Invalid(format!("evidence names an atom past {n}")));
+        }
+        let Origins { rules, evidence } = &self.origins;
+        if !(rules.is_empty() || rules.len() == self.rules.len())
+            || !(evidence.is_empty() || evidence.len() == self.evidence.len())
+        {
+            return Err(Invalid("`origins` needs none or one entry per rule and per evidence entry".to_string()));
         }
         self.check_formulas()?;
         for q in &self.queries {
@@ -414,6 +464,24 @@ mod tests {
         assert!(p.check().is_err(), "a node pointing at itself");
         p.formulas = vec![Formula::Atom(win), Formula::Not(FormulaId(0))];
         assert!(p.check().is_ok());
+    }
+
+    #[test]
+    fn origins_are_none_or_one_per_rule_and_evidence() {
+        let (mut p, heads, win) = coin_program();
+        assert_eq!(p.rule_origin(win, Some(heads)), None, "none known");
+        p.origins.rules.push(Origin { start: 10, end: 24 });
+        assert_eq!(p.rule_origin(win, Some(heads)), Some(Origin { start: 10, end: 24 }));
+        assert_eq!(p.rule_origin(heads, None), None, "no rule of its own");
+        assert!(p.check().is_ok());
+        p.evidence.push((win, true));
+        assert!(p.check().is_ok(), "origins of the evidence unknown");
+        p.origins.evidence = vec![Origin { start: 25, end: 40 }; 2];
+        assert!(p.check().is_err(), "two origins for one evidence entry");
+        p.origins.evidence.pop();
+        assert!(p.check().is_ok());
+        assert_eq!(p.evidence_origin(None), Some(Origin { start: 25, end: 40 }));
+        assert_eq!(p.evidence_origin(Some(heads)), None);
     }
 
     #[test]

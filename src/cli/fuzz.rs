@@ -50,6 +50,13 @@ fn options(logic: Option<Logic>) -> QueryOptions {
         logic,
         timeout: Some(Duration::from_millis(500)),
         max_nodes: 20_000,
+        grounding: deeplog_language::ground::Limits {
+            max_atoms: 50_000,
+            max_rules: 100_000,
+            max_calls: 50_000,
+            max_terms: 200_000,
+            ..Default::default()
+        },
         ..QueryOptions::default()
     }
 }

@@ -8,6 +8,7 @@ use clap::{Args, Parser, Subcommand};
 use deeplog_circuits::formats::ReadError;
 use deeplog_circuits::optimize::Mode;
 use deeplog_circuits::{EvalError, Method};
+use deeplog_language::ground::Limits;
 use deeplog_semirings::{AlgebraKind, Logic};
 
 use crate::Device;
@@ -202,16 +203,32 @@ enum CircuitCommand {
     },
 }
 
-/// How far compilation may go, and which compiler runs (`query` and
-/// `compile` alike).
+/// How far grounding and compilation may go, and which compiler runs
+/// (`query` and `compile` alike).
 #[derive(Debug, Args)]
 pub struct CompileArgs {
-    /// Give up compiling after this many seconds.
+    /// Give up after this many seconds, counted from the start of the command: reading, grounding, compiling and
+    /// evaluating together.
     #[arg(long, value_parser = numbers::seconds())]
     pub timeout: Option<std::time::Duration>,
     /// Give up compiling past this many circuit nodes.
     #[arg(long, default_value_t = 50_000_000)]
     pub max_nodes: usize,
+    /// Give up grounding past this many ground atoms.
+    #[arg(long, default_value_t = Limits::default().max_atoms, help_heading = "Grounding limits")]
+    pub max_atoms: usize,
+    /// Give up grounding past this many ground rules.
+    #[arg(long, default_value_t = Limits::default().max_rules, help_heading = "Grounding limits")]
+    pub max_rules: usize,
+    /// Give up grounding past this many calls (a predicate with the arguments bound when it is called).
+    #[arg(long, default_value_t = Limits::default().max_calls, help_heading = "Grounding limits")]
+    pub max_calls: usize,
+    /// Give up grounding past this many distinct ground terms (subterms and arithmetic results included).
+    #[arg(long, default_value_t = Limits::default().max_terms, help_heading = "Grounding limits")]
+    pub max_terms: usize,
+    /// Give up grounding where an atom or a call holds terms nested deeper than this.
+    #[arg(long, default_value_t = Limits::default().max_depth, help_heading = "Grounding limits")]
+    pub max_depth: usize,
     /// Knowledge compiler: auto (top-down for cyclic positive programs, else bottom-up), top-down or bottom-up.
     #[arg(long, default_value = "auto", value_parser = choices::compiler())]
     pub compiler: Method,

@@ -1,12 +1,13 @@
 //! `deeplog query FILE`: every query's probability, as ProbLog prints them.
 
 use std::path::Path;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use deeplog_circuits::compile::{compile_with, Budget};
 use deeplog_circuits::formats::{read_cnf, write_atomically, write_json_with_model};
 use deeplog_circuits::properties::{check, smooth};
 use deeplog_circuits::{CpuEvaluator, LayeredCircuit, Weights};
+use deeplog_language::ground::Limits;
 use deeplog_semirings::{Counting, LogProbability, Logic};
 
 use super::circuit::COUNT_OVERFLOW;
@@ -68,7 +69,28 @@ fn neural_query(model: &Model, args: &QueryArgs<'_>) -> Result<(), CliError> {
     Ok(())
 }
 
+impl CompileArgs {
+    /// The grounding limits the options set.
+    fn grounding(&self) -> Limits {
+        Limits {
+            max_atoms: self.max_atoms,
+            max_rules: self.max_rules,
+            max_calls: self.max_calls,
+            max_terms: self.max_terms,
+            max_depth: self.max_depth,
+            deadline: None,
+        }
+    }
+
+    /// `--timeout` less the time the command has run since `started`: one
+    /// deadline for the whole command.
+    fn time_left(&self, started: Instant) -> Option<Duration> {
+        self.timeout.map(|t| t.saturating_sub(started.elapsed()))
+    }
+}
+
 pub fn query(args: QueryArgs<'_>) -> Result<(), CliError> {
+    let started = Instant::now();
     let model = Model::from_file(args.file)?;
     let warnings = model.warnings();
     if !warnings.is_empty() && !args.json {
@@ -80,7 +102,8 @@ pub fn query(args: QueryArgs<'_>) -> Result<(), CliError> {
     let params = args.params.map(super::train::ParameterFile::read).transpose()?;
     let options = QueryOptions {
         logic: args.logic,
-        timeout: args.limits.timeout,
+        timeout: args.limits.time_left(started),
+        grounding: args.limits.grounding(),
         max_nodes: args.limits.max_nodes,
         compiler: args.limits.compiler,
         explain: args.explain,
@@ -153,13 +176,15 @@ pub fn query(args: QueryArgs<'_>) -> Result<(), CliError> {
 
 /// `deeplog compile FILE -o OUT`.
 pub fn compile(file: &Path, output: &Path, limits: &CompileArgs, timings: bool) -> Result<(), CliError> {
+    let started = Instant::now();
     let model = Model::from_file(file)?;
     let warnings = model.warnings();
     if !warnings.is_empty() {
         eprint!("{warnings}");
     }
     let options = QueryOptions {
-        timeout: limits.timeout,
+        timeout: limits.time_left(started),
+        grounding: limits.grounding(),
         max_nodes: limits.max_nodes,
         compiler: limits.compiler,
         ..Default::default()

@@ -11,7 +11,7 @@ use rustc_hash::FxHasher;
 use super::bindings::{occurs, Env};
 use super::clauses::{Pat, Program};
 use super::tabling::{mask_bit, State, Task};
-use super::{AtomNo, GroundError, PredId, NONE};
+use super::{origin, AtomNo, Bodies, GroundError, PredId, NONE};
 use crate::syntax::Span;
 use deeplog_program::terms::TermId;
 
@@ -47,7 +47,9 @@ pub(super) fn contradictory(body: &[LitCode]) -> bool {
 pub(super) const PENDING: AtomNo = 1 << 30;
 
 impl State {
-    /// A new atom; `pred` names what was being derived if the limit is hit.
+    /// A new atom; `pred` names what was being derived if a limit is hit.
+    /// `max_atoms` counts the atoms of the model's predicates: a choice's
+    /// fresh atom comes with a rule, which `max_rules` counts.
     pub(super) fn new_atom(
         &mut self,
         p: &Program,
@@ -55,16 +57,19 @@ impl State {
         pred: Option<PredId>,
         span: Span,
     ) -> Result<AtomNo, GroundError> {
-        if self.atoms.len() >= self.limits.max_atoms.min(PENDING as usize) {
+        let derived = matches!(kind, AtomKind::Term { .. });
+        if (derived && self.derived >= self.limits.max_atoms) || self.atoms.len() >= PENDING as usize {
             let what = pred.map_or_else(|| "a choice".to_string(), |pred| self.pred_name(p, pred));
+            let limit = if derived { self.limits.max_atoms } else { self.atoms.len() };
             return Err(GroundError::new(
                 span,
                 format!(
-                    "grounding stopped: more than {} ground atoms (limit `max_atoms`) while deriving `{}`; is the recursion infinite?",
-                    self.limits.max_atoms, what
+                    "grounding stopped: more than {limit} ground atoms (raise --max-atoms) while deriving `{what}`; is \
+                     the recursion infinite?"
                 ),
             ));
         }
+        self.derived += usize::from(derived);
         let a = self.atoms.len() as AtomNo;
         self.atoms.push(kind);
         self.certain.push(false);
@@ -83,7 +88,8 @@ impl State {
             return Err(GroundError::new(
                 span,
                 format!(
-                    "grounding stopped: `{}` builds terms nested deeper than {} (limit `max_depth`); is the recursion infinite?",
+                    "grounding stopped: `{}` builds terms nested deeper than {} (raise --max-depth); is the recursion \
+                     infinite?",
                     self.pred_name(p, pred),
                     self.limits.max_depth
                 ),
@@ -99,7 +105,14 @@ impl State {
         for index in relations[pred as usize].iter_mut() {
             key.clear();
             key.extend(args.iter().enumerate().filter(|(i, _)| index.mask & mask_bit(*i) != 0).map(|(_, &t)| t));
-            let bucket = index.bucket(key);
+            let bucket = if index.whole {
+                match index.keys.get(key.as_slice()) {
+                    Some(&b) => &mut index.buckets[b as usize],
+                    None => continue,
+                }
+            } else {
+                index.bucket(key)
+            };
             bucket.atoms.push(a);
             tasks.extend(bucket.consumers.iter().rev().map(|&c| Task::Resume { consumer: c, atom: a }));
         }
@@ -107,7 +120,9 @@ impl State {
     }
 
     /// Adds the ground rule `head :- body` unless it is there already or
-    /// its head is in its own body.
+    /// its head is in its own body (`h :- h, b` adds nothing to the least
+    /// model, boolean or fuzzy: `T(h, b) ≤ h`). A repeated literal counts
+    /// once only where bodies are boolean ([`Bodies`]).
     pub(super) fn add_rule(
         &mut self,
         p: &Program,
@@ -116,7 +131,9 @@ impl State {
         span: Span,
     ) -> Result<(), GroundError> {
         body.sort_unstable();
-        body.dedup();
+        if self.bodies == Bodies::Boolean {
+            body.dedup();
+        }
         if body.contains(&(head << 1)) {
             // `h :- h, ...` adds nothing to the least model.
             return Ok(());
@@ -141,7 +158,7 @@ impl State {
             return Err(GroundError::new(
                 span,
                 format!(
-                    "grounding stopped: more than {} ground rules (limit `max_rules`) while deriving `{name}`",
+                    "grounding stopped: more than {} ground rules (raise --max-rules) while deriving `{name}`",
                     self.limits.max_rules
                 ),
             ));
@@ -159,6 +176,7 @@ impl State {
             }
         }
         self.rules.push((head, body.into()));
+        self.rule_origins.push(origin(span));
         self.missing.push(missing);
         self.has_negation.push(negation);
         if missing == 0 && !negation {
@@ -231,8 +249,9 @@ impl State {
             heads.extend(c.ground_heads.iter().zip(c.heads.iter()).map(|(&t, (pred, _))| (t, *pred)));
         }
         let lits = self.body_of(body);
-        // `a, \+ a` never holds: no rule, and no head atom derived by it.
-        if lits.iter().any(|l| l & 1 == 1) {
+        // `a, \+ a` never holds in boolean bodies: no rule, and no head
+        // atom derived by it. A t-norm gives it a truth of its own.
+        if self.bodies == Bodies::Boolean && lits.iter().any(|l| l & 1 == 1) {
             let mut sorted = lits.clone();
             sorted.sort_unstable();
             if contradictory(&sorted) {

@@ -5,11 +5,11 @@
 //! `deeplog-program`) is all the compilers see.
 //!
 //! ```
-//! use deeplog_language::{check_source, ground::{ground, Limits}};
+//! use deeplog_language::{check_source, ground::{ground, Bodies, Limits}};
 //! use deeplog_program::Choice;
 //!
 //! let checked = check_source("0.3::a(s); 0.7::a(t).\nb :- a(s).\nquery(b).\nquery(c).\n");
-//! let program = ground(checked.model.as_ref().unwrap(), &Limits::default()).unwrap();
+//! let program = ground(checked.model.as_ref().unwrap(), &Limits::default(), Bodies::Boolean).unwrap();
 //! // One categorical choice, over the two heads themselves.
 //! let [Choice::Disjunction { atoms }] = &program.choices[..] else { panic!() };
 //! assert_eq!(atoms.len(), 2);
@@ -59,10 +59,11 @@
 //!    grounded over the atoms found and renumbered with them.
 
 use std::fmt;
+use std::time::Instant;
 
 use crate::diagnostic::Diagnostic;
-use crate::model::Model;
-use crate::syntax::Span;
+use crate::model::{Logic, Model, Statement};
+use crate::syntax::{Span, Term, TermKind};
 
 mod arithmetic;
 mod bindings;
@@ -106,29 +107,110 @@ impl fmt::Display for GroundError {
 
 impl std::error::Error for GroundError {}
 
-/// Bounds that stop a grounding that would not end (`nat(s(X)) :- nat(X).`).
+/// Bounds on grounding's work, so that a grounding that would not end
+/// (`p(X) :- p(s(X)).`, `n(Y) :- n(X), Y is X + 1.`) stops with an error
+/// that names the predicate and the clause, long before it fills the
+/// machine's memory. Each bound is a command-line option of the same name
+/// (`--max-atoms`, ...; the deadline is `--timeout`), which the error
+/// names.
+///
+/// The defaults stop the usual runaway recursions within a few seconds and
+/// well under 1 GiB (measured: `n(Y) :- n(X), Y is X + 1.` stops at 1.5
+/// million atoms in 410 MB, `p(X) :- Y is X + 1, p(Y).` at 1.5 million
+/// calls in 460 MB, `p(X) :- p(s(X)).` at depth 10,000 at once), and admit
+/// a million formula instances over a million ground atoms
+/// (`examples/logics_bench.rs`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Limits {
-    /// Ground atoms, choice atoms included.
+    /// Ground atoms of the model's predicates (a probabilistic rule's
+    /// fresh choice atoms come with its rules, which `max_rules` bounds).
     pub max_atoms: usize,
+    /// Distinct ground rules.
     pub max_rules: usize,
-    /// Nesting of the terms in a ground atom (`f(a)` is 1).
+    /// Distinct calls (tabled subgoals): a predicate with the arguments
+    /// bound when it is called. `p(X) :- p(s(X)).` makes a new one at each
+    /// step and derives no atom.
+    pub max_calls: usize,
+    /// Distinct ground terms in the store, subterms, list cells and
+    /// arithmetic results included.
+    pub max_terms: usize,
+    /// Nesting of the terms in a ground atom or a call (`f(a)` is 1).
     pub max_depth: usize,
+    /// When to give up, whatever else is left.
+    pub deadline: Option<Instant>,
 }
 
 impl Default for Limits {
     fn default() -> Limits {
-        Limits { max_atoms: 10_000_000, max_rules: 10_000_000, max_depth: 10_000 }
+        Limits {
+            max_atoms: 1_500_000,
+            max_rules: 3_000_000,
+            max_calls: 1_500_000,
+            max_terms: 6_000_000,
+            max_depth: 10_000,
+            deadline: None,
+        }
     }
 }
 
-/// Grounds `model` for its queries and evidence.
-pub fn ground(model: &Model, limits: &Limits) -> Result<GroundProgram, GroundError> {
+/// How the rule bodies of the ground program will be read, which decides
+/// the laws grounding may simplify them by.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Bodies {
+    /// As boolean conjunctions (the probability logics, boolean, counting,
+    /// max-product): a body that holds an atom and its negation never
+    /// holds, and a repeated literal counts once.
+    #[default]
+    Boolean,
+    /// By a t-norm (a fuzzy logic reads them somewhere in the model): the
+    /// literals stay as written, repeats and contradictions included, since
+    /// `a, a` is `T(a, a)` and `a, \+ a` is `T(a, 1 − a)`, neither of them
+    /// `a` or 0 in general. Only laws of every t-norm apply: a certainly
+    /// true literal leaves its body, a certainly false one drops its rule.
+    AsWritten,
+}
+
+impl Bodies {
+    /// How `model`'s bodies are read when its logic is `logic` where
+    /// given (a command line's `--logic`, which overrides the model's and
+    /// its queries' own): as written where any of those logics, or an
+    /// annotation `(F)_L` in a formula or body, is a fuzzy one.
+    pub fn for_model(model: &Model, logic: Option<Logic>) -> Bodies {
+        let fuzzy = |l: Logic| l.tnorm().is_some();
+        let forced = logic.is_some();
+        let mut logics = logic.or(model.logic()).into_iter();
+        let annotated = |t: &Term| {
+            t.subterms()
+                .any(|t| matches!(&t.kind, TermKind::Annotated { algebra, .. } if algebra.parse().is_ok_and(fuzzy)))
+        };
+        let anywhere = model.statements.iter().any(|s| match s {
+            Statement::Query(q) => (!forced && q.logic.is_some_and(|(l, _)| fuzzy(l))) || annotated(&q.target),
+            Statement::Constraint(c) => annotated(&c.formula),
+            Statement::Rule(r) => r.body.as_deref().is_some_and(annotated),
+            _ => false,
+        });
+        if anywhere || logics.any(fuzzy) {
+            Bodies::AsWritten
+        } else {
+            Bodies::Boolean
+        }
+    }
+}
+
+/// Grounds `model` for its queries and evidence, reading its bodies as
+/// `bodies` says.
+pub fn ground(model: &Model, limits: &Limits, bodies: Bodies) -> Result<GroundProgram, GroundError> {
     let mut terms = Terms::new();
     let program = compile(model, &mut terms)?;
-    let mut state = State::new(terms, &program, *limits);
+    let mut state = State::new(terms, &program, *limits, bodies);
     state.evaluate(&program)?;
     state.finish(&program)
+}
+
+/// Where `span` is in the model text, as the ground program keeps it.
+fn origin(span: Span) -> deeplog_program::Origin {
+    let at = |offset: usize| u32::try_from(offset).unwrap_or(u32::MAX);
+    deeplog_program::Origin { start: at(span.start), end: at(span.end) }
 }
 
 /// Keys are small integers and short names: FxHash, not SipHash.

@@ -8,16 +8,17 @@ use super::clauses::{Goal, Program};
 use super::derive::{contradictory, AtomKind, Group, LitCode, PENDING};
 use super::formula;
 use super::tabling::State;
-use super::{AtomNo, GroundError, NONE};
+use super::{origin, AtomNo, Bodies, GroundError, NONE};
 use crate::model::Logic;
 use crate::syntax::Span;
 use deeplog_program::terms::TermId;
-use deeplog_program::{Atom, AtomId, Choice, Constraint, GroundProgram, Neural, Query, Rule, Subject};
+use deeplog_program::{Atom, AtomId, Choice, Constraint, GroundProgram, Neural, Origin, Origins, Query, Rule, Subject};
 
 impl State {
     /// Replaces each pending negation by the negation of its atom, or drops
     /// it (true) where the atom was never derived. Returns the rules whose
-    /// bodies turn out contradictory (`a, \+ a`), which never hold.
+    /// bodies turn out contradictory (`a, \+ a`), which never hold where
+    /// bodies are boolean; read by a t-norm, bodies stay as written.
     pub(super) fn resolve_pending(&mut self) -> Vec<bool> {
         let mut dead = vec![false; self.rules.len()];
         if self.pending.is_empty() {
@@ -36,8 +37,10 @@ impl State {
                 })
                 .collect();
             resolved.sort_unstable();
-            resolved.dedup();
-            *dead = contradictory(&resolved);
+            if self.bodies == Bodies::Boolean {
+                resolved.dedup();
+                *dead = contradictory(&resolved);
+            }
             *body = resolved.into();
         }
         self.rules = rules;
@@ -103,7 +106,7 @@ impl State {
                     }
                     let (term, atom) = answers[0];
                     if let Some(a) = self.evidence_atom(t.span, term, atom, *value)? {
-                        goals.evidence.push((a, *value));
+                        goals.evidence.push((a, *value, origin(t.span)));
                     }
                 }
             }
@@ -305,15 +308,19 @@ impl State {
         }
         let id = |a: AtomNo| AtomId::new(new_id[a as usize]);
         let mut rules = Vec::new();
+        let mut rule_origins = Vec::new();
         for a in (0..n).filter(|&a| relevant[a]) {
             if self.certain[a] {
                 rules.push(Rule { head: id(a as AtomNo), body: Vec::new() });
+                let first = by_head.of(a as AtomNo).first();
+                rule_origins.push(first.map_or(Origin::default(), |&r| self.rule_origins[r as usize]));
                 continue;
             }
             for &r in by_head.of(a as AtomNo) {
                 if !self.live(r) {
                     continue;
                 }
+                rule_origins.push(self.rule_origins[r as usize]);
                 let body = self.rules[r as usize]
                     .1
                     .iter()
@@ -342,7 +349,8 @@ impl State {
             })
             .collect();
         let formulas = formula::renumber(&self.formulas, |t| self.atom_of_term(t).map(id));
-        let evidence = goals.evidence.iter().map(|&(a, v)| (id(a), v)).collect();
+        let evidence = goals.evidence.iter().map(|&(a, v, _)| (id(a), v)).collect();
+        let origins = Origins { rules: rule_origins, evidence: goals.evidence.iter().map(|e| e.2).collect() };
         let (queries, constraints) = self.queries_and_constraints(p, goals, &new_id);
         GroundProgram {
             terms: Default::default(),
@@ -355,6 +363,7 @@ impl State {
             constraints,
             learnable,
             neural,
+            origins,
         }
     }
 
@@ -423,7 +432,8 @@ struct Goals {
     /// How many answers each query goal gave, to place formula queries
     /// between them.
     per_query_goal: Vec<usize>,
-    evidence: Vec<(AtomNo, bool)>,
+    /// With where each was written.
+    evidence: Vec<(AtomNo, bool, Origin)>,
 }
 
 /// One answer of an atom query.
@@ -450,14 +460,14 @@ impl ByHead {
 
 #[cfg(test)]
 mod tests {
-    use super::super::{ground, Limits};
+    use super::super::{ground, Bodies, Limits};
     use crate::check_source;
 
     /// The ground program of `source`, as ProbLog text.
     fn grounded(source: &str) -> String {
         let checked = check_source(source);
         let model = checked.model.as_ref().expect("the source parses");
-        ground(model, &Limits::default()).expect("the source grounds").to_string()
+        ground(model, &Limits::default(), Bodies::Boolean).expect("the source grounds").to_string()
     }
 
     #[test]
@@ -487,7 +497,7 @@ mod tests {
     #[test]
     fn evidence_that_cannot_hold_is_an_error() {
         let checked = check_source("0.5::a.\nevidence(b, true).\n");
-        let error = ground(checked.model.as_ref().unwrap(), &Limits::default()).unwrap_err();
+        let error = ground(checked.model.as_ref().unwrap(), &Limits::default(), Bodies::Boolean).unwrap_err();
         assert_eq!(
             error.message,
             "evidence `b` is true, but `b` can never be derived: this evidence has probability zero"

@@ -7,11 +7,16 @@
 //! found. Negation and `findall/3` wait ([`Delayed`]) until their stratum
 //! is complete.
 
+use std::collections::BTreeMap;
+use std::time::Instant;
+
 use super::bindings::Env;
 use super::clauses::{Goal, Lit, Pat, Program};
 use super::derive::{AtomKind, Group, LitCode, PENDING};
-use super::{formula, AtomNo, FxMap, GroundError, Limits, PredId, NONE};
+use super::{formula, AtomNo, Bodies, FxMap, GroundError, Limits, PredId, NONE};
+use crate::syntax::Span;
 use deeplog_program::terms::{TermId, Terms};
+use deeplog_program::Origin;
 
 /// The answers of one call so far, and the bodies waiting on them.
 #[derive(Default)]
@@ -24,8 +29,15 @@ pub(super) struct Bucket {
 }
 
 /// The atoms of a predicate by the values at the positions in `mask`.
+///
+/// An index over every position (`whole`) keeps a bucket only for the
+/// calls made: its key is a whole atom, which answers that call alone, so
+/// a bucket per derived atom would cost a map entry and an allocation per
+/// atom for nothing. A new call's bucket starts with the call's own atom,
+/// if derived.
 pub(super) struct Index {
     pub(super) mask: u64,
+    pub(super) whole: bool,
     pub(super) keys: FxMap<Box<[TermId]>, u32>,
     pub(super) buckets: Vec<Bucket>,
 }
@@ -61,7 +73,6 @@ pub(super) struct Consumer {
 
 /// A rule body waiting at a negation or `findall/3` for its stratum.
 pub(super) struct Delayed {
-    pub(super) stratum: u32,
     pub(super) clause: u32,
     pub(super) pos: u32,
     pub(super) vals: Box<[TermId]>,
@@ -76,6 +87,9 @@ pub(super) enum Task {
     /// Continue a consumer with one answer.
     Resume { consumer: u32, atom: AtomNo },
 }
+
+/// How many clause steps run between two readings of the clock.
+const CLOCK_EVERY: u32 = 1024;
 
 /// The bit of argument position `i` in an index mask; positions past 64
 /// are never indexed.
@@ -98,6 +112,14 @@ pub(super) fn mask_bit(i: usize) -> u64 {
 pub(super) struct State {
     pub(super) terms: Terms,
     pub(super) limits: Limits,
+    pub(super) bodies: Bodies,
+    /// Calls run so far (each call's rules run once).
+    pub(super) calls: usize,
+    /// Atoms of the model's predicates derived so far (choice atoms not
+    /// counted).
+    pub(super) derived: usize,
+    /// Clause steps run so far; the clock is read every [`CLOCK_EVERY`].
+    pub(super) steps: u32,
     pub(super) atoms: Vec<AtomKind>,
     /// The atom of each term id that is a derived atom, else `NONE`.
     pub(super) atom_of: Vec<AtomNo>,
@@ -110,10 +132,15 @@ pub(super) struct State {
     pub(super) relations: Vec<Vec<Index>>,
     pub(super) consumers: Vec<Consumer>,
     pub(super) tasks: Vec<Task>,
-    pub(super) delayed: Vec<Delayed>,
+    /// Waiting negations and `findall/3`s by stratum, the lowest decided
+    /// first (a map, not a list searched for its minimum: a chain of
+    /// negations has one stratum per link).
+    pub(super) delayed: BTreeMap<u32, Vec<Delayed>>,
     /// Body literals so far, as linked lists: (literal, previous link).
     pub(super) links: Vec<(LitCode, u32)>,
     pub(super) rules: Vec<(AtomNo, Box<[LitCode]>)>,
+    /// Per rule: the clause it is an instance of, in the model text.
+    pub(super) rule_origins: Vec<Origin>,
     pub(super) rule_first: FxMap<u64, u32>,
     pub(super) rule_next: Vec<u32>,
     /// Positive body literals not yet known certain.
@@ -136,10 +163,14 @@ pub(super) struct State {
 }
 
 impl State {
-    pub(super) fn new(terms: Terms, program: &Program, limits: Limits) -> State {
+    pub(super) fn new(terms: Terms, program: &Program, limits: Limits, bodies: Bodies) -> State {
         State {
             terms,
             limits,
+            bodies,
+            calls: 0,
+            derived: 0,
+            steps: 0,
             atoms: Vec::new(),
             atom_of: Vec::new(),
             certain: Vec::new(),
@@ -151,14 +182,15 @@ impl State {
                 .map(|_| {
                     let mut keys = FxMap::default();
                     keys.insert(Box::from([]), 0);
-                    vec![Index { mask: 0, keys, buckets: vec![Bucket::default()] }]
+                    vec![Index { mask: 0, whole: false, keys, buckets: vec![Bucket::default()] }]
                 })
                 .collect(),
             consumers: Vec::new(),
             tasks: Vec::new(),
-            delayed: Vec::new(),
+            delayed: BTreeMap::new(),
             links: Vec::new(),
             rules: Vec::new(),
+            rule_origins: Vec::new(),
             rule_first: FxMap::default(),
             rule_next: Vec::new(),
             missing: Vec::new(),
@@ -186,15 +218,18 @@ impl State {
         format!("{}/{}", self.terms.text(pred.name), pred.arity)
     }
 
-    /// The index of `pred` over the positions in `mask`, built from its
-    /// atoms so far on first use.
-    pub(super) fn index(&mut self, pred: PredId, mask: u64) -> usize {
+    /// The index of `pred` (of `arity`) over the positions in `mask`, built
+    /// from its atoms so far on first use; an index over every position
+    /// starts empty, its buckets made by the calls ([`Index`]).
+    pub(super) fn index(&mut self, pred: PredId, mask: u64, arity: usize) -> usize {
         let indexes = &mut self.relations[pred as usize];
         if let Some(i) = indexes.iter().position(|ix| ix.mask == mask) {
             return i;
         }
-        let mut index = Index { mask, keys: FxMap::default(), buckets: Vec::new() };
-        for &a in &indexes[0].buckets[0].atoms {
+        let whole = (1..=64).contains(&arity) && mask == u64::MAX >> (64 - arity);
+        let mut index = Index { mask, whole, keys: FxMap::default(), buckets: Vec::new() };
+        let atoms: &[AtomNo] = if whole { &[] } else { &indexes[0].buckets[0].atoms };
+        for &a in atoms {
             let AtomKind::Term { term, .. } = self.atoms[a as usize] else { continue };
             let key: Box<[TermId]> = self
                 .terms
@@ -227,10 +262,17 @@ impl State {
                 key.push(t);
             }
         }
-        let ix = self.index(pred, mask);
+        let ix = self.index(pred, mask, p.preds[pred as usize].arity as usize);
         let index = &mut self.relations[pred as usize][ix];
+        let fresh = index.buckets.len() as u32;
         let b = index.bucket_id(&key);
-        let bucket = &mut index.buckets[b as usize];
+        if b == fresh && index.whole {
+            let atom = self.terms.compound(p.preds[pred as usize].name, &key);
+            if let Some(a) = self.atom_of_term(atom) {
+                self.relations[pred as usize][ix].buckets[b as usize].atoms.push(a);
+            }
+        }
+        let bucket = &mut self.relations[pred as usize][ix].buckets[b as usize];
         if !bucket.called && !p.preds[pred as usize].complete {
             bucket.called = true;
             self.tasks.push(Task::Call { pred, index: ix as u32, key: key.as_slice().into() });
@@ -274,10 +316,7 @@ impl State {
             }
             // Every call made so far is complete up to its waiting
             // negations; the lowest stratum waiting can be decided.
-            let Some(stratum) = self.delayed.iter().map(|d| d.stratum).min() else { break };
-            let (now, later): (Vec<_>, Vec<_>) =
-                std::mem::take(&mut self.delayed).into_iter().partition(|d| d.stratum == stratum);
-            self.delayed = later;
+            let Some((_, now)) = self.delayed.pop_first() else { break };
             for d in now {
                 env.load(&d.vals);
                 self.decide(p, env, d.clause, d.pos as usize, d.body)?;
@@ -290,6 +329,7 @@ impl State {
     pub(super) fn step(&mut self, p: &Program, env: &mut Env, task: Task) -> Result<(), GroundError> {
         match task {
             Task::Call { pred, index, key } => {
+                self.count_call(p, pred, &key)?;
                 let mask = self.relations[pred as usize][index as usize].mask;
                 for &(clause, head) in &p.preds[pred as usize].rules {
                     let c = &p.clauses[clause as usize];
@@ -321,6 +361,66 @@ impl State {
         }
     }
 
+    /// Counts a call about to run `pred`'s rules with the arguments `key`
+    /// bound, and stops where calls, or the terms they are called with,
+    /// pass their limits: a recursion that calls itself with ever new
+    /// arguments (`p(X) :- p(s(X)).`) derives no atom, and only its calls
+    /// grow.
+    fn count_call(&mut self, p: &Program, pred: PredId, key: &[TermId]) -> Result<(), GroundError> {
+        self.calls += 1;
+        let span = p.preds[pred as usize].rules.first().map_or(Span::default(), |&(c, _)| p.clauses[c as usize].span);
+        if self.calls > self.limits.max_calls {
+            return Err(GroundError::new(
+                span,
+                format!(
+                    "grounding stopped: more than {} calls (raise --max-calls) while calling `{}`; is the recursion \
+                     infinite?",
+                    self.limits.max_calls,
+                    self.pred_name(p, pred)
+                ),
+            ));
+        }
+        if key.iter().any(|&t| self.terms.depth(t) > self.limits.max_depth) {
+            return Err(GroundError::new(
+                span,
+                format!(
+                    "grounding stopped: `{}` is called with terms nested deeper than {} (raise --max-depth); is the \
+                     recursion infinite?",
+                    self.pred_name(p, pred),
+                    self.limits.max_depth
+                ),
+            ));
+        }
+        Ok(())
+    }
+
+    /// Stops grounding where the term store has outgrown its limit or the
+    /// deadline has passed (the clock is read every [`CLOCK_EVERY`] steps);
+    /// the error is at `clause`, the clause being run.
+    #[inline]
+    fn within_budget(&mut self, p: &Program, clause: u32) -> Result<(), GroundError> {
+        self.steps = self.steps.wrapping_add(1);
+        let terms_left = self.terms.len() <= self.limits.max_terms;
+        if terms_left
+            && (!self.steps.is_multiple_of(CLOCK_EVERY) || self.limits.deadline.is_none_or(|d| Instant::now() < d))
+        {
+            return Ok(());
+        }
+        let c = &p.clauses[clause as usize];
+        let what =
+            c.heads.first().map_or_else(|| "a goal".to_string(), |&(pred, _)| format!("`{}`", self.pred_name(p, pred)));
+        let message = if terms_left {
+            format!("grounding stopped: the time limit (--timeout) ran out while deriving {what}")
+        } else {
+            format!(
+                "grounding stopped: more than {} ground terms (raise --max-terms) while deriving {what}; is the \
+                 recursion infinite?",
+                self.limits.max_terms
+            )
+        };
+        Err(GroundError::new(c.span, message))
+    }
+
     /// Continues clause `clause` at body literal `pos`.
     pub(super) fn run(
         &mut self,
@@ -330,6 +430,7 @@ impl State {
         pos: usize,
         body: u32,
     ) -> Result<(), GroundError> {
+        self.within_budget(p, clause)?;
         let c = &p.clauses[clause as usize];
         let Some(lit) = c.body.get(pos) else { return self.derive(p, env, clause, body, false) };
         match lit {
@@ -371,7 +472,7 @@ impl State {
                 } else {
                     let stratum = p.preds[*pred as usize].stratum;
                     let vals = env.vals.as_slice().into();
-                    self.delayed.push(Delayed { stratum, clause, pos: pos as u32, vals, body });
+                    self.delayed.entry(stratum).or_default().push(Delayed { clause, pos: pos as u32, vals, body });
                     Ok(())
                 }
             }
