@@ -440,7 +440,8 @@ impl Compiler<'_> {
             }
             (";" | "or", [_, _]) => {
                 let alternatives: Vec<&Term> = chain(term, &[";", "or"]).collect();
-                let (_, left) = alternatives.split_last().unwrap_or((&term, &[]));
+                // `C -> T ; E`: `->` on the left of a `;` (on its right, the `->` arm says so).
+                let left = &alternatives[..alternatives.len() - 1];
                 if left.iter().any(|a| matches!(a.as_compound(), Some(("->" | "*->", [_, _])))) {
                     return Err(GroundError::new(span, "if-then-else is not supported by grounding yet"));
                 }
