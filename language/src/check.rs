@@ -14,6 +14,8 @@
 
 use std::collections::{BTreeSet, HashMap, HashSet};
 
+use deeplog_program::stack::guard;
+
 use crate::diagnostic::Diagnostic;
 use crate::model::{Annotation, Model, Neural, Rule, Statement};
 use crate::syntax::{Span, Term, TermKind};
@@ -148,32 +150,37 @@ struct Use<'a> {
     term: &'a Term,
 }
 
-/// Every predicate use in a body or formula.
+/// Every predicate use in a body or formula, in the order of the text.
+/// The walk keeps the terms still to visit on a stack of its own, as a
+/// body may be a chain of 100,000 goals.
 fn uses<'a>(term: &'a Term, out: &mut Vec<Use<'a>>) {
-    match &term.kind {
-        TermKind::Atom(name) if !is_builtin(name, 0) => out.push(Use { predicate: (name.as_str(), 0), term }),
-        TermKind::Annotated { term, .. } => uses(term, out),
-        TermKind::Compound { functor, args } => {
-            let (name, arity) = (functor.as_str(), args.len());
-            if matches!((name, arity), ("\\+" | "not", 1)) {
-                uses(&args[0], out);
-            } else if is_connective(name, arity) || matches!((name, arity), ("r_implies" | "s_implies" | "*" | "+", 2))
-            {
-                for a in args {
-                    uses(a, out);
-                }
-            } else if is_binder(name, arity) {
-                // `X in D` names a domain, not a predicate.
-                for a in &args[1..] {
-                    uses(a, out);
-                }
-            } else if (name, arity) == ("findall", 3) {
-                uses(&args[1], out);
-            } else if !is_builtin(name, arity) {
-                out.push(Use { predicate: (name, arity), term });
+    let mut todo = vec![term];
+    while let Some(term) = todo.pop() {
+        match &term.kind {
+            TermKind::Atom(name) if !is_builtin(name, 0) => out.push(Use { predicate: (name.as_str(), 0), term }),
+            TermKind::Annotated { term, .. } => todo.push(term),
+            TermKind::Compound { functor, args } => {
+                let (name, arity) = (functor.as_str(), args.len());
+                let inner: &[Term] = if matches!((name, arity), ("\\+" | "not", 1))
+                    || is_connective(name, arity)
+                    || matches!((name, arity), ("r_implies" | "s_implies" | "*" | "+", 2))
+                {
+                    args
+                } else if is_binder(name, arity) {
+                    // `X in D` names a domain, not a predicate.
+                    &args[1..]
+                } else if (name, arity) == ("findall", 3) {
+                    &args[1..2]
+                } else {
+                    if !is_builtin(name, arity) {
+                        out.push(Use { predicate: (name, arity), term });
+                    }
+                    &[]
+                };
+                todo.extend(inner.iter().rev());
             }
+            _ => {}
         }
-        _ => {}
     }
 }
 
@@ -239,30 +246,40 @@ fn check_arities(model: &Model, out: &mut Vec<Diagnostic>) {
 /// Variables a body binds for sure: those of its positive literals (a
 /// disjunction binds what both sides bind; negation and comparisons bind
 /// nothing).
-fn bound_by(body: &Term) -> BTreeSet<String> {
+fn bound_by(body: &Term) -> BTreeSet<&str> {
     let mut out = BTreeSet::new();
-    match &body.kind {
-        TermKind::Compound { functor, args } => match (functor.as_str(), args.as_slice()) {
-            ("," | "and", [a, b]) => {
-                out = bound_by(a);
-                out.extend(bound_by(b));
-            }
-            (";" | "or", [a, b]) => {
-                let right = bound_by(b);
-                out = bound_by(a).intersection(&right).cloned().collect();
-            }
-            ("->", [a, b]) => {
-                out = bound_by(a);
-                out.extend(bound_by(b));
-            }
-            ("\\+" | "not", [_]) => {}
-            (name, args) if is_test(name, args.len()) => {}
-            _ => out.extend(body.variables().map(|(v, _)| v.to_string())),
-        },
-        TermKind::Annotated { term, .. } => out = bound_by(term),
-        _ => {}
-    }
+    bind(body, &mut out);
     out
+}
+
+/// Adds the variables `body` binds for sure to `out`. A conjunction is
+/// walked along its chain of `,`, which may be 100,000 goals long;
+/// anything else that nests grows the stack as it goes.
+fn bind<'a>(mut body: &'a Term, out: &mut BTreeSet<&'a str>) {
+    loop {
+        match &body.kind {
+            TermKind::Compound { functor, args } => match (functor.as_str(), args.as_slice()) {
+                ("," | "and" | "->", [a, b]) => {
+                    guard(|| bind(a, out));
+                    body = b;
+                    continue;
+                }
+                (";" | "or", [a, b]) => {
+                    let (left, right) = guard(|| (bound_by(a), bound_by(b)));
+                    out.extend(left.intersection(&right));
+                }
+                ("\\+" | "not", [_]) => {}
+                (name, args) if is_test(name, args.len()) => {}
+                _ => out.extend(body.variables().map(|(v, _)| v)),
+            },
+            TermKind::Annotated { term, .. } => {
+                body = term;
+                continue;
+            }
+            _ => {}
+        }
+        return;
+    }
 }
 
 fn check_safety(rule: &Rule, out: &mut Vec<Diagnostic>) {
@@ -275,7 +292,7 @@ fn check_safety(rule: &Rule, out: &mut Vec<Diagnostic>) {
                 n.inputs.iter().chain(&n.output).flat_map(Term::variables).map(|(v, _)| v).collect();
             needed.retain(|v| !given.contains(v));
         }
-        let unbound: Vec<&str> = needed.iter().copied().filter(|v| !bound.contains(*v)).collect();
+        let unbound: Vec<&str> = needed.iter().copied().filter(|v| !bound.contains(v)).collect();
         if unbound.is_empty() {
             continue;
         }
@@ -388,6 +405,10 @@ fn edit_distance(a: &str, b: &str) -> usize {
 
 /// Structural equality, ignoring spans.
 fn same(a: &Term, b: &Term) -> bool {
+    guard(|| same_nested(a, b))
+}
+
+fn same_nested(a: &Term, b: &Term) -> bool {
     match (&a.kind, &b.kind) {
         (TermKind::Compound { functor: f, args: x }, TermKind::Compound { functor: g, args: y }) => {
             f == g && x.len() == y.len() && x.iter().zip(y).all(|(a, b)| same(a, b))

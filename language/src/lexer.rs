@@ -16,15 +16,16 @@
 //!   algebra label (`p(X)_probability`, `(a ; b)_godel`); anywhere else it
 //!   is a variable.
 //!
-//! Brackets may nest at most [`MAX_NESTING`] deep: deeper input is an error,
-//! so no later stage (all of which recurse over terms) can run out of stack.
+//! Brackets may nest at most [`MAX_NESTING`] deep, the parser's limit on
+//! nesting ([`crate::MAX_DEPTH`]): deeper input is an error before the
+//! parser's stack of open brackets grows any further.
 
 use std::borrow::Cow;
 
 use crate::syntax::Span;
 
 /// How deep brackets (`(`, `[`, `{`) may nest.
-pub const MAX_NESTING: usize = 1000;
+pub const MAX_NESTING: usize = crate::parser::MAX_DEPTH;
 
 /// A token. Names borrow from the source unless they held escapes.
 #[derive(Clone, Debug, PartialEq)]
@@ -648,7 +649,7 @@ mod tests {
         let deep = "(".repeat(MAX_NESTING + 1);
         let err = lex_err(&deep);
         assert_eq!(err.span, Span::new(MAX_NESTING, MAX_NESTING + 1));
-        assert!(err.message.contains("deeper than 1000"));
+        assert!(err.message.contains("deeper than 100000"));
         assert!(Lexer::new(&"(".repeat(MAX_NESTING)).all(|t| t.is_ok()));
     }
 

@@ -150,7 +150,7 @@ pub fn lower(program: Program) -> (Model, Vec<Diagnostic>) {
 
 /// The two operands of a binary compound, taken apart without copying.
 fn into_pair(term: Term) -> (Term, Term) {
-    match term.kind {
+    match term.into_kind() {
         TermKind::Compound { args, .. } if args.len() == 2 => {
             let mut args = args.into_iter();
             match (args.next(), args.next()) {
@@ -364,6 +364,11 @@ pub fn eval_probability(term: &Term) -> Result<f64, Diagnostic> {
 }
 
 fn eval_number(term: &Term) -> Option<f64> {
+    // `0.1*0.1*…` nests as deep as it is long.
+    deeplog_program::stack::guard(|| eval_nested(term))
+}
+
+fn eval_nested(term: &Term) -> Option<f64> {
     match &term.kind {
         TermKind::Int(i) => Some(*i as f64),
         TermKind::Float(f) => Some(*f),

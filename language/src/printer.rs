@@ -14,6 +14,8 @@
 
 use std::fmt::{self, Write};
 
+use deeplog_program::stack::guard;
+
 use crate::syntax::{Clause, Program, Term, TermKind};
 
 /// The precedence of a compound term's argument or a list element.
@@ -91,6 +93,11 @@ fn write_quoted(out: &mut impl Write, text: &str, quote: char) -> fmt::Result {
 }
 
 fn write_term(out: &mut fmt::Formatter<'_>, term: &Term, max: u32) -> fmt::Result {
+    // Terms nest as deep as their text: a body of 100,000 goals is 100,000 `,` deep.
+    guard(|| write_nested(out, term, max))
+}
+
+fn write_nested(out: &mut fmt::Formatter<'_>, term: &Term, max: u32) -> fmt::Result {
     match &term.kind {
         TermKind::Var(name) => out.write_str(name),
         TermKind::Atom(name) => write_name(out, name),

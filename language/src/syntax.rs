@@ -15,7 +15,10 @@
 //! assert_eq!(&"0.3::rain."[args[1].span.range()], "rain");
 //! ```
 
+use std::fmt;
 use std::ops::Range;
+
+use deeplog_program::stack::guard;
 
 /// A range of byte offsets into the source text, `start..end`.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -67,7 +70,12 @@ impl LineCol {
 
 /// A term and the span of its text (for an operator term, from its first
 /// operand to its last; for a term in parentheses, the parentheses).
-#[derive(Clone, Debug, PartialEq)]
+///
+/// Terms nest as deep as the text makes them (a body of 100,000 goals is a
+/// chain of 100,000 `,`), so what Rust would derive recursively is written
+/// out here: dropping walks the tree with a stack on the heap, and cloning,
+/// comparing and debug-printing grow the thread's stack as they go
+/// ([`deeplog_program::stack`]).
 pub struct Term {
     pub kind: TermKind,
     pub span: Span,
@@ -104,9 +112,70 @@ pub enum TermKind {
     },
 }
 
+impl Clone for Term {
+    fn clone(&self) -> Term {
+        guard(|| Term { kind: self.kind.clone(), span: self.span })
+    }
+}
+
+impl PartialEq for Term {
+    fn eq(&self, other: &Term) -> bool {
+        self.span == other.span && guard(|| self.kind == other.kind)
+    }
+}
+
+impl fmt::Debug for Term {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        guard(|| f.debug_struct("Term").field("kind", &self.kind).field("span", &self.span).finish())
+    }
+}
+
+impl Drop for Term {
+    fn drop(&mut self) {
+        // A term at most two levels deep is dropped by the fields' own
+        // glue, three calls deep, with no allocation (most terms: facts).
+        // Deeper ones move their descendants onto a heap stack, to be
+        // dropped there one by one, each with no children left.
+        if !self.nests_below(2) {
+            return;
+        }
+        let mut stack = Vec::new();
+        self.kind.move_children(&mut stack);
+        while let Some(mut term) = stack.pop() {
+            term.kind.move_children(&mut stack);
+        }
+    }
+}
+
+impl TermKind {
+    /// Moves this term's children to `out`, leaving it without any.
+    fn move_children(&mut self, out: &mut Vec<Term>) {
+        match self {
+            TermKind::Compound { args, .. } => out.append(args),
+            TermKind::List { items, tail } => {
+                out.append(items);
+                out.extend(tail.take().map(|t| *t));
+            }
+            TermKind::Annotated { term, .. } => out.push(std::mem::replace(&mut **term, Term::placeholder())),
+            TermKind::Var(_) | TermKind::Atom(_) | TermKind::Int(_) | TermKind::Float(_) | TermKind::Str(_) => {}
+        }
+    }
+}
+
 impl Term {
     pub fn new(kind: TermKind, span: Span) -> Term {
         Term { kind, span }
+    }
+
+    /// A term that owns nothing, to leave behind where one is moved out.
+    fn placeholder() -> Term {
+        Term::new(TermKind::Int(0), Span::default())
+    }
+
+    /// The term's kind, moved out of it (a [`Term`] cannot be taken apart
+    /// by a pattern, as it has a destructor).
+    pub fn into_kind(mut self) -> TermKind {
+        std::mem::replace(&mut self.kind, TermKind::Int(0))
     }
 
     /// The functor and arguments of a compound term.
@@ -122,6 +191,16 @@ impl Term {
     /// annotated term's term after it.
     pub fn subterms(&self) -> impl Iterator<Item = &Term> {
         Subterms { first: Some(self), items: &[], tail: None, outer: Vec::new() }
+    }
+
+    /// Whether terms `levels` below this one have children: `nests_below(0)`
+    /// is whether this term has any.
+    fn nests_below(&self, levels: u32) -> bool {
+        let (items, tail) = self.children();
+        match levels {
+            0 => !items.is_empty() || tail.is_some(),
+            _ => items.iter().chain(tail).any(|t| t.nests_below(levels - 1)),
+        }
     }
 
     /// The terms directly inside this one: a compound's arguments, a list's

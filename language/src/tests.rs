@@ -453,56 +453,114 @@ proptest! {
     }
 }
 
+// ---------------------------------------------------------------- flat and deep
+
+/// The length of the flat inputs below: far past the limits of old (a body
+/// of 1,000 goals, a list of 10,000 items), and light enough to leave the
+/// timed tests their cores. The end-to-end tests (`tests/flat_inputs.rs`)
+/// answer queries over 100,000.
+const FLAT: usize = 20_000;
+
+/// `source` is checked without errors, and printed back as itself.
+fn checks_and_prints_back(source: &str) -> Program {
+    let checked = crate::check_source(source);
+    assert!(!checked.has_errors(), "{:?}", checked.diagnostics.first().map(|d| &d.message));
+    let program = parse(source).unwrap();
+    assert_eq!(program.to_string(), source);
+    program
+}
+
 #[test]
-fn deep_nesting_is_an_error_not_a_stack_overflow() {
-    let n = 10_000;
-    let parens = format!("p({}a{}).", "(".repeat(n), ")".repeat(n));
-    assert!(error(&parens).message.contains("nest deeper than 1000"));
+fn a_body_of_flat_goals_is_one_level_deep() {
+    let goals: Vec<String> = (0..FLAT).map(|i| format!("q({i})")).collect();
+    let source = format!("q(0).\np :- {}.\n", goals.join(", "));
+    let program = checks_and_prints_back(&source);
+    // Cloned, compared, shown and dropped without running out of stack
+    // (tests run on threads of 2 MiB).
+    assert_eq!(program.clone(), program);
+    assert!(format!("{program:?}").len() > source.len());
+}
 
-    let nested = format!("{}a{}.", "f(".repeat(n), ")".repeat(n));
-    assert!(error(&nested).message.contains("nest deeper than 1000"));
+#[test]
+fn an_annotated_disjunction_of_flat_heads_is_one_level_deep() {
+    let heads: Vec<String> = (0..FLAT).map(|i| format!("1e-5::h({i})")).collect();
+    let program = checks_and_prints_back(&format!("{}.\n", heads.join(" ; ")));
+    let (model, _) = crate::model::lower(program);
+    let [crate::model::Statement::Rule(rule)] = &model.statements[..] else { panic!() };
+    assert_eq!(rule.heads.len(), FLAT);
+    // More than 1 in all is still found.
+    let over = format!("1::a ; {}.\n", heads.join(" ; "));
+    let checked = crate::check_source(&over);
+    assert!(checked.diagnostics.iter().any(|d| d.message.contains("sum to")), "{:?}", checked.diagnostics);
+}
 
-    let lists = format!("p({}{}).", "[a|".repeat(n), "[]]".repeat(n));
-    assert!(error(&lists).message.contains("nest deeper than 1000"));
+#[test]
+fn a_sum_of_flat_terms_is_one_level_deep() {
+    let source = format!("p(X) :- X is {}1.\n", "1 + ".repeat(FLAT - 1));
+    let program = checks_and_prints_back(&source);
+    // Left-leaning: `((1 + 1) + 1) + …`.
+    let (_, [_, body]) = program.clauses[0].term.as_compound().unwrap() else { panic!() };
+    let (_, [_, sum]) = body.as_compound().unwrap() else { panic!() };
+    let (_, [left, right]) = sum.as_compound().unwrap() else { panic!() };
+    assert!(matches!(left.as_compound(), Some(("+", [_, _]))) && right.kind == TermKind::Int(1));
+    // A probability too: `1e-5 * 1 * 1 * …`.
+    let weight = format!("1e-5{}::a.\n", " * 1".repeat(FLAT));
+    assert!(!crate::check_source(&weight).has_errors());
+}
 
-    let conjunction = format!("p :- {}q.", "q, ".repeat(n));
-    let e = error(&conjunction);
-    assert!(e.message.contains(&format!("nests deeper than {MAX_DEPTH}")), "{e}");
+#[test]
+fn a_list_of_flat_items_and_its_tails_are_one_level_deep() {
+    let items: Vec<String> = (0..FLAT).map(|i| i.to_string()).collect();
+    let source = format!("p([{}]).\n", items.join(", "));
+    checks_and_prints_back(&source);
+    // `[0|[1|[2|…]]]`: brackets FLAT deep, a list one level deep.
+    let tails = items.iter().map(|i| format!("[{i}|")).collect::<String>();
+    let tails = format!("p({tails}[]{}).\n", "]".repeat(FLAT));
+    let program = parse(&tails).unwrap();
+    assert_eq!(program.clone(), program);
+}
 
-    let sum = format!("p(X) :- X is {}1.", "1 + ".repeat(n));
-    assert!(error(&sum).message.contains("nests deeper than"));
+#[test]
+fn a_term_nested_past_the_limit_is_a_located_error() {
+    // Prefix operators nest without brackets: the parser's limit.
+    let n = MAX_DEPTH + 1;
+    for (before, op, after) in [("p :- ", "\\+ ", "q."), ("p(X) :- X is ", "- ", "1.")] {
+        let source = format!("{before}{}{after}", op.repeat(n));
+        let e = error(&source);
+        assert_eq!(e.message, format!("this term nests deeper than {MAX_DEPTH} levels"), "{op}");
+        // The operand is a level too: the second operator is the first
+        // too deep, and the error is there.
+        assert_eq!(e.span.start, before.len() + op.len(), "{op}");
+    }
+    // Brackets: the lexer's, at the same depth.
+    for (open, close) in [("f(", ")"), ("(", ")"), ("[", "]")] {
+        let source = format!("p({}a{}).", open.repeat(n), close.repeat(n));
+        let e = error(&source);
+        assert_eq!(e.message, format!("brackets nest deeper than {MAX_DEPTH}"), "{open}");
+        assert_eq!(e.span.start, 2 + open.len() * (MAX_DEPTH - 1) + open.len() - 1, "{open}");
+    }
+}
 
-    let negations = format!("p :- {}q.", "\\+ ".repeat(n));
-    assert!(error(&negations).message.contains("nests deeper than"));
-
-    let minus = format!("p(X) :- X is {}1.", "- ".repeat(n));
-    assert!(error(&minus).message.contains("nests deeper than"));
+#[test]
+fn the_deepest_allowed_term_prints_compares_and_drops() {
+    // `\+` MAX_DEPTH - 2 times over `f(a)` (two levels) under `:-`, whose
+    // own level makes MAX_DEPTH, but nothing else.
+    let source = format!("p :- {}f(a).", "\\+ ".repeat(MAX_DEPTH - 3));
+    let program = parse(&source).unwrap();
+    assert_eq!(program.to_string(), format!("{source}\n"));
+    assert_eq!(program.clone(), program);
+    assert!(format!("{program:?}").len() > source.len());
+    assert!(crate::check_source(&source).diagnostics.iter().all(|d| !d.message.contains("nests")));
+    assert!(parse(&format!("p :- \\+ {}f(a).", "\\+ ".repeat(MAX_DEPTH - 3))).is_err());
 }
 
 #[test]
 fn wide_terms_are_fine() {
     let n = 10_000;
     let items: Vec<String> = (0..n).map(|i| i.to_string()).collect();
-    let list = format!("p([{}]).", items.join(", "));
-    let program = parse(&list).unwrap();
-    let (_, [arg]) = program.clauses[0].term.as_compound().unwrap() else { panic!() };
-    assert!(matches!(&arg.kind, TermKind::List { items, tail: None } if items.len() == n));
-
     let args = format!("p({}).", items.join(", "));
     let program = parse(&args).unwrap();
     assert_eq!(program.clauses[0].term.as_compound().unwrap().1.len(), n);
-}
-
-#[test]
-fn the_deepest_allowed_term_prints_compares_and_drops() {
-    // MAX_DEPTH - 1 conjuncts under `:-` make a tree exactly MAX_DEPTH deep.
-    let body = vec!["q"; MAX_DEPTH - 1].join(", ");
-    let source = format!("p :- {body}.");
-    let program = parse(&source).unwrap();
-    assert_eq!(program.to_string(), format!("{source}\n"));
-    assert_eq!(program.clone(), program);
-    assert!(format!("{program:?}").len() > source.len());
-    assert!(parse(&format!("p :- q, {body}.")).is_err());
 }
 
 // ---------------------------------------------------------------- speed

@@ -83,7 +83,7 @@ pub struct Terms {
     names: Vec<String>,
     name_ids: FxHashMap<String, Sym>,
     nodes: Vec<Node>,
-    /// Per term: its nesting (an atom or number is 0).
+    /// Per term: its nesting ([`Terms::depth`]).
     depths: Vec<u32>,
     args: Vec<TermId>,
     /// Hash → the newest term with it; `next` chains the older ones.
@@ -208,7 +208,13 @@ impl Terms {
             }
             other => other,
         };
-        let depth = args.iter().map(|a| self.depths[a.0 as usize] + 1).max().unwrap_or(0);
+        let depth = match node {
+            // A list's cells are one level, however many: `[H|T]` is as deep as `T` or one deeper than `H`.
+            Node::Compound { functor, .. } if functor == self.cons && args.len() == 2 => {
+                (self.depths[args[0].0 as usize] + 1).max(self.depths[args[1].0 as usize])
+            }
+            _ => args.iter().map(|a| self.depths[a.0 as usize] + 1).max().unwrap_or(0),
+        };
         self.nodes.push(node);
         self.depths.push(depth);
         self.next.push(self.first.insert(h, id).unwrap_or(NONE));
@@ -281,7 +287,11 @@ impl Terms {
         }
     }
 
-    /// Nesting of `t`: 0 for an atom or number, 1 for `f(a)`.
+    /// Nesting of `t`: 0 for an atom or number, 1 for `f(a)`, 2 for
+    /// `f(g(a))`. A list is one level however long it is, as in the syntax
+    /// tree (`[1, 2, 3]` is 1, `[[1], 2]` is 2): its length is data, and a
+    /// list of a million numbers is no sign of a runaway recursion, which
+    /// is what the grounder's `max_depth` looks for.
     #[inline]
     pub fn depth(&self, t: TermId) -> usize {
         self.depths[t.0 as usize] as usize
@@ -346,7 +356,8 @@ impl Terms {
                 }
                 out.push('"');
             }
-            Node::Compound { functor, .. } => self.write_compound(out, t, functor),
+            // Terms nest as deep as the program makes them.
+            Node::Compound { functor, .. } => crate::stack::guard(|| self.write_compound(out, t, functor)),
         }
     }
 
@@ -512,6 +523,42 @@ mod tests {
         assert_eq!(t.show(half), "0.5");
         let s = t.string("say \"hi\"");
         assert_eq!(t.show(s), "\"say \\\"hi\\\"\"");
+    }
+
+    #[test]
+    fn a_list_is_one_level_deep_however_long() {
+        let mut t = Terms::new();
+        let items: Vec<TermId> = (0..100_000).map(|i| t.int(i)).collect();
+        let nil = t.nil();
+        let list = t.list(&items, nil);
+        assert_eq!(t.depth(list), 1);
+        let f = t.name("f");
+        let fa = t.compound(f, &[items[0]]);
+        let open = t.list(&items, fa);
+        assert_eq!(t.depth(open), 1);
+        let nested = t.list(&[items[1], list], nil);
+        assert_eq!(t.depth(nested), 2);
+        let in_f = t.compound(f, &[list]);
+        assert_eq!(t.depth(in_f), 2);
+        let text = t.show(list);
+        assert!(text.starts_with("[0,1,2,") && text.ends_with(",99999]"), "{}", &text[..20]);
+    }
+
+    #[test]
+    fn deep_terms_print_without_running_out_of_stack() {
+        // Tests run on threads of 2 MiB: printing recurses once per level.
+        let mut t = Terms::new();
+        let (s, plus) = (t.name("s"), t.name("+"));
+        let (zero, one) = (t.int(0), t.int(1));
+        let mut nat = zero;
+        let mut sum = one;
+        for _ in 0..100_000 {
+            nat = t.compound(s, &[nat]);
+            sum = t.compound(plus, &[sum, one]);
+        }
+        assert_eq!(t.depth(nat), 100_000);
+        assert_eq!(t.show(nat), format!("{}0{}", "s(".repeat(100_000), ")".repeat(100_000)));
+        assert_eq!(t.show(sum), format!("{}1+1{}", "(".repeat(99_999), ")+1".repeat(99_999)));
     }
 
     #[test]

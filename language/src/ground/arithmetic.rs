@@ -5,6 +5,7 @@
 
 use super::GroundError;
 use crate::syntax::Span;
+use deeplog_program::stack::guard;
 use deeplog_program::terms::{Node, TermId, Terms};
 
 /// A number: an integer or a float, as the term it came from was.
@@ -128,7 +129,8 @@ pub(super) fn eval(terms: &Terms, t: TermId, span: Span) -> Result<Num, GroundEr
                 return Err(not_function(terms.text(functor), args.len(), span));
             }
             for (i, &a) in args.iter().enumerate() {
-                values[i] = eval(terms, a, span)?;
+                // `1+1+…+1` nests as deep as it is long.
+                values[i] = guard(|| eval(terms, a, span))?;
             }
             apply(terms.text(functor), &values[..args.len()], span)
         }

@@ -7,6 +7,7 @@ use super::clauses::{Pat, Program};
 use super::derive::AtomKind;
 use super::tabling::State;
 use super::{AtomNo, PredId};
+use deeplog_program::stack::guard;
 use deeplog_program::terms::{Node, TermId, Terms};
 
 /// Variable bindings of one clause instance, with a trail to undo them.
@@ -67,7 +68,7 @@ impl State {
             Pat::Compound(f, args) => {
                 let mut ground = Vec::with_capacity(args.len());
                 for a in args.iter() {
-                    ground.push(self.ground(a, env)?);
+                    ground.push(guard(|| self.ground(a, env))?);
                 }
                 Some(self.terms.compound(*f, &ground))
             }
@@ -99,7 +100,7 @@ impl State {
             Pat::Compound(f, args) => match terms.node(t) {
                 Node::Compound { functor, arity, .. } if functor == *f && arity as usize == args.len() => {
                     let targs = terms.args(t);
-                    args.iter().zip(targs).all(|(a, &b)| State::unify(terms, a, b, env))
+                    guard(|| args.iter().zip(targs).all(|(a, &b)| State::unify(terms, a, b, env)))
                 }
                 _ => false,
             },
@@ -128,7 +129,7 @@ impl State {
                         return Ok(false);
                     }
                     for (x, y) in xs.iter().zip(ys.iter()) {
-                        if !self.unify_pats(x, y, env, lenient)? {
+                        if !guard(|| self.unify_pats(x, y, env, lenient))? {
                             return Ok(false);
                         }
                     }
@@ -150,7 +151,9 @@ impl State {
             (None, None) => match (a, b) {
                 (Pat::Var(x), Pat::Var(y)) => x == y,
                 (Pat::Compound(f, xs), Pat::Compound(g, ys)) => {
-                    f == g && xs.len() == ys.len() && xs.iter().zip(ys.iter()).all(|(x, y)| self.identical(x, y, env))
+                    f == g
+                        && xs.len() == ys.len()
+                        && guard(|| xs.iter().zip(ys.iter()).all(|(x, y)| self.identical(x, y, env)))
                 }
                 _ => false,
             },
@@ -163,6 +166,6 @@ pub(super) fn occurs(pat: &Pat, v: u32) -> bool {
     match pat {
         Pat::Var(w) => *w == v,
         Pat::Ground(_) => false,
-        Pat::Compound(_, args) => args.iter().any(|a| occurs(a, v)),
+        Pat::Compound(_, args) => guard(|| args.iter().any(|a| occurs(a, v))),
     }
 }

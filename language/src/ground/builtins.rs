@@ -10,6 +10,7 @@ use super::clauses::{Builtin, Cmp, Pat, Program};
 use super::tabling::State;
 use super::GroundError;
 use crate::syntax::Span;
+use deeplog_program::stack::guard;
 use deeplog_program::terms::{Node, TermId};
 
 impl State {
@@ -86,7 +87,7 @@ impl State {
                     return Err(not_function(self.terms.text(*f), args.len(), span));
                 }
                 for (i, a) in args.iter().enumerate() {
-                    match self.eval_pat(a, env, span)? {
+                    match guard(|| self.eval_pat(a, env, span))? {
                         Some(x) => values[i] = x,
                         None => return Ok(None),
                     }

@@ -15,6 +15,7 @@ use super::stratify::stratify;
 use super::{formula, FxMap, GroundError, PredId};
 use crate::model::{Annotation, Model, Rule, Statement};
 use crate::syntax::{Span, Term, TermKind};
+use deeplog_program::stack::guard;
 use deeplog_program::terms::{Sym, TermId, Terms};
 
 /// The numbers of a clause's variables, in order of first occurrence;
@@ -185,17 +186,17 @@ impl Compiler<'_> {
             TermKind::Float(x) => Pat::Ground(self.terms.float(*x)),
             TermKind::Str(s) => Pat::Ground(self.terms.string(s)),
             TermKind::Compound { functor, args } => {
-                let args = args.iter().map(|a| self.pat(a, vars)).collect::<Result<Vec<_>, _>>()?;
+                let args = guard(|| args.iter().map(|a| self.pat(a, vars)).collect::<Result<Vec<_>, _>>())?;
                 let f = self.terms.name(functor);
                 self.build(f, args)
             }
             TermKind::List { items, tail } => {
                 let mut rest = match tail {
-                    Some(t) => self.pat(t, vars)?,
+                    Some(t) => guard(|| self.pat(t, vars))?,
                     None => Pat::Ground(self.terms.nil()),
                 };
                 for item in items.iter().rev() {
-                    let item = self.pat(item, vars)?;
+                    let item = guard(|| self.pat(item, vars))?;
                     rest = self.build(self.terms.cons(), vec![item, rest]);
                 }
                 rest
@@ -411,23 +412,43 @@ impl Compiler<'_> {
             return Ok(vec![vec![Lit::Call { pred, args }]]);
         };
         match (name, args) {
-            ("," | "and", [a, b]) => {
-                let left = self.goal(a, counts, vars)?;
-                let right = self.goal(b, counts, vars)?;
-                let mut out = Vec::with_capacity(left.len() * right.len());
-                for l in &left {
-                    for r in &right {
-                        out.push(l.iter().chain(r).map(clone_lit).collect());
-                    }
+            // A body of 100,000 goals is a chain of 100,000 `,` (or `;`):
+            // each chain is walked, not recursed into.
+            ("," | "and", [_, _]) => {
+                let mut out: Alternatives = vec![Vec::new()];
+                for conjunct in chain(term, &[",", "and"]) {
+                    let next = guard(|| self.goal(conjunct, counts, vars))?;
+                    out = match <[_; 1]>::try_from(next) {
+                        // The common case: one alternative, added in place.
+                        Ok([only]) => {
+                            if let [alternative] = &mut out[..] {
+                                alternative.extend(only);
+                            } else {
+                                for alternative in &mut out {
+                                    alternative.extend(only.iter().map(clone_lit));
+                                }
+                            }
+                            out
+                        }
+                        Err(next) => out
+                            .iter()
+                            .flat_map(|l| next.iter().map(move |r| l.iter().chain(r).map(clone_lit).collect()))
+                            .collect(),
+                    };
                 }
                 Ok(out)
             }
-            (";" | "or", [a, b]) => {
-                if matches!(a.as_compound(), Some(("->" | "*->", [_, _]))) {
+            (";" | "or", [_, _]) => {
+                let alternatives: Vec<&Term> = chain(term, &[";", "or"]).collect();
+                // `C -> T ; E`: `->` on the left of a `;` (on its right, the `->` arm says so).
+                let left = &alternatives[..alternatives.len() - 1];
+                if left.iter().any(|a| matches!(a.as_compound(), Some(("->" | "*->", [_, _])))) {
                     return Err(GroundError::new(span, "if-then-else is not supported by grounding yet"));
                 }
-                let mut out = self.goal(a, counts, vars)?;
-                out.extend(self.goal(b, counts, vars)?);
+                let mut out = Vec::new();
+                for alternative in alternatives {
+                    out.extend(guard(|| self.goal(alternative, counts, vars))?);
+                }
                 Ok(out)
             }
             ("->" | "*->", [_, _]) => Err(GroundError::new(span, "if-then-else is not supported by grounding yet")),
@@ -506,6 +527,23 @@ impl Compiler<'_> {
     }
 }
 
+/// The operands of a right-leaning chain of the operators `ops`, in order:
+/// `a, b, c` gives `a`, `b`, `c` (a parenthesised `(a, b), c` gives
+/// `(a, b)` and `c`).
+fn chain<'t>(term: &'t Term, ops: &'t [&str]) -> impl Iterator<Item = &'t Term> {
+    let mut rest = Some(term);
+    std::iter::from_fn(move || {
+        let t = rest?;
+        match t.as_compound() {
+            Some((op, [a, b])) if ops.contains(&op) => {
+                rest = Some(b);
+                Some(a)
+            }
+            _ => rest.take(),
+        }
+    })
+}
+
 /// A copy of `l`, for a conjunction that appears in several alternatives.
 fn clone_lit(l: &Lit) -> Lit {
     match l {
@@ -522,6 +560,10 @@ fn clone_lit(l: &Lit) -> Lit {
 
 /// `term` with variable `var` replaced by `value`.
 fn substitute(term: &Term, var: &str, value: &Term) -> Term {
+    guard(|| substitute_nested(term, var, value))
+}
+
+fn substitute_nested(term: &Term, var: &str, value: &Term) -> Term {
     let kind = match &term.kind {
         TermKind::Var(v) if v == var => return value.clone(),
         TermKind::Compound { functor, args } => TermKind::Compound {

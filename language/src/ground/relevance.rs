@@ -249,6 +249,7 @@ impl State {
                 group_of[a as usize] = g as u32;
             }
         }
+        let mut group_done = vec![false; self.groups.len()];
         let mut relevant = vec![false; n];
         let mut stack: Vec<AtomNo> = Vec::new();
         let mark = |a: AtomNo, relevant: &mut Vec<bool>, stack: &mut Vec<AtomNo>| {
@@ -276,8 +277,12 @@ impl State {
                     }
                 }
             }
-            if group_of[a as usize] != NONE {
-                for &b in self.group_atoms(p, &self.groups[group_of[a as usize] as usize]) {
+            // A group's atoms are marked once, when the first of them is
+            // reached: an annotated disjunction of 100,000 heads is not
+            // walked 100,000 times.
+            let g = group_of[a as usize];
+            if g != NONE && !std::mem::replace(&mut group_done[g as usize], true) {
+                for &b in self.group_atoms(p, &self.groups[g as usize]) {
                     mark(b, &mut relevant, &mut stack);
                 }
             }

@@ -421,8 +421,21 @@ impl State {
         Err(GroundError::new(c.span, message))
     }
 
-    /// Continues clause `clause` at body literal `pos`.
+    /// Continues clause `clause` at body literal `pos`. Each literal
+    /// recurses into the next, so a body of 100,000 literals grows the
+    /// stack as it goes.
     pub(super) fn run(
+        &mut self,
+        p: &Program,
+        env: &mut Env,
+        clause: u32,
+        pos: usize,
+        body: u32,
+    ) -> Result<(), GroundError> {
+        deeplog_program::stack::guard(|| self.run_literal(p, env, clause, pos, body))
+    }
+
+    fn run_literal(
         &mut self,
         p: &Program,
         env: &mut Env,

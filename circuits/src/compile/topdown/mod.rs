@@ -110,21 +110,25 @@ impl<'l> TopDown<'l> {
         for (r, rule) in program.rules.iter().enumerate() {
             by_head_program[rule.head.index()].push(r as u32);
         }
-        // The choices' literals per atom, over slots (in slot numbering).
-        let mut chosen: Vec<Vec<Vec<(u32, bool)>>> = vec![Vec::new(); n];
+        // The choices of each atom, over slots (in slot numbering): `(first,
+        // slot)` stands for the literals `¬first … ¬(slot − 1), slot`, made
+        // only for the atoms the targets reach (all of them would be
+        // quadratic in the heads of an annotated disjunction).
+        let mut chosen: Vec<Vec<(u32, u32)>> = vec![Vec::new(); n];
+        let lits_of = |(first, slot): (u32, u32)| -> Vec<(u32, bool)> {
+            (first..slot).map(|s| (s, false)).chain([(slot, true)]).collect()
+        };
         let mut slot = 0u32;
         for c in &program.choices {
             match c {
                 Choice::Fact { atom, .. } => {
-                    chosen[(*atom).index()].push(vec![(slot, true)]);
+                    chosen[(*atom).index()].push((slot, slot));
                     slot += 1;
                 }
                 Choice::Disjunction { atoms } => {
                     let first = slot;
                     for &(atom, _) in atoms {
-                        let mut lits: Vec<(u32, bool)> = (first..slot).map(|s| (s, false)).collect();
-                        lits.push((slot, true));
-                        chosen[atom.index()].push(lits);
+                        chosen[atom.index()].push((first, slot));
                         slot += 1;
                     }
                 }
@@ -154,11 +158,12 @@ impl<'l> TopDown<'l> {
         let mut raw: Vec<RawRule> = Vec::new();
         while let Some(a) = queue.pop_front() {
             let ai = a.index();
-            for lits in &chosen[ai] {
-                for &(s, _) in lits {
+            for &choice in &chosen[ai] {
+                let lits = lits_of(choice);
+                for &(s, _) in &lits {
                     order(s, &mut var_of_slot);
                 }
-                raw.push((a, lits.clone(), Vec::new()));
+                raw.push((a, lits, Vec::new()));
             }
             for &r in &by_head_program[ai] {
                 let rule = &program.rules[r as usize];
@@ -167,7 +172,7 @@ impl<'l> TopDown<'l> {
                 for &(b, positive) in &rule.body {
                     let bi = b.index();
                     if inlined(bi) {
-                        match (&chosen[bi][0][..], positive) {
+                        match (&lits_of(chosen[bi][0])[..], positive) {
                             (lits_of_b, true) => {
                                 for &(s, value) in lits_of_b {
                                     order(s, &mut var_of_slot);
