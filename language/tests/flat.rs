@@ -7,15 +7,15 @@
 //! stack. The runaway-recursion check (`max_depth`) still stops `s(s(…))`.
 
 use deeplog_language::check_source;
-use deeplog_language::ground::{ground, GroundProgram, Limits};
+use deeplog_language::ground::{ground, Bodies, GroundProgram, Limits};
 
 const N: usize = 100_000;
 
 fn grounded(source: &str) -> GroundProgram {
     let checked = check_source(source);
     assert!(!checked.has_errors(), "{:?}", checked.diagnostics.first().map(|d| &d.message));
-    let program =
-        ground(checked.model.as_ref().expect("a model"), &Limits::default()).unwrap_or_else(|e| panic!("{e}"));
+    let program = ground(checked.model.as_ref().expect("a model"), &Limits::default(), Bodies::Boolean)
+        .unwrap_or_else(|e| panic!("{e}"));
     program.check().unwrap_or_else(|broken| panic!("{broken}"));
     program
 }
@@ -78,6 +78,6 @@ fn a_sum_of_flat_terms() {
 fn a_runaway_recursion_is_still_stopped() {
     let nat = "nat(0).\nnat(s(X)) :- nat(X).\nquery(nat(_)).\n";
     let checked = check_source(nat);
-    let e = ground(checked.model.as_ref().expect("a model"), &Limits::default()).unwrap_err();
+    let e = ground(checked.model.as_ref().expect("a model"), &Limits::default(), Bodies::Boolean).unwrap_err();
     assert!(e.message.contains("`nat/1`") && e.message.contains("max_depth"), "{e}");
 }
