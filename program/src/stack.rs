@@ -26,7 +26,7 @@ const RED_ZONE: usize = 128 * 1024;
 /// The size of each segment allocated when the stack runs low.
 const SEGMENT: usize = 2 * 1024 * 1024;
 
-/// Runs `f`, on a new stack segment if less than [`RED_ZONE`] of the
+/// Runs `f`, on a new stack segment if less than `RED_ZONE` (128 KiB) of the
 /// current one is left. Cheap when there is room: a read of the stack
 /// pointer and a comparison.
 #[inline]
