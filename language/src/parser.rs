@@ -33,7 +33,7 @@ lalrpop_util::lalrpop_mod!(
 /// level deep (plus their operands'). So a body of 100,000 goals, an
 /// annotated disjunction of 100,000 heads or a sum of 100,000 terms is
 /// shallow, and `f(f(…))` or `\+ \+ …` 100,000 deep is not. The lexer keeps
-/// brackets to the same depth ([`crate::lexer::MAX_NESTING`]).
+/// brackets to the same depth (the lexer's `MAX_NESTING`).
 pub const MAX_DEPTH: usize = 100_000;
 
 /// A syntax error: where, what went wrong, and what would have been valid
