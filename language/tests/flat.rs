@@ -79,5 +79,5 @@ fn a_runaway_recursion_is_still_stopped() {
     let nat = "nat(0).\nnat(s(X)) :- nat(X).\nquery(nat(_)).\n";
     let checked = check_source(nat);
     let e = ground(checked.model.as_ref().expect("a model"), &Limits::default(), Bodies::Boolean).unwrap_err();
-    assert!(e.message.contains("`nat/1`") && e.message.contains("max_depth"), "{e}");
+    assert!(e.message.contains("`nat/1`") && e.message.contains("--max-depth"), "{e}");
 }
