@@ -281,7 +281,7 @@ pub fn compile_cnf(file: &Path, output: &Path, limits: &CompileArgs) -> Result<(
         compiled.circuit.num_edges(),
         compiled.stats.method.name()
     );
-    if cnf.weights.iter().all(|&w| w == (1.0, 1.0)) {
+    if cnf.is_unweighted() {
         // Unweighted: the exact count, in 128-bit integers over the
         // circuit smoothed over every variable.
         let smoothed = smooth(&compiled.circuit, true);

@@ -31,9 +31,14 @@ pub struct Cnf {
     pub num_vars: u32,
     /// Clauses of `(variable from 0, positive)`.
     pub clauses: Vec<Vec<(u32, bool)>>,
-    /// `(w(x), w(¬x))` per variable, up to the last one the file mentions
-    /// (the header's later variables weigh `(1, 1)`).
+    /// `(w(x), w(¬x))` per variable, up to the last one a clause mentions
+    /// (the header's later variables weigh `(1, 1)`, unless
+    /// `unmentioned_weights` says otherwise).
     pub weights: Vec<(f64, f64)>,
+    /// `(w(x), w(¬x))` of the weighted variables no clause mentions, by
+    /// variable: they only scale the count, and take memory by the weight
+    /// lines that name them, not by their number.
+    pub unmentioned_weights: std::collections::BTreeMap<u32, (f64, f64)>,
 }
 
 /// Reads DIMACS CNF (`p cnf VARS CLAUSES`, clauses ended by 0, `c` lines
@@ -98,21 +103,22 @@ pub fn read_cnf(text: &str) -> Result<Cnf, FormatError> {
     }
     let mentioned = clauses.iter().flatten().map(|&(v, _)| v + 1).max().unwrap_or(0);
     let mut weights = vec![(1.0, 1.0); mentioned as usize];
+    let mut unmentioned_weights = std::collections::BTreeMap::new();
     for (n, var, positive, w) in weight_lines {
         if var >= num_vars {
             return Err(FormatError::at(n, format!("weight for variable {} beyond the header's {num_vars}", var + 1)));
         }
-        if var as usize >= weights.len() {
-            weights.resize(var as usize + 1, (1.0, 1.0));
-        }
-        let slot = &mut weights[var as usize];
+        let slot = match weights.get_mut(var as usize) {
+            Some(slot) => slot,
+            None => unmentioned_weights.entry(var).or_insert((1.0, 1.0)),
+        };
         if positive {
             slot.0 = w;
         } else {
             slot.1 = w;
         }
     }
-    Ok(Cnf { num_vars, clauses, weights })
+    Ok(Cnf { num_vars, clauses, weights, unmentioned_weights })
 }
 
 impl Cnf {
@@ -151,11 +157,18 @@ impl Cnf {
         self.num_vars.saturating_sub(self.weights.len() as u32)
     }
 
+    /// Whether every variable weighs `(1, 1)`: the weighted count is then
+    /// the model count.
+    pub fn is_unweighted(&self) -> bool {
+        self.weights.iter().chain(self.unmentioned_weights.values()).all(|&w| w == (1.0, 1.0))
+    }
+
     /// `ln Π (w(x) + w(¬x))`: the weighted model count is the formula's
     /// probability times this (in log space).
     pub fn log_scale(&self) -> f64 {
-        let free = f64::from(self.free_variables());
-        self.weights.iter().map(|(w, w_not)| (w + w_not).ln()).sum::<f64>() + free * 2f64.ln()
+        let free = f64::from(self.free_variables()) - self.unmentioned_weights.len() as f64;
+        self.weights.iter().chain(self.unmentioned_weights.values()).map(|(w, w_not)| (w + w_not).ln()).sum::<f64>()
+            + free * 2f64.ln()
     }
 }
 
@@ -192,6 +205,17 @@ mod tests {
     }
 
     #[test]
+    fn a_weight_on_a_variable_no_clause_mentions_scales_the_count() {
+        // Found by fuzzing: a weight line for variable 52,949,670 sized the
+        // weight table to it (1.6 GiB) though no clause mentions it.
+        let cnf = read_cnf("p cnf 52949670 1\nc p weight 52949670 3 0\nc p weight -52949670 1 0\n1 0\n").unwrap();
+        assert_eq!(cnf.weights.len(), 1);
+        assert!(!cnf.is_unweighted());
+        let expected = 4f64.ln() + 2f64.ln() * (52_949_670.0 - 2.0) + 2f64.ln();
+        assert!((cnf.log_scale() - expected).abs() < 1e-6, "{}", cnf.log_scale());
+    }
+
+    #[test]
     fn memory_follows_the_clauses_not_the_header() {
         let cnf = read_cnf("p cnf 60000000 1\n1 -2 0\n").unwrap();
         assert_eq!((cnf.num_vars, cnf.weights.len(), cnf.free_variables()), (60_000_000, 2, 59_999_998));
@@ -199,9 +223,12 @@ mod tests {
         assert!((cnf.log_scale() - 60_000_000.0 * 2f64.ln()).abs() < 1e-6);
         let (program, formula) = cnf.to_program();
         assert_eq!((program.choices.len(), formula), (2, AtomId::new(3)));
-        // A weight line reaches further than the clauses.
+        // A weight line beyond the clauses' variables scales the count
+        // without widening the table.
         let cnf = read_cnf("c p weight -3 0.25 0\np cnf 4 1\n1 0\n").unwrap();
-        assert_eq!(cnf.weights, vec![(1.0, 1.0), (1.0, 1.0), (1.0, 0.25)]);
+        assert_eq!(cnf.weights, vec![(1.0, 1.0)]);
+        assert_eq!(cnf.unmentioned_weights.into_iter().collect::<Vec<_>>(), vec![(2, (1.0, 0.25))]);
+        let cnf = read_cnf("c p weight -3 0.25 0\np cnf 4 1\n1 0\n").unwrap();
         assert!((cnf.log_scale() - (4f64.ln() + 1.25f64.ln() + 2f64.ln())).abs() < 1e-12);
     }
 }
