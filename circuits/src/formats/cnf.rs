@@ -29,11 +29,15 @@ use deeplog_program::{AtomId, Choice, GroundProgram, Rule};
 pub struct Cnf {
     /// The header's variable count.
     pub num_vars: u32,
-    /// Clauses of `(variable from 0, positive)`.
+    /// The file's number (from 0) of each variable the clauses mention, in
+    /// order: the clauses and weights number variables by their place here.
+    pub variables: Vec<u32>,
+    /// Clauses of `(variable, positive)`, variables numbered as in
+    /// `variables`.
     pub clauses: Vec<Vec<(u32, bool)>>,
-    /// `(w(x), w(¬x))` per variable, up to the last one a clause mentions
-    /// (the header's later variables weigh `(1, 1)`, unless
-    /// `unmentioned_weights` says otherwise).
+    /// `(w(x), w(¬x))` of each variable of `variables` (the header's other
+    /// variables weigh `(1, 1)`, unless `unmentioned_weights` says
+    /// otherwise).
     pub weights: Vec<(f64, f64)>,
     /// `(w(x), w(¬x))` of the weighted variables no clause mentions, by
     /// variable: they only scale the count, and take memory by the weight
@@ -101,15 +105,24 @@ pub fn read_cnf(text: &str) -> Result<Cnf, FormatError> {
             clauses.len()
         )));
     }
-    let mentioned = clauses.iter().flatten().map(|&(v, _)| v + 1).max().unwrap_or(0);
-    let mut weights = vec![(1.0, 1.0); mentioned as usize];
+    // The variables the clauses mention, numbered densely in the order of
+    // their numbers: a clause naming variable 50,000,000 costs one entry,
+    // not fifty million.
+    let mut variables: Vec<u32> = clauses.iter().flatten().map(|&(v, _)| v).collect();
+    variables.sort_unstable();
+    variables.dedup();
+    let dense: rustc_hash::FxHashMap<u32, u32> = variables.iter().enumerate().map(|(i, &v)| (v, i as u32)).collect();
+    for (v, _) in clauses.iter_mut().flatten() {
+        *v = dense[v];
+    }
+    let mut weights = vec![(1.0, 1.0); variables.len()];
     let mut unmentioned_weights = std::collections::BTreeMap::new();
     for (n, var, positive, w) in weight_lines {
         if var >= num_vars {
             return Err(FormatError::at(n, format!("weight for variable {} beyond the header's {num_vars}", var + 1)));
         }
-        let slot = match weights.get_mut(var as usize) {
-            Some(slot) => slot,
+        let slot = match dense.get(&var) {
+            Some(&d) => &mut weights[d as usize],
             None => unmentioned_weights.entry(var).or_insert((1.0, 1.0)),
         };
         if positive {
@@ -118,7 +131,7 @@ pub fn read_cnf(text: &str) -> Result<Cnf, FormatError> {
             slot.1 = w;
         }
     }
-    Ok(Cnf { num_vars, clauses, weights, unmentioned_weights })
+    Ok(Cnf { num_vars, variables, clauses, weights, unmentioned_weights })
 }
 
 impl Cnf {
@@ -151,8 +164,8 @@ impl Cnf {
         (GroundProgram::propositional(formula.raw() + 1, rules, choices), formula)
     }
 
-    /// The header's variables after the last one the file mentions: each
-    /// doubles the model count.
+    /// The header's variables no clause mentions: each doubles the model
+    /// count (or scales it by its weights, `unmentioned_weights`).
     pub fn free_variables(&self) -> u32 {
         self.num_vars.saturating_sub(self.weights.len() as u32)
     }
@@ -223,6 +236,14 @@ mod tests {
         assert!((cnf.log_scale() - 60_000_000.0 * 2f64.ln()).abs() < 1e-6);
         let (program, formula) = cnf.to_program();
         assert_eq!((program.choices.len(), formula), (2, AtomId::new(3)));
+        // A clause naming a far variable costs one entry for it.
+        let cnf = read_cnf("p cnf 60000000 1\n1 -59999999 0\n").unwrap();
+        assert_eq!(
+            (cnf.variables.clone(), cnf.weights.len(), cnf.free_variables()),
+            (vec![0, 59_999_998], 2, 59_999_998)
+        );
+        assert_eq!(cnf.clauses, vec![vec![(0, true), (1, false)]]);
+        assert!((cnf.log_scale() - 60_000_000.0 * 2f64.ln()).abs() < 1e-6);
         // A weight line beyond the clauses' variables scales the count
         // without widening the table.
         let cnf = read_cnf("c p weight -3 0.25 0\np cnf 4 1\n1 0\n").unwrap();
