@@ -23,7 +23,9 @@ printf '%-14s %12s %9s\n' target inputs findings
 for t in "${targets[@]}"; do
   mkdir -p "target/corpus/$t" "artifacts/$t"
   before=$(ls "artifacts/$t" | wc -l)
-  cargo fuzz run -O --sanitizer none "$t" "target/corpus/$t" "corpus/$t" -- \
+  seeds=("corpus/$t")
+  [ "$t" = model ] && seeds+=(../examples/models ../examples/smokers)
+  cargo fuzz run -O --sanitizer none "$t" "target/corpus/$t" "${seeds[@]}" -- \
     -max_total_time="$secs" -rss_limit_mb=4096 -malloc_limit_mb=4096 -timeout=10 \
     -print_final_stats=1 >"target/$t.log" 2>&1 || true
   runs=$(grep -o 'stat::number_of_executed_units: *[0-9]*' "target/$t.log" | grep -o '[0-9]*$' | tail -1)

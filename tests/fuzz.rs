@@ -301,6 +301,11 @@ fn seeds(target: &str) -> Vec<Vec<u8>> {
         .unwrap_or_else(|e| panic!("{}: {e}", dir.display()))
         .filter_map(|e| e.ok().map(|e| e.path()))
         .collect();
+    // The examples' own files seed their readers too, rather than copies.
+    let examples = Path::new(env!("CARGO_MANIFEST_DIR")).join("examples");
+    if target == "model" {
+        files.extend([examples.join("models/graph.pl"), examples.join("smokers/smokers.pl")]);
+    }
     files.sort();
     let seeds: Vec<Vec<u8>> = files.iter().filter_map(|f| std::fs::read(f).ok()).collect();
     assert!(!seeds.is_empty(), "no seeds in {}", dir.display());
