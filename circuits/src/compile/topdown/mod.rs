@@ -37,8 +37,8 @@
 //! Here: the slot program (read from the [`GroundProgram`] in
 //! [`TopDown::new`]) and the expansion with its cache
 //! ([`TopDown::compile`]). Beside it: `order` (the variable orders),
-//! `state` (residual programs as flat arrays, and conditioning them on a
-//! decision), and `simplify` (the reduction to a canonical residual
+//! `state` (residual programs as flat arrays, conditioning them on a
+//! decision, and runs of decisions taken as one chain), and `simplify` (the reduction to a canonical residual
 //! program, one pass per file).
 
 use std::collections::VecDeque;
@@ -56,7 +56,7 @@ mod state;
 use order::frontier_order;
 pub(crate) use order::Order;
 use simplify::{Reduced, Scratch};
-use state::{condition, first_var, pack};
+use state::{chain, condition, first_var, pack, Chain};
 
 /// No atom, no variable: the mark of an entry not yet filled.
 const NONE: u32 = u32::MAX;
@@ -72,17 +72,25 @@ struct SlotRule {
     atoms: Vec<AtomId>,
 }
 
-/// A rule before the order is known: head, slot literals `(slot, value)`,
+/// A rule before the order is known: head, slot literals (as [`Span`]s),
 /// body atoms.
-type RawRule = (AtomId, Vec<(u32, bool)>, Vec<AtomId>);
+type RawRule = (AtomId, Vec<Span>, Vec<AtomId>);
+
+/// Slot literals, compactly: `(first, slot, true)` stands for `¬first …
+/// ¬(slot − 1), slot` (an alternative of a choice, `first == slot` for a
+/// fact), `(slot, slot, false)` for `¬slot` (a negated fact). Head `k` of
+/// an annotated disjunction is `k` literals; spelt out only once the
+/// compiler is sure to be used ([`TopDown::new`]).
+type Span = (u32, u32, bool);
+
+/// The literals `(slot, value)` of `spans`.
+fn literals(spans: &[Span]) -> impl Iterator<Item = (u32, bool)> + '_ {
+    spans.iter().flat_map(|&(first, slot, positive)| (first..slot).map(|s| (s, false)).chain([(slot, positive)]))
+}
 
 /// The compiler for one program: its slot program, the variable order, and
 /// the cache of residual programs.
 pub(crate) struct TopDown<'l> {
-    /// Whether the relevant rules have a cycle (where this compiler pays:
-    /// bottom-up compilation of an acyclic program builds no
-    /// intermediate diagrams that the final one does not contain).
-    pub cyclic: bool,
     /// `var_of_slot[slot]`: the slot's place in the order.
     pub var_of_slot: Vec<u32>,
     rules: Vec<SlotRule>,
@@ -103,21 +111,24 @@ pub(crate) struct TopDown<'l> {
 
 impl<'l> TopDown<'l> {
     /// The compiler for `program`, targets `targets`; `None` if the part of
-    /// the program the targets depend on negates an atom.
-    pub fn new(program: &GroundProgram, targets: &[AtomId], limits: &'l Limits, greedy: Order) -> Option<Self> {
+    /// the program the targets depend on negates an atom, or, with
+    /// `only_cyclic`, if it has no cycle (checked before the rules are
+    /// spelt out: the auto compiler asks this of every program).
+    pub fn new(
+        program: &GroundProgram,
+        targets: &[AtomId],
+        limits: &'l Limits,
+        greedy: Order,
+        only_cyclic: bool,
+    ) -> Option<Self> {
         let n = program.num_atoms();
         let mut by_head_program: Vec<Vec<u32>> = vec![Vec::new(); n];
         for (r, rule) in program.rules.iter().enumerate() {
             by_head_program[rule.head.index()].push(r as u32);
         }
-        // The choices of each atom, over slots (in slot numbering): `(first,
-        // slot)` stands for the literals `¬first … ¬(slot − 1), slot`, made
-        // only for the atoms the targets reach (all of them would be
-        // quadratic in the heads of an annotated disjunction).
+        // The choices of each atom, over slots (in slot numbering), as
+        // spans `(first, slot)`.
         let mut chosen: Vec<Vec<(u32, u32)>> = vec![Vec::new(); n];
-        let lits_of = |(first, slot): (u32, u32)| -> Vec<(u32, bool)> {
-            (first..slot).map(|s| (s, false)).chain([(slot, true)]).collect()
-        };
         let mut slot = 0u32;
         for c in &program.choices {
             match c {
@@ -146,44 +157,23 @@ impl<'l> TopDown<'l> {
                 queue.push_back(t);
             }
         }
-        let mut var_of_slot = vec![NONE; num_slots];
-        let mut next_var = 0u32;
-        let mut order = |s: u32, var_of_slot: &mut Vec<u32>| {
-            if var_of_slot[s as usize] == NONE {
-                var_of_slot[s as usize] = next_var;
-                next_var += 1;
-            }
-        };
-        // (head, slot literals, body atoms) in slot numbering.
         let mut raw: Vec<RawRule> = Vec::new();
         while let Some(a) = queue.pop_front() {
             let ai = a.index();
-            for &choice in &chosen[ai] {
-                let lits = lits_of(choice);
-                for &(s, _) in &lits {
-                    order(s, &mut var_of_slot);
-                }
-                raw.push((a, lits, Vec::new()));
+            for &(first, slot) in &chosen[ai] {
+                raw.push((a, vec![(first, slot, true)], Vec::new()));
             }
             for &r in &by_head_program[ai] {
                 let rule = &program.rules[r as usize];
-                let mut lits = Vec::new();
+                let mut spans = Vec::new();
                 let mut atoms = Vec::new();
                 for &(b, positive) in &rule.body {
                     let bi = b.index();
                     if inlined(bi) {
-                        match (&lits_of(chosen[bi][0])[..], positive) {
-                            (lits_of_b, true) => {
-                                for &(s, value) in lits_of_b {
-                                    order(s, &mut var_of_slot);
-                                    lits.push((s, value));
-                                }
-                            }
+                        match (chosen[bi][0], positive) {
+                            ((first, slot), true) => spans.push((first, slot, true)),
                             // `\+ fact`: the fact's slot, negated.
-                            (&[(s, value)], false) => {
-                                order(s, &mut var_of_slot);
-                                lits.push((s, !value));
-                            }
+                            ((first, slot), false) if first == slot => spans.push((slot, slot, false)),
                             _ => return None,
                         }
                     } else if !positive {
@@ -195,20 +185,34 @@ impl<'l> TopDown<'l> {
                         }
                     }
                 }
-                raw.push((a, lits, atoms));
+                raw.push((a, spans, atoms));
+            }
+        }
+        // A cycle is where this compiler pays: bottom-up compilation of an
+        // acyclic program builds no intermediate diagrams that the final
+        // one does not contain.
+        if only_cyclic && !has_cycle(&raw) {
+            return None;
+        }
+        // Slots in order of first mention, breadth first, then the rest.
+        let mut var_of_slot = vec![NONE; num_slots];
+        let mut next_var = 0u32;
+        for (s, _) in raw.iter().flat_map(|(_, spans, _)| literals(spans)) {
+            if var_of_slot[s as usize] == NONE {
+                var_of_slot[s as usize] = next_var;
+                next_var += 1;
             }
         }
         for v in var_of_slot.iter_mut().filter(|v| **v == NONE) {
             *v = next_var;
             next_var += 1;
         }
-        let cyclic = has_cycle(&raw);
         if let Some(vars) = frontier_order(&raw, targets, num_slots, greedy) {
             var_of_slot = vars;
         }
+        let var_of_slot = super::last_alternative_first(program, var_of_slot);
         let (rules, by_head) = slot_rules(raw, &var_of_slot, n);
         Some(TopDown {
-            cyclic,
             var_of_slot,
             rules,
             by_head,
@@ -276,7 +280,15 @@ impl<'l> TopDown<'l> {
 
         enum Task {
             Visit(Vec<u32>),
-            Join { key: Box<[u8]>, var: u32 },
+            Join {
+                key: Box<[u8]>,
+                var: u32,
+            },
+            /// A [`Chain`]'s literals, above the diagrams of its two states.
+            Chain {
+                key: Box<[u8]>,
+                lits: Vec<u32>,
+            },
         }
         let mut tasks = vec![Task::Visit(start)];
         let mut results: Vec<u32> = Vec::new();
@@ -307,6 +319,12 @@ impl<'l> TopDown<'l> {
                                 results.push(node);
                                 continue;
                             }
+                            if let Some(Chain { lits, without, after }) = chain(&key) {
+                                tasks.push(Task::Chain { key: packed, lits });
+                                tasks.push(Task::Visit(without));
+                                tasks.push(Task::Visit(after));
+                                continue;
+                            }
                             let var = first_var(&key);
                             let lo = condition(&key, var, false);
                             let hi = condition(&key, var, true);
@@ -320,16 +338,33 @@ impl<'l> TopDown<'l> {
                     let lo = results.pop().expect("the low branch's result");
                     let hi = results.pop().expect("the high branch's result");
                     let node = bdd.make(var, lo, hi)?;
-                    self.cached_bytes += key.len();
-                    if self.cached_bytes > byte_limit {
-                        return Err(Stop::Nodes(bdd.len()));
+                    self.remember(key, node, byte_limit, bdd)?;
+                    results.push(node);
+                }
+                Task::Chain { key, lits } => {
+                    let without = results.pop().expect("the diagram without the rule");
+                    let mut node = results.pop().expect("the diagram after the chain");
+                    for &lit in lits.iter().rev() {
+                        let (var, negated) = (lit >> 1, lit & 1 == 1);
+                        node = if negated { bdd.make(var, node, without)? } else { bdd.make(var, without, node)? };
                     }
-                    self.cache.insert(key, node);
+                    self.remember(key, node, byte_limit, bdd)?;
                     results.push(node);
                 }
             }
         }
         Ok(results.pop().expect("the target's diagram"))
+    }
+
+    /// Caches `node` as the diagram of the packed state `key`, within the
+    /// budget's bytes.
+    fn remember(&mut self, key: Box<[u8]>, node: u32, byte_limit: usize, bdd: &Bdd) -> Result<(), Stop> {
+        self.cached_bytes += key.len();
+        if self.cached_bytes > byte_limit {
+            return Err(Stop::Nodes(bdd.len()));
+        }
+        self.cache.insert(key, node);
+        Ok(())
     }
 }
 
@@ -340,9 +375,9 @@ impl<'l> TopDown<'l> {
 fn slot_rules(raw: Vec<RawRule>, var_of_slot: &[u32], num_atoms: usize) -> (Vec<SlotRule>, Vec<Vec<u32>>) {
     let mut rules = Vec::with_capacity(raw.len());
     let mut by_head = vec![Vec::new(); num_atoms];
-    'rules: for (head, slot_lits, mut atoms) in raw {
+    'rules: for (head, spans, mut atoms) in raw {
         let mut lits: Vec<Lit> =
-            slot_lits.iter().map(|&(s, value)| var_of_slot[s as usize] << 1 | (!value) as u32).collect();
+            literals(&spans).map(|(s, value)| var_of_slot[s as usize] << 1 | (!value) as u32).collect();
         lits.sort_unstable();
         lits.dedup();
         // `x ∧ ¬x`: the rule never fires.
@@ -422,8 +457,7 @@ mod tests {
         let (program, target) = ring();
         let limits = Limits::new(&Budget::default());
         let mut bdd = Bdd::new(&limits);
-        let mut paused = TopDown::new(&program, &[target], &limits, Order::Frontier).expect("positive program");
-        assert!(paused.cyclic);
+        let mut paused = TopDown::new(&program, &[target], &limits, Order::Frontier, true).expect("cyclic, positive");
         // Each run starts again from the target, so it gets further only if
         // it can go deeper than the diagram (79 visits unpaused).
         let mut pauses = 0;
@@ -439,7 +473,7 @@ mod tests {
         assert!(!paused.paused());
         // A reduced ordered diagram is canonical: the same function in the
         // same order, built afresh in the same manager, is the same node.
-        let mut fresh = TopDown::new(&program, &[target], &limits, Order::Frontier).expect("positive program");
+        let mut fresh = TopDown::new(&program, &[target], &limits, Order::Frontier, false).expect("positive program");
         assert_eq!(fresh.var_of_slot, paused.var_of_slot);
         assert_eq!(fresh.compile(&mut bdd, target).expect("compiles"), resumed);
     }

@@ -6,7 +6,7 @@
 
 use deeplog_program::AtomId;
 
-use super::{RawRule, NONE};
+use super::{literals, RawRule, NONE};
 use crate::compile::FxMap;
 
 /// Two greedy slot orders; neither dominates (on the shared graphs each is
@@ -123,7 +123,7 @@ pub(super) fn frontier_order(raw: &[RawRule], targets: &[AtomId], num_slots: usi
         for &r in &rules_of[vi] {
             let (h, body) = &rules[r as usize];
             if placed[*h as usize] && body.iter().all(|&b| placed[b as usize]) {
-                for &(s, _) in &raw[r as usize].1 {
+                for (s, _) in literals(&raw[r as usize].1) {
                     if var_of_slot[s as usize] == NONE {
                         var_of_slot[s as usize] = next_var;
                         next_var += 1;
