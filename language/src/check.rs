@@ -12,12 +12,12 @@
 //! assert!(found.iter().any(|d| d.message.contains("`b/0` is never defined")));
 //! ```
 
-use std::collections::{BTreeSet, HashMap, HashSet};
+use std::collections::{HashMap, HashSet};
 
 use deeplog_program::stack::guard;
 
 use crate::diagnostic::Diagnostic;
-use crate::model::{Annotation, Model, Neural, Rule, Statement};
+use crate::model::{Annotation, Model, Neural, Statement};
 use crate::syntax::{Span, Term, TermKind};
 
 /// A predicate: name and arity.
@@ -28,9 +28,6 @@ pub fn check(model: &Model) -> Vec<Diagnostic> {
     let mut out = Vec::new();
     check_probabilities(model, &mut out);
     check_arities(model, &mut out);
-    for rule in model.rules() {
-        check_safety(rule, &mut out);
-    }
     check_targets(model, &mut out);
     check_defined(model, &mut out);
     check_neural_domains(model, &mut out);
@@ -134,11 +131,6 @@ fn is_builtin(name: &str, arity: usize) -> bool {
     )
 }
 
-/// Comparisons bind nothing.
-fn is_test(name: &str, arity: usize) -> bool {
-    matches!((name, arity), ("\\=" | "==" | "\\==" | "<" | ">" | "=<" | ">=" | "=:=" | "=\\=", 2))
-}
-
 /// Quantifiers and aggregates of DeepLog formulas: `forall(X in D, F)`.
 fn is_binder(name: &str, arity: usize) -> bool {
     matches!((name, arity), ("forall" | "exists" | "sum" | "max" | "min" | "product", 2) | ("pmean" | "pmean_error", 3))
@@ -220,14 +212,24 @@ fn for_each_mention<'a>(model: &'a Model, mut f: impl FnMut(Predicate<'a>, Span)
     }
 }
 
+/// A name used with two arities, where one of them has no clause: the
+/// usual typo (`parent(a)` for `parent(a, b)`). Two arities that both
+/// have clauses (`path/2` calling `path/3`, a common Prolog pattern) are
+/// two predicates on purpose.
 fn check_arities(model: &Model, out: &mut Vec<Diagnostic>) {
+    let defined: HashSet<Predicate<'_>> =
+        model.rules().flat_map(|r| r.heads.iter().filter_map(|h| predicate_of(&h.atom))).collect();
     let mut first: HashMap<&str, (usize, Span)> = HashMap::new();
     let mut reported: HashSet<&str> = HashSet::new();
     for_each_mention(model, |(name, arity), span| match first.get(&name) {
         None => {
             first.insert(name, (arity, span));
         }
-        Some(&(a0, s0)) if a0 != arity && !reported.contains(name) => {
+        Some(&(a0, s0))
+            if a0 != arity
+                && !reported.contains(name)
+                && !(defined.contains(&(name, arity)) && defined.contains(&(name, a0))) =>
+        {
             out.push(
                 Diagnostic::warning(
                     span,
@@ -241,81 +243,6 @@ fn check_arities(model: &Model, out: &mut Vec<Diagnostic>) {
         }
         _ => {}
     });
-}
-
-/// Variables a body binds for sure: those of its positive literals (a
-/// disjunction binds what both sides bind; negation and comparisons bind
-/// nothing).
-fn bound_by(body: &Term) -> BTreeSet<&str> {
-    let mut out = BTreeSet::new();
-    bind(body, &mut out);
-    out
-}
-
-/// Adds the variables `body` binds for sure to `out`. A conjunction is
-/// walked along its chain of `,`, which may be 100,000 goals long;
-/// anything else that nests grows the stack as it goes.
-fn bind<'a>(mut body: &'a Term, out: &mut BTreeSet<&'a str>) {
-    loop {
-        match &body.kind {
-            TermKind::Compound { functor, args } => match (functor.as_str(), args.as_slice()) {
-                ("," | "and" | "->", [a, b]) => {
-                    guard(|| bind(a, out));
-                    body = b;
-                    continue;
-                }
-                (";" | "or", [a, b]) => {
-                    let (left, right) = guard(|| (bound_by(a), bound_by(b)));
-                    out.extend(left.intersection(&right));
-                }
-                ("\\+" | "not", [_]) => {}
-                (name, args) if is_test(name, args.len()) => {}
-                _ => out.extend(body.variables().map(|(v, _)| v)),
-            },
-            TermKind::Annotated { term, .. } => {
-                body = term;
-                continue;
-            }
-            _ => {}
-        }
-        return;
-    }
-}
-
-fn check_safety(rule: &Rule, out: &mut Vec<Diagnostic>) {
-    let bound = rule.body.as_deref().map(bound_by).unwrap_or_default();
-    for head in &rule.heads {
-        let mut needed: BTreeSet<&str> = head.atom.variables().map(|(v, _)| v).collect();
-        if let Annotation::Neural(n) = &head.annotation {
-            // The network binds its inputs and output.
-            let given: BTreeSet<&str> =
-                n.inputs.iter().chain(&n.output).flat_map(Term::variables).map(|(v, _)| v).collect();
-            needed.retain(|v| !given.contains(v));
-        }
-        let unbound: Vec<&str> = needed.iter().copied().filter(|v| !bound.contains(v)).collect();
-        if unbound.is_empty() {
-            continue;
-        }
-        let list = unbound.iter().map(|v| format!("`{v}`")).collect::<Vec<_>>().join(", ");
-        let probabilistic = !matches!(head.annotation, Annotation::None);
-        match (&rule.body, probabilistic) {
-            (Some(_), _) => out.push(
-                Diagnostic::error(head.atom.span, format!("unsafe rule: {list} in the head is not bound by the body"))
-                    .with_label("unbound variable")
-                    .with_note("every head variable must appear in a positive literal of the body"),
-            ),
-            (None, true) => out.push(
-                Diagnostic::error(
-                    head.atom.span,
-                    format!("a probabilistic fact must be ground, but {list} is a variable"),
-                )
-                .with_note(
-                    "write it as a rule that says where the variable comes from, e.g. `0.2::p(X) :- person(X).`",
-                ),
-            ),
-            (None, false) => {}
-        }
-    }
 }
 
 fn check_defined(model: &Model, out: &mut Vec<Diagnostic>) {

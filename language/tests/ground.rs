@@ -236,6 +236,18 @@ fn arithmetic_and_list_builtins() {
 }
 
 #[test]
+fn findall_keeps_every_solution_in_proof_order() {
+    // As Prolog and ProbLog: one item per solution, duplicates included
+    // (`_` counts), in the order the proofs are found.
+    let p = grounded(
+        "p(X, Y) :- between(1, 3, X), q(Y).\nq(a).\nq(b).\n\
+         all(L) :- findall(X, p(X, _), L).\nys(L) :- findall(Y-X, p(X, Y), L).\n\
+         query(all(_)).\nquery(ys(_)).\n",
+    );
+    assert_eq!(queries(&p), owned(&[("all([1,1,2,2,3,3])", true), ("ys([a-1,b-1,a-2,b-2,a-3,b-3])", true)]));
+}
+
+#[test]
 fn findall_over_a_probabilistic_goal_is_an_error() {
     let e = error_of("0.5::p(1).\nall(L) :- findall(X, p(X), L).\nquery(all(L)).\n");
     assert!(e.message.contains("findall/3"), "{e}");
@@ -356,6 +368,26 @@ fn unbound_arithmetic_is_an_error_that_names_it() {
     assert_eq!(&source[e.span.range()], "Y is X + 1");
     let e = grounded_unchecked("b(X) :- X > 1.\nquery(b(Y)).\n").unwrap_err();
     assert_eq!(e.message, "`>` needs both sides ground here");
+}
+
+#[test]
+fn heads_bound_by_the_call_ground_per_call() {
+    // A non-ground probabilistic fact is one independent choice per
+    // instance the program calls; a non-ground fact holds for any call.
+    let p = grounded(
+        "0.5::heads(C).\nany(X).\n\
+         count([], 0).\n\
+         count([C|Cs], N) :- count(Cs, N0), heads(C), N is N0 + 1.\n\
+         count([C|Cs], N) :- count(Cs, N), \\+ heads(C).\n\
+         q :- any(f(1)), count([a, b], 1).\nquery(q).\n",
+    );
+    assert_eq!(queries(&p), owned(&[("q", true)]));
+    assert_eq!(p.choices.len(), 2, "{p}");
+    // An atom still not ground where it is reached is an error at its clause.
+    let source = "0.3::broken(X).\nq :- broken(_).\nquery(q).\n";
+    let e = error_of(source);
+    assert!(source[e.span.range()].starts_with("0.3::broken(X)"), "{e}");
+    assert!(e.message.contains("not ground") && e.message.contains("`X`"), "{e}");
 }
 
 #[test]

@@ -111,10 +111,14 @@ pub(super) enum Lit {
         span: Span,
     },
     /// `findall(T, G, L)`: the answers of the auxiliary predicate
-    /// `pred(Shared..., T) :- G`, collected into `result`.
+    /// `pred(Shared..., T, Local...) :- G`, their `T` (argument
+    /// `template`) collected into `result`. The goal's own variables are in
+    /// the head so that two solutions with one `T` are two answers, and `T`
+    /// is in the list twice, as in Prolog.
     Findall {
         pred: PredId,
         args: Box<[Pat]>,
+        template: u32,
         result: Pat,
         span: Span,
     },

@@ -438,20 +438,32 @@ impl Compiler<'_> {
                 }
                 Ok(out)
             }
+            // `C -> T ; E` is `(C, T) ; (\+ C, E)`, and a chain `C1 -> T1 ;
+            // C2 -> T2 ; E` negates every condition before its arm.
             (";" | "or", [_, _]) => {
-                let alternatives: Vec<&Term> = chain(term, &[";", "or"]).collect();
-                // `C -> T ; E`: `->` on the left of a `;` (on its right, the `->` arm says so).
-                let left = &alternatives[..alternatives.len() - 1];
-                if left.iter().any(|a| matches!(a.as_compound(), Some(("->" | "*->", [_, _])))) {
-                    return Err(GroundError::new(span, "if-then-else is not supported by grounding yet"));
-                }
                 let mut out = Vec::new();
-                for alternative in alternatives {
-                    out.extend(guard(|| self.goal(alternative, counts, vars))?);
+                let mut failed: Vec<Term> = Vec::new();
+                for alternative in chain(term, &[";", "or"]) {
+                    let arm = match alternative.as_compound() {
+                        Some(("->" | "*->", [condition, then])) => {
+                            let arm =
+                                conjunction(failed.iter().cloned().chain([condition.clone(), then.clone()]), span);
+                            failed.push(Term::new(
+                                TermKind::Compound { functor: "\\+".into(), args: vec![condition.clone()] },
+                                condition.span,
+                            ));
+                            arm
+                        }
+                        _ => conjunction(failed.iter().cloned().chain([alternative.clone()]), span),
+                    };
+                    out.extend(guard(|| self.goal(&arm, counts, vars))?);
                 }
                 Ok(out)
             }
-            ("->" | "*->", [_, _]) => Err(GroundError::new(span, "if-then-else is not supported by grounding yet")),
+            // `C -> T` alone fails where `C` does: `C, T`.
+            ("->" | "*->", [condition, then]) => {
+                guard(|| self.goal(&conjunction([condition.clone(), then.clone()].into_iter(), span), counts, vars))
+            }
             ("\\+" | "not", [inner]) => self.negation(inner, span, counts, vars),
             ("findall", [template, goal, result]) => self.findall(template, goal, result, span, counts, vars),
             _ => {
@@ -516,14 +528,61 @@ impl Compiler<'_> {
         vars: &mut VarTable,
     ) -> Result<Alternatives, GroundError> {
         let shared = shared_vars(&[template, goal], counts);
-        let mut head: Vec<Term> = shared.iter().map(|v| Term::new(TermKind::Var(v.clone()), span)).collect();
+        // Every solution counts, `_` included: each `_` of the goal gets a
+        // name, and the goal's variables join the head.
+        let mut goal = goal.clone();
+        name_anonymous(&mut goal, &mut 0);
+        let mut local: Vec<String> = Vec::new();
+        for (v, _) in goal.variables() {
+            if !shared.iter().any(|s| s == v) && !local.iter().any(|l| l == v) {
+                local.push(v.to_string());
+            }
+        }
+        let var = |v: &String| Term::new(TermKind::Var(v.clone()), span);
+        let mut head: Vec<Term> = shared.iter().map(var).collect();
         head.push(template.clone());
+        head.extend(local.iter().map(var));
         let head_refs: Vec<&Term> = head.iter().collect();
-        let pred = self.aux("$findall", &head_refs, goal, span)?;
+        let pred = self.aux("$findall", &head_refs, &goal, span)?;
         let mut args = shared.iter().map(|v| Pat::Var(vars.var(v))).collect::<Vec<_>>();
-        args.push(Pat::Var(vars.var("_")));
+        args.extend((0..=local.len()).map(|_| Pat::Var(vars.var("_"))));
         let result = self.pat(result, vars)?;
-        Ok(vec![vec![Lit::Findall { pred, args: args.into(), result, span }]])
+        let template = shared.len() as u32;
+        Ok(vec![vec![Lit::Findall { pred, args: args.into(), template, result, span }]])
+    }
+}
+
+/// The conjunction `a, b, …` of `goals` (`true` when there are none).
+fn conjunction(goals: impl DoubleEndedIterator<Item = Term>, span: Span) -> Term {
+    let mut goals = goals.rev();
+    let Some(mut out) = goals.next() else { return Term::new(TermKind::Atom("true".into()), span) };
+    for goal in goals {
+        out = Term::new(TermKind::Compound { functor: ",".into(), args: vec![goal, out] }, span);
+    }
+    out
+}
+
+/// Renames each anonymous variable `_` of `term` apart (`_$0`, `_$1`,
+/// ...), so that it can stand in a head.
+fn name_anonymous(term: &mut Term, next: &mut usize) {
+    match &mut term.kind {
+        TermKind::Var(name) if name == "_" => {
+            *name = format!("_${next}");
+            *next += 1;
+        }
+        TermKind::Compound { args: items, .. } | TermKind::List { items, tail: None } => {
+            for t in items {
+                guard(|| name_anonymous(t, next));
+            }
+        }
+        TermKind::List { items, tail: Some(tail) } => {
+            for t in items {
+                guard(|| name_anonymous(t, next));
+            }
+            guard(|| name_anonymous(tail, next));
+        }
+        TermKind::Annotated { term, .. } => guard(|| name_anonymous(term, next)),
+        _ => {}
     }
 }
 
@@ -552,8 +611,8 @@ fn clone_lit(l: &Lit) -> Lit {
         Lit::Builtin { op, args, negated, span } => {
             Lit::Builtin { op: *op, args: args.clone(), negated: *negated, span: *span }
         }
-        Lit::Findall { pred, args, result, span } => {
-            Lit::Findall { pred: *pred, args: args.clone(), result: result.clone(), span: *span }
+        Lit::Findall { pred, args, template, result, span } => {
+            Lit::Findall { pred: *pred, args: args.clone(), template: *template, result: result.clone(), span: *span }
         }
     }
 }

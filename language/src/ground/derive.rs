@@ -114,7 +114,7 @@ impl State {
                 index.bucket(key)
             };
             bucket.atoms.push(a);
-            tasks.extend(bucket.consumers.iter().rev().map(|&c| Task::Resume { consumer: c, atom: a }));
+            tasks.extend(bucket.consumers.iter().map(|&c| Task::Resume { consumer: c, atom: a }));
         }
         Ok(a)
     }

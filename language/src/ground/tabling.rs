@@ -312,7 +312,13 @@ impl State {
     pub(super) fn run_to_completion(&mut self, p: &Program, env: &mut Env) -> Result<(), GroundError> {
         loop {
             while let Some(task) = self.tasks.pop() {
+                let before = self.tasks.len();
                 self.step(p, env, task)?;
+                // The stack is last in, first out; the tasks one step made
+                // run in the order it made them (answers in the order they
+                // were derived, calls in body order), as Prolog's
+                // depth-first search meets them.
+                self.tasks[before..].reverse();
             }
             // Every call made so far is complete up to its waiting
             // negations; the lowest stratum waiting can be decided.
@@ -464,7 +470,7 @@ impl State {
                     self.consumers.push(Consumer { clause, pos: pos as u32, vals: env.vals.as_slice().into(), body });
                     let bucket = &mut self.relations[*pred as usize][ix].buckets[b as usize];
                     bucket.consumers.push(id);
-                    self.tasks.extend(bucket.atoms.iter().rev().map(|&a| Task::Resume { consumer: id, atom: a }));
+                    self.tasks.extend(bucket.atoms.iter().map(|&a| Task::Resume { consumer: id, atom: a }));
                 }
                 Ok(())
             }
@@ -543,7 +549,7 @@ impl State {
                     }
                 }
             }
-            Lit::Findall { pred, args, result, span } => {
+            Lit::Findall { pred, args, template, result, span } => {
                 let (ix, b) = self.demand(p, *pred, args, env);
                 let atoms = self.bucket(*pred, ix, b).atoms.clone();
                 let mut items = Vec::new();
@@ -557,7 +563,7 @@ impl State {
                             ));
                         }
                         let AtomKind::Term { term, .. } = self.atoms[a as usize] else { unreachable!("a term atom") };
-                        items.push(*self.terms.args(term).last().unwrap_or(&term));
+                        items.push(self.terms.args(term)[*template as usize]);
                     }
                     env.undo(mark);
                 }
