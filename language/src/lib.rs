@@ -44,6 +44,7 @@ pub mod check;
 pub mod diagnostic;
 pub mod ground;
 mod lexer;
+mod library;
 pub mod model;
 mod parser;
 mod printer;
@@ -89,7 +90,8 @@ pub fn check_source(source: &str) -> Checked {
             return Checked { model: None, diagnostics: vec![d] };
         }
     };
-    let (model, mut diagnostics) = model::lower(program);
+    let (mut model, mut diagnostics) = model::lower(program);
+    library::link(&mut model);
     diagnostics.extend(check::check(&model));
     // File order, as a reader goes through the file (stable: ties keep the
     // order of the checks).
