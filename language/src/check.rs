@@ -29,6 +29,7 @@ pub fn check(model: &Model) -> Vec<Diagnostic> {
     check_probabilities(model, &mut out);
     check_arities(model, &mut out);
     check_targets(model, &mut out);
+    check_conditional_targets(model, &mut out);
     check_defined(model, &mut out);
     check_neural_domains(model, &mut out);
     out
@@ -49,6 +50,28 @@ fn check_targets(model: &Model, out: &mut Vec<Diagnostic>) {
                 Diagnostic::error(target.span, "a query or evidence must be an atom of a predicate, like `p(a)`")
                     .with_label("not an atom"),
             );
+        }
+    }
+}
+
+/// `query(p(X)) :- a(X).`: ProbLog asks each instance the body finds.
+/// Not supported yet; left as a rule, it would define a predicate
+/// `query/1` and answer nothing, so it is an error.
+fn check_conditional_targets(model: &Model, out: &mut Vec<Diagnostic>) {
+    for rule in model.rules() {
+        if rule.body.is_none() {
+            continue;
+        }
+        for head in &rule.heads {
+            if let Some((name @ ("query" | "evidence"), 1 | 2)) = predicate_of(&head.atom) {
+                out.push(
+                    Diagnostic::error(head.atom.span, format!("`{name}` with a body is not supported yet"))
+                        .with_label("asked under a condition")
+                        .with_note(format!(
+                            "ask for the instances instead, e.g. `{name}(p(_)).`, or define a predicate for the condition"
+                        )),
+                );
+            }
         }
     }
 }

@@ -153,3 +153,11 @@ fn a_million_ground_facts_parse_and_check_in_under_two_seconds() {
         assert!(seconds < 2.0, "{seconds:.2} s");
     }
 }
+
+#[test]
+fn queries_with_bodies_are_refused_not_ignored() {
+    let out = render("0.3::a(1).\nquery(p(X)) :- a(X).\np(X) :- a(X).\n");
+    assert!(out.contains("error: `query` with a body is not supported yet") && out.contains("model.pl:2:1"), "{out}");
+    let out = render("0.3::a(1).\nevidence(a(X), true) :- a(X).\n");
+    assert!(out.contains("error: `evidence` with a body"), "{out}");
+}
