@@ -172,6 +172,34 @@ fn is_comment(tag: &str) -> bool {
     tag.starts_with('c')
 }
 
+/// The data lines of a DIMACS-style file (SDD, vtree, NNF): blank and
+/// comment lines skipped, each line as its number (from 1) and its
+/// whitespace-separated fields, never empty. The fields share one buffer,
+/// so reading a file of millions of lines allocates once:
+/// `while let Some((line, fields)) = lines.next_line()`.
+struct DataLines<'t> {
+    lines: std::iter::Enumerate<std::str::Lines<'t>>,
+    fields: Vec<&'t str>,
+}
+
+impl<'t> DataLines<'t> {
+    fn new(text: &'t str) -> Self {
+        DataLines { lines: text.lines().enumerate(), fields: Vec::new() }
+    }
+
+    fn next_line(&mut self) -> Option<(usize, &[&'t str])> {
+        let line = loop {
+            let (i, text_line) = self.lines.next()?;
+            self.fields.clear();
+            self.fields.extend(text_line.split_ascii_whitespace());
+            if self.fields.first().is_some_and(|tag| !is_comment(tag)) {
+                break i + 1;
+            }
+        };
+        Some((line, &self.fields))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use std::fs;

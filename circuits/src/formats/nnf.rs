@@ -29,7 +29,7 @@
 
 use std::collections::HashMap;
 
-use super::{is_comment, parse_field, parse_literal, variable_count, FormatError};
+use super::{is_comment, parse_field, parse_literal, variable_count, DataLines, FormatError};
 use crate::circuit::{Circuit, CircuitBuilder, NodeId, SlotId};
 use crate::properties::random_bits;
 
@@ -82,15 +82,9 @@ fn read_c2d(text: &str) -> Result<(Circuit, bool, Option<NodeId>), FormatError> 
     let mut b = CircuitBuilder::new(0);
     let mut nodes: Vec<NodeId> = Vec::new();
     let mut edges = 0u64;
-    let mut fields: Vec<&str> = Vec::new();
-    for (i, text_line) in text.lines().enumerate() {
-        let line = i + 1;
-        fields.clear();
-        fields.extend(text_line.split_ascii_whitespace());
-        let Some(&tag) = fields.first() else { continue };
-        if is_comment(tag) {
-            continue;
-        }
+    let mut lines = DataLines::new(text);
+    while let Some((line, fields)) = lines.next_line() {
+        let tag = fields[0];
         if header.is_none() && matches!(tag, "L" | "A" | "O") {
             return Err(FormatError::at(line, "node line before the `nnf NODES EDGES VARS` header"));
         }
@@ -242,15 +236,9 @@ fn read_d4(text: &str) -> Result<Circuit, FormatError> {
     let mut edges: Vec<Edge> = Vec::new();
     let mut literals: Vec<(SlotId, bool)> = Vec::new();
     let mut num_slots = 0u32;
-    let mut fields: Vec<&str> = Vec::new();
-    for (i, text_line) in text.lines().enumerate() {
-        let line = i + 1;
-        fields.clear();
-        fields.extend(text_line.split_ascii_whitespace());
-        let Some(&tag) = fields.first() else { continue };
-        if is_comment(tag) {
-            continue;
-        }
+    let mut lines = DataLines::new(text);
+    while let Some((line, fields)) = lines.next_line() {
+        let tag = fields[0];
         let kind = match tag {
             "o" => Kind::Or,
             "a" => Kind::And,

@@ -33,7 +33,7 @@ use std::collections::HashMap;
 use rustc_hash::FxHashMap;
 
 use super::vtree::{Vtree, VtreeNode};
-use super::{expect_fields, is_comment, parse_field, parse_literal, FormatError};
+use super::{expect_fields, parse_field, parse_literal, DataLines, FormatError};
 use crate::circuit::{Circuit, CircuitBuilder, NodeId};
 use crate::properties::random_bits;
 
@@ -144,16 +144,10 @@ pub(crate) fn read_sdd_with(text: &str, vtree: Option<&Vtree>) -> Result<Circuit
     let mut header: Option<(usize, u64)> = None;
     let mut node_lines = 0u64;
     let mut root = None;
-    let mut fields: Vec<&str> = Vec::new();
     let mut elements: Vec<Element> = Vec::new();
-    for (i, text_line) in text.lines().enumerate() {
-        let line = i + 1;
-        fields.clear();
-        fields.extend(text_line.split_ascii_whitespace());
-        let Some(&tag) = fields.first() else { continue };
-        if is_comment(tag) {
-            continue;
-        }
+    let mut lines = DataLines::new(text);
+    while let Some((line, fields)) = lines.next_line() {
+        let tag = fields[0];
         if tag == "sdd" {
             if let Some((first, _)) = header {
                 return Err(FormatError::at(line, format!("second `sdd` header (the first is on line {first})")));
@@ -161,7 +155,7 @@ pub(crate) fn read_sdd_with(text: &str, vtree: Option<&Vtree>) -> Result<Circuit
             if node_lines > 0 {
                 return Err(FormatError::at(line, "the `sdd COUNT` header must come before the nodes"));
             }
-            expect_fields(&fields, 2, "sdd COUNT", line)?;
+            expect_fields(fields, 2, "sdd COUNT", line)?;
             header = Some((line, parse_field(fields[1], "a node count", line)?));
             continue;
         }
@@ -183,7 +177,7 @@ pub(crate) fn read_sdd_with(text: &str, vtree: Option<&Vtree>) -> Result<Circuit
                 return Err(FormatError::at(line, msg));
             }
         } else {
-            expect_fields(&fields, if tag == "L" { 4 } else { 2 }, usage, line)?;
+            expect_fields(fields, if tag == "L" { 4 } else { 2 }, usage, line)?;
         }
         let id: u64 = parse_field(fields[1], "a node id (a non-negative integer)", line)?;
         if let Some(first) = ids.get(id) {

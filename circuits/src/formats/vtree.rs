@@ -15,7 +15,7 @@
 
 use rustc_hash::FxHashMap;
 
-use super::{expect_fields, is_comment, parse_field, variable_count, FormatError};
+use super::{expect_fields, parse_field, variable_count, DataLines, FormatError};
 
 /// One vtree node; children are indices into [`Vtree::nodes`].
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -51,18 +51,12 @@ impl Vtree {
         // (file id, node, line)
         let mut raw: Vec<(u64, Raw, usize)> = Vec::new();
         let mut var_line: FxHashMap<u32, usize> = FxHashMap::default();
-        let mut fields: Vec<&str> = Vec::new();
-        for (i, text_line) in text.lines().enumerate() {
-            let line = i + 1;
-            fields.clear();
-            fields.extend(text_line.split_ascii_whitespace());
-            let Some(&tag) = fields.first() else { continue };
-            if is_comment(tag) {
-                continue;
-            }
+        let mut lines = DataLines::new(text);
+        while let Some((line, fields)) = lines.next_line() {
+            let tag = fields[0];
             let node = match tag {
                 "vtree" if header.is_none() && raw.is_empty() => {
-                    expect_fields(&fields, 2, "vtree COUNT", line)?;
+                    expect_fields(fields, 2, "vtree COUNT", line)?;
                     header = Some((line, parse_field(fields[1], "a node count", line)?));
                     continue;
                 }
@@ -71,7 +65,7 @@ impl Vtree {
                     return Err(FormatError::at(line, "node line before the `vtree COUNT` header"));
                 }
                 "L" => {
-                    expect_fields(&fields, 3, "L id variable", line)?;
+                    expect_fields(fields, 3, "L id variable", line)?;
                     let var: i64 = parse_field(fields[2], "a variable (a positive integer)", line)?;
                     if var == 0 {
                         return Err(FormatError::at(
@@ -88,7 +82,7 @@ impl Vtree {
                     Raw::Leaf(var)
                 }
                 "I" => {
-                    expect_fields(&fields, 4, "I id left right", line)?;
+                    expect_fields(fields, 4, "I id left right", line)?;
                     let left = parse_field(fields[2], "a vtree id (a non-negative integer)", line)?;
                     let right = parse_field(fields[3], "a vtree id (a non-negative integer)", line)?;
                     Raw::Internal(left, right)
