@@ -9,7 +9,6 @@ use std::collections::{BTreeMap, HashSet};
 
 use crate::model::{self, Model, Rule, Statement};
 use crate::syntax::{Span, Term, TermKind};
-use deeplog_program::stack::guard;
 
 const SOURCE: &str = include_str!("library.pl");
 
@@ -91,28 +90,9 @@ fn at(rule: &mut Rule, span: Span) {
     rule.span = span;
     for head in &mut rule.heads {
         head.span = span;
-        respan(&mut head.atom, span);
+        head.atom.visit_mut(&mut |t| t.span = span);
     }
     if let Some(body) = &mut rule.body {
-        respan(body, span);
-    }
-}
-
-fn respan(term: &mut Term, span: Span) {
-    term.span = span;
-    match &mut term.kind {
-        TermKind::Compound { args: items, .. } | TermKind::List { items, tail: None } => {
-            for t in items {
-                guard(|| respan(t, span));
-            }
-        }
-        TermKind::List { items, tail: Some(tail) } => {
-            for t in items {
-                guard(|| respan(t, span));
-            }
-            guard(|| respan(tail, span));
-        }
-        TermKind::Annotated { term, .. } => guard(|| respan(term, span)),
-        _ => {}
+        body.visit_mut(&mut |t| t.span = span);
     }
 }

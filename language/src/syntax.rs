@@ -186,6 +186,28 @@ impl Term {
         }
     }
 
+    /// Calls `f` on this term and every term inside it, in the order of
+    /// [`Term::subterms`], each free to change (the children of the term
+    /// `f` leaves behind are visited).
+    pub fn visit_mut(&mut self, f: &mut dyn FnMut(&mut Term)) {
+        f(self);
+        match &mut self.kind {
+            TermKind::Compound { args: items, .. } | TermKind::List { items, tail: None } => {
+                for t in items {
+                    guard(|| t.visit_mut(f));
+                }
+            }
+            TermKind::List { items, tail: Some(tail) } => {
+                for t in items {
+                    guard(|| t.visit_mut(f));
+                }
+                guard(|| tail.visit_mut(f));
+            }
+            TermKind::Annotated { term, .. } => guard(|| term.visit_mut(f)),
+            TermKind::Var(_) | TermKind::Atom(_) | TermKind::Int(_) | TermKind::Float(_) | TermKind::Str(_) => {}
+        }
+    }
+
     /// This term and every term inside it, in the order of the text: a
     /// compound before its arguments, a list's items before its tail, an
     /// annotated term's term after it.

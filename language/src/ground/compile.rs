@@ -531,7 +531,7 @@ impl Compiler<'_> {
         // Every solution counts, `_` included: each `_` of the goal gets a
         // name, and the goal's variables join the head.
         let mut goal = goal.clone();
-        name_anonymous(&mut goal, &mut 0);
+        name_anonymous(&mut goal);
         let mut local: Vec<String> = Vec::new();
         for (v, _) in goal.variables() {
             if !shared.iter().any(|s| s == v) && !local.iter().any(|l| l == v) {
@@ -564,26 +564,16 @@ fn conjunction(goals: impl DoubleEndedIterator<Item = Term>, span: Span) -> Term
 
 /// Renames each anonymous variable `_` of `term` apart (`_$0`, `_$1`,
 /// ...), so that it can stand in a head.
-fn name_anonymous(term: &mut Term, next: &mut usize) {
-    match &mut term.kind {
-        TermKind::Var(name) if name == "_" => {
-            *name = format!("_${next}");
-            *next += 1;
-        }
-        TermKind::Compound { args: items, .. } | TermKind::List { items, tail: None } => {
-            for t in items {
-                guard(|| name_anonymous(t, next));
+fn name_anonymous(term: &mut Term) {
+    let mut next = 0;
+    term.visit_mut(&mut |t| {
+        if let TermKind::Var(name) = &mut t.kind {
+            if name == "_" {
+                *name = format!("_${next}");
+                next += 1;
             }
         }
-        TermKind::List { items, tail: Some(tail) } => {
-            for t in items {
-                guard(|| name_anonymous(t, next));
-            }
-            guard(|| name_anonymous(tail, next));
-        }
-        TermKind::Annotated { term, .. } => guard(|| name_anonymous(term, next)),
-        _ => {}
-    }
+    });
 }
 
 /// The operands of a right-leaning chain of the operators `ops`, in order:
