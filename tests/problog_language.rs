@@ -30,7 +30,7 @@ fn non_ground_clauses_are_bound_by_their_calls() {
          count([C|Cs], N) :- count(Cs, N0), heads(C), N is N0 + 1.\n\
          count([C|Cs], N) :- count(Cs, N), \\+ heads(C).\n\
          query(count([a, b, c], 2)).\n",
-        &[("count([a,b,c],2)", 0.375)],
+        &[("count([a, b, c],2)", 0.375)],
     );
     assert_answers("0.5::b(X).\np(X) :- member(X, [1, 2]), b(X).\nquery(p(_)).\n", &[("p(1)", 0.5), ("p(2)", 0.5)]);
     // A visited list: the head's third argument is bound by the call.
@@ -58,7 +58,7 @@ fn findall_collects_every_solution_in_proof_order() {
         "0.4::all_p(L) :- findall(X, p(X, _), L).\n\
          p(X, Y) :- between(1, 3, X), q(Y).\nq(a).\nq(b).\n\
          query(all_p(_)).\n",
-        &[("all_p([1,1,2,2,3,3])", 0.4)],
+        &[("all_p([1, 1, 2, 2, 3, 3])", 0.4)],
     );
 }
 
@@ -99,24 +99,24 @@ fn library_lists_predicates_are_there_without_a_definition() {
          query(w(_)). query(x(_)). query(y(_)). query(a(_)). query(d(_)). query(e(_)). query(f).\n\
          query(h(_)). query(j(_)). query(k(_)). query(l(_)).\n",
         &[
-            ("q([1,2,3])", 1.0),
+            ("q([1, 2, 3])", 1.0),
             ("r(b)", 1.0),
             ("s(a)", 1.0),
             ("i(2)", 1.0),
             ("t(c)", 1.0),
-            ("u([3,2,1])", 1.0),
+            ("u([3, 2, 1])", 1.0),
             ("v(6)", 1.0),
             ("w(3.5)", 1.0),
             ("x(5)", 1.0),
             ("y(2)", 1.0),
-            ("a([a,c])", 1.0),
-            ("d([a,b])", 1.0),
-            ("e([a,c])", 1.0),
+            ("a([a, c])", 1.0),
+            ("d([a, b])", 1.0),
+            ("e([a, c])", 1.0),
             ("f", 1.0),
-            ("h([b,c])", 1.0),
-            ("j([1,2,3,4])", 1.0),
-            ("k([a,c])", 1.0),
-            ("l([a,b,c])", 1.0),
+            ("h([b, c])", 1.0),
+            ("j([1, 2, 3, 4])", 1.0),
+            ("k([a, c])", 1.0),
+            ("l([a, b, c])", 1.0),
         ],
     );
     // Over probabilistic facts, and a model's own definition wins.

@@ -63,7 +63,7 @@ fn a_list_of_flat_items() {
         items.join(",")
     ));
     let got = queries(&program);
-    assert_eq!(got[0].0.len(), "l([])".len() + items.join(",").len());
+    assert_eq!(got[0].0.len(), "l([])".len() + items.join(", ").len());
     let expected = [format!("n({N})"), "m".to_string(), format!("s({})", N * (N + 1) / 2)];
     assert_eq!(got[1..].iter().map(|(q, _)| q.clone()).collect::<Vec<_>>(), expected);
 }

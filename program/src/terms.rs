@@ -15,7 +15,7 @@
 //! let list = terms.list(&[one, two], nil);
 //! let edge = terms.name("edge");
 //! let atom = terms.compound(edge, &[list, one]);
-//! assert_eq!(terms.show(atom), "edge([1,2],1)");
+//! assert_eq!(terms.show(atom), "edge([1, 2],1)");
 //! assert_eq!(atom, terms.compound(edge, &[list, one])); // interned
 //! let View::Compound(name, args) = terms.view(atom) else { panic!() };
 //! assert_eq!((name, args.len()), ("edge", 2));
@@ -343,9 +343,7 @@ impl Terms {
             Node::Int(i) => {
                 let _ = write!(out, "{i}");
             }
-            Node::Float(bits) => {
-                let _ = write!(out, "{:?}", f64::from_bits(bits));
-            }
+            Node::Float(bits) => write_float(out, f64::from_bits(bits)),
             Node::Str(s) => {
                 out.push('"');
                 for c in self.text(s).chars() {
@@ -362,32 +360,54 @@ impl Terms {
     }
 
     fn write_compound(&self, out: &mut String, t: TermId, functor: Sym) {
+        self.write_at(out, t, functor, 1200);
+    }
+
+    /// A compound in a place that allows operators up to precedence
+    /// `max`: in parentheses where its own operator binds looser.
+    fn write_at(&self, out: &mut String, t: TermId, functor: Sym, max: u32) {
         let args = self.args(t);
         let name = self.text(functor);
         if functor == self.cons && args.len() == 2 {
-            self.write_list(out, t);
-        } else if args.len() == 2 && is_infix(name) {
-            self.write_operand(out, args[0]);
+            return self.write_list(out, t);
+        }
+        if let (Some((precedence, left, right)), [a, b]) = (infix(name), args) {
+            let open = precedence > max;
+            if open {
+                out.push('(');
+            }
+            self.write_operand(out, *a, left);
             if name.chars().all(|c| c.is_ascii_alphabetic()) {
                 let _ = write!(out, " {name} ");
             } else {
                 out.push_str(name);
             }
-            self.write_operand(out, args[1]);
-        } else {
-            write_name(out, name);
-            out.push('(');
-            for (i, &a) in args.iter().enumerate() {
-                if i > 0 {
-                    out.push(',');
-                }
-                self.write(out, a);
+            self.write_operand(out, *b, right);
+            if open {
+                out.push(')');
             }
-            out.push(')');
+            return;
         }
+        if let ("-" | "+" | "\\", [a]) = (name, args) {
+            // ProbLog writes `-a`, and `-(1)`, `-(f(x))` where the operand
+            // is a number or a compound.
+            if let Node::Atom(_) = self.node(*a) {
+                out.push_str(name);
+                return self.write(out, *a);
+            }
+        }
+        write_name(out, name);
+        out.push('(');
+        for (i, &a) in args.iter().enumerate() {
+            if i > 0 {
+                out.push(',');
+            }
+            self.write_operand(out, a, 999);
+        }
+        out.push(')');
     }
 
-    /// A list cell and its tail: `[1,2]`, `[1|T]`.
+    /// A list as ProbLog prints it: `[1, 2]`, `[1 | T]`.
     fn write_list(&self, out: &mut String, t: TermId) {
         out.push('[');
         let mut rest = t;
@@ -396,16 +416,16 @@ impl Terms {
             match self.node(rest) {
                 Node::Compound { functor, arity: 2, .. } if functor == self.cons => {
                     if !first {
-                        out.push(',');
+                        out.push_str(", ");
                     }
                     first = false;
-                    self.write(out, self.args(rest)[0]);
+                    self.write_operand(out, self.args(rest)[0], 999);
                     rest = self.args(rest)[1];
                 }
                 _ if rest == self.nil => break,
                 _ => {
-                    out.push('|');
-                    self.write(out, rest);
+                    out.push_str(" | ");
+                    self.write_operand(out, rest, 999);
                     break;
                 }
             }
@@ -413,17 +433,14 @@ impl Terms {
         out.push(']');
     }
 
-    fn write_operand(&self, out: &mut String, t: TermId) {
-        let operator = match self.node(t) {
-            Node::Compound { functor, arity: 2, .. } => functor != self.cons && is_infix(self.text(functor)),
-            _ => false,
-        };
-        if operator {
-            out.push('(');
-            self.write(out, t);
-            out.push(')');
-        } else {
-            self.write(out, t);
+    /// An operand where operators up to precedence `max` need no
+    /// parentheses.
+    fn write_operand(&self, out: &mut String, t: TermId, max: u32) {
+        match self.node(t) {
+            Node::Compound { functor, .. } => {
+                crate::stack::guard(|| self.write_at(out, t, functor, max));
+            }
+            _ => self.write(out, t),
         }
     }
 
@@ -437,27 +454,40 @@ impl Terms {
 
 /// Whether a binary term with this functor prints as an infix operator.
 pub fn is_infix(name: &str) -> bool {
-    matches!(
-        name,
-        "+" | "-"
-            | "*"
-            | "/"
-            | "//"
-            | "mod"
-            | "**"
-            | "^"
-            | "="
-            | "\\="
-            | "=="
-            | "\\=="
-            | "<"
-            | ">"
-            | "=<"
-            | ">="
-            | "=:="
-            | "=\\="
-            | "is"
-    )
+    infix(name).is_some()
+}
+
+/// The binary operators ProbLog prints infix: (precedence, the most its
+/// left operand may have, the most its right may have).
+fn infix(name: &str) -> Option<(u32, u32, u32)> {
+    let xfx = |p| Some((p, p - 1, p - 1));
+    let xfy = |p| Some((p, p - 1, p));
+    let yfx = |p| Some((p, p, p - 1));
+    match name {
+        "=" | "\\=" | "==" | "\\==" | "<" | ">" | "=<" | ">=" | "=:=" | "=\\=" | "is" | "=.." | "@<" | "@>" | "@=<"
+        | "@>=" => xfx(700),
+        "+" | "-" | "/\\" | "\\/" | "xor" => yfx(500),
+        "*" | "/" | "//" | "mod" | "rem" | "div" | "<<" | ">>" => yfx(400),
+        "**" => xfx(200),
+        "^" | ":" => xfy(200),
+        _ => None,
+    }
+}
+
+/// Writes a float as ProbLog (Python) does: `0.5`, `1.0`, `1e+22`,
+/// `1e-05`.
+fn write_float(out: &mut String, x: f64) {
+    let text = format!("{x:?}");
+    match text.split_once('e') {
+        Some((mantissa, exponent)) => {
+            let (sign, digits) = match exponent.strip_prefix('-') {
+                Some(d) => ('-', d),
+                None => ('+', exponent),
+            };
+            let _ = write!(out, "{mantissa}e{sign}{digits:0>2}");
+        }
+        None => out.push_str(&text),
+    }
 }
 
 /// Writes an atom's name, quoted unless it reads back as itself.
@@ -506,7 +536,7 @@ mod tests {
         let nil = t.nil();
         assert_eq!(t.show(nil), "[]");
         let open = t.list(&[one, two], x);
-        assert_eq!(t.show(open), "[1,2|x]");
+        assert_eq!(t.show(open), "[1, 2 | x]");
         let plus = t.name("+");
         let sum = t.compound(plus, &[one, two]);
         let times = t.name("*");
@@ -514,7 +544,16 @@ mod tests {
         assert_eq!(t.show(product), "(1+2)*2");
         let is = t.name("is");
         let is_term = t.compound(is, &[x, sum]);
-        assert_eq!(t.show(is_term), "x is (1+2)");
+        assert_eq!(t.show(is_term), "x is 1+2");
+        let nested = t.compound(plus, &[one, product]);
+        assert_eq!(t.show(nested), "1+(1+2)*2");
+        let minus = t.name("-");
+        let left = t.compound(minus, &[sum, two]);
+        let right = t.compound(minus, &[two, sum]);
+        assert_eq!((t.show(left), t.show(right)), ("1+2-2".to_string(), "2-(1+2)".to_string()));
+        let big = t.float(1e22);
+        let small = t.float(1e-5);
+        assert_eq!((t.show(big), t.show(small)), ("1e+22".to_string(), "1e-05".to_string()));
         let quoted = t.atom("New York");
         assert_eq!(t.show(quoted), "'New York'");
         let upper = t.atom("X");
@@ -541,7 +580,7 @@ mod tests {
         let in_f = t.compound(f, &[list]);
         assert_eq!(t.depth(in_f), 2);
         let text = t.show(list);
-        assert!(text.starts_with("[0,1,2,") && text.ends_with(",99999]"), "{}", &text[..20]);
+        assert!(text.starts_with("[0, 1, 2, ") && text.ends_with(", 99999]"), "{}", &text[..20]);
     }
 
     #[test]
@@ -558,7 +597,7 @@ mod tests {
         }
         assert_eq!(t.depth(nat), 100_000);
         assert_eq!(t.show(nat), format!("{}0{}", "s(".repeat(100_000), ")".repeat(100_000)));
-        assert_eq!(t.show(sum), format!("{}1+1{}", "(".repeat(99_999), ")+1".repeat(99_999)));
+        assert_eq!(t.show(sum), format!("1{}", "+1".repeat(100_000)));
     }
 
     #[test]
