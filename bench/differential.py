@@ -5,7 +5,10 @@ Each program draws a few constants, probabilistic facts and annotated
 disjunctions (some with bodies), deterministic facts, and derived predicates
 defined by rules that may recurse, negate lower strata (stratified, as
 ProbLog needs), compare with `\\=`, and carry probabilities of their own;
-sometimes evidence; queries over whole predicates and single atoms.
+sometimes flexible probabilities (`P::fl(X) :- w(X,N), P is N / 4.`), a
+non-ground probabilistic fact, negative heads, `findall/3` over a
+deterministic goal, a query with a body; sometimes evidence; queries over
+whole predicates and single atoms.
 
 Both engines answer every program as a whole process; the answers must name
 the same atoms with probabilities within --tolerance, or both must refuse
@@ -35,7 +38,7 @@ class Pred:
         self.name, self.arity = name, arity
 
     def atom(self, args):
-        return f"{self.name}({','.join(args)})"
+        return f"{self.name}({','.join(args)})" if args else self.name
 
 
 def generate(rng):
@@ -78,6 +81,26 @@ def draft(rng, local=False):
             lines.append(f"{prob(rng)}::w({x},{rng.randint(0, 3)}).")
         lines.append("heavy(X) :- w(X,N), w(Y,M), X \\= Y, S is N + M, S >= 3.")
         base.append(Pred("heavy", 1))
+        # Flexible probabilities: the label computed from the body.
+        if rng.random() < 0.5:
+            lines.append("P::fl(X) :- w(X,N), P is N / 4.")
+            base.append(Pred("fl", 1))
+    # A non-ground probabilistic fact, called with its argument bound.
+    if rng.random() < 0.3:
+        lines.append(f"{prob(rng)}::nf(X).")
+        lines.append("bf(X) :- g(X), nf(X).")
+        base.append(Pred("bf", 1))
+    # Negative heads: `nh` holds where a positive clause derives it and no
+    # negative one fires.
+    if rng.random() < 0.3:
+        lines.append(f"nh(X) :- {rng.choice(['g(X)', 'f(X)'])}.")
+        lines.append(f"{prob(rng)}::\\+nh(X) :- {rng.choice(['f(X)', 'e(X,_)'])}.")
+        base.append(Pred("nh", 1))
+    # findall/3 over a deterministic goal.
+    if rng.random() < 0.3:
+        lines.append("ng(N) :- findall(X, g(X), L), length(L, N).")
+        lines.append(f"{prob(rng)}::big :- ng(N), N >= {rng.randint(1, 3)}.")
+        base.append(Pred("big", 0))
     # Annotated disjunctions: a ground one, and one with a body.
     if rng.random() < 0.7:
         heads = rng.sample(consts, rng.randint(1, len(consts)))
@@ -125,6 +148,10 @@ def draft(rng, local=False):
     if rng.random() < 0.5:
         p = rng.choice(derived + base[:2])
         lines.append(f"query({p.atom([rng.choice(consts) for _ in range(p.arity)])}).")
+    # A query with a body: every instance the body derives.
+    if rng.random() < 0.2:
+        p = rng.choice([d for d in derived if d.arity == 1] or [Pred("f", 1)])
+        lines.append(f"query({p.name}(X)) :- {rng.choice(['g(X)', 'e(X,_)'])}.")
     if any("member(" in l for l in lines):
         lines.insert(0, ":- use_module(library(lists)).")
     return "\n".join(lines) + "\n", rules
@@ -188,7 +215,7 @@ def stratified(rules):
     return not any(negative and reaches(callee, caller) for caller, callee, negative in rules)
 
 
-ANSWER = re.compile(r"^\s*(\S+):\s+(\S+)\s*$")
+ANSWER = re.compile(r"^\s*(.+?):\s+(\S+)\s*$")
 NO_INSTANCE = re.compile(r".*[(,][A-Z_]")
 
 

@@ -29,7 +29,6 @@ pub fn check(model: &Model) -> Vec<Diagnostic> {
     check_probabilities(model, &mut out);
     check_arities(model, &mut out);
     check_targets(model, &mut out);
-    check_conditional_targets(model, &mut out);
     check_defined(model, &mut out);
     check_neural_domains(model, &mut out);
     out
@@ -50,28 +49,6 @@ fn check_targets(model: &Model, out: &mut Vec<Diagnostic>) {
                 Diagnostic::error(target.span, "a query or evidence must be an atom of a predicate, like `p(a)`")
                     .with_label("not an atom"),
             );
-        }
-    }
-}
-
-/// `query(p(X)) :- a(X).`: ProbLog asks each instance the body finds.
-/// Not supported yet; left as a rule, it would define a predicate
-/// `query/1` and answer nothing, so it is an error.
-fn check_conditional_targets(model: &Model, out: &mut Vec<Diagnostic>) {
-    for rule in model.rules() {
-        if rule.body.is_none() {
-            continue;
-        }
-        for head in &rule.heads {
-            if let Some((name @ ("query" | "evidence"), 1 | 2)) = predicate_of(&head.atom) {
-                out.push(
-                    Diagnostic::error(head.atom.span, format!("`{name}` with a body is not supported yet"))
-                        .with_label("asked under a condition")
-                        .with_note(format!(
-                            "ask for the instances instead, e.g. `{name}(p(_)).`, or define a predicate for the condition"
-                        )),
-                );
-            }
         }
     }
 }
@@ -145,13 +122,8 @@ fn is_connective(name: &str, arity: usize) -> bool {
 
 /// Built-in predicates: they bind or test, and are never defined by rules.
 fn is_builtin(name: &str, arity: usize) -> bool {
-    matches!(
-        (name, arity),
-        ("is" | "=" | "\\=" | "==" | "\\==" | "<" | ">" | "=<" | ">=" | "=:=" | "=\\=", 2)
-            | ("true" | "fail" | "false", 0)
-            | ("between" | "append" | "plus" | "findall", 3)
-            | ("member" | "length" | "succ", 2)
-    )
+    matches!((name, arity), ("true" | "fail" | "false", 0) | ("findall", 3))
+        || crate::ground::clauses::is_builtin(name, arity)
 }
 
 /// Quantifiers and aggregates of DeepLog formulas: `forall(X in D, F)`.
@@ -186,6 +158,23 @@ fn uses<'a>(term: &'a Term, out: &mut Vec<Use<'a>>) {
                     &args[1..]
                 } else if (name, arity) == ("findall", 3) {
                     &args[1..2]
+                } else if matches!((name, arity), ("once" | "ignore", 1) | ("forall", 2)) {
+                    args
+                } else if name == "call" && arity >= 1 {
+                    // `call(p(X), Y)` uses `p/2`; a variable goal is
+                    // resolved while grounding.
+                    match &args[0].kind {
+                        TermKind::Atom(goal) => out.push(Use { predicate: (goal.as_str(), arity - 1), term }),
+                        TermKind::Compound { functor, args: inner }
+                            if !is_connective(functor, inner.len())
+                                && !is_builtin(functor, inner.len() + arity - 1) =>
+                        {
+                            out.push(Use { predicate: (functor.as_str(), inner.len() + arity - 1), term })
+                        }
+                        TermKind::Compound { .. } if arity == 1 => todo.push(&args[0]),
+                        _ => {}
+                    }
+                    &[]
                 } else {
                     if !is_builtin(name, arity) {
                         out.push(Use { predicate: (name, arity), term });
@@ -224,8 +213,18 @@ fn for_each_mention<'a>(model: &'a Model, mut f: impl FnMut(Predicate<'a>, Span)
                     uses(body, &mut found);
                 }
             }
-            Statement::Query(q) => uses(&q.target, &mut found),
-            Statement::Evidence(e) => uses(&e.atom, &mut found),
+            Statement::Query(q) => {
+                uses(&q.target, &mut found);
+                if let Some(c) = &q.condition {
+                    uses(c, &mut found);
+                }
+            }
+            Statement::Evidence(e) => {
+                uses(&e.atom, &mut found);
+                if let Some(c) = &e.condition {
+                    uses(c, &mut found);
+                }
+            }
             Statement::Constraint(c) => uses(&c.formula, &mut found),
             _ => {}
         }
@@ -240,8 +239,11 @@ fn for_each_mention<'a>(model: &'a Model, mut f: impl FnMut(Predicate<'a>, Span)
 /// have clauses (`path/2` calling `path/3`, a common Prolog pattern) are
 /// two predicates on purpose.
 fn check_arities(model: &Model, out: &mut Vec<Diagnostic>) {
-    let defined: HashSet<Predicate<'_>> =
-        model.rules().flat_map(|r| r.heads.iter().filter_map(|h| predicate_of(&h.atom))).collect();
+    let defined: HashSet<Predicate<'_>> = model
+        .rules()
+        .flat_map(|r| r.heads.iter().filter_map(|h| predicate_of(&h.atom)))
+        .chain(model.dynamic())
+        .collect();
     let mut first: HashMap<&str, (usize, Span)> = HashMap::new();
     let mut reported: HashSet<&str> = HashSet::new();
     for_each_mention(model, |(name, arity), span| match first.get(&name) {
@@ -269,8 +271,11 @@ fn check_arities(model: &Model, out: &mut Vec<Diagnostic>) {
 }
 
 fn check_defined(model: &Model, out: &mut Vec<Diagnostic>) {
-    let defined: HashSet<Predicate<'_>> =
-        model.rules().flat_map(|r| r.heads.iter().filter_map(|h| predicate_of(&h.atom))).collect();
+    let defined: HashSet<Predicate<'_>> = model
+        .rules()
+        .flat_map(|r| r.heads.iter().filter_map(|h| predicate_of(&h.atom)))
+        .chain(model.dynamic())
+        .collect();
     for statement in &model.statements {
         let (target, what) = match statement {
             Statement::Query(q) => (&q.target, "queried"),
@@ -304,6 +309,14 @@ fn check_defined(model: &Model, out: &mut Vec<Diagnostic>) {
                 }
             }
             Statement::Constraint(c) => uses(&c.formula, &mut found),
+            Statement::Query(q) => match &q.condition {
+                Some(c) => uses(c, &mut found),
+                None => continue,
+            },
+            Statement::Evidence(e) => match &e.condition {
+                Some(c) => uses(c, &mut found),
+                None => continue,
+            },
             _ => continue,
         }
         for u in found {

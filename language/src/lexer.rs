@@ -88,6 +88,24 @@ pub enum Op {
     Mod,
     Power,
     Caret,
+    Univ,
+    TermLess,
+    TermGreater,
+    TermLessEq,
+    TermGreaterEq,
+    Variant,
+    NotVariant,
+    BitAnd,
+    BitOr,
+    Xor,
+    Rem,
+    Div,
+    ShiftLeft,
+    ShiftRight,
+    BitNot,
+    Colon,
+    Dynamic,
+    Discontiguous,
 }
 
 impl Op {
@@ -127,6 +145,24 @@ impl Op {
             Op::Mod => "mod",
             Op::Power => "**",
             Op::Caret => "^",
+            Op::Univ => "=..",
+            Op::TermLess => "@<",
+            Op::TermGreater => "@>",
+            Op::TermLessEq => "@=<",
+            Op::TermGreaterEq => "@>=",
+            Op::Variant => "=@=",
+            Op::NotVariant => "\\=@=",
+            Op::BitAnd => "/\\",
+            Op::BitOr => "\\/",
+            Op::Xor => "xor",
+            Op::Rem => "rem",
+            Op::Div => "div",
+            Op::ShiftLeft => "<<",
+            Op::ShiftRight => ">>",
+            Op::BitNot => "\\",
+            Op::Colon => ":",
+            Op::Dynamic => "dynamic",
+            Op::Discontiguous => "discontiguous",
         }
     }
 
@@ -141,6 +177,11 @@ impl Op {
             "not" => Op::Not,
             "implies" => Op::Implies,
             "iff" => Op::Iff,
+            "xor" => Op::Xor,
+            "rem" => Op::Rem,
+            "div" => Op::Div,
+            "dynamic" => Op::Dynamic,
+            "discontiguous" => Op::Discontiguous,
             _ => return None,
         })
     }
@@ -359,12 +400,20 @@ impl<'src> Lexer<'src> {
             b':' => match b1 {
                 b'-' => (Op::Neck, 2),
                 b':' => (Op::Annotate, 2),
-                _ => return None,
+                _ => (Op::Colon, 1),
             },
             b'<' => match (b1, b2) {
                 (b'-', b'>') => (Op::Equiv, 3),
                 (b'-', _) => (Op::RuleArrow, 2),
+                (b'<', _) => (Op::ShiftLeft, 2),
                 _ => (Op::Less, 1),
+            },
+            b'@' => match (b1, b2, self.peek(3)) {
+                (b'<', ..) => (Op::TermLess, 2),
+                (b'>', b'=', _) => (Op::TermGreaterEq, 3),
+                (b'>', ..) => (Op::TermGreater, 2),
+                (b'=', b'<', _) => (Op::TermLessEq, 3),
+                _ => return None,
             },
             b'-' => match b1 {
                 b'>' => (Op::IfThen, 2),
@@ -374,18 +423,23 @@ impl<'src> Lexer<'src> {
             b'\\' => match (b1, b2) {
                 (b'+', _) => (Op::NotProvable, 2),
                 (b'=', b'=') => (Op::NotIdentical, 3),
+                (b'=', b'@') if self.peek(3) == b'=' => (Op::NotVariant, 4),
                 (b'=', _) => (Op::NotUnify, 2),
-                _ => return None,
+                (b'/', _) => (Op::BitOr, 2),
+                _ => (Op::BitNot, 1),
             },
             b'=' => match (b1, b2) {
                 (b':', b'=') => (Op::ArithEq, 3),
                 (b'\\', b'=') => (Op::ArithNe, 3),
+                (b'.', b'.') => (Op::Univ, 3),
+                (b'@', b'=') => (Op::Variant, 3),
                 (b'=', _) => (Op::Identical, 2),
                 (b'<', _) => (Op::LessEq, 2),
                 _ => (Op::Unify, 1),
             },
             b'>' => match b1 {
                 b'=' => (Op::GreaterEq, 2),
+                b'>' => (Op::ShiftRight, 2),
                 _ => (Op::Greater, 1),
             },
             b'+' => (Op::Plus, 1),
@@ -395,6 +449,7 @@ impl<'src> Lexer<'src> {
             },
             b'/' => match b1 {
                 b'/' => (Op::IntDivide, 2),
+                b'\\' => (Op::BitAnd, 2),
                 _ => (Op::Divide, 1),
             },
             b'^' => (Op::Caret, 1),
@@ -410,7 +465,13 @@ impl<'src> Lexer<'src> {
             }
             i
         };
-        let mut end = digits(if self.bytes[start] == b'-' { start + 1 } else { start });
+        let first = if self.bytes[start] == b'-' { start + 1 } else { start };
+        if self.bytes[first] == b'0' {
+            if let Some(tok) = self.special_number(start, first) {
+                return tok;
+            }
+        }
+        let mut end = digits(first);
         let mut float = false;
         if self.bytes.get(end) == Some(&b'.') && self.bytes.get(end + 1).is_some_and(u8::is_ascii_digit) {
             end = digits(end + 1);
@@ -438,6 +499,52 @@ impl<'src> Lexer<'src> {
                 .map(Tok::Int)
                 .map_err(|_| LexError::new(start, end, format!("integer `{text}` does not fit in 64 bits")))
         }
+    }
+
+    /// `0x1F`, `0o17`, `0b101` and `0'a` (a character's code), with the
+    /// sign at `start` if any; `None` where `first` starts a decimal.
+    fn special_number(&mut self, start: usize, first: usize) -> Option<Result<Tok<'src>, LexError>> {
+        let negative = first > start;
+        let radix = match self.bytes.get(first + 1) {
+            Some(b'x') => 16,
+            Some(b'o') => 8,
+            Some(b'b') => 2,
+            Some(b'\'') => {
+                let at = first + 2;
+                let rest = &self.src[at.min(self.src.len())..];
+                let (code, len) = match rest.as_bytes() {
+                    [b'\\', b'n', ..] => (10, 2),
+                    [b'\\', b't', ..] => (9, 2),
+                    [b'\\', b'r', ..] => (13, 2),
+                    [b'\\', b'\\', ..] => (92, 2),
+                    [b'\\', b'\'', ..] => (39, 2),
+                    [b'\'', b'\'', ..] => (39, 2),
+                    [b'\\', ..] => {
+                        return Some(Err(LexError::new(first, at + 1, "unknown escape in a character code `0'`")))
+                    }
+                    _ => match rest.chars().next() {
+                        Some(c) => (c as i64, c.len_utf8()),
+                        None => return Some(Err(LexError::new(first, at, "`0'` needs a character after it"))),
+                    },
+                };
+                self.pos = at + len;
+                return Some(Ok(Tok::Int(if negative { -code } else { code })));
+            }
+            _ => return None,
+        };
+        let digits_start = first + 2;
+        let mut end = digits_start;
+        while self.bytes.get(end).is_some_and(|b| (*b as char).is_digit(radix)) {
+            end += 1;
+        }
+        if end == digits_start {
+            return None;
+        }
+        self.pos = end;
+        let text = &self.src[digits_start..end];
+        Some(i64::from_str_radix(text, radix).map(|n| Tok::Int(if negative { -n } else { n })).map_err(|_| {
+            LexError::new(start, end, format!("integer `{}` does not fit in 64 bits", &self.src[start..end]))
+        }))
     }
 
     /// A quoted atom (`quote` = `'`) or string (`"`): escapes as in Prolog,
@@ -657,6 +764,6 @@ mod tests {
     fn unexpected_characters_are_errors() {
         assert_eq!(lex_err("a :- b @ c").span, Span::new(7, 8));
         assert_eq!(lex_err("a(é)").span, Span::new(2, 4));
-        assert_eq!(lex_err("a : b").span, Span::new(2, 3));
+        assert_eq!(lex_err("a $ b").span, Span::new(2, 3));
     }
 }

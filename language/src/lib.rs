@@ -91,6 +91,8 @@ pub fn check_source(source: &str) -> Checked {
         }
     };
     let (mut model, mut diagnostics) = model::lower(program);
+    library::negative_heads(&mut model);
+    library::expand(&mut model);
     library::link(&mut model);
     diagnostics.extend(check::check(&model));
     // File order, as a reader goes through the file (stable: ties keep the

@@ -66,3 +66,63 @@ numlist(L, H, R) :- L =< H, '$lists_numlist'(L, H, R).
 '$lists_numlist'(H, H, [H]).
 '$lists_numlist'(L, H, [L|T]) :- L < H, L1 is L + 1, '$lists_numlist'(L1, H, T).
 
+
+% library(apply): the goal is called with the items appended (`call/N`).
+maplist(_, []).
+maplist(G, [X|Xs]) :- call(G, X), maplist(G, Xs).
+maplist(_, [], []).
+maplist(G, [X|Xs], [Y|Ys]) :- call(G, X, Y), maplist(G, Xs, Ys).
+maplist(_, [], [], []).
+maplist(G, [X|Xs], [Y|Ys], [Z|Zs]) :- call(G, X, Y, Z), maplist(G, Xs, Ys, Zs).
+maplist(_, [], [], [], []).
+maplist(G, [X|Xs], [Y|Ys], [Z|Zs], [W|Ws]) :- call(G, X, Y, Z, W), maplist(G, Xs, Ys, Zs, Ws).
+maplist(_, [], [], [], [], []).
+maplist(G, [X|Xs], [Y|Ys], [Z|Zs], [W|Ws], [V|Vs]) :- call(G, X, Y, Z, W, V), maplist(G, Xs, Ys, Zs, Ws, Vs).
+
+foldl(G, L, V0, V) :- '$apply_foldl'(L, G, V0, V).
+'$apply_foldl'([], _, V, V).
+'$apply_foldl'([X|Xs], G, V0, V) :- call(G, X, V0, V1), '$apply_foldl'(Xs, G, V1, V).
+foldl(G, L1, L2, V0, V) :- '$apply_foldl'(L1, L2, G, V0, V).
+'$apply_foldl'([], [], _, V, V).
+'$apply_foldl'([X|Xs], [Y|Ys], G, V0, V) :- call(G, X, Y, V0, V1), '$apply_foldl'(Xs, Ys, G, V1, V).
+foldl(G, L1, L2, L3, V0, V) :- '$apply_foldl'(L1, L2, L3, G, V0, V).
+'$apply_foldl'([], [], [], _, V, V).
+'$apply_foldl'([X|Xs], [Y|Ys], [Z|Zs], G, V0, V) :- call(G, X, Y, Z, V0, V1), '$apply_foldl'(Xs, Ys, Zs, G, V1, V).
+
+% The rest of the list first, so that the result is built from bound parts.
+include(_, [], []).
+include(P, [X|Xs], R) :- include(P, Xs, R1), ( call(P, X) -> R = [X|R1] ; R = R1 ).
+exclude(_, [], []).
+exclude(P, [X|Xs], R) :- exclude(P, Xs, R1), ( call(P, X) -> R = R1 ; R = [X|R1] ).
+partition(_, [], [], []).
+partition(P, [X|Xs], I, E) :-
+    partition(P, Xs, I1, E1),
+    ( call(P, X) -> I = [X|I1], E = E1 ; I = I1, E = [X|E1] ).
+
+% More of library(lists).
+list_to_ord_set(L, S) :- sort(L, S).
+max_min_list(L, Max, Min) :- max_list(L, Max), min_list(L, Min).
+flatten(L, F) :- '$lists_flatten'(L, [], F0), reverse(F0, F).
+'$lists_flatten'([], A, A).
+'$lists_flatten'([H|T], A, F) :- is_list(H), '$lists_flatten'(H, A, A1), '$lists_flatten'(T, A1, F).
+'$lists_flatten'([H|T], A, F) :- \+ is_list(H), '$lists_flatten'(T, [H|A], F).
+permutation([], []).
+permutation(L, [H|T]) :- select(H, L, R), permutation(R, T).
+nextto(X, Y, [X, Y|_]).
+nextto(X, Y, [_|T]) :- nextto(X, Y, T).
+pairs_keys_values([], [], []).
+pairs_keys_values([K-V|T], [K|Ks], [V|Vs]) :- pairs_keys_values(T, Ks, Vs).
+pairs_keys([], []).
+pairs_keys([K-_|T], [K|Ks]) :- pairs_keys(T, Ks).
+pairs_values([], []).
+pairs_values([_-V|T], [V|Vs]) :- pairs_values(T, Vs).
+
+% bagof/3 and setof/3 with free variables: the solutions grouped by the
+% free variables' values (`'$bag_groups'`), one answer per group.
+'$bag_groups'(Pairs, W, L) :- keysort(Pairs, Sorted), '$bag_pick'(Sorted, W, L).
+'$bag_pick'([K-V|T], W, L) :- '$bag_same'(K, T, Vs, Rest), '$bag_take'(K, [V|Vs], Rest, W, L).
+'$bag_take'(K, Vs, _, K, Vs).
+'$bag_take'(_, _, Rest, W, L) :- '$bag_pick'(Rest, W, L).
+'$bag_same'(_, [], [], []).
+'$bag_same'(K, [K2-V|T], [V|Vs], Rest) :- K2 == K, '$bag_same'(K, T, Vs, Rest).
+'$bag_same'(K, [K2-V|T], [], [K2-V|T]) :- K2 \== K.

@@ -42,6 +42,170 @@ fn mentions(term: &Term, out: &mut Vec<(String, usize, Span)>) {
     out.extend(term.subterms().filter_map(|t| predicate(t).map(|(n, a)| (n.to_string(), a, t.span))));
 }
 
+/// Rewrites the all-solutions goals of `model`'s rule bodies into
+/// `findall/3` and list predicates: `aggregate_all(sum(E), G, S)` is
+/// `findall(E, G, L), sum_list(L, S)`; `bagof/3` and `setof/3` group the
+/// solutions by the goal's free variables (those not in the template and
+/// not bound by `V^`), one answer per group, and fail where there is none.
+pub fn expand(model: &mut Model) {
+    let mut fresh = 0usize;
+    for statement in &mut model.statements {
+        let Statement::Rule(rule) = statement else { continue };
+        let Some(body) = &mut rule.body else { continue };
+        body.visit_mut(&mut |t| {
+            if let Some(expanded) = expansion(t, &mut fresh) {
+                *t = expanded;
+            }
+        });
+    }
+}
+
+/// The expansion of one all-solutions goal, if `t` is one.
+fn expansion(t: &Term, fresh: &mut usize) -> Option<Term> {
+    let (name, args) = t.as_compound()?;
+    let span = t.span;
+    let mut var = || {
+        *fresh += 1;
+        Term::new(TermKind::Var(format!("_$all{fresh}")), span)
+    };
+    let call = |name: &str, args: Vec<Term>| Term::new(TermKind::Compound { functor: name.into(), args }, span);
+    let and = |a: Term, b: Term| call(",", vec![a, b]);
+    match (name, args) {
+        ("aggregate_all", [spec, goal, result]) => {
+            let list = var();
+            let (template, finish) = match spec.as_compound() {
+                Some(("sum", [e])) => (e.clone(), Some("sum_list")),
+                Some(("max", [e])) => (e.clone(), Some("max_list")),
+                Some(("min", [e])) => (e.clone(), Some("min_list")),
+                Some(("bag", [e])) => (e.clone(), None),
+                Some(("set", [e])) => (e.clone(), Some("sort")),
+                Some(("count", [e])) => (e.clone(), Some("length")),
+                _ if matches!(&spec.kind, TermKind::Atom(a) if a == "count") => {
+                    (Term::new(TermKind::Atom("x".into()), span), Some("length"))
+                }
+                _ => return None,
+            };
+            let findall = call("findall", vec![template, goal.clone(), list.clone()]);
+            Some(match finish {
+                Some(f) => and(findall, call(f, vec![list, result.clone()])),
+                None => call("findall", vec![args[0].as_compound()?.1[0].clone(), goal.clone(), result.clone()]),
+            })
+        }
+        ("bagof" | "setof", [template, goal, result]) => {
+            // `V^G`: `V` is not free.
+            let mut goal = goal;
+            let mut bound: Vec<&str> = template.variables().map(|(v, _)| v).collect();
+            while let Some(("^", [v, g])) = goal.as_compound() {
+                bound.extend(v.variables().map(|(v, _)| v));
+                goal = g;
+            }
+            let mut free: Vec<Term> = Vec::new();
+            for (v, s) in goal.variables() {
+                if v != "_"
+                    && !bound.contains(&v)
+                    && !free.iter().any(|f| matches!(&f.kind, TermKind::Var(n) if n == v))
+                {
+                    free.push(Term::new(TermKind::Var(v.to_string()), s));
+                }
+            }
+            let sort = |list: Term, result: Term| call("sort", vec![list, result]);
+            if free.is_empty() {
+                let list = var();
+                let findall = call("findall", vec![template.clone(), goal.clone(), list.clone()]);
+                let nonempty =
+                    call("\\==", vec![list.clone(), Term::new(TermKind::List { items: vec![], tail: None }, span)]);
+                let finish =
+                    if name == "setof" { sort(list, result.clone()) } else { call("=", vec![list, result.clone()]) };
+                return Some(and(findall, and(nonempty, finish)));
+            }
+            let witness = call("$w", free);
+            let pairs = var();
+            let pair = call("-", vec![witness.clone(), template.clone()]);
+            let findall = call("findall", vec![pair, goal.clone(), pairs.clone()]);
+            let group = var();
+            let groups = call("$bag_groups", vec![pairs, witness, group.clone()]);
+            let finish =
+                if name == "setof" { sort(group, result.clone()) } else { call("=", vec![group, result.clone()]) };
+            Some(and(findall, and(groups, finish)))
+        }
+        _ => None,
+    }
+}
+
+/// Negative heads, as ProbLog reads them: `0.5::\+ a :- c.` makes `a`
+/// false in the worlds where it fires, whatever else derives `a`. For each
+/// predicate with one, the positive clauses define `'$pos_p'`, the negative
+/// ones `'$neg_p'`, and `p(X...) :- '$pos_p'(X...), \+ '$neg_p'(X...)`.
+pub fn negative_heads(model: &mut Model) {
+    let negative = |t: &Term| match t.as_compound() {
+        Some(("\\+", [inner])) => predicate(inner).map(|(n, a)| (n.to_string(), a)),
+        _ => None,
+    };
+    let mut found: Vec<((String, usize), Span)> = Vec::new();
+    for rule in model.rules() {
+        for h in &rule.heads {
+            if let Some(key) = negative(&h.atom) {
+                if !found.iter().any(|(k, _)| *k == key) {
+                    found.push((key, h.span));
+                }
+            }
+        }
+    }
+    if found.is_empty() {
+        return;
+    }
+    let renamed = |term: &Term, prefix: &str| -> Term {
+        let kind = match &term.kind {
+            TermKind::Atom(n) => TermKind::Atom(format!("{prefix}{n}")),
+            TermKind::Compound { functor, args } => {
+                TermKind::Compound { functor: format!("{prefix}{functor}"), args: args.clone() }
+            }
+            other => other.clone(),
+        };
+        Term::new(kind, term.span)
+    };
+    for statement in &mut model.statements {
+        let Statement::Rule(rule) = statement else { continue };
+        for h in &mut rule.heads {
+            if let Some(key) = negative(&h.atom) {
+                let Some((_, [inner])) = h.atom.as_compound() else { continue };
+                let inner = inner.clone();
+                if found.iter().any(|(k, _)| *k == key) {
+                    h.atom = renamed(&inner, "$neg_");
+                }
+            } else if let Some((n, a)) = predicate(&h.atom) {
+                if found.iter().any(|(k, _)| k.0 == n && k.1 == a) {
+                    h.atom = renamed(&h.atom, "$pos_");
+                }
+            }
+        }
+    }
+    for ((name, arity), span) in found {
+        let vars: Vec<Term> = (0..arity).map(|i| Term::new(TermKind::Var(format!("X{i}")), span)).collect();
+        let atom = |n: String| {
+            if arity == 0 {
+                Term::new(TermKind::Atom(n), span)
+            } else {
+                Term::new(TermKind::Compound { functor: n, args: vars.clone() }, span)
+            }
+        };
+        let negated =
+            Term::new(TermKind::Compound { functor: "\\+".into(), args: vec![atom(format!("$neg_{name}"))] }, span);
+        let body = Term::new(
+            TermKind::Compound { functor: ",".into(), args: vec![atom(format!("$pos_{name}")), negated] },
+            span,
+        );
+        model
+            .statements
+            .push(Statement::Dynamic(vec![(format!("$pos_{name}"), arity), (format!("$neg_{name}"), arity)], span));
+        model.statements.push(Statement::Rule(Rule {
+            heads: vec![model::Head { annotation: model::Annotation::None, atom: atom(name.clone()), span }],
+            body: Some(Box::new(body)),
+            span,
+        }));
+    }
+}
+
 /// Adds to `model` the library clauses it needs.
 pub fn link(model: &mut Model) {
     let defined: HashSet<(String, usize)> = model
@@ -56,8 +220,14 @@ pub fn link(model: &mut Model) {
                     mentions(body, &mut wanted);
                 }
             }
-            Statement::Query(q) => mentions(&q.target, &mut wanted),
-            Statement::Evidence(e) => mentions(&e.atom, &mut wanted),
+            Statement::Query(q) => {
+                mentions(&q.target, &mut wanted);
+                q.condition.iter().for_each(|c| mentions(c, &mut wanted));
+            }
+            Statement::Evidence(e) => {
+                mentions(&e.atom, &mut wanted);
+                e.condition.iter().for_each(|c| mentions(c, &mut wanted));
+            }
             _ => {}
         }
     }

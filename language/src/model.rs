@@ -30,6 +30,9 @@ pub enum Annotation {
     Probability { value: f64, span: Span },
     /// `t(p)::h` or `t(_)::h`.
     Learnable { initial: Option<f64>, span: Span },
+    /// `P::h :- body`: a flexible probability, an arithmetic expression
+    /// over variables that the body binds, evaluated per instance.
+    Computed { expression: Box<Term>, span: Span },
     /// `nn(net, Inputs, Output, Domain)::h` or `nn(net, Inputs)::h`.
     Neural(Box<Neural>),
 }
@@ -68,6 +71,8 @@ pub struct Query {
     pub target: Term,
     pub logic: Option<(Logic, Span)>,
     pub span: Span,
+    /// `query(p(X)) :- a(X).`: every instance the body can derive is asked.
+    pub condition: Option<Box<Term>>,
 }
 
 /// `evidence(a, true)`, `evidence(a)`, `evidence(\+ a)`.
@@ -76,6 +81,9 @@ pub struct Evidence {
     pub atom: Term,
     pub value: bool,
     pub span: Span,
+    /// `evidence(p(X)) :- a(X).`: every instance the body can derive is
+    /// observed.
+    pub condition: Option<Box<Term>>,
 }
 
 /// `constraint(F)` or `w::constraint(F)`.
@@ -109,6 +117,9 @@ pub enum Statement {
     /// needs of them is built in, so the directive is recorded and not
     /// otherwise acted on.
     UseModule(Box<Term>, Span),
+    /// `:- dynamic p/1, q/2.`: predicates declared on purpose, defined
+    /// even with no clause (a call of one has no answers, not an error).
+    Dynamic(Vec<(String, usize)>, Span),
 }
 
 /// A model: its statements in file order.
@@ -124,6 +135,17 @@ impl Model {
             Statement::Logic(l, _) => Some(*l),
             _ => None,
         })
+    }
+
+    /// The predicates declared `:- dynamic`.
+    pub fn dynamic(&self) -> impl Iterator<Item = (&str, usize)> {
+        self.statements
+            .iter()
+            .flat_map(|s| match s {
+                Statement::Dynamic(specs, _) => specs.as_slice(),
+                _ => &[],
+            })
+            .map(|(n, a)| (n.as_str(), *a))
     }
 
     pub fn rules(&self) -> impl Iterator<Item = &Rule> {
@@ -169,6 +191,24 @@ fn is_binary(term: &Term, ops: &[&str]) -> bool {
 fn lower_clause(term: Term, span: Span) -> Result<Statement, Diagnostic> {
     if is_binary(&term, &[":-", "<-"]) {
         let (head, body) = into_pair(term);
+        // `query(p(X)) :- a(X).` and `evidence(...) :- ...`: conditional
+        // goals, asked for every instance the body derives.
+        if let Some(("query" | "evidence", [..])) = head.as_compound() {
+            match lower_clause(head, span)? {
+                Statement::Query(mut q) => {
+                    q.condition = Some(Box::new(body));
+                    return Ok(Statement::Query(q));
+                }
+                Statement::Evidence(mut e) => {
+                    e.condition = Some(Box::new(body));
+                    return Ok(Statement::Evidence(e));
+                }
+                Statement::Rule(r) => {
+                    return Ok(Statement::Rule(Rule { body: Some(Box::new(body)), ..r }));
+                }
+                other => return Ok(other),
+            }
+        }
         let heads = lower_heads(head)?;
         return Ok(Statement::Rule(Rule { heads, body: Some(Box::new(body)), span }));
     }
@@ -176,7 +216,12 @@ fn lower_clause(term: Term, span: Span) -> Result<Statement, Diagnostic> {
         match (op, args) {
             (":-", [directive]) => return lower_directive(directive, span),
             ("query", [target]) => {
-                return Ok(Statement::Query(Box::new(Query { target: target.clone(), logic: None, span })))
+                return Ok(Statement::Query(Box::new(Query {
+                    target: target.clone(),
+                    logic: None,
+                    span,
+                    condition: None,
+                })))
             }
             ("query", [target, logic]) => {
                 let logic = match logic.as_compound() {
@@ -188,14 +233,19 @@ fn lower_clause(term: Term, span: Span) -> Result<Statement, Diagnostic> {
                         ))
                     }
                 };
-                return Ok(Statement::Query(Box::new(Query { target: target.clone(), logic: Some(logic), span })));
+                return Ok(Statement::Query(Box::new(Query {
+                    target: target.clone(),
+                    logic: Some(logic),
+                    span,
+                    condition: None,
+                })));
             }
             ("evidence", [atom]) => {
                 let (atom, value) = match atom.as_compound() {
                     Some(("\\+" | "not", [inner])) => (inner.clone(), false),
                     _ => (atom.clone(), true),
                 };
-                return Ok(Statement::Evidence(Box::new(Evidence { atom, value, span })));
+                return Ok(Statement::Evidence(Box::new(Evidence { atom, value, span, condition: None })));
             }
             ("evidence", [atom, value]) => {
                 let value = match &value.kind {
@@ -203,7 +253,12 @@ fn lower_clause(term: Term, span: Span) -> Result<Statement, Diagnostic> {
                     TermKind::Atom(v) if v == "false" => false,
                     _ => return Err(Diagnostic::error(value.span, "evidence must be `true` or `false`")),
                 };
-                return Ok(Statement::Evidence(Box::new(Evidence { atom: atom.clone(), value, span })));
+                return Ok(Statement::Evidence(Box::new(Evidence {
+                    atom: atom.clone(),
+                    value,
+                    span,
+                    condition: None,
+                })));
             }
             ("constraint", [formula]) => {
                 return Ok(Statement::Constraint(Box::new(Constraint { weight: None, formula: formula.clone(), span })))
@@ -230,8 +285,33 @@ fn lower_directive(directive: &Term, span: Span) -> Result<Statement, Diagnostic
         Some(("logic", [name])) => Ok(Statement::Logic(parse_logic(name)?, span)),
         Some(("domain", [name, values])) => lower_domain(name, values, span),
         Some(("use_module", [module])) => Ok(Statement::UseModule(Box::new(module.clone()), span)),
+        Some(("dynamic" | "discontiguous", [specs])) => {
+            let mut out = Vec::new();
+            let mut todo = vec![specs];
+            while let Some(spec) = todo.pop() {
+                match spec.as_compound() {
+                    Some(("," | "/", [a, b])) if spec.as_compound().is_some_and(|(f, _)| f == ",") => {
+                        todo.push(b);
+                        todo.push(a);
+                    }
+                    Some(("/", [name, arity])) => match (&name.kind, &arity.kind) {
+                        (TermKind::Atom(n), TermKind::Int(a)) if *a >= 0 => out.push((n.clone(), *a as usize)),
+                        _ => return Err(Diagnostic::error(spec.span, "expected a predicate indicator `name/arity`")),
+                    },
+                    _ => match &spec.kind {
+                        TermKind::List { items, tail: None } => todo.extend(items.iter().rev()),
+                        _ => return Err(Diagnostic::error(spec.span, "expected a predicate indicator `name/arity`")),
+                    },
+                }
+            }
+            // `discontiguous` says nothing deeplog needs: clauses may come
+            // in any order.
+            let name = directive.as_compound().map_or("", |(f, _)| f);
+            Ok(Statement::Dynamic(if name == "dynamic" { out } else { Vec::new() }, span))
+        }
         _ => Err(Diagnostic::error(directive.span, "unknown directive").with_note(
-            "known directives: `:- logic(NAME).`, `:- domain(NAME, [VALUES]).`, `:- use_module(library(NAME)).`",
+            "known directives: `:- logic(NAME).`, `:- domain(NAME, [VALUES]).`, `:- use_module(library(NAME)).`, \
+             `:- dynamic NAME/ARITY.`",
         )),
     }
 }
@@ -267,10 +347,12 @@ fn lower_heads(term: Term) -> Result<Vec<Head>, Diagnostic> {
     }
     heads.push(lower_head(rest)?);
     if heads.len() > 1 {
-        if let Some(h) = heads
-            .iter()
-            .find(|h| !matches!(h.annotation, Annotation::Probability { .. } | Annotation::Learnable { .. }))
-        {
+        if let Some(h) = heads.iter().find(|h| {
+            !matches!(
+                h.annotation,
+                Annotation::Probability { .. } | Annotation::Learnable { .. } | Annotation::Computed { .. }
+            )
+        }) {
             return Err(Diagnostic::error(h.span, "every choice of an annotated disjunction needs a probability")
                 .with_note("write `0.2::a ; 0.5::b.`; a plain disjunction belongs in a rule body"));
         }
@@ -293,6 +375,13 @@ fn lower_head(term: Term) -> Result<Head, Diagnostic> {
 /// A head must be an atom or a compound term that is not an operator the
 /// language gives a meaning to.
 fn check_callable(atom: &Term) -> Result<(), Diagnostic> {
+    // `\+ a :- c.`: a negative head, ProbLog's; `library::negative_heads`
+    // gives it its meaning.
+    if let Some(("\\+", [inner])) = atom.as_compound() {
+        if !matches!(inner.as_compound(), Some(("\\+", _))) {
+            return check_callable(inner);
+        }
+    }
     match &atom.kind {
         TermKind::Atom(_) => Ok(()),
         TermKind::Compound { functor, .. } if !matches!(functor.as_str(), ":-" | "<-" | "::" | "," | ";" | "\\+") => {
@@ -315,6 +404,9 @@ fn lower_annotation(term: &Term) -> Result<Annotation, Diagnostic> {
             Ok(Annotation::Learnable { initial, span: term.span })
         }
         Some(("nn", args)) => lower_neural(term, args),
+        _ if term.variables().next().is_some() => {
+            Ok(Annotation::Computed { expression: Box::new(term.clone()), span: term.span })
+        }
         _ => Ok(Annotation::Probability { value: eval_probability(term)?, span: term.span }),
     }
 }

@@ -276,8 +276,9 @@ fn chain(op: &str) -> Option<Chain> {
         "->" | "implies" | "<->" | "iff" => Chain::Right(1050),
         "," | "and" => Chain::Right(1000),
         "^" => Chain::Right(200),
-        "+" | "-" => Chain::Left(500),
-        "*" | "/" | "//" | "mod" => Chain::Left(400),
+        ":" => Chain::Right(200),
+        "+" | "-" | "/\\" | "\\/" | "xor" => Chain::Left(500),
+        "*" | "/" | "//" | "mod" | "rem" | "div" | "<<" | ">>" => Chain::Left(400),
         _ => return None,
     })
 }

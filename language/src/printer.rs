@@ -45,11 +45,14 @@ fn shape(functor: &str, arity: usize) -> Shape {
         ("->" | "implies" | "<->" | "iff", 2) => xfy(1050),
         ("," | "and", 2) => xfy(1000),
         ("=" | "\\=" | "==" | "\\==" | "<" | ">" | "=<" | ">=" | "=:=" | "=\\=" | "is" | "in", 2) => xfx(700),
-        ("+" | "-", 2) => yfx(500),
-        ("*" | "/" | "//" | "mod", 2) => yfx(400),
+        ("=.." | "@<" | "@>" | "@=<" | "@>=" | "=@=" | "\\=@=", 2) => xfx(700),
+        ("+" | "-" | "/\\" | "\\/" | "xor", 2) => yfx(500),
+        ("*" | "/" | "//" | "mod" | "rem" | "div" | "<<" | ">>", 2) => yfx(400),
         ("**", 2) => xfx(200),
-        ("^", 2) => xfy(200),
-        (":-", 1) => Shape::Prefix { precedence: 1200, operand: 1199 },
+        ("^" | ":", 2) => xfy(200),
+        (":-", 1) => Shape::Prefix { precedence: 1200, operand: 1149 },
+        ("dynamic" | "discontiguous", 1) => Shape::Prefix { precedence: 1150, operand: 1100 },
+        ("\\", 1) => Shape::Prefix { precedence: 200, operand: 200 },
         ("\\+" | "not", 1) => Shape::Prefix { precedence: 900, operand: 900 },
         ("-", 1) => Shape::Prefix { precedence: 200, operand: 200 },
         ("{}", 1) => Shape::Curly,
@@ -58,7 +61,8 @@ fn shape(functor: &str, arity: usize) -> Shape {
 }
 
 /// Names the lexer reads as operators when written plainly.
-const WORD_OPERATORS: [&str; 8] = ["is", "mod", "in", "and", "or", "not", "implies", "iff"];
+const WORD_OPERATORS: [&str; 13] =
+    ["is", "mod", "in", "and", "or", "not", "implies", "iff", "xor", "rem", "div", "dynamic", "discontiguous"];
 
 fn is_plain_name(name: &str) -> bool {
     let mut bytes = name.bytes();

@@ -230,6 +230,7 @@ impl State {
                     _ => return Err(unbound("two of its arguments")),
                 }
             }
+            Builtin::Named(op) => return self.solve_term(op, args, env, span),
             Builtin::Unify | Builtin::NotUnify | Builtin::Identical | Builtin::NotIdentical => {
                 unreachable!("handled by `builtin`")
             }

@@ -43,6 +43,143 @@ pub(super) enum Builtin {
     Length,
     Succ,
     Plus,
+    /// The builtins of [`NAMED`]: over terms (`inspect.rs`) and text (`text.rs`).
+    Named(Named),
+}
+
+/// Builtins over terms and text, by name and arity: one table, read both ways.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) enum Named {
+    Var,
+    Nonvar,
+    Ground,
+    IsAtom,
+    IsNumber,
+    IsInteger,
+    IsFloat,
+    IsAtomic,
+    IsCompound,
+    IsCallable,
+    IsString,
+    IsList,
+    TermLess,
+    TermGreater,
+    TermLessEq,
+    TermGreaterEq,
+    Compare,
+    Functor,
+    Arg,
+    Univ,
+    CopyTerm,
+    Msort,
+    Sort2,
+    Sort4,
+    Keysort,
+    MaxMember,
+    MinMember,
+    Write,
+    Writeln,
+    Print,
+    Nl,
+    AtomConcat,
+    StringConcat,
+    AtomLength,
+    StringLength,
+    AtomChars,
+    AtomCodes,
+    StringChars,
+    StringCodes,
+    NumberCodes,
+    NumberChars,
+    CharCode,
+    AtomNumber,
+    NumberString,
+    AtomString,
+    StringToAtom,
+    Upcase,
+    Downcase,
+    SubAtom,
+    SubString,
+    AtomicListConcat2,
+    AtomicListConcat3,
+    TermToAtom,
+}
+
+/// The named builtins: name, arity, builtin.
+pub(super) const NAMED: &[(&str, usize, Named)] = &[
+    ("var", 1, Named::Var),
+    ("nonvar", 1, Named::Nonvar),
+    ("ground", 1, Named::Ground),
+    ("atom", 1, Named::IsAtom),
+    ("number", 1, Named::IsNumber),
+    ("integer", 1, Named::IsInteger),
+    ("float", 1, Named::IsFloat),
+    ("atomic", 1, Named::IsAtomic),
+    ("compound", 1, Named::IsCompound),
+    ("callable", 1, Named::IsCallable),
+    ("string", 1, Named::IsString),
+    ("is_list", 1, Named::IsList),
+    ("@<", 2, Named::TermLess),
+    ("@>", 2, Named::TermGreater),
+    ("@=<", 2, Named::TermLessEq),
+    ("@>=", 2, Named::TermGreaterEq),
+    ("compare", 3, Named::Compare),
+    ("functor", 3, Named::Functor),
+    ("arg", 3, Named::Arg),
+    ("=..", 2, Named::Univ),
+    ("copy_term", 2, Named::CopyTerm),
+    ("msort", 2, Named::Msort),
+    ("sort", 2, Named::Sort2),
+    ("sort", 4, Named::Sort4),
+    ("keysort", 2, Named::Keysort),
+    ("max_member", 2, Named::MaxMember),
+    ("min_member", 2, Named::MinMember),
+    ("write", 1, Named::Write),
+    ("writeln", 1, Named::Writeln),
+    ("print", 1, Named::Print),
+    ("nl", 0, Named::Nl),
+    ("atom_concat", 3, Named::AtomConcat),
+    ("string_concat", 3, Named::StringConcat),
+    ("atom_length", 2, Named::AtomLength),
+    ("string_length", 2, Named::StringLength),
+    ("atom_chars", 2, Named::AtomChars),
+    ("atom_codes", 2, Named::AtomCodes),
+    ("string_chars", 2, Named::StringChars),
+    ("string_codes", 2, Named::StringCodes),
+    ("number_codes", 2, Named::NumberCodes),
+    ("number_chars", 2, Named::NumberChars),
+    ("char_code", 2, Named::CharCode),
+    ("atom_number", 2, Named::AtomNumber),
+    ("number_string", 2, Named::NumberString),
+    ("atom_string", 2, Named::AtomString),
+    ("string_to_atom", 2, Named::StringToAtom),
+    ("upcase_atom", 2, Named::Upcase),
+    ("downcase_atom", 2, Named::Downcase),
+    ("sub_atom", 5, Named::SubAtom),
+    ("sub_string", 5, Named::SubString),
+    ("atomic_list_concat", 2, Named::AtomicListConcat2),
+    ("atomic_list_concat", 3, Named::AtomicListConcat3),
+    ("term_to_atom", 2, Named::TermToAtom),
+];
+
+impl Named {
+    pub(super) fn name(self) -> &'static str {
+        NAMED.iter().find(|(_, _, n)| *n == self).map_or("?", |(name, _, _)| name)
+    }
+
+    /// The string builtins build strings where the atom ones build atoms.
+    pub(super) fn makes_strings(self) -> bool {
+        matches!(
+            self,
+            Named::StringConcat | Named::StringChars | Named::StringCodes | Named::NumberString | Named::SubString
+        )
+    }
+}
+
+/// Whether `name/arity` is a builtin the grounder solves (control
+/// constructs and `findall/3` aside).
+pub(crate) fn is_builtin(name: &str, arity: usize) -> bool {
+    Builtin::of(name, arity).is_some()
 }
 
 impl Builtin {
@@ -65,7 +202,7 @@ impl Builtin {
             ("length", 2) => Builtin::Length,
             ("succ", 2) => Builtin::Succ,
             ("plus", 3) => Builtin::Plus,
-            _ => return None,
+            _ => return NAMED.iter().find(|(n, a, _)| *n == name && *a == arity).map(|(_, _, op)| Builtin::Named(*op)),
         })
     }
 
@@ -88,6 +225,7 @@ impl Builtin {
             Builtin::Length => "length",
             Builtin::Succ => "succ",
             Builtin::Plus => "plus",
+            Builtin::Named(op) => op.name(),
         }
     }
 }
@@ -108,6 +246,14 @@ pub(super) enum Lit {
         op: Builtin,
         args: Box<[Pat]>,
         negated: bool,
+        span: Span,
+    },
+    /// `call(G, Extra...)` where `G` is bound only while grounding: the
+    /// goal `G` with `Extra` appended, resolved to a builtin or a
+    /// predicate when the literal is reached.
+    Dynamic {
+        goal: Pat,
+        extra: Box<[Pat]>,
         span: Span,
     },
     /// `findall(T, G, L)`: the answers of the auxiliary predicate
@@ -146,6 +292,9 @@ pub(super) struct Clause {
     pub(super) learnable: bool,
     /// Its probabilities are a network's outputs (`nn(...)::`).
     pub(super) neural: Option<Box<NeuralClause>>,
+    /// Flexible probabilities (`P::h :- ..., P is ...`): per head, the
+    /// expression of its label, evaluated per instance.
+    pub(super) labels: Option<Box<[Pat]>>,
     pub(super) body: Box<[Lit]>,
     /// Index in `Program::var_names`.
     pub(super) vars: u32,
@@ -174,6 +323,9 @@ pub(super) struct Target {
     pub(super) span: Span,
     /// A query's own logic (`query(q, logic(L))`).
     pub(super) logic: Option<Logic>,
+    /// `query(p(X)) :- a(X).`: the auxiliary predicate of the body over the
+    /// target's variables; the goal is every instance it derives.
+    pub(super) condition: Option<(PredId, Box<[Pat]>)>,
 }
 
 /// What grounding is for: a query or an evidence atom with its value.
@@ -205,4 +357,10 @@ pub(super) struct Program {
     /// compiler then checks that no ground atom depends on its own
     /// negation.
     pub(super) local_negation: bool,
+    /// Every predicate by (name, arity), for goals built while grounding.
+    pub(super) pred_ids: super::FxMap<(Sym, u32), PredId>,
+    /// Per predicate: whether its name is written as data somewhere in the
+    /// program (`maplist(edge, L)`), so that `call/N` may reach it; the
+    /// strata count those calls.
+    pub(super) reachable: Vec<bool>,
 }

@@ -93,6 +93,9 @@ pub(super) struct Compiler<'t> {
     facts: Vec<u32>,
     var_names: Vec<Vec<String>>,
     aux: u32,
+    /// Names written as data (atoms, functors of argument terms): the
+    /// predicates `call/N` may reach.
+    mentioned: rustc_hash::FxHashSet<Sym>,
 }
 
 /// Alternatives of a body: each a conjunction of literals.
@@ -108,6 +111,7 @@ pub(super) fn compile(model: &Model, terms: &mut Terms) -> Result<Program, Groun
         facts: Vec::new(),
         var_names: Vec::new(),
         aux: 0,
+        mentioned: Default::default(),
     };
     let mut goals = Vec::new();
     // Formulas are compiled once every predicate is known (a domain may be
@@ -122,10 +126,12 @@ pub(super) fn compile(model: &Model, terms: &mut Terms) -> Result<Program, Groun
                 formulas.push((&q.target, formula::Purpose::Query { position, logic: q.logic.map(|l| l.0) }));
             }
             Statement::Query(q) => {
-                let target = c.target(&q.target, q.span)?;
+                let target = c.target(&q.target, q.span, q.condition.as_deref())?;
                 goals.push(Goal::Query(Target { logic: q.logic.map(|l| l.0), ..target }))
             }
-            Statement::Evidence(e) => goals.push(Goal::Evidence(c.target(&e.atom, e.span)?, e.value)),
+            Statement::Evidence(e) => {
+                goals.push(Goal::Evidence(c.target(&e.atom, e.span, e.condition.as_deref())?, e.value))
+            }
             Statement::Constraint(k) => {
                 formulas.push((&k.formula, formula::Purpose::Constraint { weight: k.weight.map(|w| w.0) }))
             }
@@ -140,7 +146,7 @@ pub(super) fn compile(model: &Model, terms: &mut Terms) -> Result<Program, Groun
                 }
                 domains.insert(d.name.clone(), std::rc::Rc::<[TermId]>::from(values));
             }
-            Statement::Logic(..) | Statement::UseModule(..) => {}
+            Statement::Logic(..) | Statement::UseModule(..) | Statement::Dynamic(..) => {}
         }
     }
     let formulas = formulas
@@ -154,6 +160,7 @@ pub(super) fn compile(model: &Model, terms: &mut Terms) -> Result<Program, Groun
     for p in &mut c.preds {
         p.complete = p.rules.is_empty();
     }
+    let reachable = c.preds.iter().map(|p| c.mentioned.contains(&p.name)).collect();
     let mut program = Program {
         clauses: c.clauses,
         facts: c.facts,
@@ -162,6 +169,8 @@ pub(super) fn compile(model: &Model, terms: &mut Terms) -> Result<Program, Groun
         goals,
         formulas,
         local_negation: false,
+        pred_ids: c.pred_ids,
+        reachable,
     };
     stratify(&mut program)?;
     Ok(program)
@@ -181,13 +190,18 @@ impl Compiler<'_> {
     pub(super) fn pat(&mut self, term: &Term, vars: &mut VarTable) -> Result<Pat, GroundError> {
         Ok(match &term.kind {
             TermKind::Var(v) => Pat::Var(vars.var(v)),
-            TermKind::Atom(a) => Pat::Ground(self.terms.atom(a)),
+            TermKind::Atom(a) => {
+                let t = self.terms.atom(a);
+                self.mentioned.insert(self.terms.name(a));
+                Pat::Ground(t)
+            }
             TermKind::Int(i) => Pat::Ground(self.terms.int(*i)),
             TermKind::Float(x) => Pat::Ground(self.terms.float(*x)),
             TermKind::Str(s) => Pat::Ground(self.terms.string(s)),
             TermKind::Compound { functor, args } => {
                 let args = guard(|| args.iter().map(|a| self.pat(a, vars)).collect::<Result<Vec<_>, _>>())?;
                 let f = self.terms.name(functor);
+                self.mentioned.insert(f);
                 self.build(f, args)
             }
             TermKind::List { items, tail } => {
@@ -229,7 +243,7 @@ impl Compiler<'_> {
         }
     }
 
-    fn target(&mut self, term: &Term, span: Span) -> Result<Target, GroundError> {
+    fn target(&mut self, term: &Term, span: Span, condition: Option<&Term>) -> Result<Target, GroundError> {
         if is_formula(term) {
             return Err(GroundError::new(span, "formula queries are not supported yet"));
         }
@@ -243,7 +257,23 @@ impl Compiler<'_> {
         }
         let mut vars = VarTable::default();
         let (pred, args) = self.callable(term, &mut vars)?;
-        Ok(Target { pred, args, vars: vars.names.len(), span, logic: None })
+        let condition = match condition {
+            None => None,
+            Some(body) => {
+                let mut names: Vec<String> = Vec::new();
+                for (v, _) in term.variables() {
+                    if v != "_" && !names.iter().any(|n| n == v) {
+                        names.push(v.to_string());
+                    }
+                }
+                let head: Vec<Term> = names.iter().map(|v| Term::new(TermKind::Var(v.clone()), span)).collect();
+                let head_refs: Vec<&Term> = head.iter().collect();
+                let aux = self.aux("$condition", &head_refs, body, span)?;
+                let args: Vec<Pat> = names.iter().map(|v| Pat::Var(vars.var(v))).collect();
+                Some((aux, args.into()))
+            }
+        };
+        Ok(Target { pred, args, vars: vars.names.len(), span, logic: None, condition })
     }
 
     fn rule(&mut self, origin: u32, rule: &Rule) -> Result<(), GroundError> {
@@ -275,12 +305,27 @@ impl Compiler<'_> {
                         Annotation::Learnable { initial, .. } => {
                             initial.unwrap_or(1.0 / (rule.heads.len() as f64 + 1.0))
                         }
-                        Annotation::None | Annotation::Neural(_) => 1.0,
+                        Annotation::None | Annotation::Neural(_) | Annotation::Computed { .. } => 1.0,
                     })
                     .collect()
             })
         });
         let learnable = rule.heads.iter().any(|h| matches!(h.annotation, Annotation::Learnable { .. }));
+        // Flexible probabilities: every head's label as a pattern, computed
+        // per instance once the body holds.
+        let labels: Option<Box<[Pat]>> =
+            if rule.heads.iter().any(|h| matches!(h.annotation, Annotation::Computed { .. })) {
+                let mut labels = Vec::with_capacity(rule.heads.len());
+                for (h, p) in rule.heads.iter().zip(probabilities.iter().flat_map(|p| p.iter())) {
+                    labels.push(match &h.annotation {
+                        Annotation::Computed { expression, .. } => self.pat(expression, &mut vars)?,
+                        _ => Pat::Ground(self.terms.float(*p)),
+                    });
+                }
+                Some(labels.into())
+            } else {
+                None
+            };
         let alternatives = match &rule.body {
             None => vec![Vec::new()],
             Some(body) => self.goal(body, &counts, &mut vars)?,
@@ -294,13 +339,14 @@ impl Compiler<'_> {
         for (i, body) in alternatives.into_iter().enumerate() {
             let id = self.clauses.len() as u32;
             // The last alternative takes the heads, the others copy them.
+            let labels = labels.clone();
             let (heads, probabilities, neural) = if i + 1 == count {
                 (heads.take().unwrap_or_default(), probabilities.take().flatten(), neural.take().flatten())
             } else {
                 (heads.clone().unwrap_or_default(), probabilities.clone().flatten(), neural.clone().flatten())
             };
             let mut ground_heads: Box<[TermId]> = Box::new([]);
-            if body.is_empty() && neural.is_none() && all_ground {
+            if body.is_empty() && neural.is_none() && all_ground && labels.is_none() {
                 self.facts.push(id);
                 ground_heads = heads
                     .iter()
@@ -322,6 +368,7 @@ impl Compiler<'_> {
                 probabilities,
                 learnable,
                 neural,
+                labels,
                 body: body.into(),
                 vars: table,
                 ground_heads,
@@ -381,6 +428,7 @@ impl Compiler<'_> {
                 probabilities: None,
                 learnable: false,
                 neural: None,
+                labels: None,
                 body: body.into(),
                 vars: table,
                 ground_heads: Box::new([]),
@@ -465,6 +513,49 @@ impl Compiler<'_> {
                 guard(|| self.goal(&conjunction([condition.clone(), then.clone()].into_iter(), span), counts, vars))
             }
             ("\\+" | "not", [inner]) => self.negation(inner, span, counts, vars),
+            // `once(G)` and `ignore(G)`: over probabilistic goals the
+            // answer is whether `G` holds at all, so `once` is `G` itself
+            // (as in ProbLog) and `ignore` is `G ; \+ G`.
+            ("once", [inner]) => guard(|| self.goal(inner, counts, vars)),
+            ("ignore", [inner]) => {
+                let negated = Term::new(TermKind::Compound { functor: "\\+".into(), args: vec![inner.clone()] }, span);
+                let either =
+                    Term::new(TermKind::Compound { functor: ";".into(), args: vec![inner.clone(), negated] }, span);
+                guard(|| self.goal(&either, counts, vars))
+            }
+            // `forall(C, A)`: no `C` without `A`, `\+ (C, \+ A)`.
+            ("forall", [condition, action]) if !matches!(condition.as_compound(), Some(("in", [_, _]))) => {
+                let fails = Term::new(TermKind::Compound { functor: "\\+".into(), args: vec![action.clone()] }, span);
+                let both = conjunction([condition.clone(), fails].into_iter(), span);
+                self.negation(&both, span, counts, vars)
+            }
+            ("call", [goal, extra @ ..]) => match &goal.kind {
+                // A goal written in the clause: the call is the goal with
+                // the extra arguments appended.
+                TermKind::Atom(_) | TermKind::Compound { .. } => {
+                    let term = match (&goal.kind, extra.is_empty()) {
+                        (_, true) => goal.clone(),
+                        (TermKind::Atom(name), false) => {
+                            Term::new(TermKind::Compound { functor: name.clone(), args: extra.to_vec() }, span)
+                        }
+                        (TermKind::Compound { functor, args }, false) => Term::new(
+                            TermKind::Compound {
+                                functor: functor.clone(),
+                                args: args.iter().chain(extra).cloned().collect(),
+                            },
+                            span,
+                        ),
+                        _ => unreachable!("an atom or a compound"),
+                    };
+                    guard(|| self.goal(&term, counts, vars))
+                }
+                TermKind::Var(_) => {
+                    let goal = self.pat(goal, vars)?;
+                    let extra = extra.iter().map(|a| self.pat(a, vars)).collect::<Result<Vec<_>, _>>()?;
+                    Ok(vec![vec![Lit::Dynamic { goal, extra: extra.into(), span }]])
+                }
+                _ => Err(GroundError::new(goal.span, "`call` needs a goal: an atom or a compound term")),
+            },
             ("findall", [template, goal, result]) => self.findall(template, goal, result, span, counts, vars),
             _ => {
                 if let Some(op) = Builtin::of(name, args.len()) {
@@ -491,7 +582,10 @@ impl Compiler<'_> {
         let inner_counts = count_vars([inner]);
         let simple = match &inner.kind {
             TermKind::Atom(n) => !matches!(n.as_str(), "true" | "fail" | "false" | "!"),
-            TermKind::Compound { functor, args } => !is_connective(functor, args.len()) && functor != "findall",
+            TermKind::Compound { functor, args } => {
+                !is_connective(functor, args.len())
+                    && !matches!(functor.as_str(), "findall" | "call" | "once" | "ignore" | "forall")
+            }
             _ => false,
         };
         if simple {
@@ -604,6 +698,7 @@ fn clone_lit(l: &Lit) -> Lit {
         Lit::Findall { pred, args, template, result, span } => {
             Lit::Findall { pred: *pred, args: args.clone(), template: *template, result: result.clone(), span: *span }
         }
+        Lit::Dynamic { goal, extra, span } => Lit::Dynamic { goal: goal.clone(), extra: extra.clone(), span: *span },
     }
 }
 

@@ -32,6 +32,8 @@ pub(super) struct Group {
     pub(super) clause: u32,
     pub(super) instance: Box<[TermId]>,
     pub(super) start: u32,
+    /// The instance's own probabilities, where the clause computes them.
+    pub(super) probabilities: Option<Box<[f64]>>,
 }
 
 /// A body literal: atom id shifted left, low bit set when negative.
@@ -285,6 +287,29 @@ impl State {
         )
     }
 
+    /// The values of an instance's flexible probabilities: each a number in
+    /// [0, 1], together at most 1.
+    fn labels(&self, labels: &[Pat], env: &Env, span: Span) -> Result<Box<[f64]>, GroundError> {
+        let mut out = Vec::with_capacity(labels.len());
+        for label in labels {
+            let value = match self.eval_pat(label, env, span)? {
+                Some(v) => v.float(),
+                None => {
+                    return Err(GroundError::new(span, "a probability label is not bound by the body of its clause"))
+                }
+            };
+            if !(0.0..=1.0).contains(&value) {
+                return Err(GroundError::new(span, format!("probability {value} computed here is outside [0, 1]")));
+            }
+            out.push(value);
+        }
+        let total: f64 = out.iter().sum();
+        if total > 1.0 + deeplog_program::SUM_TOLERANCE {
+            return Err(GroundError::new(span, format!("the probabilities computed here sum to {total}, more than 1")));
+        }
+        Ok(out.into())
+    }
+
     /// The choice of a probabilistic clause instance, and its rules.
     pub(super) fn choose(
         &mut self,
@@ -319,7 +344,11 @@ impl State {
                 if !fact {
                     self.group_ids.insert((c.origin, instance.clone()), g);
                 }
-                self.groups.push(Group { clause, instance, start });
+                let probabilities = match &c.labels {
+                    Some(labels) => Some(self.labels(labels, env, c.span)?),
+                    None => None,
+                };
+                self.groups.push(Group { clause, instance, start, probabilities });
                 g
             }
         };

@@ -68,13 +68,15 @@ use crate::syntax::{Span, Term, TermKind};
 mod arithmetic;
 mod bindings;
 mod builtins;
-mod clauses;
+pub(crate) mod clauses;
 mod compile;
 mod derive;
 mod formula;
+mod inspect;
 mod relevance;
 mod stratify;
 mod tabling;
+mod text;
 
 pub use deeplog_program::GroundProgram;
 

@@ -73,9 +73,32 @@ impl State {
             let (Goal::Query(t) | Goal::Evidence(t, _)) = goal;
             env.reset(t.vars);
             let ground = self.ground_atom(p, t.pred, &t.args, &env);
-            let answers: Vec<(TermId, Option<AtomNo>)> = match ground {
-                Some(term) => vec![(term, self.atom_of_term(term))],
-                None => {
+            let answers: Vec<(TermId, Option<AtomNo>)> = match (ground, &t.condition) {
+                // Every instance the condition can derive, in the order
+                // derived, each once.
+                (_, Some((pred, args))) => {
+                    let (ix, b) = self.demand(p, *pred, args, &env);
+                    let mut out: Vec<(TermId, Option<AtomNo>)> = Vec::new();
+                    for a in self.bucket(*pred, ix, b).atoms.clone() {
+                        let mark = env.mark();
+                        if self.unify_atom(args, a, &mut env) {
+                            let Some(term) = self.ground_atom(p, t.pred, &t.args, &env) else {
+                                return Err(GroundError::new(
+                                    t.span,
+                                    "this goal is not ground after its condition: every variable of a conditional \
+                                     query or evidence must be bound by its body",
+                                ));
+                            };
+                            if !out.iter().any(|&(seen, _)| seen == term) {
+                                out.push((term, self.atom_of_term(term)));
+                            }
+                        }
+                        env.undo(mark);
+                    }
+                    out
+                }
+                (Some(term), None) => vec![(term, self.atom_of_term(term))],
+                (None, None) => {
                     let (ix, b) = self.demand(p, t.pred, &t.args, &env);
                     let mut out = Vec::new();
                     for &a in &self.bucket(t.pred, ix, b).atoms {
@@ -92,7 +115,7 @@ impl State {
             match goal {
                 Goal::Query(t) => {
                     goals.per_query_goal.push(answers.len());
-                    let instance = ground.is_none();
+                    let instance = ground.is_none() || t.condition.is_some();
                     goals.queries.extend(answers.into_iter().map(|(term, atom)| AtomQuery {
                         term,
                         atom,
@@ -101,12 +124,13 @@ impl State {
                     }))
                 }
                 Goal::Evidence(t, value) => {
-                    if ground.is_none() {
+                    if ground.is_none() && t.condition.is_none() {
                         return Err(GroundError::new(t.span, "evidence must be a ground atom"));
                     }
-                    let (term, atom) = answers[0];
-                    if let Some(a) = self.evidence_atom(t.span, term, atom, *value)? {
-                        goals.evidence.push((a, *value, origin(t.span)));
+                    for (term, atom) in answers {
+                        if let Some(a) = self.evidence_atom(t.span, term, atom, *value)? {
+                            goals.evidence.push((a, *value, origin(t.span)));
+                        }
                     }
                 }
             }
@@ -344,7 +368,10 @@ impl State {
             .iter()
             .map(|&g| {
                 let g = &self.groups[g];
-                let probabilities = p.clauses[g.clause as usize].probabilities.as_deref().unwrap_or_default();
+                let probabilities = match &g.probabilities {
+                    Some(own) => own,
+                    None => p.clauses[g.clause as usize].probabilities.as_deref().unwrap_or_default(),
+                };
                 match (self.group_atoms(p, g), probabilities) {
                     ([a], [probability]) => Choice::Fact { atom: id(*a), probability: *probability },
                     (atoms, _) => Choice::Disjunction {

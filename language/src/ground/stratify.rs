@@ -25,6 +25,10 @@ struct Edge {
 /// recursion is an error.
 pub(super) fn stratify(program: &mut Program) -> Result<(), GroundError> {
     let mut edges = Vec::new();
+    // A goal built while grounding (`call(G)`) may reach any predicate
+    // whose name the program writes as data.
+    let reachable: Vec<PredId> =
+        (0..program.preds.len() as PredId).filter(|&p| program.reachable[p as usize]).collect();
     for c in &program.clauses {
         for (head, _) in c.heads.iter() {
             for lit in c.body.iter() {
@@ -33,6 +37,16 @@ pub(super) fn stratify(program: &mut Program) -> Result<(), GroundError> {
                     Lit::Not { pred, .. } => (*pred, 1, true),
                     Lit::Findall { pred, .. } => (*pred, 1, false),
                     Lit::Builtin { .. } => continue,
+                    Lit::Dynamic { .. } => {
+                        edges.extend(reachable.iter().map(|&callee| Edge {
+                            head: *head,
+                            callee,
+                            step: 0,
+                            negation: false,
+                            span: c.span,
+                        }));
+                        continue;
+                    }
                 };
                 edges.push(Edge { head: *head, callee, step, negation, span: c.span });
             }

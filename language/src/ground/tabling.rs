@@ -11,11 +11,11 @@ use std::collections::BTreeMap;
 use std::time::Instant;
 
 use super::bindings::Env;
-use super::clauses::{Goal, Lit, Pat, Program};
+use super::clauses::{Builtin, Goal, Lit, Pat, Program};
 use super::derive::{AtomKind, Group, LitCode, PENDING};
 use super::{formula, AtomNo, Bodies, FxMap, GroundError, Limits, PredId, NONE};
 use crate::syntax::Span;
-use deeplog_program::terms::{TermId, Terms};
+use deeplog_program::terms::{Node, TermId, Terms};
 use deeplog_program::Origin;
 
 /// The answers of one call so far, and the bodies waiting on them.
@@ -80,6 +80,14 @@ pub(super) struct Delayed {
 }
 
 /// A unit of work on the task stack.
+/// The goal of a `call/N`, resolved while grounding.
+pub(super) enum Resolved {
+    True,
+    Fail,
+    Builtin(Builtin),
+    Pred(PredId),
+}
+
 pub(super) enum Task {
     /// Run the rules of `pred` for the call with `key` at the bound
     /// positions of index `index`.
@@ -299,6 +307,9 @@ impl State {
             let (Goal::Query(t) | Goal::Evidence(t, _)) = goal;
             env.reset(t.vars);
             self.demand(p, t.pred, &t.args, &env);
+            if let Some((pred, args)) = &t.condition {
+                self.demand(p, *pred, args, &env);
+            }
         }
         self.run_to_completion(p, &mut env)?;
         if !p.formulas.is_empty() {
@@ -355,10 +366,15 @@ impl State {
                 let c = &self.consumers[consumer as usize];
                 let (clause, pos, body) = (c.clause, c.pos as usize, c.body);
                 env.load(&c.vals);
-                let Lit::Call { args, .. } = &p.clauses[clause as usize].body[pos] else {
-                    unreachable!("consumers wait on calls")
+                let args = match &p.clauses[clause as usize].body[pos] {
+                    Lit::Call { args, .. } => std::borrow::Cow::Borrowed(&args[..]),
+                    Lit::Dynamic { goal, extra, span } => {
+                        let (_, args) = self.resolve_goal(p, goal, extra, env, *span)?;
+                        std::borrow::Cow::Owned(args)
+                    }
+                    _ => unreachable!("consumers wait on calls"),
                 };
-                if self.unify_atom(args, atom, env) {
+                if self.unify_atom(&args, atom, env) {
                     let body = self.extend(body, atom, false);
                     self.run(p, env, clause, pos + 1, body)?;
                 }
@@ -498,6 +514,96 @@ impl State {
             Lit::Builtin { op, args, negated, span } => {
                 self.builtin(p, env, clause, pos, body, *op, args, *negated, *span)
             }
+            Lit::Dynamic { goal, extra, span } => match self.resolve_goal(p, goal, extra, env, *span)? {
+                (Resolved::True, _) => self.run(p, env, clause, pos + 1, body),
+                (Resolved::Fail, _) => Ok(()),
+                (Resolved::Builtin(op), args) => self.builtin(p, env, clause, pos, body, op, &args, false, *span),
+                (Resolved::Pred(pred), args) => {
+                    let (ix, b) = self.demand(p, pred, &args, env);
+                    if p.preds[pred as usize].complete {
+                        for i in 0..self.bucket(pred, ix, b).atoms.len() {
+                            let a = self.bucket(pred, ix, b).atoms[i];
+                            let mark = env.mark();
+                            if self.unify_atom(&args, a, env) {
+                                let next = self.extend(body, a, false);
+                                self.run(p, env, clause, pos + 1, next)?;
+                            }
+                            env.undo(mark);
+                        }
+                    } else {
+                        let id = self.consumers.len() as u32;
+                        self.consumers.push(Consumer {
+                            clause,
+                            pos: pos as u32,
+                            vals: env.vals.as_slice().into(),
+                            body,
+                        });
+                        let bucket = &mut self.relations[pred as usize][ix].buckets[b as usize];
+                        bucket.consumers.push(id);
+                        self.tasks.extend(bucket.atoms.iter().map(|&a| Task::Resume { consumer: id, atom: a }));
+                    }
+                    Ok(())
+                }
+            },
+        }
+    }
+
+    /// What the goal of `call(Goal, Extra...)` is under `env`, with the
+    /// arguments to call it with.
+    pub(super) fn resolve_goal(
+        &mut self,
+        p: &Program,
+        goal: &Pat,
+        extra: &[Pat],
+        env: &Env,
+        span: Span,
+    ) -> Result<(Resolved, Vec<Pat>), GroundError> {
+        let Some(t) = self.ground(goal, env) else {
+            return Err(GroundError::new(span, "`call` needs its goal bound here"));
+        };
+        let (name, mut args) = match self.terms.node(t) {
+            Node::Atom(s) => (s, Vec::new()),
+            Node::Compound { functor, .. } => (functor, self.terms.args(t).iter().map(|&a| Pat::Ground(a)).collect()),
+            _ => {
+                return Err(GroundError::new(
+                    span,
+                    format!("`call` needs a goal: an atom or a compound term, not `{}`", self.terms.show(t)),
+                ))
+            }
+        };
+        args.extend(extra.iter().cloned());
+        let text = self.terms.text(name);
+        let arity = args.len();
+        match (text, arity) {
+            ("true", 0) => return Ok((Resolved::True, args)),
+            ("fail" | "false", 0) => return Ok((Resolved::Fail, args)),
+            ("," | ";" | "->" | "*->", 2) | ("\\+" | "not" | "once" | "ignore", 1) | ("findall", 3) | ("forall", 2) => {
+                return Err(GroundError::new(
+                    span,
+                    format!(
+                        "`call` of the control construct `{text}/{arity}` built while grounding is not supported; write \
+                         the goal in the clause"
+                    ),
+                ))
+            }
+            _ => {}
+        }
+        if let Some(op) = Builtin::of(text, arity) {
+            return Ok((Resolved::Builtin(op), args));
+        }
+        match p.pred_ids.get(&(name, arity as u32)) {
+            Some(&pred) if p.reachable[pred as usize] => Ok((Resolved::Pred(pred), args)),
+            Some(_) => Err(GroundError::new(
+                span,
+                format!(
+                    "`call` reaches `{text}/{arity}`, whose name was built while grounding; deeplog calls only \
+                     predicates whose name the program writes"
+                ),
+            )),
+            None => Err(GroundError::new(
+                span,
+                format!("unknown predicate `{text}/{arity}` called through `call`: no fact or rule defines it"),
+            )),
         }
     }
 
