@@ -80,6 +80,10 @@ pub(super) struct Delayed {
 }
 
 /// A unit of work on the task stack.
+/// The most solutions depending on probabilistic facts that one
+/// `findall/3` enumerates the subsets of.
+const MAX_UNCERTAIN_SOLUTIONS: usize = 20;
+
 /// The goal of a `call/N`, resolved while grounding.
 pub(super) enum Resolved {
     True,
@@ -658,27 +662,55 @@ impl State {
             Lit::Findall { pred, args, template, result, span } => {
                 let (ix, b) = self.demand(p, *pred, args, env);
                 let atoms = self.bucket(*pred, ix, b).atoms.clone();
-                let mut items = Vec::new();
+                // Every solution in proof order: (item, atom, certain).
+                let mut solutions = Vec::new();
                 for a in atoms {
                     let mark = env.mark();
                     if self.unify_atom(args, a, env) {
-                        if !self.certain[a as usize] {
-                            return Err(GroundError::new(
-                                *span,
-                                "`findall/3` over a goal that depends on probabilistic facts is not supported",
-                            ));
-                        }
                         let AtomKind::Term { term, .. } = self.atoms[a as usize] else { unreachable!("a term atom") };
-                        items.push(self.terms.args(term)[*template as usize]);
+                        solutions.push((self.terms.args(term)[*template as usize], a, self.certain[a as usize]));
                     }
                     env.undo(mark);
                 }
-                let list = self.terms.list(&items, self.terms.nil());
-                let mark = env.mark();
-                if State::unify(&self.terms, result, list, env) {
-                    self.run(p, env, clause, pos + 1, body)?;
+                // Over probabilistic solutions the list depends on the world:
+                // one case per set of the uncertain solutions that hold,
+                // each with the literals that say which ones do (exact, and
+                // exponential in their number, as in ProbLog).
+                let uncertain = solutions.iter().filter(|s| !s.2).count();
+                if uncertain > MAX_UNCERTAIN_SOLUTIONS {
+                    return Err(GroundError::new(
+                        *span,
+                        format!(
+                            "`findall/3` here has {uncertain} solutions that depend on probabilistic facts: the \
+                             collected list would take 2^{uncertain} values; deeplog enumerates at most \
+                             2^{MAX_UNCERTAIN_SOLUTIONS}"
+                        ),
+                    ));
                 }
-                env.undo(mark);
+                let mut items = Vec::with_capacity(solutions.len());
+                for world in 0u32..1 << uncertain {
+                    items.clear();
+                    let mut case = body;
+                    let mut j = 0;
+                    for &(item, a, certain) in &solutions {
+                        if certain {
+                            items.push(item);
+                            continue;
+                        }
+                        let holds = world & (1 << j) != 0;
+                        j += 1;
+                        if holds {
+                            items.push(item);
+                        }
+                        case = self.extend(case, a, !holds);
+                    }
+                    let list = self.terms.list(&items, self.terms.nil());
+                    let mark = env.mark();
+                    if State::unify(&self.terms, result, list, env) {
+                        self.run(p, env, clause, pos + 1, case)?;
+                    }
+                    env.undo(mark);
+                }
                 Ok(())
             }
             _ => unreachable!("only negations and findall wait"),
