@@ -26,7 +26,7 @@ use deeplog_circuits::optimize;
 use deeplog_circuits::{Budget, CompileError, Method};
 use deeplog_language::ground::{ground, Bodies, Limits};
 use deeplog_language::syntax::Span;
-use deeplog_language::{check_source, Checked};
+use deeplog_language::{check_source_in, Checked};
 use deeplog_program::GroundProgram;
 use deeplog_semirings::Logic;
 
@@ -112,7 +112,9 @@ impl Model {
     pub fn from_source(name: &str, source: &str) -> Result<Model, Error> {
         let _parsing = memory::enter(Stage::Parsing);
         let start = Instant::now();
-        let checked = check_source(source);
+        // Data files a model loads are read from its own folder.
+        let base = std::path::Path::new(name).parent().filter(|p| !p.as_os_str().is_empty());
+        let checked = check_source_in(source, base.unwrap_or(std::path::Path::new(".")));
         if checked.has_errors() {
             return Err(Error::Invalid(Box::new(Diagnosed {
                 file: name.to_string(),

@@ -279,3 +279,29 @@ fn bad_calls_are_located_errors() {
         assert!(e.contains("test.pl:1:") && e.contains(wanted), "{source}: {e}");
     }
 }
+
+#[test]
+fn all_solutions_over_probabilistic_goals_have_a_distribution() {
+    // ProbLog 2.2: n([3]) 0.35, n([1, 3]) 0.35, n([2, 3]) 0.15, n([1, 2, 3]) 0.15.
+    assert_answers(
+        "0.5::a(1). 0.3::a(2). a(3).\nn(L) :- findall(X, a(X), L).\nquery(n(_)).\n",
+        &[("n([3])", 0.35), ("n([1, 3])", 0.35), ("n([2, 3])", 0.15), ("n([1, 2, 3])", 0.15)],
+    );
+    // By hand: count of 0.3 and 0.6 coins; bagof fails where none holds.
+    assert_answers(
+        "0.3::a(1). 0.6::a(2).\nc(N) :- aggregate_all(count, a(_), N).\nb(L) :- bagof(X, a(X), L).\n\
+         m(M) :- aggregate_all(max(X), a(X), M).\nquery(c(_)). query(b(_)). query(m(_)).\n",
+        &[
+            ("c(0)", 0.28),
+            ("c(1)", 0.54),
+            ("c(2)", 0.18),
+            ("b([1])", 0.12),
+            ("b([2])", 0.42),
+            ("b([1, 2])", 0.18),
+            ("m(1)", 0.12),
+            ("m(2)", 0.6),
+        ],
+    );
+    let e = error_of("0.5::a(X) :- between(1, 30, X).\nn(L) :- findall(X, a(X), L).\nquery(n(_)).\n");
+    assert!(e.contains("test.pl:2:") && e.contains("30 solutions") && e.contains("2^20"), "{e}");
+}

@@ -41,6 +41,7 @@
 //! ```
 
 pub mod check;
+pub mod data;
 pub mod diagnostic;
 pub mod ground;
 mod lexer;
@@ -82,6 +83,12 @@ impl Checked {
 /// assert!(checked.has_errors());
 /// ```
 pub fn check_source(source: &str) -> Checked {
+    check_source_in(source, std::path::Path::new("."))
+}
+
+/// [`check_source`] for a model in the folder `base`, from which the data
+/// files it loads (`:- csv_load('edges.csv', edge).`) are read.
+pub fn check_source_in(source: &str, base: &std::path::Path) -> Checked {
     let program = match parse(source) {
         Ok(p) => p,
         Err(e) => {
@@ -91,6 +98,7 @@ pub fn check_source(source: &str) -> Checked {
         }
     };
     let (mut model, mut diagnostics) = model::lower(program);
+    data::load(&mut model, base, &mut diagnostics);
     library::negative_heads(&mut model);
     library::expand(&mut model);
     library::link(&mut model);

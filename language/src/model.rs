@@ -120,6 +120,9 @@ pub enum Statement {
     /// `:- dynamic p/1, q/2.`: predicates declared on purpose, defined
     /// even with no clause (a call of one has no answers, not an error).
     Dynamic(Vec<(String, usize)>, Span),
+    /// `:- csv_load(File, Pred).` or `:- sqlite_load(File).`: facts from
+    /// a file, loaded by [`crate::data::load`].
+    Load(crate::data::Source, Span),
 }
 
 /// A model: its statements in file order.
@@ -285,6 +288,16 @@ fn lower_directive(directive: &Term, span: Span) -> Result<Statement, Diagnostic
         Some(("logic", [name])) => Ok(Statement::Logic(parse_logic(name)?, span)),
         Some(("domain", [name, values])) => lower_domain(name, values, span),
         Some(("use_module", [module])) => Ok(Statement::UseModule(Box::new(module.clone()), span)),
+        Some(("csv_load", [file, predicate])) => {
+            let file = file_name(file)?;
+            let TermKind::Atom(predicate) = &predicate.kind else {
+                return Err(Diagnostic::error(predicate.span, "a predicate's name must be an atom"));
+            };
+            Ok(Statement::Load(crate::data::Source::Csv { file, predicate: predicate.clone() }, span))
+        }
+        Some(("sqlite_load", [file])) => {
+            Ok(Statement::Load(crate::data::Source::Sqlite { file: file_name(file)? }, span))
+        }
         Some(("dynamic" | "discontiguous", [specs])) => {
             let mut out = Vec::new();
             let mut todo = vec![specs];
@@ -311,8 +324,16 @@ fn lower_directive(directive: &Term, span: Span) -> Result<Statement, Diagnostic
         }
         _ => Err(Diagnostic::error(directive.span, "unknown directive").with_note(
             "known directives: `:- logic(NAME).`, `:- domain(NAME, [VALUES]).`, `:- use_module(library(NAME)).`, \
-             `:- dynamic NAME/ARITY.`",
+             `:- dynamic NAME/ARITY.`, `:- csv_load(FILE, NAME).`, `:- sqlite_load(FILE).`",
         )),
+    }
+}
+
+/// A file's name: an atom or a string.
+fn file_name(term: &Term) -> Result<String, Diagnostic> {
+    match &term.kind {
+        TermKind::Atom(s) | TermKind::Str(s) => Ok(s.clone()),
+        _ => Err(Diagnostic::error(term.span, "a file's name must be an atom or a string, e.g. `'data.csv'`")),
     }
 }
 

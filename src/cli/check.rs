@@ -10,7 +10,8 @@ use super::CliError;
 pub fn check(file: &Path, json: bool, logic: Option<Logic>) -> Result<(), CliError> {
     let source = deeplog_circuits::formats::read_text(file)?;
     let name = file.display().to_string();
-    let checked = deeplog_language::check_source(&source);
+    let base = file.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
+    let checked = deeplog_language::check_source_in(&source, base);
     if json {
         let all: Vec<_> = checked.diagnostics.iter().map(|d| d.to_json(&name, &source)).collect();
         println!("{}", serde_json::Value::Array(all));

@@ -1,0 +1,198 @@
+//! Data from outside the model file, as ProbLog's `library(db)` loads it:
+//! `:- csv_load('edges.csv', edge).` makes one fact `edge(...)` per row of
+//! a CSV file (the first row names the columns; each column's type, integer,
+//! float or text, is read from the first data row, as ProbLog does), and
+//! `:- sqlite_load('graph.db').` makes one predicate per table of an
+//! SQLite database, one fact per row. Text becomes atoms, numbers numbers;
+//! relative paths are read from the model file's folder.
+//!
+//! Every problem is a diagnostic at the directive that names the file and,
+//! for a bad row, the row: a missing file, a row with the wrong number of
+//! fields, a value of another type than its column's, a table cell SQLite
+//! cannot give as a number or text.
+
+use std::path::{Path, PathBuf};
+
+use crate::diagnostic::Diagnostic;
+use crate::model::{Annotation, Head, Model, Rule, Statement};
+use crate::syntax::{Span, Term, TermKind};
+
+/// Where a directive's data comes from.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Source {
+    /// `csv_load(File, Predicate)`.
+    Csv { file: String, predicate: String },
+    /// `sqlite_load(File)`.
+    Sqlite { file: String },
+}
+
+/// A column's type, as read from the first data row.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Kind {
+    Integer,
+    Float,
+    Text,
+}
+
+impl Kind {
+    fn name(self) -> &'static str {
+        match self {
+            Kind::Integer => "an integer",
+            Kind::Float => "a float",
+            Kind::Text => "text",
+        }
+    }
+}
+
+/// Replaces every load directive of `model` with the facts it loads;
+/// files are read from `base` where their path is relative.
+pub fn load(model: &mut Model, base: &Path, diagnostics: &mut Vec<Diagnostic>) {
+    if !model.statements.iter().any(|s| matches!(s, Statement::Load(..))) {
+        return;
+    }
+    let statements = std::mem::take(&mut model.statements);
+    for statement in statements {
+        let Statement::Load(source, span) = statement else {
+            model.statements.push(statement);
+            continue;
+        };
+        let loaded = match &source {
+            Source::Csv { file, predicate } => csv_facts(&resolve(base, file), file, predicate, span),
+            Source::Sqlite { file } => sqlite_facts(&resolve(base, file), file, span),
+        };
+        match loaded {
+            Ok(facts) => model.statements.extend(facts),
+            Err(message) => diagnostics.push(Diagnostic::error(span, message).with_label("loaded here")),
+        }
+        // The directive stays, so that its predicates count as declared
+        // even when the data holds no row.
+        model.statements.push(Statement::Load(source, span));
+    }
+}
+
+fn resolve(base: &Path, file: &str) -> PathBuf {
+    let path = Path::new(file);
+    if path.is_absolute() {
+        path.to_path_buf()
+    } else {
+        base.join(path)
+    }
+}
+
+/// The fact `predicate(values...)`.
+fn fact(predicate: &str, values: Vec<Term>, span: Span) -> Statement {
+    let atom = if values.is_empty() {
+        Term::new(TermKind::Atom(predicate.to_string()), span)
+    } else {
+        Term::new(TermKind::Compound { functor: predicate.to_string(), args: values }, span)
+    };
+    Statement::Rule(Rule { heads: vec![Head { annotation: Annotation::None, atom, span }], body: None, span })
+}
+
+fn kind_of(field: &str) -> Kind {
+    let field = field.trim();
+    if field.parse::<i64>().is_ok() {
+        Kind::Integer
+    } else if field.parse::<f64>().is_ok() {
+        Kind::Float
+    } else {
+        Kind::Text
+    }
+}
+
+fn csv_facts(path: &Path, file: &str, predicate: &str, span: Span) -> Result<Vec<Statement>, String> {
+    let reader = std::fs::File::open(path).map_err(|e| format!("cannot read the CSV file `{file}`: {e}"))?;
+    let mut rows = csv::ReaderBuilder::new().has_headers(false).flexible(true).from_reader(reader);
+    let mut records = rows.records();
+    let header = match records.next() {
+        None => return Err(format!("the CSV file `{file}` is empty: its first row must name the columns")),
+        Some(r) => r.map_err(|e| format!("{file}: {e}"))?,
+    };
+    let columns: Vec<String> = header.iter().map(str::to_string).collect();
+    let mut kinds: Option<Vec<Kind>> = None;
+    let mut out = Vec::new();
+    for (i, record) in records.enumerate() {
+        // Rows count from 1, the header's.
+        let row = i + 2;
+        let record = record.map_err(|e| format!("{file}:{row}: {e}"))?;
+        if record.iter().all(|f| f.trim().is_empty()) {
+            continue;
+        }
+        if record.len() != columns.len() {
+            return Err(format!(
+                "{file}:{row}: {} fields where the header names {} columns",
+                record.len(),
+                columns.len()
+            ));
+        }
+        let kinds = kinds.get_or_insert_with(|| record.iter().map(kind_of).collect());
+        let mut values = Vec::with_capacity(columns.len());
+        for ((field, &kind), column) in record.iter().zip(kinds.iter()).zip(&columns) {
+            let text = field.trim();
+            let value = match kind {
+                Kind::Integer => text.parse::<i64>().ok().map(TermKind::Int),
+                Kind::Float => text.parse::<f64>().ok().filter(|x| x.is_finite()).map(TermKind::Float),
+                Kind::Text => Some(TermKind::Atom(text.to_string())),
+            };
+            let Some(value) = value else {
+                return Err(format!(
+                    "{file}:{row}: column `{column}` holds {} (from the first row), not `{text}`",
+                    kind.name()
+                ));
+            };
+            values.push(Term::new(value, span));
+        }
+        out.push(fact(predicate, values, span));
+    }
+    Ok(out)
+}
+
+fn sqlite_facts(path: &Path, file: &str, span: Span) -> Result<Vec<Statement>, String> {
+    use rusqlite::types::ValueRef;
+    use rusqlite::{Connection, OpenFlags};
+    // Read-only: a path that names no database is an error, not a new file.
+    if !path.is_file() {
+        return Err(format!("cannot read the SQLite database `{file}`: no such file"));
+    }
+    let db = Connection::open_with_flags(path, OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX)
+        .map_err(|e| format!("cannot open the SQLite database `{file}`: {e}"))?;
+    let error = |e: rusqlite::Error| format!("{file}: {e}");
+    let mut tables = db
+        .prepare("SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' ORDER BY rowid")
+        .map_err(error)?;
+    let names: Vec<String> =
+        tables.query_map([], |r| r.get::<_, String>(0)).map_err(error)?.collect::<Result<_, _>>().map_err(error)?;
+    let mut out = Vec::new();
+    for table in names {
+        let quoted = format!("\"{}\"", table.replace('"', "\"\""));
+        let mut select = db.prepare(&format!("SELECT * FROM {quoted}")).map_err(error)?;
+        let columns: Vec<String> = select.column_names().map(str::to_string).collect();
+        let mut rows = select.query([]).map_err(error)?;
+        let mut row_number = 0usize;
+        while let Some(row) = rows.next().map_err(error)? {
+            row_number += 1;
+            let mut values = Vec::with_capacity(columns.len());
+            for (c, column) in columns.iter().enumerate() {
+                let value = match row.get_ref(c).map_err(error)? {
+                    ValueRef::Integer(i) => TermKind::Int(i),
+                    ValueRef::Real(x) if x.is_finite() => TermKind::Float(x),
+                    ValueRef::Text(t) => TermKind::Atom(String::from_utf8_lossy(t).into_owned()),
+                    other => {
+                        return Err(format!(
+                            "{file}: table `{table}`, row {row_number}, column `{column}`: a {} value is neither a \
+                             number nor text",
+                            match other {
+                                ValueRef::Null => "NULL",
+                                ValueRef::Blob(_) => "BLOB",
+                                _ => "non-finite",
+                            }
+                        ))
+                    }
+                };
+                values.push(Term::new(value, span));
+            }
+            out.push(fact(&table, values, span));
+        }
+    }
+    Ok(out)
+}
