@@ -7,7 +7,8 @@ defined by rules that may recurse, negate lower strata (stratified, as
 ProbLog needs), compare with `\\=`, and carry probabilities of their own;
 sometimes flexible probabilities (`P::fl(X) :- w(X,N), P is N / 4.`), a
 non-ground probabilistic fact, negative heads, `findall/3` over a
-deterministic goal, a query with a body; sometimes evidence; queries over
+goal (deterministic or probabilistic, a distribution over lists), a scoped
+atom, if-then-else, a query with a body; sometimes evidence; queries over
 whole predicates and single atoms.
 
 Both engines answer every program as a whole process; the answers must name
@@ -27,6 +28,8 @@ import sys
 import time
 
 CONSTANTS = ["a", "b", "c", "d"]
+ITE = "( f(X) -> true ; e(X,_) )"
+ITE_MEANING = "( f(X), true ; \\+ f(X), e(X,_) )"
 
 
 def prob(rng):
@@ -101,6 +104,18 @@ def draft(rng, local=False):
         lines.append("ng(N) :- findall(X, g(X), L), length(L, N).")
         lines.append(f"{prob(rng)}::big :- ng(N), N >= {rng.randint(1, 3)}.")
         base.append(Pred("big", 0))
+    # findall/3 over a probabilistic goal: a distribution over lists.
+    if rng.random() < 0.2:
+        lines.append("fa(L) :- findall(X, f(X), L).")
+    # A scoped atom (ProbLog's `scope:atom`).
+    if rng.random() < 0.15:
+        lines.append(f"{prob(rng)}::s1:k({rng.choice(consts)}).")
+        lines.append("sk(X) :- s1:k(X).")
+        base.append(Pred("sk", 1))
+    # If-then-else (ProbLog is given its meaning written out, see main).
+    if rng.random() < 0.05:
+        lines.append(f"ite(X) :- g(X), {ITE}.")
+        base.append(Pred("ite", 1))
     # Annotated disjunctions: a ground one, and one with a body.
     if rng.random() < 0.7:
         heads = rng.sample(consts, rng.randint(1, len(consts)))
@@ -148,6 +163,8 @@ def draft(rng, local=False):
     if rng.random() < 0.5:
         p = rng.choice(derived + base[:2])
         lines.append(f"query({p.atom([rng.choice(consts) for _ in range(p.arity)])}).")
+    if any(l.startswith("fa(L)") for l in lines):
+        lines.append("query(fa(_)).")
     # A query with a body: every instance the body derives.
     if rng.random() < 0.2:
         p = rng.choice([d for d in derived if d.arity == 1] or [Pred("f", 1)])
@@ -273,7 +290,14 @@ def main():
         src = generate(rng)
         with open(path, "w") as f:
             f.write(src)
-        theirs, their_out = answers([args.problog], path, args.limit)
+        # ProbLog 2.2 has no `->`: it answers the if-then-else's meaning,
+        # `(C, T ; \+ C, E)`, written out; deeplog reads the program as is.
+        problog_path = path
+        if ITE in src:
+            problog_path = path + ".problog.pl"
+            with open(problog_path, "w") as f:
+                f.write(src.replace(ITE, ITE_MEANING))
+        theirs, their_out = answers([args.problog], problog_path, args.limit)
         ours, our_out = answers([args.deeplog, "query"], path, args.limit)
         if theirs == "timeout":
             counts["ProbLog times out"] += 1
@@ -304,10 +328,13 @@ def main():
         # world has one, evidence or not. Counted where both see the cycle
         # without the evidence.
         if ours is None and isinstance(theirs, dict) and "negation through recursion" in our_out:
-            bare = path + ".bare.pl"
+            bare, problog_bare = path + ".bare.pl", path + ".bare.problog.pl"
+            without = "".join(l for l in src.splitlines(True) if not l.startswith("evidence("))
             with open(bare, "w") as f:
-                f.write("".join(l for l in src.splitlines(True) if not l.startswith("evidence(")))
-            if answers([args.problog], bare, args.limit)[0] is None and answers([args.deeplog, "query"], bare, args.limit)[0] is None:
+                f.write(without)
+            with open(problog_bare, "w") as f:
+                f.write(without.replace(ITE, ITE_MEANING))
+            if answers([args.problog], problog_bare, args.limit)[0] is None and answers([args.deeplog, "query"], bare, args.limit)[0] is None:
                 counts["cycle only evidence removes"] += 1
                 continue
             # ProbLog's cycle check runs as it grounds, and misses loops
@@ -330,7 +357,7 @@ def main():
         # atom false in every world were true under evidence that it is
         # false. Counted where ProbLog without it agrees.
         if "evidence(" in src and isinstance(ours, dict):
-            plain, _ = answers([args.problog, "--dont-propagate-evidence"], path, args.limit)
+            plain, _ = answers([args.problog, "--dont-propagate-evidence"], problog_path, args.limit)
             if compare(plain, ours, args.tolerance)[1]:
                 counts["ProbLog errs by evidence propagation"] += 1
                 with open(os.path.join(args.keep, f"propagation_{args.seed}_{n}.pl"), "w") as f:

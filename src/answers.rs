@@ -25,17 +25,24 @@ pub struct Answer {
     pub logic: Option<Logic>,
 }
 
-/// The most probable proof of a query: facts (and choices of annotated
-/// disjunctions) whose truth alone makes it true, of the highest joint
-/// probability. Exact for positive programs: negative information only
-/// enters through the alternatives an annotated disjunction did not take
-/// and through negation in the program.
+/// The most probable proof found of a query: literals (facts, facts left
+/// false where a negation needs them, choices of annotated disjunctions and
+/// of probabilistic rules) whose truth alone makes it true, none of them
+/// superfluous. The most probable one for positive programs; with negation,
+/// the better of two candidates (finding the best proof is NP-hard in
+/// general), and always a true proof at its exact probability.
 #[derive(Clone, Debug, PartialEq, serde::Serialize)]
 pub struct Explanation {
-    /// Probability of the proof (the product over its facts and choices).
+    /// Probability of the proof (the product over its facts and choices),
+    /// given the evidence where there is some.
     pub probability: f64,
-    /// Its facts and chosen alternatives, in the model's order.
+    /// Its facts and chosen alternatives, in the model's order: `a`, a
+    /// fact left false `\+b`, a probabilistic rule's choice named by its
+    /// head `alarm (rule)`.
     pub facts: Vec<String>,
+    /// With evidence: the literals of the proof that the evidence alone
+    /// needs, apart from `facts`.
+    pub evidence: Vec<String>,
 }
 
 /// Seconds spent per stage, and the circuit's size.

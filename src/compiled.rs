@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 use deeplog_circuits::compile::LineageRewriting;
 use deeplog_circuits::optimize::{self, Rewrites};
 use deeplog_circuits::{compile_with, Budget, Circuit};
-use deeplog_program::{AtomId, Choice, GroundProgram};
+use deeplog_program::{Atom, AtomId, Choice, GroundProgram};
 
 use crate::answers::Timings;
 use crate::error::Error;
@@ -119,11 +119,25 @@ pub(crate) fn compile(
         Choice::Fact { atom, .. } => *atom,
         Choice::Disjunction { atoms } => atoms[alternative].0,
     };
+    // A probabilistic rule's choice is named by the head it derives:
+    // `alarm (rule)`, not the grounder's `choice(5,0,[])`.
+    let mut rule_of_choice: std::collections::HashMap<AtomId, AtomId> = std::collections::HashMap::new();
+    for rule in &grounded.rules {
+        for &(atom, positive) in &rule.body {
+            if positive && matches!(grounded.atoms[atom.index()], Atom::Choice { .. }) {
+                rule_of_choice.entry(atom).or_insert(rule.head);
+            }
+        }
+    }
+    let slot_name = |atom: AtomId| match rule_of_choice.get(&atom) {
+        Some(&head) => format!("{} (rule)", grounded.atom_text(head)),
+        None => grounded.atom_text(atom),
+    };
     let slots = compiled
         .slots
         .iter()
         .map(|s| SlotInfo {
-            name: grounded.atom_text(slot_atom(s.choice, s.alternative)),
+            name: slot_name(slot_atom(s.choice, s.alternative)),
             probability: s.probability,
             choice: s.choice,
             alternative: s.alternative,

@@ -99,7 +99,10 @@ pub(crate) fn answers(
         }
         let (value, exact) = value(&compiled, evaluated, logic, q.root);
         let explanation = match q.root {
-            Some(root) if explain => explain_root(circuit, &compiled.slots, &compiled.disjunctive, root),
+            Some(root) if explain => {
+                let evidence = compiled.with_evidence.then(|| (root + 1, evaluated.log_values[root + 1].exp()));
+                explain_root(circuit, &compiled.slots, &compiled.disjunctive, root, evidence)
+            }
             _ => None,
         };
         answers.push(Answer { query: q.query.clone(), value, exact, explanation, logic: None });
@@ -137,23 +140,130 @@ fn value(compiled: &CompiledModel, evaluated: &Evaluated, logic: Logic, root: Op
     }
 }
 
-/// The heaviest proof under `root` (see [`Explanation`]): facts weigh
-/// their probability when used and 1 when not; an annotated disjunction's
-/// chain links weigh their conditional probabilities either way, so that
-/// taking alternative `i` weighs `p_i`.
-fn explain_root(circuit: &Circuit, slots: &[SlotInfo], disjunctive: &[bool], root: usize) -> Option<Explanation> {
-    let weight = |l: deeplog_circuits::Literal| {
-        let (p, chained) = (slots[l.slot.0 as usize].probability, disjunctive[l.slot.0 as usize]);
-        match (l.positive, chained) {
-            (true, _) => p.ln(),
-            (false, true) => (1.0 - p).ln(),
-            (false, false) => 0.0,
+/// The most probable proof found of the query at `root` (see
+/// [`Explanation`]): a set of literals — facts, negated facts, rule
+/// choices — that alone make the query (and the evidence) true.
+///
+/// Two candidates, each a heaviest path through the circuit: one where a
+/// fact left false costs nothing (right for proofs without negation), one
+/// where it costs `1 − p` (right where a negation is needed). Each path is
+/// then made minimal: a literal is dropped, the costliest first, where the
+/// rest still entail the root, so that a decision the compiler took (`a ?
+/// … : ¬a ∧ c`) does not stay in the proof while a negation the query
+/// needs (`q :- a, \+ b`) does. The more probable candidate wins; its
+/// probability is exact (the product over its literals, given the
+/// evidence). With evidence, the literals the evidence alone needs are
+/// listed apart.
+fn explain_root(
+    circuit: &Circuit,
+    slots: &[SlotInfo],
+    disjunctive: &[bool],
+    root: usize,
+    evidence: Option<(usize, f64)>,
+) -> Option<Explanation> {
+    let cost = |l: deeplog_circuits::Literal| {
+        let p = slots[l.slot.0 as usize].probability;
+        if l.positive {
+            p.ln()
+        } else {
+            (1.0 - p).ln()
         }
     };
-    let (log_p, literals) = heaviest(circuit, circuit.roots()[root], weight)?;
-    let mut used: Vec<usize> = literals.iter().filter(|l| l.positive).map(|l| l.slot.0 as usize).collect();
-    used.sort_by_key(|&s| (slots[s].choice, slots[s].alternative));
-    Some(Explanation { probability: log_p.exp(), facts: used.iter().map(|&s| slots[s].name.clone()).collect() })
+    let free_negatives = |l: deeplog_circuits::Literal| {
+        if !l.positive && !disjunctive[l.slot.0 as usize] {
+            0.0
+        } else {
+            cost(l)
+        }
+    };
+    let node = circuit.roots()[root];
+    let mut best: Option<(f64, Vec<deeplog_circuits::Literal>)> = None;
+    for path in [heaviest(circuit, node, free_negatives), heaviest(circuit, node, cost)].into_iter().flatten() {
+        let proof = minimal(circuit, node.index(), slots.len(), path.1, &cost);
+        let weight: f64 = proof.iter().map(|&l| cost(l)).sum();
+        if best.as_ref().is_none_or(|(w, _)| weight > *w) {
+            best = Some((weight, proof));
+        }
+    }
+    let (weight, mut proof) = best?;
+    let (given, needed_by_evidence) = match evidence {
+        Some((e, p_e)) => {
+            let e_node = circuit.roots()[e];
+            (p_e, minimal(circuit, e_node.index(), slots.len(), proof.clone(), &cost))
+        }
+        None => (1.0, Vec::new()),
+    };
+    proof.retain(|l| !needed_by_evidence.contains(l));
+    let named = |mut literals: Vec<deeplog_circuits::Literal>| {
+        literals.sort_by_key(|l| (slots[l.slot.0 as usize].choice, slots[l.slot.0 as usize].alternative, !l.positive));
+        literals
+            .iter()
+            .map(|l| {
+                let name = &slots[l.slot.0 as usize].name;
+                if l.positive {
+                    name.clone()
+                } else {
+                    format!("\\+{name}")
+                }
+            })
+            .collect()
+    };
+    Some(Explanation {
+        probability: (weight.exp() / given).min(1.0),
+        facts: named(proof),
+        evidence: named(needed_by_evidence),
+    })
+}
+
+/// `literals`, a path to the node at `root` (so they entail it), less every
+/// literal that the others entail it without, the costliest tried first.
+fn minimal(
+    circuit: &Circuit,
+    root: usize,
+    slots: usize,
+    mut literals: Vec<deeplog_circuits::Literal>,
+    cost: &impl Fn(deeplog_circuits::Literal) -> f64,
+) -> Vec<deeplog_circuits::Literal> {
+    let mut fixed: Vec<Option<bool>> = vec![None; slots];
+    for l in &literals {
+        fixed[l.slot.0 as usize] = Some(l.positive);
+    }
+    literals.sort_by(|a, b| cost(*a).total_cmp(&cost(*b)));
+    let mut kept = Vec::with_capacity(literals.len());
+    for l in literals {
+        fixed[l.slot.0 as usize] = None;
+        if !entails(circuit, root, &fixed) {
+            fixed[l.slot.0 as usize] = Some(l.positive);
+            kept.push(l);
+        }
+    }
+    kept
+}
+
+/// Whether the slot values `fixed` make the node at `root` true whatever
+/// the other slots are: its probability with every other slot at 1/2 is 1.
+/// (The circuit is deterministic and decomposable, so a slot a branch does
+/// not mention weighs `1/2 + 1/2` there, smooth or not; with every value a
+/// dyadic fraction the sum is exact until paths hold more than 50 free
+/// slots, where a tolerance of 1e-12 decides.)
+fn entails(circuit: &Circuit, root: usize, fixed: &[Option<bool>]) -> bool {
+    use deeplog_circuits::Node;
+    let nodes = &circuit.nodes()[..=root];
+    let mut value = Vec::with_capacity(nodes.len());
+    for node in nodes {
+        let v = match node {
+            Node::False => 0.0,
+            Node::True => 1.0,
+            Node::Literal(l) => match fixed[l.slot.0 as usize] {
+                Some(v) => f64::from(u8::from(v == l.positive)),
+                None => 0.5,
+            },
+            Node::Product(cs) => cs.iter().map(|c| value[c.index()]).product(),
+            Node::Sum(cs) => cs.iter().map(|c| value[c.index()]).sum(),
+        };
+        value.push(v);
+    }
+    value[root] >= 1.0 - 1e-12
 }
 
 /// Whether some world of nonzero probability makes `root` true.

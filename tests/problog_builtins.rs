@@ -305,3 +305,15 @@ fn all_solutions_over_probabilistic_goals_have_a_distribution() {
     let e = error_of("0.5::a(X) :- between(1, 30, X).\nn(L) :- findall(X, a(X), L).\nquery(n(_)).\n");
     assert!(e.contains("test.pl:2:") && e.contains("30 solutions") && e.contains("2^20"), "{e}");
 }
+
+#[test]
+fn a_predicate_the_model_defines_wins_over_a_term_builtin_of_its_name() {
+    // `number/1` as data, as older programs write it (ProbLog refuses to
+    // overwrite its builtin; deeplog takes the model's definition).
+    assert_answers("number(1). number(2).\nq(X) :- number(X), X > 1.\nquery(q(_)).\n", &[("q(2)", 1.0)]);
+    // A model's own `member/2` is the builtin's meaning anyway.
+    assert_answers(
+        "member(X, [X|_]).\nmember(X, [_|T]) :- member(X, T).\n0.5::p(b).\nr(X) :- member(X, [a, b]), p(X).\nquery(r(_)).\n",
+        &[("r(b)", 0.5)],
+    );
+}

@@ -89,3 +89,24 @@ fn bad_data_is_an_error_naming_the_file_and_the_row() {
     // Nothing was created by the failed loads.
     assert!(!dir.join("missing.db").exists());
 }
+
+#[test]
+fn an_included_file_adds_its_clauses() {
+    let dir = folder("include");
+    std::fs::create_dir_all(dir.join("lib")).unwrap();
+    std::fs::write(dir.join("lib/graph.pl"), "0.5::e(a,b). 0.5::e(b,c).\n:- include('rules.pl').\n").unwrap();
+    std::fs::write(dir.join("lib/rules.pl"), "p(X,Y) :- e(X,Y).\np(X,Y) :- e(X,Z), p(Z,Y).\n").unwrap();
+    let got = answers(&dir, ":- include('lib/graph.pl').\nquery(p(a,c)).\n").unwrap();
+    assert_eq!(got.len(), 1);
+    assert!((got[0].1 - 0.25).abs() < 1e-12, "{got:?}");
+    std::fs::write(dir.join("self.pl"), ":- include('self.pl').\n").unwrap();
+    std::fs::write(dir.join("broken.pl"), "a.\nb :- .\n").unwrap();
+    for (directive, wanted) in [
+        (":- include('missing.pl').", "cannot read the included file `missing.pl`"),
+        (":- include('self.pl').", "`self.pl` includes itself"),
+        (":- consult('broken.pl').", "broken.pl:2: syntax error"),
+    ] {
+        let e = answers(&dir, &format!("{directive}\nq.\nquery(q).\n")).unwrap_err();
+        assert!(e.contains("model.pl:1:") && e.contains(wanted), "{directive}: {e}");
+    }
+}

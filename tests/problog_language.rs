@@ -127,3 +127,35 @@ fn library_lists_predicates_are_there_without_a_definition() {
         &[("big", 0.25), ("l(mine)", 1.0)],
     );
 }
+
+#[test]
+fn an_explanation_keeps_its_negations_names_rules_by_their_heads_and_keeps_evidence_apart() {
+    let explain = |source: &str| {
+        let model = Model::from_source("test.pl", source).unwrap_or_else(|e| panic!("{e}"));
+        let options = QueryOptions { explain: true, ..QueryOptions::default() };
+        let answers = model.query(&options).unwrap_or_else(|e| panic!("{e}"));
+        answers.answers.into_iter().map(|a| (a.query, a.value, a.explanation.expect("a proof"))).collect::<Vec<_>>()
+    };
+    // The proof needs `b` false: 0.3 * 0.1, no more probable than the query.
+    let got = explain("0.3::a.\n0.9::b.\nq :- a, \\+ b.\nquery(q).\n");
+    let (_, value, e) = &got[0];
+    assert_eq!(e.facts, ["a", "\\+b"]);
+    assert!((e.probability - 0.03).abs() < 1e-12 && e.probability <= value + 1e-12, "{e:?}");
+    // A decision the compiler takes is not part of the proof: `c` alone.
+    let got = explain("0.4::a.\n0.5::c.\nq :- a.\nq :- c.\nquery(q).\n");
+    assert_eq!(got[0].2.facts, ["c"]);
+    assert!((got[0].2.probability - 0.5).abs() < 1e-12);
+    // The alarm: the 0.8 rule needs no earthquake; the evidence's part is
+    // listed apart; rule choices are named by their heads.
+    let got = explain(
+        "person(john). person(mary).\n0.7::burglary. 0.2::earthquake.\n\
+         0.9::alarm :- burglary, earthquake.\n0.8::alarm :- burglary, \\+earthquake.\n\
+         0.1::alarm :- \\+burglary, earthquake.\n\
+         0.8::calls(X) :- alarm, person(X).\n0.1::calls(X) :- \\+alarm, person(X).\n\
+         evidence(calls(john), true).\nquery(calls(mary)).\n",
+    );
+    let (_, value, e) = &got[0];
+    assert_eq!(e.facts, ["calls(mary) (rule)"]);
+    assert_eq!(e.evidence, ["burglary", "\\+earthquake", "alarm (rule)", "calls(john) (rule)"]);
+    assert!(e.probability <= value + 1e-12, "{e:?} for {value}");
+}

@@ -44,9 +44,16 @@ impl Kind {
     }
 }
 
-/// Replaces every load directive of `model` with the facts it loads;
-/// files are read from `base` where their path is relative.
+/// How deep `:- include` may nest (a file including itself is caught
+/// before that).
+const MAX_INCLUDE_DEPTH: usize = 32;
+
+/// Adds to `model` what its directives load: the clauses of the files it
+/// includes (`:- include('other.pl').`, in place of the directive) and the
+/// facts of its data files; files are read from `base` where their path is
+/// relative.
 pub fn load(model: &mut Model, base: &Path, diagnostics: &mut Vec<Diagnostic>) {
+    include(model, base, diagnostics, &mut Vec::new());
     if !model.statements.iter().any(|s| matches!(s, Statement::Load(..))) {
         return;
     }
@@ -67,6 +74,131 @@ pub fn load(model: &mut Model, base: &Path, diagnostics: &mut Vec<Diagnostic>) {
         // The directive stays, so that its predicates count as declared
         // even when the data holds no row.
         model.statements.push(Statement::Load(source, span));
+    }
+}
+
+/// Replaces each `:- include(File).` with the clauses of `File`, every
+/// span moved to the directive (the file's own text is not at hand where
+/// a diagnostic is shown); a problem inside it is reported at the directive
+/// with the file and line.
+fn include(model: &mut Model, base: &Path, diagnostics: &mut Vec<Diagnostic>, open: &mut Vec<PathBuf>) {
+    if !model.statements.iter().any(|s| matches!(s, Statement::Include(..))) {
+        return;
+    }
+    let statements = std::mem::take(&mut model.statements);
+    for statement in statements {
+        let Statement::Include(file, span) = statement else {
+            model.statements.push(statement);
+            continue;
+        };
+        let path = resolve(base, &file);
+        let canonical = path.canonicalize().unwrap_or_else(|_| path.clone());
+        if open.contains(&canonical) || open.len() >= MAX_INCLUDE_DEPTH {
+            diagnostics.push(
+                Diagnostic::error(span, format!("`{file}` includes itself, directly or through other files"))
+                    .with_label("included here"),
+            );
+            continue;
+        }
+        let source = match std::fs::read_to_string(&path) {
+            Ok(s) => s,
+            Err(e) => {
+                diagnostics.push(
+                    Diagnostic::error(span, format!("cannot read the included file `{file}`: {e}"))
+                        .with_label("included here"),
+                );
+                continue;
+            }
+        };
+        let line = |offset: usize| source[..offset.min(source.len())].matches('\n').count() + 1;
+        let program = match crate::parse(&source) {
+            Ok(p) => p,
+            Err(e) => {
+                diagnostics.push(
+                    Diagnostic::error(span, format!("{file}:{}: syntax error: {}", line(e.span.start), e.message))
+                        .with_label("included here"),
+                );
+                continue;
+            }
+        };
+        let (mut included, found) = crate::model::lower(program);
+        for d in found {
+            diagnostics.push(
+                Diagnostic::error(span, format!("{file}:{}: {}", line(d.span.start), d.message)).with_label("included here"),
+            );
+        }
+        let folder = path.parent().map_or_else(|| base.to_path_buf(), Path::to_path_buf);
+        open.push(canonical);
+        include(&mut included, &folder, diagnostics, open);
+        open.pop();
+        for mut s in included.statements {
+            respan(&mut s, span);
+            model.statements.push(s);
+        }
+    }
+}
+
+/// `statement` with every span moved to `span`.
+fn respan(statement: &mut Statement, span: Span) {
+    let mut at = |t: &mut Term| t.visit_mut(&mut |t| t.span = span);
+    match statement {
+        Statement::Rule(rule) => {
+            rule.span = span;
+            for h in &mut rule.heads {
+                h.span = span;
+                at(&mut h.atom);
+                match &mut h.annotation {
+                    Annotation::None => {}
+                    Annotation::Probability { span: s, .. } | Annotation::Learnable { span: s, .. } => *s = span,
+                    Annotation::Computed { expression, span: s } => {
+                        *s = span;
+                        at(expression);
+                    }
+                    Annotation::Neural(n) => {
+                        n.span = span;
+                        n.inputs.iter_mut().for_each(&mut at);
+                        n.output.iter_mut().for_each(&mut at);
+                        n.domain.iter_mut().flatten().for_each(&mut at);
+                    }
+                }
+            }
+            if let Some(body) = &mut rule.body {
+                at(body);
+            }
+        }
+        Statement::Query(q) => {
+            q.span = span;
+            at(&mut q.target);
+            if let Some((_, s)) = &mut q.logic {
+                *s = span;
+            }
+            if let Some(c) = &mut q.condition {
+                at(c);
+            }
+        }
+        Statement::Evidence(e) => {
+            e.span = span;
+            at(&mut e.atom);
+            if let Some(c) = &mut e.condition {
+                at(c);
+            }
+        }
+        Statement::Constraint(c) => {
+            c.span = span;
+            at(&mut c.formula);
+            if let Some((_, s)) = &mut c.weight {
+                *s = span;
+            }
+        }
+        Statement::Domain(d) => {
+            d.span = span;
+            d.values.iter_mut().for_each(&mut at);
+        }
+        Statement::Logic(_, s)
+        | Statement::UseModule(_, s)
+        | Statement::Dynamic(_, s)
+        | Statement::Load(_, s)
+        | Statement::Include(_, s) => *s = span,
     }
 }
 

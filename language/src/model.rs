@@ -123,6 +123,9 @@ pub enum Statement {
     /// `:- csv_load(File, Pred).` or `:- sqlite_load(File).`: facts from
     /// a file, loaded by [`crate::data::load`].
     Load(crate::data::Source, Span),
+    /// `:- include('other.pl').` or `:- consult('other.pl').`: another
+    /// model file's clauses, read by [`crate::data::load`].
+    Include(String, Span),
 }
 
 /// A model: its statements in file order.
@@ -295,6 +298,7 @@ fn lower_directive(directive: &Term, span: Span) -> Result<Statement, Diagnostic
             };
             Ok(Statement::Load(crate::data::Source::Csv { file, predicate: predicate.clone() }, span))
         }
+        Some(("include" | "consult", [file])) => Ok(Statement::Include(file_name(file)?, span)),
         Some(("sqlite_load", [file])) => {
             Ok(Statement::Load(crate::data::Source::Sqlite { file: file_name(file)? }, span))
         }
@@ -324,7 +328,7 @@ fn lower_directive(directive: &Term, span: Span) -> Result<Statement, Diagnostic
         }
         _ => Err(Diagnostic::error(directive.span, "unknown directive").with_note(
             "known directives: `:- logic(NAME).`, `:- domain(NAME, [VALUES]).`, `:- use_module(library(NAME)).`, \
-             `:- dynamic NAME/ARITY.`, `:- csv_load(FILE, NAME).`, `:- sqlite_load(FILE).`",
+             `:- dynamic NAME/ARITY.`, `:- csv_load(FILE, NAME).`, `:- sqlite_load(FILE).`, `:- include(FILE).`",
         )),
     }
 }

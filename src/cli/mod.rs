@@ -51,6 +51,7 @@ enum Command {
     },
     /// Answer every query of a model: exact probabilities (ProbLog's output shape).
     Query {
+        /// The model file, or `-` to read it from standard input.
         file: PathBuf,
         /// Print {"queries": [{"query": ..., "value": ...}]}.
         #[arg(long)]

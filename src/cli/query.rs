@@ -89,9 +89,22 @@ impl CompileArgs {
     }
 }
 
+/// The model in `file`, or on standard input where `file` is `-` (named
+/// `<stdin>` in messages; data files it loads are read from the current
+/// folder).
+fn read_model(file: &Path) -> Result<Model, CliError> {
+    if file != Path::new("-") {
+        return Ok(Model::from_file(file)?);
+    }
+    let mut source = String::new();
+    std::io::Read::read_to_string(&mut std::io::stdin(), &mut source)
+        .map_err(|e| CliError::Usage(format!("cannot read the model from standard input: {e}")))?;
+    Ok(Model::from_source("<stdin>", &source)?)
+}
+
 pub fn query(args: QueryArgs<'_>) -> Result<(), CliError> {
     let started = Instant::now();
-    let model = Model::from_file(args.file)?;
+    let model = read_model(args.file)?;
     let warnings = model.warnings();
     if !warnings.is_empty() && !args.json {
         eprint!("{warnings}");
@@ -144,7 +157,15 @@ pub fn query(args: QueryArgs<'_>) -> Result<(), CliError> {
         if args.explain {
             match &a.explanation {
                 Some(e) => {
-                    println!("  most probable proof ({}): {}", significant(e.probability, 8), e.facts.join(", "))
+                    let facts = if e.facts.is_empty() {
+                        "nothing beyond the evidence's".to_string()
+                    } else {
+                        e.facts.join(", ")
+                    };
+                    println!("  most probable proof ({}): {facts}", significant(e.probability, 8));
+                    if !e.evidence.is_empty() {
+                        println!("  and for the evidence: {}", e.evidence.join(", "));
+                    }
                 }
                 None => println!("  no proof"),
             }

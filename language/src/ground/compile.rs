@@ -96,6 +96,9 @@ pub(super) struct Compiler<'t> {
     /// Names written as data (atoms, functors of argument terms): the
     /// predicates `call/N` may reach.
     mentioned: rustc_hash::FxHashSet<Sym>,
+    /// Predicates the model defines: one that shares a name with a term or
+    /// text builtin (`number(1). number(2).`) is the model's.
+    defined: std::collections::HashSet<(String, usize)>,
 }
 
 /// Alternatives of a body: each a conjunction of literals.
@@ -112,6 +115,15 @@ pub(super) fn compile(model: &Model, terms: &mut Terms) -> Result<Program, Groun
         var_names: Vec::new(),
         aux: 0,
         mentioned: Default::default(),
+        defined: model
+            .rules()
+            .flat_map(|r| r.heads.iter())
+            .filter_map(|h| match &h.atom.kind {
+                TermKind::Atom(n) => Some((n.clone(), 0)),
+                TermKind::Compound { functor, args } => Some((functor.clone(), args.len())),
+                _ => None,
+            })
+            .collect(),
     };
     let mut goals = Vec::new();
     // Formulas are compiled once every predicate is known (a domain may be
@@ -146,7 +158,9 @@ pub(super) fn compile(model: &Model, terms: &mut Terms) -> Result<Program, Groun
                 }
                 domains.insert(d.name.clone(), std::rc::Rc::<[TermId]>::from(values));
             }
-            Statement::Logic(..) | Statement::UseModule(..) | Statement::Dynamic(..) | Statement::Load(..) => {}
+            Statement::Logic(..) | Statement::UseModule(..) | Statement::Dynamic(..)
+            | Statement::Load(..)
+            | Statement::Include(..) => {}
         }
     }
     let formulas = formulas
@@ -177,6 +191,13 @@ pub(super) fn compile(model: &Model, terms: &mut Terms) -> Result<Program, Groun
 }
 
 impl Compiler<'_> {
+    /// The builtin `name/arity` calls, unless the model defines a predicate
+    /// of that name over a term or text builtin (`number/1`, `print/1`).
+    pub(super) fn builtin(&self, name: &str, arity: usize) -> Option<Builtin> {
+        Builtin::of(name, arity)
+            .filter(|op| !matches!(op, Builtin::Named(_)) || !self.defined.contains(&(name.to_string(), arity)))
+    }
+
     fn pred(&mut self, name: &str, arity: usize) -> PredId {
         let name = self.terms.name(name);
         let next = self.preds.len() as PredId;
@@ -248,8 +269,8 @@ impl Compiler<'_> {
             return Err(GroundError::new(span, "formula queries are not supported yet"));
         }
         let callable = match &term.kind {
-            TermKind::Atom(n) => Builtin::of(n, 0).is_none(),
-            TermKind::Compound { functor, args } => Builtin::of(functor, args.len()).is_none() && functor != "findall",
+            TermKind::Atom(n) => self.builtin(n, 0).is_none(),
+            TermKind::Compound { functor, args } => self.builtin(functor, args.len()).is_none() && functor != "findall",
             _ => false,
         };
         if !callable {
@@ -558,7 +579,7 @@ impl Compiler<'_> {
             },
             ("findall", [template, goal, result]) => self.findall(template, goal, result, span, counts, vars),
             _ => {
-                if let Some(op) = Builtin::of(name, args.len()) {
+                if let Some(op) = self.builtin(name, args.len()) {
                     let args = args.iter().map(|a| self.pat(a, vars)).collect::<Result<Vec<_>, _>>()?;
                     return Ok(vec![vec![Lit::Builtin { op, args: args.into(), negated: false, span }]]);
                 }
@@ -590,7 +611,7 @@ impl Compiler<'_> {
         };
         if simple {
             if let Some((f, args)) = inner.as_compound() {
-                if let Some(op) = Builtin::of(f, args.len()) {
+                if let Some(op) = self.builtin(f, args.len()) {
                     let args = args.iter().map(|a| self.pat(a, vars)).collect::<Result<Vec<_>, _>>()?;
                     return Ok(vec![vec![Lit::Builtin { op, args: args.into(), negated: true, span }]]);
                 }

@@ -19,7 +19,7 @@
 use std::collections::HashMap;
 
 use super::bindings::Env;
-use super::clauses::{Builtin, Pat, Program};
+use super::clauses::{Pat, Program};
 use super::compile::{Compiler, VarTable};
 use super::derive::AtomKind;
 use super::tabling::State;
@@ -182,7 +182,7 @@ impl Compiler<'_> {
             TermKind::Compound { functor, args } => (functor.as_str(), args.len()),
             _ => unreachable!("only atoms and compounds reach here"),
         };
-        if Builtin::of(name, arity).is_some() || name == "findall" {
+        if self.builtin(name, arity).is_some() || name == "findall" {
             return Err(GroundError::new(
                 term.span,
                 format!("`{name}/{arity}` cannot be used inside a formula; define a predicate with it and use that"),
