@@ -317,3 +317,51 @@ fn a_predicate_the_model_defines_wins_over_a_term_builtin_of_its_name() {
         &[("r(b)", 0.5)],
     );
 }
+
+#[test]
+fn head_aggregates_of_library_aggregate_group_and_combine() {
+    // ProbLog 2.2: avg_age(16.666666666666668) 1, total(10|20|30) 0.25 each,
+    // oldest(20) 1.
+    assert_answers(
+        ":- use_module(library(aggregate)).\n\
+         person(a). person(b). person(c).\nage(a, 10). age(b, 20). age(c, 20).\n\
+         0.5::likes(a). 0.5::likes(b).\n\
+         avg_age(avg<A>) :- person(X), age(X, A).\n\
+         total(sum<A>) :- person(X), likes(X), age(X, A).\n\
+         oldest(max<A>) :- person(X), age(X, A).\n\
+         cnt(A, count<X>) :- person(X), age(X, A).\n\
+         query(avg_age(_)). query(total(_)). query(oldest(_)). query(cnt(_, _)).\n",
+        &[
+            ("avg_age(16.666666666666668)", 1.0),
+            ("total(10)", 0.25),
+            ("total(20)", 0.25),
+            ("total(30)", 0.25),
+            ("oldest(20)", 1.0),
+            ("cnt(10,1)", 1.0),
+            ("cnt(20,2)", 1.0),
+        ],
+    );
+    // A name before `<` without `>)` stays a comparison.
+    assert_answers("q :- X = 1, pi<X+3.\nr :- X = 1, 0<X.\nquery(q). query(r).\n", &[("q", 1.0), ("r", 1.0)]);
+}
+
+#[test]
+fn sub_atom_enumerates_what_is_asked_and_refuses_a_quadratic_flood() {
+    assert_answers(
+        "p(B) :- sub_atom(abcab, B, _, _, ab).\nq(S) :- sub_atom(abc, _, 2, _, S).\nr(S) :- sub_atom(abc, _, _, 0, S).\n\
+         query(p(_)). query(q(_)). query(r(_)).\n",
+        &[
+            ("p(0)", 1.0),
+            ("p(3)", 1.0),
+            ("q(ab)", 1.0),
+            ("q(bc)", 1.0),
+            ("r('')", 1.0),
+            ("r(c)", 1.0),
+            ("r(bc)", 1.0),
+            ("r(abc)", 1.0),
+        ],
+    );
+    let long = "x".repeat(5000);
+    let e = error_of(&format!("q(S) :- sub_atom({long}, _, _, _, S).\nquery(q(_)).\n"));
+    assert!(e.contains("test.pl:1:") && e.contains("pieces") && e.contains("--max-atoms"), "{e}");
+}

@@ -124,7 +124,8 @@ fn include(model: &mut Model, base: &Path, diagnostics: &mut Vec<Diagnostic>, op
         let (mut included, found) = crate::model::lower(program);
         for d in found {
             diagnostics.push(
-                Diagnostic::error(span, format!("{file}:{}: {}", line(d.span.start), d.message)).with_label("included here"),
+                Diagnostic::error(span, format!("{file}:{}: {}", line(d.span.start), d.message))
+                    .with_label("included here"),
             );
         }
         let folder = path.parent().map_or_else(|| base.to_path_buf(), Path::to_path_buf);

@@ -40,6 +40,9 @@ pub enum Tok<'src> {
     Str(Cow<'src, str>),
     /// An algebra annotation, without its leading `_`.
     Annotation(&'src str),
+    /// ProbLog's head aggregate `avg<A>` (`library(aggregate)`), written
+    /// with no space: the function's name and the variable.
+    Aggregate(&'src str, &'src str),
     LParen,
     RParen,
     LBracket,
@@ -272,7 +275,13 @@ impl<'src> Lexer<'src> {
                 match Op::from_word(name) {
                     Some(op) => self.operator(op),
                     None if self.peek(0) == b'(' => self.open_functor(Cow::Borrowed(name)),
-                    None => Ok(Tok::Atom(Cow::Borrowed(name))),
+                    None => match self.aggregate_variable(end) {
+                        Some(var_end) => {
+                            self.pos = var_end + 1;
+                            Ok(Tok::Aggregate(name, &self.src[end + 1..var_end]))
+                        }
+                        None => Ok(Tok::Atom(Cow::Borrowed(name))),
+                    },
                 }
             }
             b'_' if start == self.after_rparen && self.peek(1).is_ascii_lowercase() => {
@@ -334,6 +343,7 @@ impl<'src> Lexer<'src> {
             self.after_operand = matches!(
                 tok,
                 Tok::Atom(_)
+                    | Tok::Aggregate(..)
                     | Tok::Var(_)
                     | Tok::Int(_)
                     | Tok::Float(_)
@@ -348,6 +358,19 @@ impl<'src> Lexer<'src> {
             }
             (start, tok, self.pos)
         }))
+    }
+
+    /// Where `<Var>` written directly after a name at `at` (ProbLog's
+    /// `sum<X>`) ends: the offset of its `>`, which must be followed by `)`
+    /// or `,` (so that `a<B` and `a<B>c` stay comparisons).
+    fn aggregate_variable(&self, at: usize) -> Option<usize> {
+        if self.bytes.get(at) != Some(&b'<')
+            || !self.bytes.get(at + 1).is_some_and(|b| b.is_ascii_uppercase() || *b == b'_')
+        {
+            return None;
+        }
+        let end = self.scan_name(at + 2);
+        (self.bytes.get(end) == Some(&b'>') && matches!(self.bytes.get(end + 1), Some(b')' | b','))).then_some(end)
     }
 
     fn scan_name(&self, mut i: usize) -> usize {

@@ -100,6 +100,7 @@ pub fn check_source_in(source: &str, base: &std::path::Path) -> Checked {
     let (mut model, mut diagnostics) = model::lower(program);
     data::load(&mut model, base, &mut diagnostics);
     library::negative_heads(&mut model);
+    library::head_aggregates(&mut model);
     library::expand(&mut model);
     library::link(&mut model);
     diagnostics.extend(check::check(&model));

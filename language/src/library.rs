@@ -27,6 +27,19 @@ fn clauses() -> BTreeMap<(String, usize), Vec<Rule>> {
     out
 }
 
+/// The names the library's clauses define, read off the start of its lines.
+fn head_names() -> &'static HashSet<&'static str> {
+    static NAMES: std::sync::OnceLock<HashSet<&'static str>> = std::sync::OnceLock::new();
+    NAMES.get_or_init(|| {
+        SOURCE
+            .lines()
+            .filter(|l| l.starts_with(|c: char| c.is_ascii_lowercase() || c == '\''))
+            .filter_map(|l| l.split(['(', ' ', '.']).next())
+            .map(|n| n.trim_matches('\''))
+            .collect()
+    })
+}
+
 fn predicate(term: &Term) -> Option<(&str, usize)> {
     match &term.kind {
         TermKind::Atom(n) => Some((n.as_str(), 0)),
@@ -206,6 +219,69 @@ pub fn negative_heads(model: &mut Model) {
     }
 }
 
+/// ProbLog's head aggregates (`library(aggregate)`): `avg_age(G, avg<A>)
+/// :- Body.` collects `A` over the solutions of `Body`, grouped by the
+/// other head arguments, and applies the function: `sum`, `avg`, `min`,
+/// `max`, `count`, or a predicate `F(List, Result)` of the model. A group
+/// with no solution has no answer. It becomes `bagof/3` with every body
+/// variable outside the group bound by `^`.
+pub fn head_aggregates(model: &mut Model) {
+    let mut fresh = 0usize;
+    for statement in &mut model.statements {
+        let Statement::Rule(rule) = statement else { continue };
+        let [head] = rule.heads.as_mut_slice() else { continue };
+        let TermKind::Compound { args, .. } = &mut head.atom.kind else { continue };
+        let Some(k) = args.iter().position(|a| matches!(a.as_compound(), Some(("$aggregate", [_, _])))) else {
+            continue;
+        };
+        let span = args[k].span;
+        let Some((_, [function, value])) = args[k].as_compound() else { continue };
+        let (function, value) = (function.clone(), value.clone());
+        fresh += 1;
+        let var = |name: String| Term::new(TermKind::Var(name), span);
+        let result = var(format!("_$agg{fresh}"));
+        let list = var(format!("_$agg{fresh}list"));
+        args[k] = result.clone();
+        let group: Vec<String> = args.iter().flat_map(|a| a.variables().map(|(v, _)| v.to_string())).collect();
+        let body = rule.body.take().map_or_else(|| Term::new(TermKind::Atom("true".into()), span), |b| *b);
+        let mut hidden: Vec<Term> = Vec::new();
+        for (v, _) in body.variables() {
+            let v = v.to_string();
+            let in_value = value.variables().any(|(w, _)| w == v);
+            if v != "_"
+                && !group.contains(&v)
+                && !in_value
+                && !hidden.iter().any(|h| matches!(&h.kind, TermKind::Var(n) if *n == v))
+            {
+                hidden.push(var(v));
+            }
+        }
+        let call = |name: &str, args: Vec<Term>| Term::new(TermKind::Compound { functor: name.into(), args }, span);
+        let goal = if hidden.is_empty() { body } else { call("^", vec![call("$e", hidden), body]) };
+        let bagof = call("bagof", vec![value, goal, list.clone()]);
+        let finish = match &function.kind {
+            TermKind::Atom(f) if f == "sum" => call("sum_list", vec![list, result]),
+            TermKind::Atom(f) if f == "min" => call("min_list", vec![list, result]),
+            TermKind::Atom(f) if f == "max" => call("max_list", vec![list, result]),
+            TermKind::Atom(f) if f == "count" => call("length", vec![list, result]),
+            TermKind::Atom(f) if f == "avg" => {
+                let (sum, count) = (var(format!("_$agg{fresh}sum")), var(format!("_$agg{fresh}count")));
+                let mean = call("/", vec![sum.clone(), count.clone()]);
+                call(
+                    ",",
+                    vec![
+                        call("sum_list", vec![list.clone(), sum]),
+                        call(",", vec![call("length", vec![list, count]), call("is", vec![result, mean])]),
+                    ],
+                )
+            }
+            TermKind::Atom(f) => call(f, vec![list, result]),
+            _ => call("call", vec![function.clone(), list, result]),
+        };
+        rule.body = Some(Box::new(call(",", vec![bagof, finish])));
+    }
+}
+
 /// Adds to `model` the library clauses it needs.
 pub fn link(model: &mut Model) {
     let defined: HashSet<(String, usize)> = model
@@ -231,7 +307,10 @@ pub fn link(model: &mut Model) {
             _ => {}
         }
     }
-    if wanted.is_empty() {
+    // Parsing the library costs more than most small models: only where
+    // the model mentions one of its names.
+    let names = head_names();
+    if !wanted.iter().any(|(n, a, _)| names.contains(n.as_str()) && !defined.contains(&(n.clone(), *a))) {
         return;
     }
     let mut library = clauses();
@@ -264,5 +343,18 @@ fn at(rule: &mut Rule, span: Span) {
     }
     if let Some(body) = &mut rule.body {
         body.visit_mut(&mut |t| t.span = span);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_library_predicate_is_found_by_its_name() {
+        let names = head_names();
+        for (name, _) in clauses().keys() {
+            assert!(names.contains(name.as_str()), "{name} is not read off the library's lines");
+        }
     }
 }

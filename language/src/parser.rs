@@ -308,6 +308,15 @@ pub fn list<'src>(items: Args, tail: Option<Node>, lo: usize, hi: usize) -> Buil
     node(TermKind::List { items: items.terms, tail }, Span::new(lo, hi), depth)
 }
 
+/// ProbLog's head aggregate `avg<A>`: the term `'$aggregate'(avg, A)`,
+/// which `library::expand` turns into a grouped all-solutions body.
+pub fn aggregate(function: &str, var: &str, lo: usize, hi: usize) -> Node {
+    let span = Span::new(lo, hi);
+    let args =
+        vec![Term::new(TermKind::Atom(function.to_owned()), span), Term::new(TermKind::Var(var.to_owned()), span)];
+    Node { term: Term::new(TermKind::Compound { functor: "$aggregate".to_owned(), args }, span), depth: 1 }
+}
+
 pub fn curly<'src>(inner: Node, lo: usize, hi: usize) -> Built<'src> {
     node(TermKind::Compound { functor: "{}".to_owned(), args: vec![inner.term] }, Span::new(lo, hi), 1 + inner.depth)
 }
@@ -381,7 +390,8 @@ fn describe(tok: &Tok<'_>, text: &str) -> String {
 
 /// Terminal names of the grammar, as LALRPOP reports them, that start a
 /// term (`Var` among them stands for all of them).
-const TERM_STARTS: [&str; 9] = ["Atom", "Var", "Int", "Float", "Str", "Functor", "\"(\"", "\"[\"", "\"{\""];
+const TERM_STARTS: [&str; 10] =
+    ["Atom", "Aggregate", "Var", "Int", "Float", "Str", "Functor", "\"(\"", "\"[\"", "\"{\""];
 const PUNCTUATION: [&str; 6] = [".", ")", "]", "}", "|", ","];
 
 /// LALRPOP's expected terminals, shortened: every way to start a term is

@@ -249,9 +249,10 @@ fn findall_keeps_every_solution_in_proof_order() {
 }
 
 #[test]
-fn findall_over_a_probabilistic_goal_is_an_error() {
-    let e = error_of("0.5::p(1).\nall(L) :- findall(X, p(X), L).\nquery(all(L)).\n");
-    assert!(e.message.contains("findall/3"), "{e}");
+fn findall_over_a_probabilistic_goal_has_one_case_per_world() {
+    let p = grounded("0.5::p(1).\nall(L) :- findall(X, p(X), L).\nquery(all(L)).\n");
+    assert_eq!(queries(&p), owned(&[("all([])", true), ("all([1])", true)]));
+    assert!(p.to_string().contains("all([]) :- \\+'$findall1'(1,1)."), "{p}");
 }
 
 #[test]

@@ -158,7 +158,9 @@ pub(super) fn compile(model: &Model, terms: &mut Terms) -> Result<Program, Groun
                 }
                 domains.insert(d.name.clone(), std::rc::Rc::<[TermId]>::from(values));
             }
-            Statement::Logic(..) | Statement::UseModule(..) | Statement::Dynamic(..)
+            Statement::Logic(..)
+            | Statement::UseModule(..)
+            | Statement::Dynamic(..)
             | Statement::Load(..)
             | Statement::Include(..) => {}
         }

@@ -227,19 +227,47 @@ impl State {
                 };
                 let (before, length, after) = (int(self, 1)?, int(self, 2)?, int(self, 3)?);
                 let sub = self.text_arg(args, 4, env, op, span)?;
+                let sub_chars: Option<Vec<char>> = sub.as_ref().map(|s| s.chars().collect());
+                let fits = |v: Option<i64>| v.map(|v| usize::try_from(v).ok().filter(|&v| v <= n));
+                let (before, length, after) = match (fits(before), fits(length), fits(after)) {
+                    (Some(None), ..) | (_, Some(None), _) | (_, _, Some(None)) => return Ok(Vec::new()),
+                    (b, l, a) => (b.flatten(), l.flatten(), a.flatten()),
+                };
+                // The length is known from the piece, or from two of the
+                // three numbers; a start from the other two.
+                let length = length.or(sub_chars.as_ref().map(Vec::len)).or(match (before, after) {
+                    (Some(b), Some(a)) => Some(n.saturating_sub(b + a)),
+                    _ => None,
+                });
+                let starts: Vec<usize> = match (before, length, after) {
+                    (Some(b), ..) => vec![b],
+                    (None, Some(l), Some(a)) => n.checked_sub(l + a).into_iter().collect(),
+                    _ => (0..=n).collect(),
+                };
+                // Every piece of a long text is quadratically many.
+                let pieces = if length.is_some() { starts.len() } else { starts.len() * (n + 2) / 2 };
+                if pieces > self.limits.max_atoms {
+                    return Err(GroundError::new(
+                        span,
+                        format!(
+                            "`{name}` would enumerate {pieces} pieces of a text of {n} characters (raise --max-atoms)"
+                        ),
+                    ));
+                }
                 let mut out = Vec::new();
-                for b in 0..=n {
-                    if before.is_some_and(|v| v != b as i64) {
-                        continue;
-                    }
-                    for l in 0..=n - b {
-                        if length.is_some_and(|v| v != l as i64) || after.is_some_and(|v| v != (n - b - l) as i64) {
+                for b in starts {
+                    let lengths: Vec<usize> = match length {
+                        Some(l) => vec![l],
+                        None => (0..=n - b).collect(),
+                    };
+                    for l in lengths {
+                        if b + l > n || after.is_some_and(|a| a != n - b - l) {
+                            continue;
+                        }
+                        if sub_chars.as_deref().is_some_and(|s| s != &chars[b..b + l]) {
                             continue;
                         }
                         let piece: String = chars[b..b + l].iter().collect();
-                        if sub.as_deref().is_some_and(|s| s != piece) {
-                            continue;
-                        }
                         let (bt, lt, at) =
                             (self.terms.int(b as i64), self.terms.int(l as i64), self.terms.int((n - b - l) as i64));
                         let piece = self.text_term(op, &piece);
