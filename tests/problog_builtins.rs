@@ -365,3 +365,35 @@ fn sub_atom_enumerates_what_is_asked_and_refuses_a_quadratic_flood() {
     let e = error_of(&format!("q(S) :- sub_atom({long}, _, _, _, S).\nquery(q(_)).\n"));
     assert!(e.contains("test.pl:1:") && e.contains("pieces") && e.contains("--max-atoms"), "{e}");
 }
+
+#[test]
+fn problog_list_library_selection_and_the_rest() {
+    // ProbLog 2.2 with library(lists): every value below.
+    assert_answers(
+        ":- use_module(library(lists)).\n\
+         q(X) :- select_uniform(1, [a,b,c], X, _).\n\
+         r(X, R) :- select_weighted(2, [0.2, 0.5, 0.3], [a,b,c], X, R).\n\
+         s(X) :- select_weighted(3, [(0.1, x), (0.9, y)], X, _).\n\
+         t :- select_uniform(4, [a,b], a, _), select_uniform(4, [a,b], a, _).\n\
+         u(L) :- prefix(L, [1,2]).\n\
+         v(X, R) :- nth1(2, [a,b,c], X, R).\n\
+         w :- subset([a], [b,a]), is_set([a,b]), \\+ is_set([a,a]).\n\
+         query(q(_)). query(r(_,_)). query(s(_)). query(t). query(u(_)). query(v(_,_)). query(w).\n",
+        &[
+            ("q(a)", 1.0 / 3.0),
+            ("q(b)", 1.0 / 3.0),
+            ("q(c)", 1.0 / 3.0),
+            ("r(a,[b, c])", 0.2),
+            ("r(b,[a, c])", 0.5),
+            ("r(c,[a, b])", 0.3),
+            ("s(x)", 0.1),
+            ("s(y)", 0.9),
+            ("t", 0.5),
+            ("u([])", 1.0),
+            ("u([1])", 1.0),
+            ("u([1, 2])", 1.0),
+            ("v(b,[a, c])", 1.0),
+            ("w", 1.0),
+        ],
+    );
+}

@@ -126,3 +126,47 @@ pairs_values([_-V|T], [V|Vs]) :- pairs_values(T, Vs).
 '$bag_same'(_, [], [], []).
 '$bag_same'(K, [K2-V|T], [V|Vs], Rest) :- K2 == K, '$bag_same'(K, T, Vs, Rest).
 '$bag_same'(K, [K2-V|T], [], [K2-V|T]) :- K2 \== K.
+
+% More of ProbLog's library(lists).
+prefix(P, L) :- append(P, _, L).
+selectchk(X, [X|T], T).
+selectchk(X, [H|T], [H|R]) :- X \= H, selectchk(X, T, R).
+select(X, Xs, Y, Ys) :- '$lists_select4'(Xs, X, Y, Ys).
+'$lists_select4'([X|T], X, Y, [Y|T]).
+'$lists_select4'([H|T], X, Y, [H|R]) :- '$lists_select4'(T, X, Y, R).
+selectchk(X, Xs, Y, Ys) :- '$lists_select4'(Xs, X, Y, Ys).
+nth0(I, L, E, R) :- '$lists_nth_rest'(L, 0, I, E, R).
+nth1(I, L, E, R) :- '$lists_nth_rest'(L, 1, I, E, R).
+'$lists_nth_rest'([H|T], N, N, H, T).
+'$lists_nth_rest'([H|T], N0, N, E, [H|R]) :- N1 is N0 + 1, '$lists_nth_rest'(T, N1, N, E, R).
+proper_length(L, N) :- is_list(L), length(L, N).
+same_length(A, B) :- length(A, N), length(B, N).
+is_set(L) :- msort(L, S), sort(L, S).
+subset([], _).
+subset([X|T], S) :- memberchk(X, S), subset(T, S).
+
+% Probabilistic selection (ProbLog's select_uniform/4 and select_weighted):
+% item i of what is left is taken with its weight over the weight left,
+% one independent choice per selection ID and position; the last item is
+% taken for sure once every earlier one was passed over.
+select_uniform(ID, Values, Value, Rest) :-
+    length(Values, N), N > 0, W is 1 / N,
+    '$lists_weights'(Values, W, Weights),
+    select_weighted(ID, Weights, Values, Value, Rest).
+select_weighted(ID, Weights, Values, Value, Rest) :-
+    sum_list(Weights, Total), Total > 0,
+    '$lists_pick'(ID, Total, Weights, Values, Value, Rest).
+select_weighted(ID, Pairs, Value, Rest) :-
+    '$lists_unzip'(Pairs, Weights, Values),
+    select_weighted(ID, Weights, Values, Value, Rest).
+'$lists_weights'([], _, []).
+'$lists_weights'([_|T], W, [W|Ws]) :- '$lists_weights'(T, W, Ws).
+'$lists_unzip'([], [], []).
+'$lists_unzip'([(W, V)|T], [W|Ws], [V|Vs]) :- '$lists_unzip'(T, Ws, Vs).
+P::'$lists_take'(_, P, _, _, _).
+'$lists_pick'(_, _, [_], [X], X, []).
+'$lists_pick'(ID, Total, [W|Ws], [X|Xs], X, Xs) :-
+    Xs \= [], P is W / Total, '$lists_take'(ID, P, Ws, X, Xs).
+'$lists_pick'(ID, Total, [W|Ws], [X|Xs], Y, [X|Rest]) :-
+    Xs \= [], P is W / Total, \+ '$lists_take'(ID, P, Ws, X, Xs),
+    Left is Total - W, '$lists_pick'(ID, Left, Ws, Xs, Y, Rest).

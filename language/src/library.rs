@@ -33,6 +33,14 @@ fn head_names() -> &'static HashSet<&'static str> {
     NAMES.get_or_init(|| {
         SOURCE
             .lines()
+            // `P::name(...)`: a probabilistic clause, named after its `::`.
+            .map(|l| {
+                if l.starts_with(|c: char| c.is_ascii_uppercase()) {
+                    l.split_once("::").map_or(l, |(_, r)| r)
+                } else {
+                    l
+                }
+            })
             .filter(|l| l.starts_with(|c: char| c.is_ascii_lowercase() || c == '\''))
             .filter_map(|l| l.split(['(', ' ', '.']).next())
             .map(|n| n.trim_matches('\''))
