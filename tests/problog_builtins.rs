@@ -397,3 +397,27 @@ fn problog_list_library_selection_and_the_rest() {
         ],
     );
 }
+
+#[test]
+fn problogs_own_builtins_all_writenl_error_and_the_rest() {
+    // all/3 fails where there is no solution; all_or_none/3 gives [].
+    assert_answers(
+        "p(1). p(2).\na(L) :- all(X, p(X), L).\nb :- \\+ all(X, fail, _).\nc(L) :- all_or_none(X, fail, L).\n\
+         d :- simple(a), simple(_), \\+ simple(f(a)).\ne :- try_call(p(1)), call_nc(p(2)).\n\
+         f :- writenl(hello, world), debugprint(x).\n\
+         query(a(_)). query(b). query(c(_)). query(d). query(e). query(f).\n",
+        &[("a([1, 2])", 1.0), ("b", 1.0), ("c([])", 1.0), ("d", 1.0), ("e", 1.0), ("f", 1.0)],
+    );
+    let e = error_of("q(X) :- X = 3, error('bad value: ', X).\nquery(q(_)).\n");
+    assert!(e.contains("test.pl:1:") && e.contains("bad value: 3"), "{e}");
+}
+
+#[test]
+fn clause_reads_the_models_clauses_as_data() {
+    // ProbLog 2.2: c(1,true), c(2,true), c(3,q(3)), each 1.
+    assert_answers(
+        "p(1). 0.3::p(2). p(3) :- q(3). q(3).\nc(X, B) :- clause(p(X), B).\nd :- \\+ clause(q(4), _).\n\
+         query(c(_,_)). query(d).\n",
+        &[("c(1,true)", 1.0), ("c(2,true)", 1.0), ("c(3,q(3))", 1.0), ("d", 1.0)],
+    );
+}

@@ -122,7 +122,8 @@ fn is_connective(name: &str, arity: usize) -> bool {
 
 /// Built-in predicates: they bind or test, and are never defined by rules.
 fn is_builtin(name: &str, arity: usize) -> bool {
-    matches!((name, arity), ("true" | "fail" | "false", 0) | ("findall", 3))
+    matches!((name, arity), ("true" | "fail" | "false", 0) | ("findall", 3) | ("clause", 2))
+        || matches!(name, "writenl" | "debugprint" | "error")
         || crate::ground::clauses::is_builtin(name, arity)
 }
 
@@ -158,7 +159,7 @@ fn uses<'a>(term: &'a Term, out: &mut Vec<Use<'a>>) {
                     &args[1..]
                 } else if (name, arity) == ("findall", 3) {
                     &args[1..2]
-                } else if matches!((name, arity), ("once" | "ignore", 1) | ("forall", 2)) {
+                } else if matches!((name, arity), ("once" | "ignore" | "try_call" | "call_nc", 1) | ("forall", 2)) {
                     args
                 } else if name == "call" && arity >= 1 {
                     // `call(p(X), Y)` uses `p/2`; a variable goal is
@@ -342,7 +343,8 @@ fn check_defined(model: &Model, out: &mut Vec<Diagnostic>) {
                 d = d.with_note(format!("did you mean `{n}/{a}`?"));
             } else {
                 d = d.with_note(
-                    "builtins: is/2, comparisons, =/2, \\=/2, between/3, member/2, append/3, length/2, succ/2, plus/3, findall/3",
+                    "the builtins and library predicates deeplog has are listed in docs/language.md (\"ProbLog's \
+                     language, feature by feature\")",
                 );
             }
             out.push(d);

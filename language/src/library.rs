@@ -70,15 +70,94 @@ fn mentions(term: &Term, out: &mut Vec<(String, usize, Span)>) {
 /// not bound by `V^`), one answer per group, and fail where there is none.
 pub fn expand(model: &mut Model) {
     let mut fresh = 0usize;
+    // `clause(H, B)` reads the model's clauses as data, each head and body
+    // as written (a fact's body is `true`).
+    let mut clauses: BTreeMap<(String, usize), Vec<(Term, Term)>> = BTreeMap::new();
+    for rule in model.rules() {
+        for h in &rule.heads {
+            if let Some((n, a)) = predicate(&h.atom) {
+                let body =
+                    rule.body.as_deref().cloned().unwrap_or_else(|| Term::new(TermKind::Atom("true".into()), h.span));
+                clauses.entry((n.to_string(), a)).or_default().push((h.atom.clone(), body));
+            }
+        }
+    }
     for statement in &mut model.statements {
         let Statement::Rule(rule) = statement else { continue };
         let Some(body) = &mut rule.body else { continue };
+        // `clause/2` first, at goal positions only: the clauses it puts in
+        // are data, not goals to expand again.
+        if !clauses.is_empty() {
+            expand_clause_goals(body, &clauses, &mut fresh);
+        }
         body.visit_mut(&mut |t| {
             if let Some(expanded) = expansion(t, &mut fresh) {
                 *t = expanded;
             }
         });
     }
+}
+
+/// Expands every `clause(H, B)` at a goal position of `goal`: through
+/// conjunctions, disjunctions, if-then-else, negation and the goals of the
+/// all-solutions predicates.
+fn expand_clause_goals(goal: &mut Term, clauses: &BTreeMap<(String, usize), Vec<(Term, Term)>>, fresh: &mut usize) {
+    deeplog_program::stack::guard(|| {
+        if let Some(("clause", [head, body])) = goal.as_compound() {
+            if let Some(expanded) = clause_expansion(head, body, clauses, fresh, goal.span) {
+                *goal = expanded;
+            }
+            return;
+        }
+        let TermKind::Compound { functor, args } = &mut goal.kind else { return };
+        let goals: &mut [Term] = match (functor.as_str(), args.len()) {
+            ("," | ";" | "->" | "*->" | "forall", 2) | ("\\+" | "not" | "once" | "ignore" | "call", 1) => args,
+            ("findall" | "bagof" | "setof" | "aggregate_all" | "all", 3) => &mut args[1..2],
+            ("^", 2) => &mut args[1..2],
+            _ => return,
+        };
+        for g in goals {
+            expand_clause_goals(g, clauses, fresh);
+        }
+    })
+}
+
+/// `clause(H, B)` with `H` written in the clause: one alternative per
+/// clause of its predicate, `H = Head, B = Body`, each clause's variables
+/// renamed apart; `fail` where it has none.
+fn clause_expansion(
+    head: &Term,
+    body: &Term,
+    clauses: &BTreeMap<(String, usize), Vec<(Term, Term)>>,
+    fresh: &mut usize,
+    span: Span,
+) -> Option<Term> {
+    let (name, arity) = predicate(head)?;
+    let call = |name: &str, args: Vec<Term>| Term::new(TermKind::Compound { functor: name.into(), args }, span);
+    let mut alternatives: Vec<Term> = Vec::new();
+    for (h, b) in clauses.get(&(name.to_string(), arity)).into_iter().flatten() {
+        *fresh += 1;
+        let suffix = format!("_$cl{fresh}");
+        let rename = |t: &Term| {
+            let mut t = t.clone();
+            t.visit_mut(&mut |x| {
+                x.span = span;
+                if let TermKind::Var(v) = &mut x.kind {
+                    if v != "_" {
+                        v.push_str(&suffix);
+                    }
+                }
+            });
+            t
+        };
+        alternatives
+            .push(call(",", vec![call("=", vec![head.clone(), rename(h)]), call("=", vec![body.clone(), rename(b)])]));
+    }
+    let mut out = alternatives.pop().unwrap_or_else(|| Term::new(TermKind::Atom("fail".into()), span));
+    while let Some(a) = alternatives.pop() {
+        out = call(";", vec![a, out]);
+    }
+    Some(out)
 }
 
 /// The expansion of one all-solutions goal, if `t` is one.
@@ -111,6 +190,18 @@ fn expansion(t: &Term, fresh: &mut usize) -> Option<Term> {
                 Some(f) => and(findall, call(f, vec![list, result.clone()])),
                 None => call("findall", vec![args[0].as_compound()?.1[0].clone(), goal.clone(), result.clone()]),
             })
+        }
+        // ProbLog's `all/3`: every solution, failing on none;
+        // `all_or_none/3` is `findall/3`.
+        ("all", [template, goal, result]) => {
+            let list = var();
+            let findall = call("findall", vec![template.clone(), goal.clone(), list.clone()]);
+            let nonempty =
+                call("\\==", vec![list.clone(), Term::new(TermKind::List { items: vec![], tail: None }, span)]);
+            Some(and(findall, and(nonempty, call("=", vec![list, result.clone()]))))
+        }
+        ("all_or_none", [template, goal, result]) => {
+            Some(call("findall", vec![template.clone(), goal.clone(), result.clone()]))
         }
         ("bagof" | "setof", [template, goal, result]) => {
             // `V^G`: `V` is not free.

@@ -209,10 +209,10 @@ fn arithmetic_and_list_builtins() {
     assert_eq!(queries(&p), owned(&[("sq(3,9)", true), ("sq(2,5)", false)]));
 
     let p = grounded("m(X) :- member(X, [a, f(b), [1, 2]]).\nquery(m(X)).\n");
-    assert_eq!(queries(&p), owned(&[("m(a)", true), ("m(f(b))", true), ("m([1, 2])", true)]));
+    assert_eq!(queries(&p), owned(&[("m([1, 2])", true), ("m(a)", true), ("m(f(b))", true)]));
 
     let p = grounded("s(A, B) :- append(A, B, [1, 2]).\nquery(s(A, B)).\n");
-    assert_eq!(queries(&p), owned(&[("s([],[1, 2])", true), ("s([1],[2])", true), ("s([1, 2],[])", true)]));
+    assert_eq!(queries(&p), owned(&[("s([1, 2],[])", true), ("s([1],[2])", true), ("s([],[1, 2])", true)]));
 
     let p = grounded("c(L) :- append([x], [y, z], L).\nl(N) :- c(L), length(L, N).\nquery(l(N)).\n");
     assert_eq!(queries(&p), owned(&[("l(3)", true)]));
@@ -251,7 +251,8 @@ fn findall_keeps_every_solution_in_proof_order() {
 #[test]
 fn findall_over_a_probabilistic_goal_has_one_case_per_world() {
     let p = grounded("0.5::p(1).\nall(L) :- findall(X, p(X), L).\nquery(all(L)).\n");
-    assert_eq!(queries(&p), owned(&[("all([])", true), ("all([1])", true)]));
+    // Instances in ProbLog's order: by their text.
+    assert_eq!(queries(&p), owned(&[("all([1])", true), ("all([])", true)]));
     assert!(p.to_string().contains("all([]) :- \\+'$findall1'(1,1)."), "{p}");
 }
 

@@ -81,6 +81,11 @@ pub(super) enum Named {
     Writeln,
     Print,
     Nl,
+    /// `writenl/N`, `debugprint/N` (their arguments gathered in a list).
+    PrintAll,
+    /// `error/N`: stops grounding with the arguments as the message.
+    Raise,
+    IsSimple,
     AtomConcat,
     StringConcat,
     AtomLength,
@@ -138,6 +143,9 @@ pub(super) const NAMED: &[(&str, usize, Named)] = &[
     ("writeln", 1, Named::Writeln),
     ("print", 1, Named::Print),
     ("nl", 0, Named::Nl),
+    ("$print_all", 1, Named::PrintAll),
+    ("$raise", 1, Named::Raise),
+    ("simple", 1, Named::IsSimple),
     ("atom_concat", 3, Named::AtomConcat),
     ("string_concat", 3, Named::StringConcat),
     ("atom_length", 2, Named::AtomLength),

@@ -539,7 +539,16 @@ impl Compiler<'_> {
             // `once(G)` and `ignore(G)`: over probabilistic goals the
             // answer is whether `G` holds at all, so `once` is `G` itself
             // (as in ProbLog) and `ignore` is `G ; \+ G`.
-            ("once", [inner]) => guard(|| self.goal(inner, counts, vars)),
+            ("once" | "try_call" | "call_nc", [inner]) => guard(|| self.goal(inner, counts, vars)),
+            // ProbLog's `writenl/N`, `debugprint/N` (to standard error) and
+            // `error/N` (stops with the message), over any number of
+            // arguments.
+            ("writenl" | "debugprint" | "error", _) if !self.defined.contains(&(name.to_string(), args.len())) => {
+                let list = Term::new(TermKind::List { items: args.to_vec(), tail: None }, span);
+                let op = if name == "error" { "$raise" } else { "$print_all" };
+                let call = Term::new(TermKind::Compound { functor: op.into(), args: vec![list] }, span);
+                guard(|| self.goal(&call, counts, vars))
+            }
             ("ignore", [inner]) => {
                 let negated = Term::new(TermKind::Compound { functor: "\\+".into(), args: vec![inner.clone()] }, span);
                 let either =

@@ -328,6 +328,28 @@ impl State {
                 eprintln!();
                 vec![Vec::new()]
             }
+            Named::IsSimple => yes(match first {
+                Some(t) => !matches!(self.terms.node(t), Node::Compound { .. }),
+                None => State::unbound_var(&args[0], env),
+            }),
+            Named::PrintAll | Named::Raise => {
+                let items = match first {
+                    Some(list) => self.terms.list_items(list).unwrap_or_default(),
+                    None => Vec::new(),
+                };
+                let text: Vec<String> = items
+                    .iter()
+                    .map(|&t| match self.terms.node(t) {
+                        Node::Atom(s) | Node::Str(s) => self.terms.text(s).to_string(),
+                        _ => self.terms.show(t),
+                    })
+                    .collect();
+                if op == Named::Raise {
+                    return Err(GroundError::new(span, text.concat()));
+                }
+                eprintln!("{}", text.join(" "));
+                vec![Vec::new()]
+            }
             _ => return self.solve_text(op, args, env, span),
         })
     }

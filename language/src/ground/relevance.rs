@@ -116,6 +116,14 @@ impl State {
                 Goal::Query(t) => {
                     goals.per_query_goal.push(answers.len());
                     let instance = ground.is_none() || t.condition.is_some();
+                    // A query's instances in ProbLog's order: by their text.
+                    let mut answers = answers;
+                    if instance && answers.len() > 1 {
+                        let mut keyed: Vec<(String, (TermId, Option<AtomNo>))> =
+                            answers.into_iter().map(|a| (self.terms.show(a.0), a)).collect();
+                        keyed.sort_by(|x, y| x.0.cmp(&y.0));
+                        answers = keyed.into_iter().map(|(_, a)| a).collect();
+                    }
                     goals.queries.extend(answers.into_iter().map(|(term, atom)| AtomQuery {
                         term,
                         atom,
