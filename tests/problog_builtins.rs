@@ -421,3 +421,22 @@ fn clause_reads_the_models_clauses_as_data() {
         &[("c(1,true)", 1.0), ("c(2,true)", 1.0), ("c(3,q(3))", 1.0), ("d", 1.0)],
     );
 }
+
+#[test]
+fn library_cut_takes_the_first_indexed_clause_that_succeeds() {
+    // ProbLog 2.2 with library(cut): every value below.
+    assert_answers(
+        ":- use_module(library(cut)).\n0.3::a. 0.6::b.\nr(1, x) :- a.\nr(2, y) :- b.\nr(3, z).\n\
+         q(X) :- cut(r(X)).\nc(X, I) :- cut(r(X), I).\ns :- cut(r(y)).\n\
+         query(q(_)). query(c(_,_)). query(s).\n",
+        &[
+            ("q(x)", 0.3),
+            ("q(y)", 0.42),
+            ("q(z)", 0.28),
+            ("c(x,1)", 0.3),
+            ("c(y,2)", 0.42),
+            ("c(z,3)", 0.28),
+            ("s", 0.42),
+        ],
+    );
+}

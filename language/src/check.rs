@@ -122,7 +122,7 @@ fn is_connective(name: &str, arity: usize) -> bool {
 
 /// Built-in predicates: they bind or test, and are never defined by rules.
 fn is_builtin(name: &str, arity: usize) -> bool {
-    matches!((name, arity), ("true" | "fail" | "false", 0) | ("findall", 3) | ("clause", 2))
+    matches!((name, arity), ("true" | "fail" | "false", 0) | ("findall", 3) | ("clause" | "cut", 2) | ("cut", 1))
         || matches!(name, "writenl" | "debugprint" | "error")
         || crate::ground::clauses::is_builtin(name, arity)
 }

@@ -103,9 +103,19 @@ pub fn expand(model: &mut Model) {
 /// all-solutions predicates.
 fn expand_clause_goals(goal: &mut Term, clauses: &BTreeMap<(String, usize), Vec<(Term, Term)>>, fresh: &mut usize) {
     deeplog_program::stack::guard(|| {
-        if let Some(("clause", [head, body])) = goal.as_compound() {
+        // A model's own `clause/2` or `cut/N` is its own.
+        let own = |name: &str, arity: usize| clauses.contains_key(&(name.to_string(), arity));
+        if let Some(("clause", [head, body])) = goal.as_compound().filter(|_| !own("clause", 2)) {
             if let Some(expanded) = clause_expansion(head, body, clauses, fresh, goal.span) {
                 *goal = expanded;
+            }
+            return;
+        }
+        if let Some(("cut", [call, rest @ ..])) = goal.as_compound() {
+            if rest.len() <= 1 && !own("cut", rest.len() + 1) {
+                if let Some(expanded) = cut_expansion(call, rest.first(), clauses, goal.span) {
+                    *goal = expanded;
+                }
             }
             return;
         }
@@ -120,6 +130,65 @@ fn expand_clause_goals(goal: &mut Term, clauses: &BTreeMap<(String, usize), Vec<
             expand_clause_goals(g, clauses, fresh);
         }
     })
+}
+
+/// ProbLog's `library(cut)`: `cut(r(Args))` takes the clauses of
+/// `r(Index, Args)` in the order of their indexes and answers with the
+/// first whose call succeeds: alternative `j` is `r(i_j, Args)` where no
+/// clause of an earlier index succeeds at all (`\+ r(i_1, _...)`, ...).
+/// `cut(r(Args), Index)` also gives the index. The indexes must be written
+/// as constants in the clauses' heads.
+fn cut_expansion(
+    call: &Term,
+    index: Option<&Term>,
+    clauses: &BTreeMap<(String, usize), Vec<(Term, Term)>>,
+    span: Span,
+) -> Option<Term> {
+    let (name, args): (&str, &[Term]) = match &call.kind {
+        TermKind::Atom(n) => (n.as_str(), &[]),
+        TermKind::Compound { functor, args } => (functor.as_str(), args.as_slice()),
+        _ => return None,
+    };
+    let mut indexes: Vec<Term> = Vec::new();
+    for (h, _) in clauses.get(&(name.to_string(), args.len() + 1))? {
+        let (_, hargs) = h.as_compound()?;
+        let i = hargs.first()?;
+        if !matches!(i.kind, TermKind::Int(_) | TermKind::Atom(_)) {
+            return None;
+        }
+        if !indexes.iter().any(|seen| seen.kind == i.kind) {
+            indexes.push(i.clone());
+        }
+    }
+    // The standard order: numbers before atoms.
+    indexes.sort_by(|a, b| match (&a.kind, &b.kind) {
+        (TermKind::Int(x), TermKind::Int(y)) => x.cmp(y),
+        (TermKind::Int(_), _) => std::cmp::Ordering::Less,
+        (_, TermKind::Int(_)) => std::cmp::Ordering::Greater,
+        (TermKind::Atom(x), TermKind::Atom(y)) => x.cmp(y),
+        _ => std::cmp::Ordering::Equal,
+    });
+    let compound =
+        |functor: &str, args: Vec<Term>| Term::new(TermKind::Compound { functor: functor.into(), args }, span);
+    let with_index = |i: &Term, rest: Vec<Term>| compound(name, std::iter::once(i.clone()).chain(rest).collect());
+    let anonymous: Vec<Term> = args.iter().map(|_| Term::new(TermKind::Var("_".into()), span)).collect();
+    let mut alternatives = Vec::new();
+    for (j, i) in indexes.iter().enumerate() {
+        let mut goal = with_index(i, args.to_vec());
+        if let Some(index) = index {
+            goal = compound(",", vec![goal, compound("=", vec![index.clone(), i.clone()])]);
+        }
+        for earlier in indexes[..j].iter().rev() {
+            let none = compound("\\+", vec![with_index(earlier, anonymous.clone())]);
+            goal = compound(",", vec![none, goal]);
+        }
+        alternatives.push(goal);
+    }
+    let mut out = alternatives.pop().unwrap_or_else(|| Term::new(TermKind::Atom("fail".into()), span));
+    while let Some(a) = alternatives.pop() {
+        out = compound(";", vec![a, out]);
+    }
+    Some(out)
 }
 
 /// `clause(H, B)` with `H` written in the clause: one alternative per
