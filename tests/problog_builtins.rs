@@ -440,3 +440,10 @@ fn library_cut_takes_the_first_indexed_clause_that_succeeds() {
         ],
     );
 }
+
+#[test]
+fn cut_over_too_many_indexes_is_an_error_at_the_call() {
+    let facts: String = (0..1001).map(|i| format!("r({i}, x).\n")).collect();
+    let e = error_of(&format!("q(X) :- cut(r(X)).\n{facts}query(q(_)).\n"));
+    assert!(e.contains("test.pl:1:") && e.contains("1001 indexes of `r/2`"), "{e}");
+}

@@ -132,6 +132,9 @@ fn expand_clause_goals(goal: &mut Term, clauses: &BTreeMap<(String, usize), Vec<
     })
 }
 
+/// The most indexes `cut/1,2` takes the clauses of.
+const MAX_CUT_INDEXES: usize = 1000;
+
 /// ProbLog's `library(cut)`: `cut(r(Args))` takes the clauses of
 /// `r(Index, Args)` in the order of their indexes and answers with the
 /// first whose call succeeds: alternative `j` is `r(i_j, Args)` where no
@@ -170,6 +173,16 @@ fn cut_expansion(
     });
     let compound =
         |functor: &str, args: Vec<Term>| Term::new(TermKind::Compound { functor: functor.into(), args }, span);
+    // Alternative `j` negates the `j - 1` before it: quadratic in the
+    // indexes, so a long list is refused where the call is grounded.
+    if indexes.len() > MAX_CUT_INDEXES {
+        let message = format!(
+            "`cut` over the {} indexes of `{name}/{}` is not supported (at most {MAX_CUT_INDEXES})",
+            indexes.len(),
+            args.len() + 1
+        );
+        return Some(compound("error", vec![Term::new(TermKind::Atom(message), span)]));
+    }
     let with_index = |i: &Term, rest: Vec<Term>| compound(name, std::iter::once(i.clone()).chain(rest).collect());
     let anonymous: Vec<Term> = args.iter().map(|_| Term::new(TermKind::Var("_".into()), span)).collect();
     let mut alternatives = Vec::new();
