@@ -161,14 +161,7 @@ fn explain_root(
     root: usize,
     evidence: Option<(usize, f64)>,
 ) -> Option<Explanation> {
-    let cost = |l: deeplog_circuits::Literal| {
-        let p = slots[l.slot.0 as usize].probability;
-        if l.positive {
-            p.ln()
-        } else {
-            (1.0 - p).ln()
-        }
-    };
+    let cost = |l: deeplog_circuits::Literal| log_weight(slots, l);
     let free_negatives = |l: deeplog_circuits::Literal| {
         if !l.positive && !disjunctive[l.slot.0 as usize] {
             0.0
@@ -300,13 +293,15 @@ fn satisfiable_nodes(circuit: &Circuit) -> Vec<bool> {
 /// `ln` of the probability of the most probable world under `root` of a
 /// circuit smoothed over every slot (so every world names every slot).
 fn most_probable_world(smoothed: &Circuit, slots: &[SlotInfo], root: usize) -> f64 {
-    let weight = |l: deeplog_circuits::Literal| {
-        let p = slots[l.slot.0 as usize].probability;
-        if l.positive {
-            p.ln()
-        } else {
-            (1.0 - p).ln()
-        }
-    };
-    heaviest(smoothed, smoothed.roots()[root], weight).map_or(f64::NEG_INFINITY, |(w, _)| w)
+    heaviest(smoothed, smoothed.roots()[root], |l| log_weight(slots, l)).map_or(f64::NEG_INFINITY, |(w, _)| w)
+}
+
+/// `ln` of a literal's probability: its slot's `p`, or `1 − p` negated.
+fn log_weight(slots: &[SlotInfo], l: deeplog_circuits::Literal) -> f64 {
+    let p = slots[l.slot.0 as usize].probability;
+    if l.positive {
+        p.ln()
+    } else {
+        (1.0 - p).ln()
+    }
 }

@@ -143,30 +143,7 @@ fn include(model: &mut Model, base: &Path, diagnostics: &mut Vec<Diagnostic>, op
 fn respan(statement: &mut Statement, span: Span) {
     let mut at = |t: &mut Term| t.visit_mut(&mut |t| t.span = span);
     match statement {
-        Statement::Rule(rule) => {
-            rule.span = span;
-            for h in &mut rule.heads {
-                h.span = span;
-                at(&mut h.atom);
-                match &mut h.annotation {
-                    Annotation::None => {}
-                    Annotation::Probability { span: s, .. } | Annotation::Learnable { span: s, .. } => *s = span,
-                    Annotation::Computed { expression, span: s } => {
-                        *s = span;
-                        at(expression);
-                    }
-                    Annotation::Neural(n) => {
-                        n.span = span;
-                        n.inputs.iter_mut().for_each(&mut at);
-                        n.output.iter_mut().for_each(&mut at);
-                        n.domain.iter_mut().flatten().for_each(&mut at);
-                    }
-                }
-            }
-            if let Some(body) = &mut rule.body {
-                at(body);
-            }
-        }
+        Statement::Rule(rule) => respan_rule(rule, span),
         Statement::Query(q) => {
             q.span = span;
             at(&mut q.target);
@@ -200,6 +177,35 @@ fn respan(statement: &mut Statement, span: Span) {
         | Statement::Dynamic(_, s)
         | Statement::Load(_, s)
         | Statement::Include(_, s) => *s = span,
+    }
+}
+
+/// `rule` with every span moved to `span`, its annotations' included: the
+/// clauses of another text (an included file, the library) are shown at
+/// the place that brought them in.
+pub(crate) fn respan_rule(rule: &mut Rule, span: Span) {
+    let mut at = |t: &mut Term| t.visit_mut(&mut |t| t.span = span);
+    rule.span = span;
+    for h in &mut rule.heads {
+        h.span = span;
+        at(&mut h.atom);
+        match &mut h.annotation {
+            Annotation::None => {}
+            Annotation::Probability { span: s, .. } | Annotation::Learnable { span: s, .. } => *s = span,
+            Annotation::Computed { expression, span: s } => {
+                *s = span;
+                at(expression);
+            }
+            Annotation::Neural(n) => {
+                n.span = span;
+                n.inputs.iter_mut().for_each(&mut at);
+                n.output.iter_mut().for_each(&mut at);
+                n.domain.iter_mut().flatten().for_each(&mut at);
+            }
+        }
+    }
+    if let Some(body) = &mut rule.body {
+        at(body);
     }
 }
 

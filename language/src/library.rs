@@ -267,10 +267,13 @@ fn expansion(t: &Term, fresh: &mut usize) -> Option<Term> {
                 }
                 _ => return None,
             };
-            let findall = call("findall", vec![template, goal.clone(), list.clone()]);
             Some(match finish {
-                Some(f) => and(findall, call(f, vec![list, result.clone()])),
-                None => call("findall", vec![args[0].as_compound()?.1[0].clone(), goal.clone(), result.clone()]),
+                Some(f) => and(
+                    call("findall", vec![template, goal.clone(), list.clone()]),
+                    call(f, vec![list, result.clone()]),
+                ),
+                // `bag`: the list itself.
+                None => call("findall", vec![template, goal.clone(), result.clone()]),
             })
         }
         // ProbLog's `all/3`: every solution, failing on none;
@@ -504,7 +507,7 @@ pub fn link(model: &mut Model) {
         let Some(rules) = library.remove(&key) else { continue };
         linked.insert(key);
         for mut rule in rules {
-            at(&mut rule, span);
+            crate::data::respan_rule(&mut rule, span);
             if let Some(body) = &rule.body {
                 let mut more = Vec::new();
                 mentions(body, &mut more);
@@ -512,18 +515,6 @@ pub fn link(model: &mut Model) {
             }
             model.statements.push(Statement::Rule(rule));
         }
-    }
-}
-
-/// `rule`, every span of it moved to `span`.
-fn at(rule: &mut Rule, span: Span) {
-    rule.span = span;
-    for head in &mut rule.heads {
-        head.span = span;
-        head.atom.visit_mut(&mut |t| t.span = span);
-    }
-    if let Some(body) = &mut rule.body {
-        body.visit_mut(&mut |t| t.span = span);
     }
 }
 

@@ -67,6 +67,17 @@ fn rank_float(n: Node) -> u8 {
     u8::from(matches!(n, Node::Int(_)))
 }
 
+/// The instantiation error of builtin `op`: `what` is not bound where it
+/// must be.
+pub(super) fn instantiation_error(op: Named, what: &str, span: Span) -> GroundError {
+    GroundError::new(span, format!("`{}` needs {what} bound here", op.name()))
+}
+
+/// The type error of builtin `op`: `t` is not `what` it needs.
+pub(super) fn type_error(terms: &Terms, op: Named, what: &str, t: TermId, span: Span) -> GroundError {
+    GroundError::new(span, format!("`{}` needs {what}, not `{}`", op.name(), terms.show(t)))
+}
+
 /// The kinds a type test accepts.
 fn is_kind(terms: &Terms, t: TermId, kind: Named) -> bool {
     let node = terms.node(t);
@@ -98,12 +109,9 @@ impl State {
         env: &Env,
         span: Span,
     ) -> Result<Solutions, GroundError> {
-        let name = op.name();
         let yes = |holds: bool| if holds { vec![Vec::new()] } else { Vec::new() };
-        let unbound = |what: &str| GroundError::new(span, format!("`{name}` needs {what} bound here"));
-        let type_error = |terms: &Terms, what: &str, t: TermId| {
-            GroundError::new(span, format!("`{name}` needs {what}, not `{}`", terms.show(t)))
-        };
+        let unbound = |what: &str| instantiation_error(op, what, span);
+        let type_error = |terms: &Terms, what: &str, t: TermId| type_error(terms, op, what, t, span);
         let first = self.ground(&args[0], env);
         Ok(match op {
             Named::Var => yes(State::unbound_var(&args[0], env)),

@@ -473,27 +473,7 @@ impl State {
         let c = &p.clauses[clause as usize];
         let Some(lit) = c.body.get(pos) else { return self.derive(p, env, clause, body, false) };
         match lit {
-            Lit::Call { pred, args } => {
-                let (ix, b) = self.demand(p, *pred, args, env);
-                if p.preds[*pred as usize].complete {
-                    for i in 0..self.bucket(*pred, ix, b).atoms.len() {
-                        let a = self.bucket(*pred, ix, b).atoms[i];
-                        let mark = env.mark();
-                        if self.unify_atom(args, a, env) {
-                            let next = self.extend(body, a, false);
-                            self.run(p, env, clause, pos + 1, next)?;
-                        }
-                        env.undo(mark);
-                    }
-                } else {
-                    let id = self.consumers.len() as u32;
-                    self.consumers.push(Consumer { clause, pos: pos as u32, vals: env.vals.as_slice().into(), body });
-                    let bucket = &mut self.relations[*pred as usize][ix].buckets[b as usize];
-                    bucket.consumers.push(id);
-                    self.tasks.extend(bucket.atoms.iter().map(|&a| Task::Resume { consumer: id, atom: a }));
-                }
-                Ok(())
-            }
+            Lit::Call { pred, args } => self.call(p, env, clause, pos, body, *pred, args),
             Lit::Not { pred, args, span } | Lit::Findall { pred, args, span, .. } => {
                 if let Lit::Not { .. } = lit {
                     if args.iter().any(|a| self.ground(a, env).is_none()) {
@@ -522,34 +502,44 @@ impl State {
                 (Resolved::True, _) => self.run(p, env, clause, pos + 1, body),
                 (Resolved::Fail, _) => Ok(()),
                 (Resolved::Builtin(op), args) => self.builtin(p, env, clause, pos, body, op, &args, false, *span),
-                (Resolved::Pred(pred), args) => {
-                    let (ix, b) = self.demand(p, pred, &args, env);
-                    if p.preds[pred as usize].complete {
-                        for i in 0..self.bucket(pred, ix, b).atoms.len() {
-                            let a = self.bucket(pred, ix, b).atoms[i];
-                            let mark = env.mark();
-                            if self.unify_atom(&args, a, env) {
-                                let next = self.extend(body, a, false);
-                                self.run(p, env, clause, pos + 1, next)?;
-                            }
-                            env.undo(mark);
-                        }
-                    } else {
-                        let id = self.consumers.len() as u32;
-                        self.consumers.push(Consumer {
-                            clause,
-                            pos: pos as u32,
-                            vals: env.vals.as_slice().into(),
-                            body,
-                        });
-                        let bucket = &mut self.relations[pred as usize][ix].buckets[b as usize];
-                        bucket.consumers.push(id);
-                        self.tasks.extend(bucket.atoms.iter().map(|&a| Task::Resume { consumer: id, atom: a }));
-                    }
-                    Ok(())
-                }
+                (Resolved::Pred(pred), args) => self.call(p, env, clause, pos, body, pred, &args),
             },
         }
+    }
+
+    /// Calls `pred(args)` for the literal at `pos` of `clause`: the clause
+    /// goes on with each answer now where the predicate is complete, else
+    /// waits as a consumer of the call's answers, those found and to come.
+    #[allow(clippy::too_many_arguments)]
+    fn call(
+        &mut self,
+        p: &Program,
+        env: &mut Env,
+        clause: u32,
+        pos: usize,
+        body: u32,
+        pred: PredId,
+        args: &[Pat],
+    ) -> Result<(), GroundError> {
+        let (ix, b) = self.demand(p, pred, args, env);
+        if p.preds[pred as usize].complete {
+            for i in 0..self.bucket(pred, ix, b).atoms.len() {
+                let a = self.bucket(pred, ix, b).atoms[i];
+                let mark = env.mark();
+                if self.unify_atom(args, a, env) {
+                    let next = self.extend(body, a, false);
+                    self.run(p, env, clause, pos + 1, next)?;
+                }
+                env.undo(mark);
+            }
+        } else {
+            let id = self.consumers.len() as u32;
+            self.consumers.push(Consumer { clause, pos: pos as u32, vals: env.vals.as_slice().into(), body });
+            let bucket = &mut self.relations[pred as usize][ix].buckets[b as usize];
+            bucket.consumers.push(id);
+            self.tasks.extend(bucket.atoms.iter().map(|&a| Task::Resume { consumer: id, atom: a }));
+        }
+        Ok(())
     }
 
     /// What the goal of `call(Goal, Extra...)` is under `env`, with the

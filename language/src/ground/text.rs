@@ -7,7 +7,7 @@
 
 use super::bindings::Env;
 use super::clauses::{Named, Pat};
-use super::inspect::Solutions;
+use super::inspect::{instantiation_error, type_error, Solutions};
 use super::tabling::State;
 use super::GroundError;
 use crate::syntax::{Span, Term, TermKind};
@@ -76,10 +76,8 @@ impl State {
         span: Span,
     ) -> Result<Solutions, GroundError> {
         let name = op.name();
-        let unbound = |what: &str| GroundError::new(span, format!("`{name}` needs {what} bound here"));
-        let type_error = |terms: &Terms, what: &str, t: TermId| {
-            GroundError::new(span, format!("`{name}` needs {what}, not `{}`", terms.show(t)))
-        };
+        let unbound = |what: &str| instantiation_error(op, what, span);
+        let type_error = |terms: &Terms, what: &str, t: TermId| type_error(terms, op, what, t, span);
         Ok(match op {
             Named::AtomConcat | Named::StringConcat => {
                 match (self.text_arg(args, 0, env, op, span)?, self.text_arg(args, 1, env, op, span)?) {
