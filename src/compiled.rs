@@ -30,6 +30,13 @@ pub struct SlotInfo {
     pub choice: usize,
     /// Alternative within a disjunction (0 for a fact).
     pub alternative: usize,
+    /// For a neural predicate's alternative: the network whose output it
+    /// is (output `alternative`), and the network's inputs (ground terms,
+    /// printed).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub network: Option<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub network_inputs: Vec<String>,
 }
 
 /// A query of a compiled model and the root that answers it (`None`: it
@@ -136,11 +143,16 @@ pub(crate) fn compile(
     let slots = compiled
         .slots
         .iter()
-        .map(|s| SlotInfo {
-            name: slot_name(slot_atom(s.choice, s.alternative)),
-            probability: s.probability,
-            choice: s.choice,
-            alternative: s.alternative,
+        .map(|s| {
+            let neural = grounded.neural.get(s.choice).and_then(Option::as_ref);
+            SlotInfo {
+                name: slot_name(slot_atom(s.choice, s.alternative)),
+                probability: s.probability,
+                choice: s.choice,
+                alternative: s.alternative,
+                network: neural.map(|n| n.network.clone()),
+                network_inputs: neural.map(|n| grounded.neural_inputs_text(n)).unwrap_or_default(),
+            }
         })
         .collect();
     let disjunctive =

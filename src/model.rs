@@ -25,6 +25,7 @@ use deeplog_circuits::formula::FormulaError;
 use deeplog_circuits::optimize;
 use deeplog_circuits::{Budget, CompileError, Method};
 use deeplog_language::ground::{ground, Bodies, Limits};
+use deeplog_language::model::Statement;
 use deeplog_language::syntax::Span;
 use deeplog_language::{check_source_in, Checked};
 use deeplog_program::GroundProgram;
@@ -133,6 +134,37 @@ impl Model {
     /// This model with `extra` clauses after its own (checked again).
     pub fn with_source_appended(&self, extra: &str) -> Result<Model, Error> {
         Model::from_source(&self.name, &format!("{}\n{extra}\n", self.source))
+    }
+
+    /// This model asked `queries` (atoms, as a `query(...)` would name
+    /// them) in place of its own `query(...)` statements; evidence and
+    /// everything else stay. An atom that does not read is an error at the
+    /// line it is given on, after the model's own.
+    pub fn with_queries(&self, queries: &[String]) -> Result<Model, Error> {
+        let mut extra = String::new();
+        for q in queries {
+            if q.contains('\n') || q.trim().is_empty() {
+                return Err(Error::Input(format!("query `{q}` is not one atom on one line")));
+            }
+            extra.push_str(&format!("query({q}).\n"));
+        }
+        let mut model = self.with_source_appended(&extra)?;
+        let own = self.source.len();
+        // A query of a predicate the model never defines is a typo here,
+        // not a query whose answer is 0.
+        let diagnostics = std::mem::take(&mut model.checked.diagnostics);
+        for d in diagnostics {
+            if d.span.start < own {
+                model.checked.diagnostics.push(d);
+            } else if d.message.contains("is never defined") {
+                let asked = model.source.get(d.span.start..d.span.end).unwrap_or("?");
+                return Err(Error::Input(format!("query `{asked}`: {}", d.message)));
+            }
+        }
+        if let Some(m) = &mut model.checked.model {
+            m.statements.retain(|s| !matches!(s, Statement::Query(q) if q.span.start < own));
+        }
+        Ok(model)
     }
 
     /// The networks the model's neural predicates (`nn(net, …)::`) name,

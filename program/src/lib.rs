@@ -37,6 +37,7 @@
 //! ```
 
 pub mod formula;
+pub mod interrupt;
 pub mod stack;
 pub mod terms;
 

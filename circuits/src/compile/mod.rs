@@ -235,10 +235,12 @@ impl Limits {
         Limits { max_nodes: budget.max_nodes, started, deadline: budget.timeout.map(|t| started + t) }
     }
 
-    /// `Err` once the deadline has passed; `nodes` says how far it got.
+    /// `Err` once the deadline has passed or a stop was asked for
+    /// (`deeplog_program::interrupt`); `nodes` says how far it got.
     pub fn check_time(&self, nodes: usize) -> Result<(), Stop> {
         match self.deadline {
             Some(d) if Instant::now() >= d => Err(Stop::Time(nodes)),
+            _ if deeplog_program::interrupt::requested() => Err(Stop::Time(nodes)),
             _ => Ok(()),
         }
     }

@@ -428,14 +428,18 @@ impl State {
         self.steps = self.steps.wrapping_add(1);
         let terms_left = self.terms.len() <= self.limits.max_terms;
         if terms_left
-            && (!self.steps.is_multiple_of(CLOCK_EVERY) || self.limits.deadline.is_none_or(|d| Instant::now() < d))
+            && (!self.steps.is_multiple_of(CLOCK_EVERY)
+                || (self.limits.deadline.is_none_or(|d| Instant::now() < d)
+                    && !deeplog_program::interrupt::requested()))
         {
             return Ok(());
         }
         let c = &p.clauses[clause as usize];
         let what =
             c.heads.first().map_or_else(|| "a goal".to_string(), |&(pred, _)| format!("`{}`", self.pred_name(p, pred)));
-        let message = if terms_left {
+        let message = if deeplog_program::interrupt::requested() {
+            format!("grounding stopped: interrupted while deriving {what}")
+        } else if terms_left {
             format!("grounding stopped: the time limit (--timeout) ran out while deriving {what}")
         } else {
             format!(
