@@ -740,28 +740,23 @@ fn errors_found_after_grounding_name_their_line() {
 
 #[test]
 fn query_dash_reads_the_model_from_standard_input() {
-    use std::io::Write;
-    let mut child = Command::new(env!("CARGO_BIN_EXE_deeplog"))
-        .args(["query", "-"])
-        .stdin(std::process::Stdio::piped())
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .expect("run deeplog");
-    child.stdin.take().unwrap().write_all(b"0.3::a.\n0.5::b.\nq :- a, b.\nquery(q).\n").unwrap();
-    let out = child.wait_with_output().unwrap();
+    let query_stdin = |text: &[u8]| {
+        use std::io::Write;
+        let mut child = Command::new(env!("CARGO_BIN_EXE_deeplog"))
+            .args(["query", "-"])
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .expect("run deeplog");
+        child.stdin.take().unwrap().write_all(text).unwrap();
+        child.wait_with_output().unwrap()
+    };
+    let out = query_stdin(b"0.3::a.\n0.5::b.\nq :- a, b.\nquery(q).\n");
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     assert_eq!(String::from_utf8_lossy(&out.stdout), "q: 0.15\n");
     // An error names standard input, with the line.
-    let mut child = Command::new(env!("CARGO_BIN_EXE_deeplog"))
-        .args(["query", "-"])
-        .stdin(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .stdout(std::process::Stdio::piped())
-        .spawn()
-        .expect("run deeplog");
-    child.stdin.take().unwrap().write_all(b"q :- .\n").unwrap();
-    let out = child.wait_with_output().unwrap();
+    let out = query_stdin(b"q :- .\n");
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(!out.status.success() && err.contains("<stdin>:1:"), "{err}");
 }

@@ -40,20 +40,18 @@ fn python_package_tests() {
         return;
     }
     let path = format!("{}:{}", venv.join("bin").display(), std::env::var("PATH").unwrap_or_default());
-    let install = Command::new(&python)
-        .args(["-m", "pip", "install", "--quiet", "--no-build-isolation", "--force-reinstall", "--no-deps", "./python"])
-        .current_dir(root)
-        .env("PATH", &path)
-        .env("CARGO_TARGET_DIR", root.join("target/python"))
-        .status()
-        .expect("pip runs");
+    let run = |args: &[&str]| {
+        Command::new(&python)
+            .args(args)
+            .current_dir(root)
+            .env("PATH", &path)
+            .env("CARGO_TARGET_DIR", root.join("target/python"))
+            .status()
+            .expect("the venv's python runs")
+    };
+    let install =
+        run(&["-m", "pip", "install", "--quiet", "--no-build-isolation", "--force-reinstall", "--no-deps", "./python"]);
     assert!(install.success(), "pip install ./python failed");
-    let tests = Command::new(&python)
-        .args(["-m", "pytest", "-q", "python/tests"])
-        .current_dir(root)
-        .env("PATH", &path)
-        .env("DEEPLOG_EXE", root.join("target/release/deeplog"))
-        .status()
-        .expect("pytest runs");
+    let tests = run(&["-m", "pytest", "-q", "python/tests"]);
     assert!(tests.success(), "the Python package's tests failed (output above)");
 }

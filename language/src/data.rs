@@ -54,26 +54,40 @@ const MAX_INCLUDE_DEPTH: usize = 32;
 /// relative.
 pub fn load(model: &mut Model, base: &Path, diagnostics: &mut Vec<Diagnostic>) {
     include(model, base, diagnostics, &mut Vec::new());
-    if !model.statements.iter().any(|s| matches!(s, Statement::Load(..))) {
+    splice(
+        model,
+        |s| matches!(s, Statement::Load(..)),
+        |statement, out| {
+            let Statement::Load(source, span) = statement else { unreachable!("picked by splice") };
+            let loaded = match &source {
+                Source::Csv { file, predicate } => csv_facts(&resolve(base, file), file, predicate, span),
+                Source::Sqlite { file } => sqlite_facts(&resolve(base, file), file, span),
+            };
+            match loaded {
+                Ok(facts) => out.extend(facts),
+                Err(message) => diagnostics.push(Diagnostic::error(span, message).with_label("loaded here")),
+            }
+            // The directive stays, so that its predicates count as declared
+            // even when the data holds no row.
+            out.push(Statement::Load(source, span));
+        },
+    );
+}
+
+/// Rebuilds the model's statements in order, handing each one `pick`
+/// chooses to `each` (with the list being rebuilt, for what replaces it);
+/// the others stay where they are.
+fn splice(model: &mut Model, pick: impl Fn(&Statement) -> bool, mut each: impl FnMut(Statement, &mut Vec<Statement>)) {
+    if !model.statements.iter().any(&pick) {
         return;
     }
     let statements = std::mem::take(&mut model.statements);
     for statement in statements {
-        let Statement::Load(source, span) = statement else {
+        if pick(&statement) {
+            each(statement, &mut model.statements);
+        } else {
             model.statements.push(statement);
-            continue;
-        };
-        let loaded = match &source {
-            Source::Csv { file, predicate } => csv_facts(&resolve(base, file), file, predicate, span),
-            Source::Sqlite { file } => sqlite_facts(&resolve(base, file), file, span),
-        };
-        match loaded {
-            Ok(facts) => model.statements.extend(facts),
-            Err(message) => diagnostics.push(Diagnostic::error(span, message).with_label("loaded here")),
         }
-        // The directive stays, so that its predicates count as declared
-        // even when the data holds no row.
-        model.statements.push(Statement::Load(source, span));
     }
 }
 
@@ -82,61 +96,58 @@ pub fn load(model: &mut Model, base: &Path, diagnostics: &mut Vec<Diagnostic>) {
 /// a diagnostic is shown); a problem inside it is reported at the directive
 /// with the file and line.
 fn include(model: &mut Model, base: &Path, diagnostics: &mut Vec<Diagnostic>, open: &mut Vec<PathBuf>) {
-    if !model.statements.iter().any(|s| matches!(s, Statement::Include(..))) {
-        return;
-    }
-    let statements = std::mem::take(&mut model.statements);
-    for statement in statements {
-        let Statement::Include(file, span) = statement else {
-            model.statements.push(statement);
-            continue;
-        };
-        let path = resolve(base, &file);
-        let canonical = path.canonicalize().unwrap_or_else(|_| path.clone());
-        if open.contains(&canonical) || open.len() >= MAX_INCLUDE_DEPTH {
-            diagnostics.push(
-                Diagnostic::error(span, format!("`{file}` includes itself, directly or through other files"))
-                    .with_label("included here"),
-            );
-            continue;
-        }
-        let source = match std::fs::read_to_string(&path) {
-            Ok(s) => s,
-            Err(e) => {
+    splice(
+        model,
+        |s| matches!(s, Statement::Include(..)),
+        |statement, out| {
+            let Statement::Include(file, span) = statement else { unreachable!("picked by splice") };
+            let path = resolve(base, &file);
+            let canonical = path.canonicalize().unwrap_or_else(|_| path.clone());
+            if open.contains(&canonical) || open.len() >= MAX_INCLUDE_DEPTH {
                 diagnostics.push(
-                    Diagnostic::error(span, format!("cannot read the included file `{file}`: {e}"))
+                    Diagnostic::error(span, format!("`{file}` includes itself, directly or through other files"))
                         .with_label("included here"),
                 );
-                continue;
+                return;
             }
-        };
-        let line = |offset: usize| source[..offset.min(source.len())].matches('\n').count() + 1;
-        let program = match crate::parse(&source) {
-            Ok(p) => p,
-            Err(e) => {
+            let source = match std::fs::read_to_string(&path) {
+                Ok(s) => s,
+                Err(e) => {
+                    diagnostics.push(
+                        Diagnostic::error(span, format!("cannot read the included file `{file}`: {e}"))
+                            .with_label("included here"),
+                    );
+                    return;
+                }
+            };
+            let line = |offset: usize| source[..offset.min(source.len())].matches('\n').count() + 1;
+            let program = match crate::parse(&source) {
+                Ok(p) => p,
+                Err(e) => {
+                    diagnostics.push(
+                        Diagnostic::error(span, format!("{file}:{}: syntax error: {}", line(e.span.start), e.message))
+                            .with_label("included here"),
+                    );
+                    return;
+                }
+            };
+            let (mut included, found) = crate::model::lower(program);
+            for d in found {
                 diagnostics.push(
-                    Diagnostic::error(span, format!("{file}:{}: syntax error: {}", line(e.span.start), e.message))
+                    Diagnostic::error(span, format!("{file}:{}: {}", line(d.span.start), d.message))
                         .with_label("included here"),
                 );
-                continue;
             }
-        };
-        let (mut included, found) = crate::model::lower(program);
-        for d in found {
-            diagnostics.push(
-                Diagnostic::error(span, format!("{file}:{}: {}", line(d.span.start), d.message))
-                    .with_label("included here"),
-            );
-        }
-        let folder = path.parent().map_or_else(|| base.to_path_buf(), Path::to_path_buf);
-        open.push(canonical);
-        include(&mut included, &folder, diagnostics, open);
-        open.pop();
-        for mut s in included.statements {
-            respan(&mut s, span);
-            model.statements.push(s);
-        }
-    }
+            let folder = path.parent().map_or_else(|| base.to_path_buf(), Path::to_path_buf);
+            open.push(canonical);
+            include(&mut included, &folder, diagnostics, open);
+            open.pop();
+            for mut s in included.statements {
+                respan(&mut s, span);
+                out.push(s);
+            }
+        },
+    );
 }
 
 /// `statement` with every span moved to `span`.

@@ -25,33 +25,7 @@ See ``docs/python.md`` in the repository.
 """
 
 from ._deeplog import Circuit, Model, __version__
-from .errors import (
-    CompileError,
-    DeviceError,
-    Error,
-    EvaluationError,
-    EvidenceError,
-    FileError,
-    GroundingError,
-    InputError,
-    ModelError,
-    TimeoutError,
-    UnsupportedError,
-)
+from . import errors
+from .errors import *  # noqa: F401,F403  (the exception classes, listed in errors.__all__)
 
-__all__ = [
-    "Model",
-    "Circuit",
-    "Error",
-    "ModelError",
-    "FileError",
-    "GroundingError",
-    "CompileError",
-    "TimeoutError",
-    "EvidenceError",
-    "EvaluationError",
-    "InputError",
-    "DeviceError",
-    "UnsupportedError",
-    "__version__",
-]
+__all__ = ["Model", "Circuit", "__version__", *errors.__all__]

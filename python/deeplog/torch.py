@@ -49,6 +49,11 @@ def _backend(name: str) -> str:
     return name
 
 
+def _model(model) -> "_deeplog.Model":
+    """``model``, or the model file at that path."""
+    return model if isinstance(model, _deeplog.Model) else _deeplog.Model.from_file(os.fspath(model))
+
+
 def _check_tensor(x, what: str, width: int, allow_1d: bool = True) -> Tuple[torch.Tensor, bool]:
     """``x`` as a 2-D floating tensor ``[batch, width]`` (a 1-D one is a batch
     of one), and whether it was 1-D."""
@@ -425,8 +430,7 @@ class Layer(torch.nn.Module):
         timeout: Optional[float] = None,
     ) -> None:
         super().__init__()
-        if not isinstance(model, _deeplog.Model):
-            model = _deeplog.Model.from_file(os.fspath(model))
+        model = _model(model)
         if isinstance(queries, str) or isinstance(inputs, str):
             raise InputError("queries and inputs are lists of atoms, e.g. ['q'], not one string")
         queries, inputs = [str(q) for q in queries], [str(i) for i in inputs]
@@ -475,8 +479,7 @@ class NeuralModel(torch.nn.Module):
         timeout: Optional[float] = None,
     ) -> None:
         super().__init__()
-        if not isinstance(model, _deeplog.Model):
-            model = _deeplog.Model.from_file(os.fspath(model))
+        model = _model(model)
         named = set(model.networks())
         unknown = sorted(set(networks) - named)
         if unknown:

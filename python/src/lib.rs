@@ -417,22 +417,22 @@ struct Circuit {
     /// The same circuit smoothed, for explicit negative weights (made on
     /// first use where the circuit is not smooth already).
     smoothed: OnceLock<Arc<Evaluators>>,
-    source: Arc<deeplog::circuits::Circuit>,
+    /// The circuit as read, kept for smoothing where it is not smooth.
+    source: Option<deeplog::circuits::Circuit>,
 }
 
 impl Circuit {
     fn from_circuit(circuit: deeplog::circuits::Circuit) -> Circuit {
         let props = check(&circuit);
         let layered = LayeredCircuit::with_properties(&circuit, props);
-        Circuit { plain: Arc::new(Evaluators::new(layered)), smoothed: OnceLock::new(), source: Arc::new(circuit) }
+        let source = (!layered.properties().smooth.holds()).then_some(circuit);
+        Circuit { plain: Arc::new(Evaluators::new(layered)), smoothed: OnceLock::new(), source }
     }
 
     fn evaluators(&self, explicit_negatives: bool) -> &Arc<Evaluators> {
-        if !explicit_negatives || self.plain.layered.properties().smooth.holds() {
-            return &self.plain;
-        }
+        let Some(source) = self.source.as_ref().filter(|_| explicit_negatives) else { return &self.plain };
         self.smoothed.get_or_init(|| {
-            let smoothed = smooth(&self.source, false);
+            let smoothed = smooth(source, false);
             let props = check(&smoothed);
             Arc::new(Evaluators::new(LayeredCircuit::with_properties(&smoothed, props)))
         })
@@ -658,7 +658,7 @@ impl Circuit {
 /// A model compiled for `deeplog.torch.Layer`: its circuit, what each slot
 /// stands for, which slots the caller's inputs fill, and which roots answer
 /// each query.
-#[pyclass(module = "deeplog._deeplog", frozen)]
+#[pyclass(module = "deeplog._deeplog", frozen, get_all)]
 struct Compiled {
     circuit: Py<Circuit>,
     /// Per slot: its choice, and its alternative's own (unconditional)
@@ -748,49 +748,6 @@ impl Compiled {
             input_slots,
             query_roots,
         })
-    }
-}
-
-#[pymethods]
-impl Compiled {
-    #[getter]
-    fn circuit(&self, py: Python<'_>) -> Py<Circuit> {
-        self.circuit.clone_ref(py)
-    }
-
-    #[getter]
-    fn slot_choices(&self) -> Vec<usize> {
-        self.slot_choices.clone()
-    }
-
-    #[getter]
-    fn slot_probabilities(&self) -> Vec<f64> {
-        self.slot_probabilities.clone()
-    }
-
-    #[getter]
-    fn slot_names(&self) -> Vec<String> {
-        self.slot_names.clone()
-    }
-
-    #[getter]
-    fn input_slots(&self) -> Vec<usize> {
-        self.input_slots.clone()
-    }
-
-    #[getter]
-    fn query_names(&self) -> Vec<String> {
-        self.query_names.clone()
-    }
-
-    #[getter]
-    fn slot_networks(&self) -> Vec<Option<(String, Vec<String>, usize)>> {
-        self.slot_networks.clone()
-    }
-
-    #[getter]
-    fn query_roots(&self) -> Vec<(Option<usize>, Option<usize>)> {
-        self.query_roots.clone()
     }
 }
 
