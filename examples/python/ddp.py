@@ -114,6 +114,11 @@ def main():
         if args.save:
             torch.save({k: v.detach().clone() for k, v in net.state_dict().items()}, args.save)
     if distributed:
+        # Every process waits for rank 0's evaluation before the group goes:
+        # a process that left the group while a peer still used it could be
+        # aborted by gloo on exit ("terminate called without an active
+        # exception").
+        dist.barrier()
         dist.destroy_process_group()
 
 

@@ -77,7 +77,9 @@ def _check_tensor(x, what: str, width: int, allow_1d: bool = True) -> Tuple[torc
 
 def _check_probabilities(x: torch.Tensor, what: str) -> None:
     with torch.no_grad():
-        bad = (x < 0) | (x > 1) | torch.isnan(x)
+        if bool(((x >= 0) & (x <= 1)).all()):  # NaN fails both
+            return
+        bad = ~((x >= 0) & (x <= 1))
         if bool(bad.any()):
             index = tuple(int(i) for i in bad.nonzero()[0])
             raise InputError(f"{what}: {float(x[index])} at {list(index)} is not a probability in [0, 1]")
@@ -121,7 +123,7 @@ class _Native(torch.autograd.Function):
         a, b = ctx.saved_tensors
         if ctx.precomputed:
             grad, gneg = a, b
-            scale = grad_out.to(grad.dtype)
+            scale = grad_out if grad_out.dtype == grad.dtype else grad_out.to(grad.dtype)
             return None, None, grad * scale, (None if gneg is None else gneg * scale)
         w, n = a, b
         batch = w.shape[0]
@@ -269,9 +271,12 @@ class _Evaluator(torch.nn.Module):
             self.add_module(f"plan_{int(negatives)}", plan)
         return plan
 
+    def native_for(self, w: torch.Tensor) -> bool:
+        """Whether ``w`` is evaluated by Rust (else by torch operations)."""
+        return self.backend == "native" or (self.backend == "auto" and w.device.type == "cpu")
+
     def forward(self, w: torch.Tensor, negatives: Optional[torch.Tensor] = None) -> torch.Tensor:
-        native = self.backend == "native" or (self.backend == "auto" and w.device.type == "cpu")
-        if native:
+        if self.native_for(w):
             if w.device.type != "cpu":
                 raise DeviceError(
                     f'backend="native" evaluates on the CPU; this tensor is on {w.device} (use backend="auto" or "torch")'
@@ -322,12 +327,14 @@ class CircuitModule(torch.nn.Module):
             n, _ = _check_tensor(neg_weights, "neg_weights", self.circuit.num_vars)
             if n.shape != w.shape or n.device != w.device:
                 raise InputError(f"neg_weights must match weights: {list(n.shape)} on {n.device} vs {list(w.shape)} on {w.device}")
-        if self.semiring == "real" and n is None:
-            _check_probabilities(w, "weights")
-        elif self.semiring == "log" and n is None:
-            with torch.no_grad():
-                if bool((w > 0).any()) or bool(torch.isnan(w).any()):
-                    raise InputError("weights: log-probabilities must be at most 0 (and not NaN)")
+        if n is None and not self.evaluator.native_for(w):
+            # (The Rust path checks the weights as it reads them.)
+            if self.semiring == "real":
+                _check_probabilities(w, "weights")
+            else:
+                with torch.no_grad():
+                    if not bool((w <= 0).all()):
+                        raise InputError("weights: log-probabilities must be at most 0 (and not NaN)")
         out = self.evaluator(w, n)
         return out.squeeze(0) if one else out
 

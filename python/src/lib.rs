@@ -371,21 +371,43 @@ fn transpose_into<V: Copy>(m: &[V], rows: usize, batch: usize, out: &mut [V]) {
 /// where the gradients go (positive weights, explicit negative weights).
 type Backward<'a, V> = (Option<&'a [V]>, &'a mut [V], Option<&'a mut [V]>);
 
+/// The first weight (`[batch × slots]`) that is not one of `semiring`'s
+/// probabilities, as an error: checked here, in the pass that reads the
+/// weights anyway, rather than by tensor operations before the call. With
+/// explicit negative weights any number is a weight.
+fn check_weights<V: Copy + Into<f64>>(w: &[V], slots: usize, semiring: Semiring) -> Result<(), Error> {
+    let fits = |v: f64| match semiring {
+        Semiring::Real => (0.0..=1.0).contains(&v),
+        Semiring::Log => v <= 0.0,
+    };
+    let Some(at) = w.iter().position(|&v| !fits(v.into())) else { return Ok(()) };
+    let what = match semiring {
+        Semiring::Real => "a probability in [0, 1]",
+        Semiring::Log => "a log-probability (at most 0)",
+    };
+    let value: f64 = w[at].into();
+    Err(Error::Input(format!("weights: {value} at [{}, {}] is not {what}", at / slots, at % slots)))
+}
+
 /// Evaluation in `A`, from torch's layout to torch's layout.
 fn run<A: Differentiable>(
     eval: &CpuEvaluator<'_, A>,
+    semiring: Semiring,
     w: &[A::Value],
     neg: Option<&[A::Value]>,
     batch: usize,
     out: &mut [A::Value],
     grad: Option<Backward<'_, A::Value>>,
-) -> Result<(), deeplog::circuits::EvalError>
+) -> Result<(), Error>
 where
-    A::Value: Copy + Send + Sync,
+    A::Value: Copy + Send + Sync + Into<f64>,
 {
     let c = eval.circuit();
     let slots = c.num_slots() as usize;
     let roots = c.num_roots();
+    if neg.is_none() {
+        check_weights(w, slots, semiring)?;
+    }
     let weights =
         Weights { batch, positive: transpose(w, batch, slots), negative: neg.map(|n| transpose(n, batch, slots)) };
     match grad {
@@ -495,10 +517,10 @@ impl Circuit {
                         let grad = b.as_ref().map(|(s, g, gn)| {
                             (s.as_ref().map(|s| s.read::<$V>()), g.write::<$V>(), gn.as_ref().map(|g| g.write::<$V>()))
                         });
-                        run::<$A>(eval, w.read(), n.as_ref().map(|n| n.read()), batch, o.write(), grad)
+                        run::<$A>(eval, semiring, w.read(), n.as_ref().map(|n| n.read()), batch, o.write(), grad)
                     }
                 });
-                result.map_err(|e| to_py(py, e.into()))
+                result.map_err(|e| to_py(py, e))
             }};
         }
         match (semiring, dtype) {

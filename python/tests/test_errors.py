@@ -119,9 +119,15 @@ def test_circuit_module_bad_input(shared_circuits):
         c(torch.zeros(2, c.num_vars + 1, dtype=torch.float64))
     with pytest.raises(deeplog.InputError):
         dt.CircuitModule(shared_circuits / "sudoku_4.sdd", semiring="tropical")
-    lc = dt.CircuitModule(shared_circuits / "sudoku_4.sdd", semiring="log")
-    with pytest.raises(deeplog.InputError):
-        lc(torch.full((1, c.num_vars), 0.5, dtype=torch.float64))
+    for backend in ("native", "torch"):
+        lc = dt.CircuitModule(shared_circuits / "sudoku_4.sdd", semiring="log", backend=backend)
+        with pytest.raises(deeplog.InputError):
+            lc(torch.full((1, c.num_vars), 0.5, dtype=torch.float64))
+        rc = dt.CircuitModule(shared_circuits / "sudoku_4.sdd", backend=backend)
+        bad = torch.full((2, c.num_vars), 0.5, dtype=torch.float32)
+        bad[1, 3] = math.nan
+        with pytest.raises(deeplog.InputError, match="probability"):
+            rc(bad)
 
 
 def test_errors_pickle():
