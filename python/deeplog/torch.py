@@ -124,7 +124,8 @@ class _Native(torch.autograd.Function):
         if ctx.precomputed:
             grad, gneg = a, b
             scale = grad_out if grad_out.dtype == grad.dtype else grad_out.to(grad.dtype)
-            return None, None, grad * scale, (None if gneg is None else gneg * scale)
+            # The gradients are this call's own: scaled in place, not copied.
+            return None, None, grad.mul_(scale), (None if gneg is None else gneg.mul_(scale))
         w, n = a, b
         batch = w.shape[0]
         seeds = grad_out.to(w.dtype).contiguous()
