@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import math
 import os
+import time
 from typing import Dict, List, Optional, Sequence, Tuple, Union
 
 import torch
@@ -30,7 +31,15 @@ import torch
 from . import _deeplog
 from .errors import DeviceError, InputError
 
-__all__ = ["Layer", "CircuitModule", "NeuralModel"]
+__all__ = ["Layer", "CircuitModule", "NeuralModel", "engine_seconds"]
+
+_engine = [0.0]
+
+
+def engine_seconds() -> float:
+    """Seconds spent in the Rust evaluator (forward and backward) since the
+    import: to see the symbolic part's share of a training epoch."""
+    return _engine[0]
 
 _BACKENDS = ("auto", "native", "torch")
 _SEMIRINGS = {"real": "real", "probability": "real", "prob": "real", "log": "log", "log-probability": "log"}
@@ -100,6 +109,7 @@ class _Native(torch.autograd.Function):
         ctx.circuit, ctx.semiring, ctx.dtype = circuit, semiring, dtype
         ctx.has_negatives = n is not None
         nptr = None if n is None else n.data_ptr()
+        start = time.perf_counter()
         if wants and circuit.num_roots == 1:
             # One root: its gradient now, scaled by the incoming one later
             # (the backward pass is linear in it), so a training step costs
@@ -116,6 +126,7 @@ class _Native(torch.autograd.Function):
             circuit._forward(semiring, dtype, batch, w.data_ptr(), nptr, out.data_ptr())
             ctx.precomputed = False
             ctx.save_for_backward(w, n)
+        _engine[0] += time.perf_counter() - start
         return out
 
     @staticmethod
@@ -127,6 +138,7 @@ class _Native(torch.autograd.Function):
             # The gradients are this call's own: scaled in place, not copied.
             return None, None, grad.mul_(scale), (None if gneg is None else gneg.mul_(scale))
         w, n = a, b
+        start = time.perf_counter()
         batch = w.shape[0]
         seeds = grad_out.to(w.dtype).contiguous()
         out = torch.empty((batch, ctx.circuit.num_roots), dtype=w.dtype)
@@ -136,6 +148,7 @@ class _Native(torch.autograd.Function):
             ctx.semiring, ctx.dtype, batch, w.data_ptr(), None if n is None else n.data_ptr(), out.data_ptr(),
             seeds.data_ptr(), grad.data_ptr(), None if gneg is None else gneg.data_ptr(),
         )
+        _engine[0] += time.perf_counter() - start
         return None, None, grad, gneg
 
 
