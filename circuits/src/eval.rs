@@ -34,6 +34,14 @@ pub const MAX_TILE: usize = 64;
 /// Workspace budget per tile (values and adjoints), in bytes; tiles narrow
 /// to stay under it, which bounds peak memory on huge circuits.
 const TILE_BYTES: usize = 256 << 20;
+/// Edges × batch columns below which a batch's tiles run one after the
+/// other on the calling thread: handing them to rayon's threads costs more
+/// than it saves (measured on the shared circuits, 2 cores: at 6k–70k
+/// edge-columns the sequential pass took 35–60% of the parallel one's time,
+/// at 0.7M they were even, from 2M on the parallel one won by 1.4–1.7×),
+/// and threads that wait spinning compete with a caller's own (a torch
+/// training loop's).
+const PARALLEL_MIN_WORK: usize = 1 << 19;
 
 /// Literal weights for a batch.
 #[derive(Clone, Debug, PartialEq)]
@@ -241,9 +249,13 @@ impl<'c, A: Algebra> CpuEvaluator<'c, A> {
             // (two thread spawns, a visible share of a small query's time).
             return 1;
         }
-        let threads = rayon::current_num_threads().max(1);
-        let per_thread = batch.div_ceil(threads);
         let c = self.circuit;
+        let threads = if c.num_edges().saturating_mul(batch) < PARALLEL_MIN_WORK {
+            1 // one thread's work: as few tiles as the width allows
+        } else {
+            rayon::current_num_threads().max(1)
+        };
+        let per_thread = batch.div_ceil(threads);
         let row_bytes = (2 * c.num_rows() + c.num_edges()).max(1) * std::mem::size_of::<A::Value>();
         let by_memory = (TILE_BYTES / row_bytes).max(1);
         per_thread.clamp(1, MAX_TILE).min(by_memory)
@@ -278,6 +290,25 @@ impl<'c, A: Algebra> CpuEvaluator<'c, A> {
             .then(|| self.single.get_or_init(|| linear::single::Plan::new(self.circuit)))
     }
 
+    /// Whether a batch's tiles are worth spreading over rayon's threads.
+    fn parallel(&self, batch: usize, tiles: usize) -> bool {
+        tiles > 1 && self.circuit.num_edges().saturating_mul(batch) >= PARALLEL_MIN_WORK
+    }
+
+    /// `run` on every tile, on rayon's threads where [`Self::parallel`].
+    fn each_tile<T: Send>(
+        &self,
+        tiles: &[std::ops::Range<usize>],
+        batch: usize,
+        run: impl Fn(&std::ops::Range<usize>) -> T + Sync + Send,
+    ) -> Vec<T> {
+        if self.parallel(batch, tiles.len()) {
+            tiles.par_iter().map(run).collect()
+        } else {
+            tiles.iter().map(run).collect()
+        }
+    }
+
     /// The tiles of a batch: column ranges, one per task.
     fn tiles(&self, batch: usize) -> Vec<std::ops::Range<usize>> {
         let tile = self.tile_width(batch);
@@ -299,11 +330,7 @@ impl<'c, A: Algebra> CpuEvaluator<'c, A> {
             }
             out
         };
-        if tiles.len() == 1 {
-            vec![one(&tiles[0])]
-        } else {
-            tiles.par_iter().map(one).collect()
-        }
+        self.each_tile(tiles, tiles.last().map_or(0, |t| t.end), one)
     }
 
     /// Root values, `[roots × batch]`.
@@ -330,8 +357,7 @@ impl<'c, A: Algebra> CpuEvaluator<'c, A> {
             self.give_back(ws);
             roots
         };
-        let parts: Vec<Vec<A::Value>> =
-            if tiles.len() == 1 { vec![run(&tiles[0])] } else { tiles.par_iter().map(run).collect() };
+        let parts: Vec<Vec<A::Value>> = self.each_tile(&tiles, w.batch, run);
         Ok(scatter_columns(parts, &tiles, self.circuit.num_roots(), w.batch))
     }
 }
@@ -407,7 +433,7 @@ impl<A: Differentiable> CpuEvaluator<'_, A> {
             self.give_back(ws);
             (roots, grads)
         };
-        let parts: Vec<_> = if tiles.len() == 1 { vec![run(&tiles[0])] } else { tiles.par_iter().map(run).collect() };
+        let parts: Vec<_> = self.each_tile(&tiles, w.batch, run);
         Ok(self.gather(parts, &tiles, w))
     }
 

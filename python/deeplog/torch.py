@@ -152,6 +152,37 @@ class _Native(torch.autograd.Function):
         return None, None, grad, gneg
 
 
+class _NativeModel(torch.autograd.Function):
+    """A compiled model in Rust as an autograd function: the alternatives'
+    own probabilities ``[batch, slots]`` to query values ``[batch,
+    queries]`` (the chain of each annotated disjunction, the evidence's
+    division and the checks of the probabilities all in Rust)."""
+
+    @staticmethod
+    def forward(ctx, compiled, slots: torch.Tensor):
+        p = slots.detach().contiguous()
+        batch = p.shape[0]
+        dtype = "float64" if p.dtype == torch.float64 else "float32"
+        out = torch.empty((batch, len(compiled.query_roots)), dtype=p.dtype)
+        roots = torch.empty((batch, compiled.circuit.num_roots), dtype=p.dtype)
+        start = time.perf_counter()
+        compiled._forward(dtype, batch, p.data_ptr(), out.data_ptr(), roots.data_ptr())
+        _engine[0] += time.perf_counter() - start
+        ctx.compiled, ctx.dtype = compiled, dtype
+        ctx.save_for_backward(p, roots)
+        return out
+
+    @staticmethod
+    def backward(ctx, grad_out: torch.Tensor):
+        p, roots = ctx.saved_tensors
+        g = grad_out.to(p.dtype).contiguous()
+        grad = torch.empty_like(p)
+        start = time.perf_counter()
+        ctx.compiled._backward(ctx.dtype, p.shape[0], p.data_ptr(), roots.data_ptr(), g.data_ptr(), grad.data_ptr())
+        _engine[0] += time.perf_counter() - start
+        return None, grad
+
+
 def _log1mexp(x: torch.Tensor) -> torch.Tensor:
     """``log(1 − exp(x))`` for ``x ≤ 0``, stably."""
     return torch.where(x > -math.log(2), torch.log(-torch.expm1(x)), torch.log1p(-torch.exp(x)))
@@ -403,7 +434,17 @@ class _CompiledModel(torch.nn.Module):
         self.register_buffer("denominators", torch.tensor([r + 1 if e is None else e for _, e in roots], dtype=torch.long), persistent=False)
         self.evidence = any(e is not None for _, e in roots)
 
+    def native_for(self, slots: torch.Tensor) -> bool:
+        return self.evaluator.native_for(slots)
+
     def forward(self, slots: torch.Tensor) -> torch.Tensor:
+        if self.native_for(slots):
+            if slots.device.type != "cpu":
+                raise DeviceError(
+                    f'backend="native" evaluates on the CPU; this tensor is on {slots.device} (use backend="auto" or "torch")'
+                )
+            return _NativeModel.apply(self.compiled, slots)
+        _check_probabilities(slots, "slot probabilities")
         w = _conditional(slots, self.starts) if self.chained else slots
         roots = self.evaluator(w)
         batch = roots.shape[0]
@@ -466,7 +507,6 @@ class Layer(torch.nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         x, one = _check_tensor(x, "input", len(self.inputs))
-        _check_probabilities(x, "input")
         out = self.model(self.model.slots_from(x))
         return out.squeeze(0) if one else out
 
@@ -512,7 +552,7 @@ class NeuralModel(torch.nn.Module):
         self.networks = torch.nn.ModuleDict(networks)
         self._backend = _backend(backend)
         self._timeout = timeout
-        self._compiled: Dict[str, Tuple[_CompiledModel, list]] = {}
+        self._compiled: Dict[str, Tuple[_CompiledModel, list, torch.Tensor]] = {}
 
     def _compile(self, query: str):
         got = self._compiled.get(query)
@@ -527,9 +567,19 @@ class NeuralModel(torch.nn.Module):
                 if neural is not None:
                     network, args, output = neural
                     calls.setdefault((network, tuple(args)), []).append((slot, output))
-            plan = [(net, args, torch.tensor([s for s, _ in v]), torch.tensor([o for _, o in v])) for (net, args), v in calls.items()]
+            # One call per network and batch, on every input it is asked
+            # about stacked (as DeepProbLog batches a network's inputs).
+            groups: Dict[Tuple[str, int], list] = {}
+            for (net, args), v in calls.items():
+                groups.setdefault((net, len(args)), []).append(
+                    (args, torch.tensor([s for s, _ in v]), torch.tensor([o for _, o in v]), max(o for _, o in v))
+                )
+            plan = [(net, members) for (net, _), members in groups.items()]
+            # The slots the networks' outputs fill, in the order they come.
+            filled = [slots for _, members in plan for _, slots, _, _ in members]
+            columns = torch.cat(filled) if filled else torch.empty(0, dtype=torch.long)
             self.add_module(f"compiled_{len(self._compiled)}", module)
-            got = (module, plan)
+            got = (module, plan, columns)
             self._compiled[query] = got
         return got
 
@@ -539,7 +589,7 @@ class NeuralModel(torch.nn.Module):
         return list(self._compile(query)[0].compiled.query_names)
 
     def forward(self, query: str, inputs: Dict[str, torch.Tensor]) -> torch.Tensor:
-        module, plan = self._compile(query)
+        module, plan, columns = self._compile(query)
         if not inputs:
             raise InputError("inputs must bind the query's placeholders to tensors, e.g. {'a': images}")
         batch = None
@@ -550,22 +600,29 @@ class NeuralModel(torch.nn.Module):
                 batch = t.shape[0]
             elif t.shape[0] != batch:
                 raise InputError(f"input `{name}` has a batch of {t.shape[0]}, the others {batch}")
-        columns, values = [], []
-        for net, args, slots, outputs in plan:
-            missing = [a for a in args if a not in inputs]
-            if missing:
-                raise InputError(f"network `{net}` is called on `{missing[0]}`, which the inputs do not bind")
-            out = self.networks[net](*[inputs[a] for a in args])
-            if out.dim() != 2 or out.shape[0] != batch or out.shape[1] <= int(outputs.max()):
-                raise InputError(f"network `{net}` returned shape {list(out.shape)}; expected [{batch}, {int(outputs.max()) + 1}] (a distribution per input)")
-            values.append(out.index_select(1, outputs.to(out.device)))
-            columns.append(slots)
+        values = []
+        for net, members in plan:
+            for args, _, _, _ in members:
+                missing = [a for a in args if a not in inputs]
+                if missing:
+                    raise InputError(f"network `{net}` is called on `{missing[0]}`, which the inputs do not bind")
+            arity = len(members[0][0])
+            stacked = [torch.cat([inputs[args[k]] for args, _, _, _ in members]) for k in range(arity)]
+            out = self.networks[net](*stacked)
+            need = max(m[3] for m in members) + 1
+            if out.dim() != 2 or out.shape[0] != batch * len(members) or out.shape[1] < need:
+                raise InputError(
+                    f"network `{net}` returned shape {list(out.shape)} for {batch * len(members)} inputs; expected "
+                    f"[{batch * len(members)}, {need}] (a distribution per input)"
+                )
+            for j, (_, _, outputs, _) in enumerate(members):
+                part = out[j * batch : (j + 1) * batch]
+                values.append(part.index_select(1, outputs.to(out.device)))
         if not values:
             raise InputError(f"query `{query}` reaches no neural predicate")
         x = torch.cat(values, dim=1)
         if x.dtype not in (torch.float32, torch.float64):
             x = x.float()
-        _check_probabilities(x, "network output")
         base = module.base.to(dtype=x.dtype, device=x.device).expand(batch, -1)
-        slots = base.index_copy(1, torch.cat(columns).to(x.device), x)
+        slots = base.index_copy(1, columns.to(x.device), x)
         return module(slots)

@@ -699,6 +699,34 @@ struct Compiled {
     /// (`None` where the query cannot be derived; the evidence root is
     /// `None` without evidence).
     query_roots: Vec<(Option<usize>, Option<usize>)>,
+    /// Per slot: the slot before it in its choice's chain, if any.
+    slot_previous: Vec<Option<usize>>,
+}
+
+/// The two float types a tensor may hold.
+trait Real: Copy + Send + Sync + Into<f64> {
+    fn of(x: f64) -> Self;
+}
+
+impl Real for f64 {
+    fn of(x: f64) -> f64 {
+        x
+    }
+}
+
+impl Real for f32 {
+    fn of(x: f64) -> f32 {
+        x as f32
+    }
+}
+
+/// How far past 1 the alternatives of one choice may sum (rounding).
+fn slack<V: Real>() -> f64 {
+    if std::mem::size_of::<V>() == 4 {
+        1e-5
+    } else {
+        1e-9
+    }
 }
 
 impl Compiled {
@@ -759,8 +787,11 @@ impl Compiled {
             .iter()
             .map(|s| s.network.clone().map(|n| (n, s.network_inputs.clone(), s.alternative)))
             .collect();
+        let mut last = std::collections::HashMap::<usize, usize>::new();
+        let slot_previous = compiled.slots.iter().enumerate().map(|(i, s)| last.insert(s.choice, i)).collect();
         let circuit = Py::new(py, Circuit::from_circuit(compiled.circuit))?;
         Ok(Compiled {
+            slot_previous,
             circuit,
             query_names,
             slot_networks,
@@ -770,6 +801,226 @@ impl Compiled {
             input_slots,
             query_roots,
         })
+    }
+}
+
+impl Compiled {
+    /// The chain's slot weights `[slots × batch]` (alternative `i` of a
+    /// choice given the earlier ones false: `p_i / (1 − p_0 − … − p_{i−1})`)
+    /// from the alternatives' own probabilities `p` (`[batch × slots]`), and
+    /// each slot's remainder `1 − p_0 − … − p_{i−1}` (`[slots × batch]`);
+    /// an error names the first probability out of range or the first
+    /// choice whose alternatives sum past 1.
+    fn conditionals<V: Real>(&self, p: &[V], batch: usize) -> Result<(Vec<V>, Vec<f64>), Error> {
+        let slots = self.slot_names.len();
+        let mut weights = vec![V::of(0.0); slots * batch];
+        let mut rest = vec![1.0f64; slots * batch];
+        for b in 0..batch {
+            let row = &p[b * slots..(b + 1) * slots];
+            for (i, &v) in row.iter().enumerate() {
+                let v: f64 = v.into();
+                if !(0.0..=1.0).contains(&v) {
+                    let name = &self.slot_names[i];
+                    return Err(Error::Input(format!("example {b}: `{name}` has {v}, not a probability in [0, 1]")));
+                }
+                let r = match self.slot_previous[i] {
+                    Some(j) => rest[j * batch + b] - row[j].into(),
+                    None => 1.0,
+                };
+                if v > r + slack::<V>() {
+                    let name = &self.slot_names[i];
+                    return Err(Error::Input(format!(
+                        "example {b}: the alternatives of an annotated disjunction sum to {}, more than 1 (at `{name}`)",
+                        1.0 - r + v
+                    )));
+                }
+                rest[i * batch + b] = r;
+                weights[i * batch + b] = V::of(if r > 0.0 { (v / r).min(1.0) } else { 0.0 });
+            }
+        }
+        Ok((weights, rest))
+    }
+
+    /// Query values `[batch × queries]` from root values `[roots × batch]`:
+    /// `P(q ∧ e) / P(e)`, 0 where the query cannot be derived.
+    fn answers<V: Real>(&self, roots: &[V], batch: usize, out: &mut [V]) {
+        let q = self.query_roots.len();
+        for (k, &(num, den)) in self.query_roots.iter().enumerate() {
+            for b in 0..batch {
+                let n = num.map_or(0.0, |r| roots[r * batch + b].into());
+                let d = den.map_or(1.0, |r| roots[r * batch + b].into());
+                out[b * q + k] = V::of(if d > 0.0 { n / d } else { 0.0 });
+            }
+        }
+    }
+
+    /// Forward: query values `[batch × queries]` at `out` and the roots
+    /// `[batch × roots]` at `roots` (for the backward pass), from the
+    /// alternatives' probabilities `[batch × slots]` at `slots`.
+    fn run_forward<A: Differentiable>(
+        &self,
+        eval: &CpuEvaluator<'_, A>,
+        p: &[A::Value],
+        batch: usize,
+        out: &mut [A::Value],
+        roots_out: &mut [A::Value],
+    ) -> Result<(), Error>
+    where
+        A::Value: Real,
+    {
+        let (weights, _) = self.conditionals(p, batch)?;
+        let roots = eval.forward(&Weights::complementary(batch, weights))?;
+        self.answers(&roots, batch, out);
+        transpose_into(&roots, eval.circuit().num_roots(), batch, roots_out);
+        Ok(())
+    }
+
+    /// Backward: the gradient `[batch × slots]` at `grad` of `Σ g · query`
+    /// (`g`: `[batch × queries]`), given the forward pass's roots.
+    fn run_backward<A: Differentiable>(
+        &self,
+        eval: &CpuEvaluator<'_, A>,
+        p: &[A::Value],
+        batch: usize,
+        roots: &[A::Value],
+        g: &[A::Value],
+        grad: &mut [A::Value],
+    ) -> Result<(), Error>
+    where
+        A::Value: Real,
+    {
+        let slots = self.slot_names.len();
+        let num_roots = eval.circuit().num_roots();
+        let q = self.query_roots.len();
+        // Seeds per root: ∂(n/d)/∂n = 1/d, ∂(n/d)/∂d = −n/d².
+        let mut seeds = vec![0.0f64; num_roots * batch];
+        for (k, &(num, den)) in self.query_roots.iter().enumerate() {
+            let Some(num) = num else { continue };
+            for b in 0..batch {
+                let gk: f64 = g[b * q + k].into();
+                let n: f64 = roots[b * num_roots + num].into();
+                let d = den.map_or(1.0, |r| roots[b * num_roots + r].into());
+                if d <= 0.0 {
+                    continue;
+                }
+                seeds[num * batch + b] += gk / d;
+                if let Some(den) = den {
+                    seeds[den * batch + b] -= gk * n / (d * d);
+                }
+            }
+        }
+        let seeds: Vec<A::Value> = seeds.into_iter().map(A::Value::of).collect();
+        let (weights, rest) = self.conditionals(p, batch)?;
+        let (_, grads) = eval.forward_backward_columns(&Weights::complementary(batch, weights), &seeds)?;
+        // Through the chain: c_i = p_i / r_i with r_i = 1 − Σ_{j<i} p_j, so
+        // ∂c_i/∂p_i = 1/r_i and ∂c_i/∂p_j = p_i / r_i² for j before i.
+        let mut after = vec![0.0f64; slots];
+        for b in 0..batch {
+            after.iter_mut().for_each(|a| *a = 0.0);
+            for i in (0..slots).rev() {
+                let r = rest[i * batch + b];
+                let gc: f64 = grads.positive[i * batch + b].into();
+                let pi: f64 = p[b * slots + i].into();
+                let own = if r > 0.0 { gc / r } else { 0.0 };
+                grad[b * slots + i] = A::Value::of(own + after[i]);
+                if let Some(j) = self.slot_previous[i] {
+                    let through = if r > 0.0 { gc * pi / (r * r) } else { 0.0 };
+                    after[j] = after[i] + through;
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+#[pymethods]
+impl Compiled {
+    /// Query values `[batch × queries]` at `out` and roots `[batch ×
+    /// roots]` at `roots`, from the alternatives' probabilities `[batch ×
+    /// slots]` at `slots` (addresses of contiguous CPU tensors of `dtype`).
+    fn _forward(
+        &self,
+        py: Python<'_>,
+        dtype: &str,
+        batch: usize,
+        slots: usize,
+        out: usize,
+        roots: usize,
+    ) -> PyResult<()> {
+        self.call(py, dtype, batch, slots, out, roots, None)
+    }
+
+    /// The gradient `[batch × slots]` at `grad` of `Σ g · queries` (`g`
+    /// `[batch × queries]` at `seeds`), given the roots of `_forward`.
+    #[allow(clippy::too_many_arguments)]
+    fn _backward(
+        &self,
+        py: Python<'_>,
+        dtype: &str,
+        batch: usize,
+        slots: usize,
+        roots: usize,
+        seeds: usize,
+        grad: usize,
+    ) -> PyResult<()> {
+        self.call(py, dtype, batch, slots, grad, roots, Some(seeds))
+    }
+}
+
+impl Compiled {
+    /// `_forward` (`seeds: None`; `out` the queries) or `_backward`
+    /// (`out` the gradient).
+    #[allow(clippy::too_many_arguments)]
+    fn call(
+        &self,
+        py: Python<'_>,
+        dtype: &str,
+        batch: usize,
+        slots: usize,
+        out: usize,
+        roots: usize,
+        seeds: Option<usize>,
+    ) -> PyResult<()> {
+        if batch == 0 {
+            return Err(input_error(py, "the batch is empty"));
+        }
+        let ev = self.circuit.get().plain.clone();
+        let n_slots = self.slot_names.len();
+        let n_roots = ev.layered.num_roots();
+        let q = self.query_roots.len();
+        let p = Matrix { address: slots, rows: batch, cols: n_slots };
+        let r = Matrix { address: roots, rows: batch, cols: n_roots };
+        let o = Matrix { address: out, rows: batch, cols: if seeds.is_some() { n_slots } else { q } };
+        let g = seeds.map(|a| Matrix { address: a, rows: batch, cols: q });
+        macro_rules! go {
+            ($A:ty, $V:ty, $cell:ident) => {{
+                for m in [Some(&p), Some(&r), Some(&o), g.as_ref()].into_iter().flatten() {
+                    m.check::<$V>(py, "tensor")?;
+                }
+                let eval = match ev.$cell.get() {
+                    Some(e) => e,
+                    None => {
+                        let made = CpuEvaluator::<$A>::new(ev.circuit()).map_err(|e| to_py(py, e.into()))?;
+                        let _ = ev.$cell.set(made);
+                        ev.$cell.get().expect("just set")
+                    }
+                };
+                // SAFETY: as in `Circuit::evaluate`: live, contiguous CPU
+                // tensors of these shapes and dtype, held by the caller.
+                let result = py.detach(|| unsafe {
+                    match &g {
+                        None => self.run_forward::<$A>(eval, p.read(), batch, o.write(), r.write()),
+                        Some(g) => self.run_backward::<$A>(eval, p.read(), batch, r.read(), g.read(), o.write()),
+                    }
+                });
+                result.map_err(|e| to_py(py, e))
+            }};
+        }
+        match dtype {
+            "float64" => go!(Probability<f64>, f64, real64),
+            "float32" => go!(Probability<f32>, f32, real32),
+            other => Err(input_error(py, format!("dtype {other} is not supported: use float32 or float64"))),
+        }
     }
 }
 
