@@ -425,6 +425,7 @@ class _CompiledModel(torch.nn.Module):
         self.chained = any(starts[s] != s for s in range(len(starts)))
         self.register_buffer("starts", torch.tensor(starts, dtype=torch.long), persistent=False)
         self.register_buffer("base", torch.tensor(compiled.slot_probabilities, dtype=torch.float64), persistent=False)
+        self._bases: Dict[tuple, tuple] = {}
         self.register_buffer("inputs", torch.tensor(compiled.input_slots, dtype=torch.long), persistent=False)
         roots = compiled.query_roots
         # Column `num_roots` is a constant 0 (a query that cannot be derived),
@@ -456,10 +457,20 @@ class _CompiledModel(torch.nn.Module):
         den = padded.index_select(1, self.denominators)
         return num / den
 
+    def base_for(self, x: torch.Tensor) -> torch.Tensor:
+        """The model's slot probabilities in ``x``'s dtype and device (kept,
+        so that a training loop does not convert them every batch)."""
+        key = (x.dtype, x.device)
+        cached = self._bases.get(key)
+        if cached is None or cached[0] is not self.base:
+            cached = (self.base, self.base.to(dtype=x.dtype, device=x.device))
+            self._bases[key] = cached
+        return cached[1]
+
     def slots_from(self, x: torch.Tensor) -> torch.Tensor:
         """The slot matrix ``[batch, slots]``: the model's probabilities, with
         the inputs' columns from ``x`` ``[batch, inputs]``."""
-        base = self.base.to(dtype=x.dtype, device=x.device).expand(x.shape[0], -1)
+        base = self.base_for(x).expand(x.shape[0], -1)
         return base.index_copy(1, self.inputs.to(x.device), x)
 
 
@@ -623,6 +634,6 @@ class NeuralModel(torch.nn.Module):
         x = torch.cat(values, dim=1)
         if x.dtype not in (torch.float32, torch.float64):
             x = x.float()
-        base = module.base.to(dtype=x.dtype, device=x.device).expand(batch, -1)
+        base = module.base_for(x).expand(batch, -1)
         slots = base.index_copy(1, columns.to(x.device), x)
         return module(slots)
