@@ -159,12 +159,13 @@ class _NativeModel(torch.autograd.Function):
     division and the checks of the probabilities all in Rust)."""
 
     @staticmethod
-    def forward(ctx, compiled, slots: torch.Tensor):
+    def forward(ctx, compiled, sizes, slots: torch.Tensor):
         p = slots.detach().contiguous()
         batch = p.shape[0]
         dtype = "float64" if p.dtype == torch.float64 else "float32"
-        out = torch.empty((batch, len(compiled.query_roots)), dtype=p.dtype)
-        roots = torch.empty((batch, compiled.circuit.num_roots), dtype=p.dtype)
+        _, n_queries, n_roots = sizes
+        out = torch.empty((batch, n_queries), dtype=p.dtype)
+        roots = torch.empty((batch, n_roots), dtype=p.dtype)
         start = time.perf_counter()
         compiled._forward(dtype, batch, p.data_ptr(), out.data_ptr(), roots.data_ptr())
         _engine[0] += time.perf_counter() - start
@@ -180,7 +181,50 @@ class _NativeModel(torch.autograd.Function):
         start = time.perf_counter()
         ctx.compiled._backward(ctx.dtype, p.shape[0], p.data_ptr(), roots.data_ptr(), g.data_ptr(), grad.data_ptr())
         _engine[0] += time.perf_counter() - start
-        return None, grad
+        return None, None, grad
+
+
+class _NeuralNative(torch.autograd.Function):
+    """Networks' outputs to query values in one autograd node, on the CPU:
+    Rust fills the slot matrix from the model's probabilities and the
+    outputs' columns, evaluates, and in the backward pass sums the slots'
+    gradient into each output's (what slices, selections, a concatenation
+    and an index copy would do in torch, at a fraction of their cost per
+    batch). ``layout``: ``Compiled._neural_layout``; ``outs``: per network
+    call, its ``[members·batch, K]`` output."""
+
+    @staticmethod
+    def forward(ctx, compiled, layout, sizes, batch: int, dtype: torch.dtype, *outs: torch.Tensor):
+        nets = [o.detach().to(dtype).contiguous() for o in outs]
+        name = "float64" if dtype == torch.float64 else "float32"
+        n_slots, n_queries, n_roots = sizes
+        slots = torch.empty((batch, n_slots), dtype=dtype)
+        values = torch.empty((batch, n_queries), dtype=dtype)
+        roots = torch.empty((batch, n_roots), dtype=dtype)
+        start = time.perf_counter()
+        compiled._forward_neural(
+            layout, name, batch, [(o.data_ptr(), o.shape[1]) for o in nets], slots.data_ptr(), values.data_ptr(),
+            roots.data_ptr(),
+        )
+        _engine[0] += time.perf_counter() - start
+        ctx.compiled, ctx.layout, ctx.name = compiled, layout, name
+        ctx.outs = [(o.shape, o.dtype) for o in outs]
+        ctx.save_for_backward(slots, roots)
+        return values
+
+    @staticmethod
+    def backward(ctx, grad_out: torch.Tensor):
+        slots, roots = ctx.saved_tensors
+        g = grad_out.to(slots.dtype).contiguous()
+        grads = [torch.empty(shape, dtype=slots.dtype) for shape, _ in ctx.outs]
+        start = time.perf_counter()
+        ctx.compiled._backward_neural(
+            ctx.layout, ctx.name, slots.shape[0], slots.data_ptr(), roots.data_ptr(), g.data_ptr(),
+            [(t.data_ptr(), t.shape[1]) for t in grads],
+        )
+        _engine[0] += time.perf_counter() - start
+        grads = [t if t.dtype == dtype else t.to(dtype) for t, (_, dtype) in zip(grads, ctx.outs)]
+        return (None, None, None, None, None, *grads)
 
 
 def _log1mexp(x: torch.Tensor) -> torch.Tensor:
@@ -415,6 +459,8 @@ class _CompiledModel(torch.nn.Module):
     def __init__(self, compiled, backend: str) -> None:
         super().__init__()
         self.compiled = compiled
+        # (Read once: each read of a field of `compiled` makes a new list.)
+        self.sizes = (len(compiled.slot_names), len(compiled.query_roots), compiled.circuit.num_roots)
         self.evaluator = _Evaluator(compiled.circuit, "real", backend)
         choices = compiled.slot_choices
         starts, first = [], {}
@@ -444,7 +490,7 @@ class _CompiledModel(torch.nn.Module):
                 raise DeviceError(
                     f'backend="native" evaluates on the CPU; this tensor is on {slots.device} (use backend="auto" or "torch")'
                 )
-            return _NativeModel.apply(self.compiled, slots)
+            return _NativeModel.apply(self.compiled, self.sizes, slots)
         _check_probabilities(slots, "slot probabilities")
         w = _conditional(slots, self.starts) if self.chained else slots
         roots = self.evaluator(w)
@@ -589,8 +635,21 @@ class NeuralModel(torch.nn.Module):
             # The slots the networks' outputs fill, in the order they come.
             filled = [slots for _, members in plan for _, slots, _, _ in members]
             columns = torch.cat(filled) if filled else torch.empty(0, dtype=torch.long)
+            # Per network call: the slots it fills, and for each, its member
+            # and output (the fused CPU path's gather, see _NeuralNative).
+            fused = compiled._neural_layout(
+                [
+                    (
+                        len(members),
+                        [int(s) for _, slots, _, _ in members for s in slots],
+                        [j for j, (_, slots, _, _) in enumerate(members) for _ in slots],
+                        [int(o) for _, _, outs, _ in members for o in outs],
+                    )
+                    for _, members in plan
+                ]
+            )
             self.add_module(f"compiled_{len(self._compiled)}", module)
-            got = (module, plan, columns)
+            got = (module, plan, columns, fused)
             self._compiled[query] = got
         return got
 
@@ -600,7 +659,7 @@ class NeuralModel(torch.nn.Module):
         return list(self._compile(query)[0].compiled.query_names)
 
     def forward(self, query: str, inputs: Dict[str, torch.Tensor]) -> torch.Tensor:
-        module, plan, columns = self._compile(query)
+        module, plan, columns, fused = self._compile(query)
         if not inputs:
             raise InputError("inputs must bind the query's placeholders to tensors, e.g. {'a': images}")
         batch = None
@@ -611,7 +670,9 @@ class NeuralModel(torch.nn.Module):
                 batch = t.shape[0]
             elif t.shape[0] != batch:
                 raise InputError(f"input `{name}` has a batch of {t.shape[0]}, the others {batch}")
-        values = []
+        if not plan:
+            raise InputError(f"query `{query}` reaches no neural predicate")
+        outs = []
         for net, members in plan:
             for args, _, _, _ in members:
                 missing = [a for a in args if a not in inputs]
@@ -621,16 +682,27 @@ class NeuralModel(torch.nn.Module):
             stacked = [torch.cat([inputs[args[k]] for args, _, _, _ in members]) for k in range(arity)]
             out = self.networks[net](*stacked)
             need = max(m[3] for m in members) + 1
-            if out.dim() != 2 or out.shape[0] != batch * len(members) or out.shape[1] < need:
+            if not isinstance(out, torch.Tensor) or out.dim() != 2 or out.shape[0] != batch * len(members) or out.shape[1] < need:
+                shape = list(out.shape) if isinstance(out, torch.Tensor) else type(out).__name__
                 raise InputError(
-                    f"network `{net}` returned shape {list(out.shape)} for {batch * len(members)} inputs; expected "
+                    f"network `{net}` returned {shape} for {batch * len(members)} inputs; expected "
                     f"[{batch * len(members)}, {need}] (a distribution per input)"
                 )
+            outs.append(out)
+        dtype = outs[0].dtype
+        for o in outs[1:]:
+            dtype = torch.promote_types(dtype, o.dtype)
+        if dtype not in (torch.float32, torch.float64):
+            dtype = torch.float32
+        if module.native_for(outs[0]) and all(o.device.type == "cpu" for o in outs):
+            # On the CPU: the networks' outputs straight into Rust, one
+            # autograd node (see _NeuralNative).
+            return _NeuralNative.apply(module.compiled, fused, module.sizes, batch, dtype, *outs)
+        values = []
+        for (net, members), out in zip(plan, outs):
             for j, (_, _, outputs, _) in enumerate(members):
                 part = out[j * batch : (j + 1) * batch]
                 values.append(part.index_select(1, outputs.to(out.device)))
-        if not values:
-            raise InputError(f"query `{query}` reaches no neural predicate")
         x = torch.cat(values, dim=1)
         if x.dtype not in (torch.float32, torch.float64):
             x = x.float()

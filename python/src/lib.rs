@@ -965,6 +965,175 @@ impl Compiled {
     ) -> PyResult<()> {
         self.call(py, dtype, batch, slots, grad, roots, Some(seeds))
     }
+
+    /// Where the networks' outputs go, for `_forward_neural` and
+    /// `_backward_neural`: per network call `(members, columns, member,
+    /// output)`, its output laid out `[members·batch, K]` (member `m`'s row
+    /// `b` at row `m·batch + b`), and slot `columns[i]` taking column
+    /// `output[i]` of member `member[i]`'s row.
+    fn _neural_layout(&self, py: Python<'_>, groups: Vec<GroupSpec>) -> PyResult<NeuralLayout> {
+        let slots = self.slot_names.len();
+        let mut out = Vec::with_capacity(groups.len());
+        for (members, columns, member, output) in groups {
+            let fits = columns.len() == member.len()
+                && columns.len() == output.len()
+                && columns.iter().all(|&c| c < slots)
+                && member.iter().all(|&m| m < members);
+            if !fits {
+                return Err(input_error(py, "a neural layout that does not fit the model's slots"));
+            }
+            let width = output.iter().max().map_or(0, |&o| o + 1);
+            out.push(NeuralGroup { members, columns, member, output, width });
+        }
+        Ok(NeuralLayout { groups: out })
+    }
+
+    /// Forward from the networks' outputs (`outs`: per group of `layout`,
+    /// the address of its `[members·batch, K]` tensor and `K`): the slot
+    /// matrix `[batch × slots]` at `slots` (the model's probabilities, the
+    /// networks' in their columns; kept for `_backward_neural`), then as
+    /// `_forward`.
+    #[allow(clippy::too_many_arguments)]
+    fn _forward_neural(
+        &self,
+        py: Python<'_>,
+        layout: &NeuralLayout,
+        dtype: &str,
+        batch: usize,
+        outs: Vec<(usize, usize)>,
+        slots: usize,
+        out: usize,
+        roots: usize,
+    ) -> PyResult<()> {
+        let nets = layout.matrices(py, batch, &outs)?;
+        let n_slots = self.slot_names.len();
+        let p = Matrix { address: slots, rows: batch, cols: n_slots };
+        macro_rules! fill {
+            ($V:ty) => {{
+                p.check::<$V>(py, "tensor")?;
+                for m in &nets {
+                    m.check::<$V>(py, "network output")?;
+                }
+                // SAFETY: as in `Circuit::evaluate`; `matrices` checked each
+                // output's width against the columns read.
+                unsafe {
+                    let dst = p.write::<$V>();
+                    for b in 0..batch {
+                        for (d, &v) in dst[b * n_slots..(b + 1) * n_slots].iter_mut().zip(&self.slot_probabilities) {
+                            *d = <$V>::of(v);
+                        }
+                    }
+                    for (g, m) in layout.groups.iter().zip(&nets) {
+                        let src = m.read::<$V>();
+                        for ((&c, &mem), &o) in g.columns.iter().zip(&g.member).zip(&g.output) {
+                            for b in 0..batch {
+                                dst[b * n_slots + c] = src[(mem * batch + b) * m.cols + o];
+                            }
+                        }
+                    }
+                }
+            }};
+        }
+        match dtype {
+            "float64" => fill!(f64),
+            "float32" => fill!(f32),
+            other => return Err(input_error(py, format!("dtype {other} is not supported: use float32 or float64"))),
+        }
+        self.call(py, dtype, batch, slots, out, roots, None)
+    }
+
+    /// Backward to the networks' outputs: as `_backward`, the slots'
+    /// gradient then summed into each output's gradient (`grads`, laid out
+    /// as `outs` were; written whole, zero where no slot reads).
+    #[allow(clippy::too_many_arguments)]
+    fn _backward_neural(
+        &self,
+        py: Python<'_>,
+        layout: &NeuralLayout,
+        dtype: &str,
+        batch: usize,
+        slots: usize,
+        roots: usize,
+        seeds: usize,
+        grads: Vec<(usize, usize)>,
+    ) -> PyResult<()> {
+        let nets = layout.matrices(py, batch, &grads)?;
+        let n_slots = self.slot_names.len();
+        macro_rules! go {
+            ($V:ty) => {{
+                for m in &nets {
+                    m.check::<$V>(py, "gradient")?;
+                }
+                let mut grad = vec![<$V>::of(0.0); batch * n_slots];
+                self.call(py, dtype, batch, slots, grad.as_mut_ptr() as usize, roots, Some(seeds))?;
+                // SAFETY: as in `_forward_neural`.
+                unsafe {
+                    for m in &nets {
+                        m.write::<$V>().fill(<$V>::of(0.0));
+                    }
+                    for (g, m) in layout.groups.iter().zip(&nets) {
+                        let dst = m.write::<$V>();
+                        for ((&c, &mem), &o) in g.columns.iter().zip(&g.member).zip(&g.output) {
+                            for b in 0..batch {
+                                let at = (mem * batch + b) * m.cols + o;
+                                dst[at] += grad[b * n_slots + c];
+                            }
+                        }
+                    }
+                }
+                Ok(())
+            }};
+        }
+        match dtype {
+            "float64" => go!(f64),
+            "float32" => go!(f32),
+            other => Err(input_error(py, format!("dtype {other} is not supported: use float32 or float64"))),
+        }
+    }
+}
+
+/// One network call's place in the slots, as Python describes it:
+/// `(members, columns, member, output)`.
+type GroupSpec = (usize, Vec<usize>, Vec<usize>, Vec<usize>);
+
+/// Where networks' outputs go in a compiled model's slots (see
+/// `Compiled._neural_layout`).
+#[pyclass(module = "deeplog._deeplog", frozen)]
+struct NeuralLayout {
+    groups: Vec<NeuralGroup>,
+}
+
+struct NeuralGroup {
+    members: usize,
+    columns: Vec<usize>,
+    member: Vec<usize>,
+    output: Vec<usize>,
+    /// The fewest columns an output must have.
+    width: usize,
+}
+
+impl NeuralLayout {
+    /// The outputs (or their gradients) `(address, K)` as matrices, each
+    /// checked wide enough for the columns the layout reads.
+    fn matrices(&self, py: Python<'_>, batch: usize, outs: &[(usize, usize)]) -> PyResult<Vec<Matrix>> {
+        if outs.len() != self.groups.len() {
+            return Err(input_error(
+                py,
+                format!("{} network outputs for {} network calls", outs.len(), self.groups.len()),
+            ));
+        }
+        if batch == 0 {
+            return Err(input_error(py, "the batch is empty"));
+        }
+        let mut m = Vec::with_capacity(outs.len());
+        for (g, &(address, k)) in self.groups.iter().zip(outs) {
+            if k < g.width {
+                return Err(input_error(py, format!("a network output of {k} columns where {} are read", g.width)));
+            }
+            m.push(Matrix { address, rows: g.members * batch, cols: k });
+        }
+        Ok(m)
+    }
 }
 
 impl Compiled {
@@ -1030,6 +1199,7 @@ fn _deeplog(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<Model>()?;
     m.add_class::<Circuit>()?;
     m.add_class::<Compiled>()?;
+    m.add_class::<NeuralLayout>()?;
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
     Ok(())
 }

@@ -191,6 +191,28 @@ def test_neural_model_gradients_reach_the_network():
     assert net.linear.weight.grad is not None and net.linear.weight.grad.abs().sum() > 0
 
 
+@pytest.mark.parametrize("backend", ["native", "torch"])
+def test_neural_model_gradients_match_finite_differences(backend):
+    # The network is the identity: the inputs are the digit distributions
+    # (each summing to less than 1, so that a perturbed one stays a
+    # distribution), and the gradient reaches them through the whole path:
+    # on the CPU, Rust filling the slots and summing their gradient back.
+    nm = dt.NeuralModel(deeplog.Model.from_source(ADDITION), {"net": torch.nn.Identity()}, backend=backend)
+    g = torch.Generator().manual_seed(3)
+    a = (torch.rand(4, 3, generator=g, dtype=torch.float64) + 0.1)
+    b = (torch.rand(4, 3, generator=g, dtype=torch.float64) + 0.1)
+    a = (0.9 * a / a.sum(dim=1, keepdim=True)).requires_grad_(True)
+    b = (0.8 * b / b.sum(dim=1, keepdim=True)).requires_grad_(True)
+    f = lambda a, b: nm("add(a, b, Z)", {"a": a, "b": b})  # noqa: E731
+    assert torch.autograd.gradcheck(f, (a, b), eps=1e-6, atol=1e-7)
+    # The values: the convolution of the two distributions.
+    conv = torch.zeros(4, 5, dtype=torch.float64)
+    for i in range(3):
+        for j in range(3):
+            conv[:, i + j] += a[:, i] * b[:, j]
+    assert torch.allclose(f(a, b), conv, atol=1e-12)
+
+
 def test_neural_model_errors():
     nm_model = deeplog.Model.from_source(ADDITION)
     with pytest.raises(deeplog.InputError, match="not given"):
