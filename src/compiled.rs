@@ -126,20 +126,7 @@ pub(crate) fn compile(
         Choice::Fact { atom, .. } => *atom,
         Choice::Disjunction { atoms } => atoms[alternative].0,
     };
-    // A probabilistic rule's choice is named by the head it derives:
-    // `alarm (rule)`, not the grounder's `choice(5,0,[])`.
-    let mut rule_of_choice: std::collections::HashMap<AtomId, AtomId> = std::collections::HashMap::new();
-    for rule in &grounded.rules {
-        for &(atom, positive) in &rule.body {
-            if positive && matches!(grounded.atoms[atom.index()], Atom::Choice { .. }) {
-                rule_of_choice.entry(atom).or_insert(rule.head);
-            }
-        }
-    }
-    let slot_name = |atom: AtomId| match rule_of_choice.get(&atom) {
-        Some(&head) => format!("{} (rule)", grounded.atom_text(head)),
-        None => grounded.atom_text(atom),
-    };
+    let slot_name = choice_namer(grounded);
     let slots = compiled
         .slots
         .iter()
@@ -167,6 +154,35 @@ pub(crate) fn compile(
         evidence: grounded.evidence_text(),
         timings,
     })
+}
+
+/// Names a choice's atom as users read it: a probabilistic rule's choice by
+/// the head it derives (`alarm (rule)`, not the grounder's
+/// `choice(5,0,[])`; `calls(john) (rule 2)` for the second of several
+/// probabilistic rules for one head), any other by its text.
+pub(crate) fn choice_namer(grounded: &GroundProgram) -> impl Fn(AtomId) -> String + '_ {
+    // Per choice atom: its head and its rank among the head's choices.
+    let mut rule_of_choice: std::collections::HashMap<AtomId, (AtomId, usize)> = std::collections::HashMap::new();
+    let mut per_head: std::collections::HashMap<AtomId, usize> = std::collections::HashMap::new();
+    for rule in &grounded.rules {
+        for &(atom, positive) in &rule.body {
+            if positive
+                && matches!(grounded.atoms[atom.index()], Atom::Choice { .. })
+                && !rule_of_choice.contains_key(&atom)
+            {
+                let rank = per_head.entry(rule.head).or_insert(0);
+                *rank += 1;
+                rule_of_choice.insert(atom, (rule.head, *rank));
+            }
+        }
+    }
+    move |atom: AtomId| match rule_of_choice.get(&atom) {
+        Some(&(head, rank)) if per_head.get(&head).copied().unwrap_or(1) > 1 => {
+            format!("{} (rule {rank})", grounded.atom_text(head))
+        }
+        Some(&(head, _)) => format!("{} (rule)", grounded.atom_text(head)),
+        None => grounded.atom_text(atom),
+    }
 }
 
 /// The compilers' budget from the options: nodes, time, and whether the

@@ -45,6 +45,7 @@ pub mod model;
 pub mod neural;
 mod read_out;
 pub mod scene;
+pub mod tasks;
 
 pub use answers::{Answer, Answers, ConstraintAnswer, Explanation, Timings};
 pub use compiled::{CompiledModel, CompiledQuery, SlotInfo};

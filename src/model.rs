@@ -21,6 +21,7 @@ use std::collections::HashMap;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
+use deeplog_circuits::compile::cnf::{weighted_cnf, WeightedCnf};
 use deeplog_circuits::formula::FormulaError;
 use deeplog_circuits::optimize;
 use deeplog_circuits::{Budget, CompileError, Method};
@@ -28,7 +29,7 @@ use deeplog_language::ground::{ground, Bodies, Limits};
 use deeplog_language::model::Statement;
 use deeplog_language::syntax::Span;
 use deeplog_language::{check_source_in, Checked};
-use deeplog_program::GroundProgram;
+use deeplog_program::{AtomId, GroundProgram};
 use deeplog_semirings::Logic;
 
 use crate::answers::{Answer, Answers, ConstraintAnswer, Timings};
@@ -348,6 +349,11 @@ impl Model {
     /// saved ([`CompiledModel::to_json`]) and evaluated again without the
     /// model.
     pub fn compile(&self, options: &QueryOptions) -> Result<CompiledModel, Error> {
+        self.compile_grounded(options).map(|(_, compiled)| compiled)
+    }
+
+    /// [`Model::compile`], with the ground program it compiled.
+    pub(crate) fn compile_grounded(&self, options: &QueryOptions) -> Result<(GroundProgram, CompiledModel), Error> {
         let clock = Clock::start(options);
         let Grounded { program, timings } = self.ground(options, &clock)?;
         if !program.constraints.is_empty() || program.queries.iter().any(|q| q.formula().is_some()) {
@@ -358,8 +364,9 @@ impl Model {
             ));
         }
         let _compiling = memory::enter(Stage::Compiling);
-        compiled::compile(&program, timings, &clock.rest(options, "compiling")?, &self.name)
-            .map_err(|e| self.locate(&program, e))
+        let compiled = compiled::compile(&program, timings, &clock.rest(options, "compiling")?, &self.name)
+            .map_err(|e| self.locate(&program, e))?;
+        Ok((program, compiled))
     }
 
     /// `e`, at the statement of the model it is about, where it names one
@@ -385,6 +392,27 @@ impl Model {
             e => e,
         };
         Error::At { file: self.name.clone(), at, source: Box::new(source) }
+    }
+
+    /// The relevant ground program: what the queries and evidence depend
+    /// on, as `deeplog ground` prints it.
+    pub fn ground_program(&self, options: &QueryOptions) -> Result<GroundProgram, Error> {
+        let clock = Clock::start(options);
+        Ok(self.ground(options, &clock)?.program)
+    }
+
+    /// The ground program as a weighted CNF: the lineage of its queries and
+    /// evidence, Tseitin encoded (see `deeplog_circuits::compile::cnf`).
+    pub fn weighted_cnf(&self, options: &QueryOptions) -> Result<(GroundProgram, WeightedCnf), Error> {
+        let clock = Clock::start(options);
+        let program = self.ground(options, &clock)?.program;
+        let queries: Vec<AtomId> = program.queries.iter().filter_map(|q| q.atom_id()).collect();
+        let budget = compiled::budget(&clock.rest(options, "encoding")?);
+        let cnf = weighted_cnf(&program, &queries, &program.evidence, &budget).map_err(|e| {
+            let named = e.describe(|a| crate::formulas::name_atom(&program, a));
+            self.locate(&program, Error::Compile { file: self.name.clone(), named, source: e })
+        })?;
+        Ok((program, cnf))
     }
 
     /// The model grounded, with the options' parameters in place, its

@@ -146,7 +146,8 @@ fn an_explanation_keeps_its_negations_names_rules_by_their_heads_and_keeps_evide
     assert_eq!(got[0].2.facts, ["c"]);
     assert!((got[0].2.probability - 0.5).abs() < 1e-12);
     // The alarm: the 0.8 rule needs no earthquake; the evidence's part is
-    // listed apart; rule choices are named by their heads.
+    // listed apart; rule choices are named by their heads (and their rank
+    // among the head's probabilistic rules where it has several).
     let got = explain(
         "person(john). person(mary).\n0.7::burglary. 0.2::earthquake.\n\
          0.9::alarm :- burglary, earthquake.\n0.8::alarm :- burglary, \\+earthquake.\n\
@@ -155,7 +156,7 @@ fn an_explanation_keeps_its_negations_names_rules_by_their_heads_and_keeps_evide
          evidence(calls(john), true).\nquery(calls(mary)).\n",
     );
     let (_, value, e) = &got[0];
-    assert_eq!(e.facts, ["calls(mary) (rule)"]);
-    assert_eq!(e.evidence, ["burglary", "\\+earthquake", "alarm (rule)", "calls(john) (rule)"]);
+    assert_eq!(e.facts, ["calls(mary) (rule 1)"]);
+    assert_eq!(e.evidence, ["burglary", "\\+earthquake", "alarm (rule 2)", "calls(john) (rule 1)"]);
     assert!(e.probability <= value + 1e-12, "{e:?} for {value}");
 }

@@ -21,6 +21,7 @@ mod neural;
 mod numbers;
 mod query;
 mod scene;
+mod tasks;
 mod train;
 mod weights;
 
@@ -79,6 +80,44 @@ enum Command {
         /// Evaluate on cpu (f64, default), gpu (wgpu, f32) or auto (a GPU when there is one); --timings names it.
         #[arg(long, default_value = "cpu", value_parser = choices::device())]
         device: Device,
+    },
+    /// The most probable explanation: the most probable world of the probabilistic choices the queries and
+    /// evidence depend on, given the evidence (ProbLog's `mpe`): the queries' values in it (or, without
+    /// queries, every fact's) and its probability.
+    Mpe {
+        /// The model file, or `-` to read it from standard input.
+        file: PathBuf,
+        /// Print {"probability": p, "assignment": {"fact": true, ...}, "queries": {"q": false, ...}}.
+        #[arg(long)]
+        json: bool,
+        #[command(flatten)]
+        limits: CompileArgs,
+    },
+    /// The most probable assignment of the query facts, every other choice summed out, given the evidence
+    /// (exact maximum a posteriori; ProbLog's `map` task, whose SCORE is not a probability): each fact's value
+    /// and the assignment's probability with the evidence.
+    Map {
+        /// The model file, or `-` to read it from standard input.
+        file: PathBuf,
+        /// Print {"probability": p, "assignment": {"fact": true, ...}}.
+        #[arg(long)]
+        json: bool,
+        #[command(flatten)]
+        limits: CompileArgs,
+    },
+    /// The relevant ground program (what the queries and evidence depend on): in ProbLog's syntax, as a
+    /// weighted DIMACS CNF (the lineage Tseitin encoded; `deeplog compile --cnf` reads it), or as JSON.
+    Ground {
+        /// The model file, or `-` to read it from standard input.
+        file: PathBuf,
+        /// pl (ProbLog's syntax, the default), cnf or json.
+        #[arg(long, value_enum, default_value = "pl")]
+        format: tasks::GroundFormat,
+        /// Write it here (whole or not at all) instead of to standard output.
+        #[arg(short, long)]
+        output: Option<PathBuf>,
+        #[command(flatten)]
+        limits: CompileArgs,
     },
     /// Learn a model's `t(p)::` parameters, or train its neural predicates'
     /// networks, from examples by gradient descent; save them for
@@ -324,6 +363,7 @@ impl Command {
                 Some((output, [file, cnf].into_iter().flatten().map(PathBuf::as_path).collect()))
             }
             Command::Circuit(CircuitCommand::Convert { file, output }) => Some((output, vec![file])),
+            Command::Ground { output: Some(output), file, .. } => Some((output, vec![file])),
             _ => None,
         }
     }
@@ -392,6 +432,9 @@ pub fn run(cli: Cli) -> Result<(), CliError> {
                 inputs: inputs.as_deref(),
             })
         }
+        Command::Mpe { file, json, limits } => tasks::mpe(&file, json, &limits),
+        Command::Ground { file, format, output, limits } => tasks::ground(&file, format, output.as_deref(), &limits),
+        Command::Map { file, json, limits } => tasks::map(&file, json, &limits),
         Command::Train { file, data, test, inputs, networks, epochs, rate, batch, seed, output, json } => {
             train::train(&train::TrainArgs {
                 file: &file,

@@ -71,7 +71,7 @@ fn neural_query(model: &Model, args: &QueryArgs<'_>) -> Result<(), CliError> {
 
 impl CompileArgs {
     /// The grounding limits the options set.
-    fn grounding(&self) -> Limits {
+    pub(super) fn grounding(&self) -> Limits {
         Limits {
             max_atoms: self.max_atoms,
             max_rules: self.max_rules,
@@ -84,7 +84,7 @@ impl CompileArgs {
 
     /// `--timeout` less the time the command has run since `started`: one
     /// deadline for the whole command.
-    fn time_left(&self, started: Instant) -> Option<Duration> {
+    pub(super) fn time_left(&self, started: Instant) -> Option<Duration> {
         self.timeout.map(|t| t.saturating_sub(started.elapsed()))
     }
 }
@@ -92,7 +92,7 @@ impl CompileArgs {
 /// The model in `file`, or on standard input where `file` is `-` (named
 /// `<stdin>` in messages; data files it loads are read from the current
 /// folder).
-fn read_model(file: &Path) -> Result<Model, CliError> {
+pub(super) fn read_model(file: &Path) -> Result<Model, CliError> {
     if file != Path::new("-") {
         return Ok(Model::from_file(file)?);
     }

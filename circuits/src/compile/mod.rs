@@ -46,6 +46,7 @@
 //! ```
 
 pub mod bdd;
+pub mod cnf;
 mod error;
 pub mod lineage;
 mod rewrite;
