@@ -48,7 +48,10 @@ def run(cmd, limit):
     group, killed whole at the limit (ProbLog's MaxSAT solver is a child
     process that would otherwise hold the pipes open)."""
     start = time.perf_counter()
-    p = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True)
+    # (In a folder of its own: ProbLog's MaxSAT solver writes a file
+    # `resulttable` where it runs.)
+    p = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True,
+                         cwd=tempfile.gettempdir())
     try:
         stdout, stderr = p.communicate(timeout=limit)
     except subprocess.TimeoutExpired:
@@ -87,6 +90,7 @@ def main():
     ap.add_argument("--limit", type=float, default=60)
     ap.add_argument("--out")
     a = ap.parse_args()
+    a.deeplog, a.problog = os.path.abspath(a.deeplog), os.path.abspath(a.problog)
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
         for task in ("mpe", "map"):

@@ -16,6 +16,7 @@ import random
 import re
 import subprocess
 import sys
+import tempfile
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from differential import generate  # noqa: E402
@@ -25,7 +26,10 @@ PROBABILITY = re.compile(r"^% Probability: (\S+)$")
 
 def mpe(cmd, path, limit):
     try:
-        p = subprocess.run(cmd + [path], capture_output=True, text=True, timeout=limit)
+        # (In a folder of its own: ProbLog's MaxSAT solver writes a file
+        # `resulttable` where it runs.)
+        p = subprocess.run(cmd + [os.path.abspath(path)], capture_output=True, text=True, timeout=limit,
+                           cwd=tempfile.gettempdir())
     except subprocess.TimeoutExpired:
         return "timeout", ""
     text = p.stdout + p.stderr
@@ -55,6 +59,7 @@ def main():
     ap.add_argument("--limit", type=float, default=30)
     ap.add_argument("--keep", default="target/tasks-differential")
     a = ap.parse_args()
+    a.deeplog, a.problog = os.path.abspath(a.deeplog), os.path.abspath(a.problog)
     rng = random.Random(a.seed)
     os.makedirs(a.keep, exist_ok=True)
     agree = both_refuse = differ = other_world = skipped = only_ours = only_theirs = 0

@@ -60,6 +60,11 @@ pub struct Input {
     pub network: Option<String>,
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub network_inputs: Vec<String>,
+    /// The statement the choice is an instance of (byte offsets in the
+    /// model text), where known: instances of one `t(_)::` statement share
+    /// it.
+    #[serde(skip)]
+    pub origin: Option<(u32, u32)>,
 }
 
 /// One constraint of a model, as the formula circuit reports it.
@@ -723,6 +728,7 @@ fn inputs(grounded: &GroundProgram) -> Vec<Input> {
             learnable,
             network: neural.map(|n| n.network.clone()),
             network_inputs: neural.map(|n| grounded.neural_inputs_text(n)).unwrap_or_default(),
+            origin: grounded.origins.choices.get(choice).map(|o| (o.start, o.end)),
         }));
     }
     inputs

@@ -212,15 +212,15 @@ pub fn train(model: &Model, examples: &[Example], options: &TrainOptions) -> Res
 
 /// The distinct formulas of the examples, each one query of the augmented
 /// model.
-struct Distinct {
+pub(crate) struct Distinct {
     formula: String,
     /// What it observes, for messages: `` `q(a)` ``, or the evidence.
     observed: Observed,
     target: f64,
     /// How many examples it stands for.
-    weight: f64,
+    pub(crate) weight: f64,
     /// The first of them (0-based), to name in messages.
-    example: usize,
+    pub(crate) example: usize,
     /// Its `query(…).` line in the text appended to the model.
     text: std::ops::Range<usize>,
 }
@@ -233,7 +233,7 @@ enum Observed {
 
 /// One query per distinct example formula, weighted by how often it
 /// occurs; each example checked on its own first.
-fn distinct_examples(examples: &[Example]) -> Result<Vec<Distinct>, Error> {
+pub(crate) fn distinct_examples(examples: &[Example]) -> Result<Vec<Distinct>, Error> {
     let mut index: HashMap<(String, u64), usize> = HashMap::new();
     let mut distinct: Vec<Distinct> = Vec::new();
     for (i, e) in examples.iter().enumerate() {
@@ -278,7 +278,7 @@ fn distinct_examples(examples: &[Example]) -> Result<Vec<Distinct>, Error> {
 /// is). A checker error or warning in an example's query — a predicate
 /// the model never defines, a query that is no atom — is an error of that
 /// example, as `deeplog query` reports it for a query in the model.
-fn with_example_queries(model: &Model, distinct: &mut [Distinct]) -> Result<Model, Error> {
+pub(crate) fn with_example_queries(model: &Model, distinct: &mut [Distinct]) -> Result<Model, Error> {
     let mut extra = String::new();
     for d in distinct.iter_mut() {
         extra.push('\n');
@@ -313,7 +313,7 @@ fn with_example_queries(model: &Model, distinct: &mut [Distinct]) -> Result<Mode
 
 /// The index of the first example's query among the formulas' queries:
 /// the examples' queries come last, one per distinct example.
-fn first_example_query(formulas: &Formulas, distinct: &[Distinct]) -> Result<usize, Error> {
+pub(crate) fn first_example_query(formulas: &Formulas, distinct: &[Distinct]) -> Result<usize, Error> {
     formulas.queries().len().checked_sub(distinct.len()).ok_or_else(|| {
         Error::Input(format!(
             "{} distinct examples but {} queries in the model built for them",

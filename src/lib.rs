@@ -40,6 +40,7 @@ pub mod device;
 pub mod error;
 pub mod formulas;
 pub mod learn;
+pub mod lfi;
 pub mod memory;
 pub mod model;
 pub mod neural;

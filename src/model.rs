@@ -190,6 +190,16 @@ impl Model {
 
     /// The checker's diagnostics as data (warnings: a model with errors is
     /// never made), with the text their spans index.
+    /// The model's text.
+    pub fn source(&self) -> &str {
+        &self.source
+    }
+
+    /// The model's name in messages (its file).
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
     pub(crate) fn diagnostics(&self) -> (&str, &[deeplog_language::diagnostic::Diagnostic]) {
         (&self.source, &self.checked.diagnostics)
     }

@@ -215,6 +215,10 @@ pub struct Origins {
     pub rules: Vec<Origin>,
     /// Per evidence entry: its `evidence(...)` statement.
     pub evidence: Vec<Origin>,
+    /// Per choice: the statement it is an instance of (the ground instances
+    /// of `t(_)::p(X).` share one, which is what ties their parameter in
+    /// learning from interpretations).
+    pub choices: Vec<Origin>,
 }
 
 /// The network behind a neural choice (`nn(net, Inputs, Y, Domain)::h` is
@@ -390,11 +394,14 @@ impl GroundProgram {
         if self.evidence.iter().any(|&(a, _)| !atom_ok(a)) {
             return Err(Invalid(format!("evidence names an atom past {n}")));
         }
-        let Origins { rules, evidence } = &self.origins;
+        let Origins { rules, evidence, choices } = &self.origins;
         if !(rules.is_empty() || rules.len() == self.rules.len())
             || !(evidence.is_empty() || evidence.len() == self.evidence.len())
+            || !(choices.is_empty() || choices.len() == self.choices.len())
         {
-            return Err(Invalid("`origins` needs none or one entry per rule and per evidence entry".to_string()));
+            return Err(Invalid(
+                "`origins` needs none or one entry per rule, per evidence entry and per choice".to_string(),
+            ));
         }
         self.check_formulas()?;
         for q in &self.queries {

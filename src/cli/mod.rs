@@ -22,6 +22,7 @@ mod numbers;
 mod query;
 mod scene;
 mod tasks;
+pub(crate) use tasks::c_general;
 mod train;
 mod weights;
 
@@ -118,6 +119,27 @@ enum Command {
         output: Option<PathBuf>,
         #[command(flatten)]
         limits: CompileArgs,
+    },
+    /// Learning from interpretations (ProbLog's `lfi`): expectation maximisation of the model's `t(p)::` and
+    /// `t(_)::` parameters from an evidence file of `evidence(atom, true|false).` interpretations separated by
+    /// `---` lines; prints the log-likelihood, the weights, their names and the iterations as ProbLog does.
+    Lfi {
+        /// The model file.
+        file: PathBuf,
+        /// The evidence file.
+        evidence: PathBuf,
+        /// At most this many iterations (ProbLog's -n).
+        #[arg(short = 'n', long = "max-iterations", default_value_t = 10_000, value_parser = numbers::at_least_one())]
+        max_iterations: usize,
+        /// Stop once the sum of the parameters' logarithms grows by no more than this (ProbLog's -d).
+        #[arg(short = 'd', long = "delta", default_value_t = 1e-10)]
+        delta: f64,
+        /// Write the learned program here (whole or not at all).
+        #[arg(short = 'O', long = "output-model")]
+        output_model: Option<PathBuf>,
+        /// Print {"log_likelihood", "iterations", "names", "weights", "program"}.
+        #[arg(long)]
+        json: bool,
     },
     /// Learn a model's `t(p)::` parameters, or train its neural predicates'
     /// networks, from examples by gradient descent; save them for
@@ -364,6 +386,7 @@ impl Command {
             }
             Command::Circuit(CircuitCommand::Convert { file, output }) => Some((output, vec![file])),
             Command::Ground { output: Some(output), file, .. } => Some((output, vec![file])),
+            Command::Lfi { output_model: Some(output), file, evidence, .. } => Some((output, vec![file, evidence])),
             _ => None,
         }
     }
@@ -433,6 +456,13 @@ pub fn run(cli: Cli) -> Result<(), CliError> {
             })
         }
         Command::Mpe { file, json, limits } => tasks::mpe(&file, json, &limits),
+        Command::Lfi { file, evidence, max_iterations, delta, output_model, json } => tasks::lfi(
+            &file,
+            &evidence,
+            &crate::lfi::LfiOptions { max_iterations, min_improvement: delta },
+            output_model.as_deref(),
+            json,
+        ),
         Command::Ground { file, format, output, limits } => tasks::ground(&file, format, output.as_deref(), &limits),
         Command::Map { file, json, limits } => tasks::map(&file, json, &limits),
         Command::Train { file, data, test, inputs, networks, epochs, rate, batch, seed, output, json } => {

@@ -205,3 +205,83 @@ fn ground_json(program: &deeplog_program::GroundProgram) -> String {
     text.push('\n');
     text
 }
+
+/// A float as Python's `repr` writes it (ProbLog's output): shortest
+/// round-trip digits, `1.0` for an integer value.
+fn python_float(x: f64) -> String {
+    let s = format!("{x}");
+    if x.is_finite() && !s.contains('.') && !s.contains('e') {
+        format!("{s}.0")
+    } else {
+        s
+    }
+}
+
+/// Learning from interpretations, ProbLog's `lfi`: prints the
+/// log-likelihood, the weights, their names and the iterations as ProbLog
+/// does; `-O` writes the learned program.
+pub fn lfi(
+    file: &Path,
+    evidence: &Path,
+    options: &crate::lfi::LfiOptions,
+    output_model: Option<&Path>,
+    json: bool,
+) -> Result<(), CliError> {
+    let model = read_model(file)?;
+    let warnings = model.warnings();
+    if !warnings.is_empty() && !json {
+        eprint!("{warnings}");
+    }
+    let text = std::fs::read_to_string(evidence)
+        .map_err(|e| CliError::Usage(format!("cannot read {}: {e}", evidence.display())))?;
+    let interpretations = crate::lfi::read_interpretations(&text)
+        .map_err(|(line, message)| CliError::Usage(format!("{}:{line}: {message}", evidence.display())))?;
+    let examples: Vec<Vec<(String, bool)>> = interpretations.iter().map(|i| i.evidence.clone()).collect();
+    let at = |index: usize| interpretations.get(index).and_then(|i| i.lines.first()).map_or(0, |&l| l);
+    let learned = crate::lfi::lfi(&model, &examples, options).map_err(|e| match e {
+        crate::Error::Example { index, message } => {
+            CliError::Usage(format!("{}:{}: {message}", evidence.display(), at(index)))
+        }
+        e => e.into(),
+    })?;
+    for &index in &learned.ignored {
+        eprintln!(
+            "warning: {}:{}: this interpretation holds in no world of the model; it is left out (as ProbLog does)",
+            evidence.display(),
+            at(index)
+        );
+    }
+    for line in &learned.unreached {
+        eprintln!(
+            "warning: {}:{line}: nothing is learned of this parameter: no interpretation reaches an instance of it \
+             (its body never holds, or nothing observed depends on it); it keeps its value",
+            file.display()
+        );
+    }
+    if let Some(path) = output_model {
+        deeplog_circuits::formats::write_atomically(path, &learned.program)
+            .map_err(|source| CliError::Write { path: path.to_path_buf(), source })?;
+    }
+    if json {
+        println!(
+            "{}",
+            serde_json::json!({
+                "log_likelihood": learned.log_likelihood,
+                "iterations": learned.iterations,
+                "names": learned.names,
+                "weights": learned.weights,
+                "program": learned.program,
+            })
+        );
+    } else {
+        let weights: Vec<String> = learned.weights.iter().map(|w| python_float((w * 1e8).round() / 1e8)).collect();
+        println!(
+            "{} [{}] [{}] {}",
+            python_float(learned.log_likelihood),
+            weights.join(", "),
+            learned.names.join(", "),
+            learned.iterations
+        );
+    }
+    Ok(())
+}

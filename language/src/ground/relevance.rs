@@ -390,7 +390,13 @@ impl State {
             .collect();
         let formulas = formula::renumber(&self.formulas, |t| self.atom_of_term(t).map(id));
         let evidence = goals.evidence.iter().map(|&(a, v, _)| (id(a), v)).collect();
-        let origins = Origins { rules: rule_origins, evidence: goals.evidence.iter().map(|e| e.2).collect() };
+        let choice_origins =
+            kept.iter().map(|&g| super::origin(p.clauses[self.groups[g].clause as usize].span)).collect();
+        let origins = Origins {
+            rules: rule_origins,
+            evidence: goals.evidence.iter().map(|e| e.2).collect(),
+            choices: choice_origins,
+        };
         let (queries, constraints) = self.queries_and_constraints(p, goals, &new_id);
         GroundProgram {
             terms: Default::default(),
