@@ -45,6 +45,7 @@ pub mod memory;
 pub mod model;
 pub mod neural;
 mod read_out;
+pub mod sample;
 pub mod scene;
 pub mod tasks;
 

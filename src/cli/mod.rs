@@ -120,6 +120,27 @@ enum Command {
         #[command(flatten)]
         limits: CompileArgs,
     },
+    /// Worlds sampled from the program given its evidence (ProbLog's `sample`): per sample the queries true in
+    /// it, `----------------` between samples; --estimate: each query's Monte Carlo estimate with a 95%
+    /// interval. Samples come from the program (its lineage), not a compiled circuit.
+    Sample {
+        /// The model file, or `-` to read it from standard input.
+        file: PathBuf,
+        /// How many samples (worlds where the evidence holds).
+        #[arg(short = 'N', long = "samples", default_value_t = 1, value_parser = numbers::at_least_one())]
+        samples: usize,
+        /// Seeds the draws: the same seed, the same samples.
+        #[arg(long, default_value_t = 0)]
+        seed: u64,
+        /// Print each query's fraction of the samples and its 95% interval (Wilson's) instead of the samples.
+        #[arg(long)]
+        estimate: bool,
+        /// Print JSON: with --estimate, `deeplog query --json`'s shape with "lower" and "upper" beside each value.
+        #[arg(long)]
+        json: bool,
+        #[command(flatten)]
+        limits: CompileArgs,
+    },
     /// Learning from interpretations (ProbLog's `lfi`): expectation maximisation of the model's `t(p)::` and
     /// `t(_)::` parameters from an evidence file of `evidence(atom, true|false).` interpretations separated by
     /// `---` lines; prints the log-likelihood, the weights, their names and the iterations as ProbLog does.
@@ -456,6 +477,13 @@ pub fn run(cli: Cli) -> Result<(), CliError> {
             })
         }
         Command::Mpe { file, json, limits } => tasks::mpe(&file, json, &limits),
+        Command::Sample { file, samples, seed, estimate, json, limits } => tasks::sample(
+            &file,
+            &crate::sample::SampleOptions { samples, seed, ..Default::default() },
+            estimate,
+            json,
+            &limits,
+        ),
         Command::Lfi { file, evidence, max_iterations, delta, output_model, json } => tasks::lfi(
             &file,
             &evidence,

@@ -285,3 +285,73 @@ pub fn lfi(
     }
     Ok(())
 }
+
+/// Samples of the program's worlds (ProbLog's `sample`): per sample the
+/// queries true in it, `----------------` between samples; with
+/// `estimate`, each query's Monte Carlo estimate and its 95% interval.
+pub fn sample(
+    file: &Path,
+    options: &crate::sample::SampleOptions,
+    estimate: bool,
+    json: bool,
+    limits: &CompileArgs,
+) -> Result<(), CliError> {
+    let started = Instant::now();
+    let model = read_model(file)?;
+    let warnings = model.warnings();
+    if !warnings.is_empty() && !json {
+        eprint!("{warnings}");
+    }
+    let samples = model.sample(&self::options(limits, started), options)?;
+    let seconds = started.elapsed().as_secs_f64();
+    if estimate {
+        let estimates = samples.estimates();
+        if json {
+            println!(
+                "{}",
+                serde_json::json!({
+                    "logic": "probability",
+                    "samples": samples.worlds.len(),
+                    "drawn": samples.drawn,
+                    "queries": estimates,
+                })
+            );
+        } else {
+            println!(
+                "% Probability estimate after {} samples ({:.4} samples/second):",
+                samples.worlds.len(),
+                samples.worlds.len() as f64 / seconds.max(1e-9)
+            );
+            for e in &estimates {
+                println!("{}:\t{}", e.query, c_general(e.value, 8));
+            }
+            println!("% 95% intervals (Wilson):");
+            for e in &estimates {
+                println!("% {}:\t[{}, {}]", e.query, c_general(e.lower, 6), c_general(e.upper, 6));
+            }
+        }
+        return Ok(());
+    }
+    if json {
+        let worlds: Vec<Vec<&str>> = samples
+            .worlds
+            .iter()
+            .map(|w| samples.queries.iter().zip(w).filter(|(_, &v)| v).map(|(q, _)| q.as_str()).collect())
+            .collect();
+        println!("{}", serde_json::json!({ "queries": samples.queries, "samples": worlds }));
+        return Ok(());
+    }
+    use std::io::Write;
+    let stdout = std::io::stdout();
+    let mut out = std::io::BufWriter::new(stdout.lock());
+    for (i, w) in samples.worlds.iter().enumerate() {
+        if i > 0 {
+            let _ = writeln!(out, "----------------");
+        }
+        for (q, _) in samples.queries.iter().zip(w).filter(|(_, &v)| v) {
+            let _ = writeln!(out, "{q}.");
+        }
+    }
+    let _ = out.flush();
+    Ok(())
+}

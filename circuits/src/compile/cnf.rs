@@ -181,3 +181,68 @@ impl WeightedCnf {
         out
     }
 }
+
+/// A node of a [`LineageDag`]: children come first.
+#[derive(Clone, Debug, PartialEq)]
+pub enum LineageNode {
+    False,
+    True,
+    Slot(u32),
+    Not(u32),
+    And(Vec<u32>),
+    Or(Vec<u32>),
+}
+
+/// The lineage of a program's queries and evidence as a plain DAG over
+/// its slots, built from the program without knowledge compilation: what a
+/// sampler evaluates per world.
+#[derive(Clone, Debug, PartialEq)]
+pub struct LineageDag {
+    pub nodes: Vec<LineageNode>,
+    pub slots: Vec<SlotWeight>,
+    /// Per query: its node.
+    pub queries: Vec<u32>,
+    /// Per evidence entry: the node that holds when it holds.
+    pub evidence: Vec<u32>,
+}
+
+/// The lineage DAG of `program`'s `queries` and `evidence`.
+pub fn lineage_dag(
+    program: &GroundProgram,
+    queries: &[AtomId],
+    evidence: &[(AtomId, bool)],
+    budget: &Budget,
+) -> Result<LineageDag, CompileError> {
+    let limits = Limits::new(budget);
+    for &atom in queries.iter().chain(evidence.iter().map(|(a, _)| a)) {
+        if atom.index() >= program.num_atoms() {
+            return Err(CompileError::UnknownAtom { atom, num_atoms: program.num_atoms() });
+        }
+    }
+    let mut lineage = Lineage::new(program, &limits)?;
+    let mut query_formulas = Vec::with_capacity(queries.len());
+    for &q in queries {
+        query_formulas.push(lineage.atom(q).map_err(|s| s.in_lineage(Some(q), &limits))?);
+    }
+    let mut evidence_formulas = Vec::with_capacity(evidence.len());
+    for &(atom, value) in evidence {
+        let f = lineage.atom(atom).map_err(|s| s.in_lineage(None, &limits))?;
+        evidence_formulas.push(if value { f } else { lineage.not(f) });
+    }
+    let nodes = (0..lineage.len())
+        .map(|i| match lineage.formula(FormulaId(i as u32)) {
+            Formula::False => LineageNode::False,
+            Formula::True => LineageNode::True,
+            Formula::Slot(s) => LineageNode::Slot(s.0),
+            Formula::Not(c) => LineageNode::Not(c.0),
+            Formula::And(cs) => LineageNode::And(cs.iter().map(|c| c.0).collect()),
+            Formula::Or(cs) => LineageNode::Or(cs.iter().map(|c| c.0).collect()),
+        })
+        .collect();
+    Ok(LineageDag {
+        nodes,
+        slots: lineage.into_slots(),
+        queries: query_formulas.iter().map(|f| f.0).collect(),
+        evidence: evidence_formulas.iter().map(|f| f.0).collect(),
+    })
+}
