@@ -366,3 +366,273 @@ fn map_of(compiled: &CompiledModel) -> Result<Map, Error> {
     let assignment = asked.iter().enumerate().map(|(k, &s)| (slots[s].name.clone(), bits >> k & 1 == 1)).collect();
     Ok(Map { probability, assignment })
 }
+
+/// The best strategy of decision-theoretic ProbLog (`deeplog dt`).
+#[derive(Clone, Debug, PartialEq)]
+pub struct Dt {
+    /// Each decision the utilities depend on, by name, with its value in
+    /// the strategy.
+    pub decisions: Vec<(String, bool)>,
+    /// The strategy's expected utility: `Σ value · P(atom | evidence)` over
+    /// the `utility(atom, value)` facts (each ground instance of a
+    /// non-ground atom counting once).
+    pub score: f64,
+}
+
+/// How `dt` searches the strategies.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum DtSearch {
+    /// Every strategy (at most [`DT_MAX_EXHAUSTIVE`] decisions).
+    Exhaustive,
+    /// Steepest ascent from all decisions false, one decision flipped at a
+    /// time, until no flip improves (ProbLog's `--search local`).
+    Local,
+}
+
+/// The most decisions `dt` searches exhaustively.
+pub const DT_MAX_EXHAUSTIVE: usize = 20;
+
+/// Whether a ground term (`term`) is an instance of `pattern`.
+fn instance_of(
+    pattern: &deeplog_language::Term,
+    term: &deeplog_language::Term,
+    bound: &mut Vec<(String, String)>,
+) -> bool {
+    use deeplog_language::TermKind as K;
+    match (&pattern.kind, &term.kind) {
+        (K::Var(v), _) if v == "_" => true,
+        (K::Var(v), _) => {
+            let text = format!("{term:?}");
+            if let Some((_, b)) = bound.iter().find(|(n, _)| n == v) {
+                return *b == text;
+            }
+            bound.push((v.clone(), text));
+            true
+        }
+        (K::Compound { functor: f, args: a }, K::Compound { functor: g, args: b }) => {
+            f == g && a.len() == b.len() && a.iter().zip(b).all(|(x, y)| instance_of(x, y, bound))
+        }
+        (K::Atom(x), K::Atom(y)) => x == y,
+        (K::Int(x), K::Int(y)) => x == y,
+        (K::Float(x), K::Float(y)) => x == y,
+        (K::Int(x), K::Float(y)) | (K::Float(y), K::Int(x)) => (*x as f64) == *y,
+        (K::Str(x), K::Str(y)) => x == y,
+        _ => false,
+    }
+}
+
+/// The first term of `text` parsed as a clause's term.
+fn term_of(text: &str) -> Option<deeplog_language::Term> {
+    let program = deeplog_language::parse(&format!("{text}.")).ok()?;
+    program.clauses.into_iter().next().map(|c| c.term)
+}
+
+impl Model {
+    /// Decision-theoretic ProbLog (`deeplog dt`): the strategy — a value for
+    /// each decision `?::d.` — with the highest expected utility over the
+    /// model's `utility(atom, value)` facts, exactly evaluated; searched
+    /// exhaustively or locally.
+    pub fn dt(&self, options: &QueryOptions, search: DtSearch) -> Result<Dt, Error> {
+        let source = self.source();
+        let parsed = deeplog_language::parse(source).map_err(|e| Error::Input(format!("{}: {e}", self.name())))?;
+        // The utilities: (atom pattern, its text, value), and the decisions'
+        // statements.
+        let mut utilities: Vec<(deeplog_language::Term, String, f64)> = Vec::new();
+        // The guard of `utility(A, V) :- Body.`, per utility (its instances
+        // are those of `query(A) :- Body.`).
+        let mut guards: Vec<Option<String>> = Vec::new();
+        let mut decision_statements: Vec<(usize, String)> = Vec::new();
+        let line_of = |offset: usize| source[..offset.min(source.len())].matches('\n').count() + 1;
+        for clause in &parsed.clauses {
+            let (fact, guard) = match clause.term.as_compound() {
+                Some((":-", [head, body])) if matches!(head.as_compound(), Some(("utility", [_, _]))) => {
+                    (head, Some(source[body.span.start..body.span.end].to_string()))
+                }
+                _ => (&clause.term, None),
+            };
+            match fact.as_compound() {
+                Some(("utility", [atom, value])) => {
+                    guards.push(guard);
+                    let text = source[atom.span.start..atom.span.end].to_string();
+                    let value_text = source[value.span.start..value.span.end].trim();
+                    let Ok(v) = value_text.replace(' ', "").parse::<f64>() else {
+                        return Err(Error::Input(format!(
+                            "{}:{}: the utility of `{text}` is `{value_text}`, not a number",
+                            self.name(),
+                            line_of(clause.span.start)
+                        )));
+                    };
+                    utilities.push((atom.clone(), text, v));
+                }
+                _ if matches!(&annotation_of(&clause.term), Some(a) if a == "?") => {
+                    decision_statements
+                        .push((clause.span.start, source[clause.span.start..clause.span.end].to_string()));
+                }
+                _ => {}
+            }
+        }
+        if utilities.is_empty() {
+            return Err(Error::Input(format!(
+                "{}: dt needs `utility(Atom, Value).` facts to weigh the strategies by, and the model has none",
+                self.name()
+            )));
+        }
+        let mut extra = String::new();
+        for ((_, text, _), guard) in utilities.iter().zip(&guards) {
+            match guard {
+                Some(body) => extra.push_str(&format!("\nquery({text}) :- {body}.")),
+                None => extra.push_str(&format!("\nquery({text}).")),
+            }
+        }
+        let augmented = self.with_source_appended(&extra)?;
+        let (program, compiled) = augmented.compile_grounded(options)?;
+        // Every `?::` statement must reach a utility: a decision nothing
+        // depends on is most likely a mistake.
+        for (start, text) in &decision_statements {
+            let reached = program.decisions.iter().enumerate().any(|(c, &d)| {
+                d && program
+                    .origins
+                    .choices
+                    .get(c)
+                    .is_some_and(|o| (o.start as usize) <= *start && *start < o.end as usize)
+            });
+            if !reached {
+                return Err(Error::Input(format!(
+                    "{}:{}: the decision `{}` affects no utility: no `utility(…)` atom depends on it",
+                    self.name(),
+                    line_of(*start),
+                    text.trim_end_matches('.')
+                )));
+            }
+        }
+        let name = choice_namer(&program);
+        let decision_slots: Vec<usize> = compiled
+            .slots
+            .iter()
+            .enumerate()
+            .filter(|(_, s)| program.decisions.get(s.choice).copied().unwrap_or(false))
+            .map(|(i, _)| i)
+            .collect();
+        // Per distinct query instance: the utility it earns when true.
+        let mut seen = std::collections::HashSet::new();
+        let mut earned: Vec<(usize, f64)> = Vec::new(); // (compiled query, value)
+        for (k, q) in compiled.queries.iter().enumerate() {
+            if !seen.insert(q.query.clone()) {
+                continue;
+            }
+            let Some(term) = term_of(&q.query) else { continue };
+            let value: f64 = utilities
+                .iter()
+                .filter(|(pattern, _, _)| instance_of(pattern, &term, &mut Vec::new()))
+                .map(|(_, _, v)| v)
+                .sum();
+            if value != 0.0 {
+                earned.push((k, value));
+            }
+        }
+        let layered = LayeredCircuit::new(&compiled.circuit);
+        let eval = CpuEvaluator::<Probability<f64>>::new(&layered)?;
+        let n = decision_slots.len();
+        // The scores of strategies (bit k: decision k true).
+        let scores = |strategies: &[u64]| -> Result<Vec<f64>, Error> {
+            let batch = strategies.len();
+            let mut w = Vec::with_capacity(compiled.slots.len() * batch);
+            for (s, info) in compiled.slots.iter().enumerate() {
+                match decision_slots.iter().position(|&d| d == s) {
+                    Some(k) => w.extend(strategies.iter().map(|&bits| (bits >> k & 1) as f64)),
+                    None => w.extend(std::iter::repeat_n(info.probability, batch)),
+                }
+            }
+            let roots = eval.forward(&Weights::complementary(batch, w))?;
+            Ok((0..batch)
+                .map(|b| {
+                    let evidence = compiled.evidence_root.map_or(1.0, |e| roots[e * batch + b]);
+                    if evidence <= 0.0 {
+                        return f64::NEG_INFINITY;
+                    }
+                    earned
+                        .iter()
+                        .map(|&(k, v)| v * compiled.queries[k].root.map_or(0.0, |r| roots[r * batch + b]) / evidence)
+                        .sum()
+                })
+                .collect())
+        };
+        let best = match search {
+            DtSearch::Exhaustive => {
+                if n > DT_MAX_EXHAUSTIVE {
+                    return Err(Error::Unsupported(format!(
+                        "{n} decisions: exhaustive search covers at most {DT_MAX_EXHAUSTIVE} (2^{DT_MAX_EXHAUSTIVE} \
+                         strategies); use --search local"
+                    )));
+                }
+                let mut best: Option<(f64, u64)> = None;
+                let all = 1u64 << n;
+                let mut start = 0u64;
+                while start < all {
+                    let chunk: Vec<u64> = (start..(start + 4096).min(all)).collect();
+                    for (s, &bits) in scores(&chunk)?.iter().zip(&chunk) {
+                        if best.is_none_or(|(b, _)| *s > b + 1e-12) {
+                            best = Some((*s, bits));
+                        }
+                    }
+                    start += 4096;
+                }
+                best
+            }
+            DtSearch::Local => {
+                let mut current = 0u64;
+                let mut value = scores(&[current])?[0];
+                loop {
+                    let flips: Vec<u64> = (0..n).map(|k| current ^ (1 << k)).collect();
+                    if flips.is_empty() {
+                        break;
+                    }
+                    let s = scores(&flips)?;
+                    let (k, &v) =
+                        s.iter().enumerate().fold((0, &f64::NEG_INFINITY), |a, b| if *b.1 > *a.1 { b } else { a });
+                    if v > value + 1e-12 {
+                        value = v;
+                        current = flips[k];
+                    } else {
+                        break;
+                    }
+                }
+                Some((value, current))
+            }
+        };
+        let (score, bits) = best.unwrap_or((f64::NEG_INFINITY, 0));
+        if !score.is_finite() {
+            return Err(Error::ImpossibleEvidence(compiled.evidence.clone()));
+        }
+        let mut decisions: Vec<(String, bool)> = Vec::new();
+        for (c, choice) in program.choices.iter().enumerate() {
+            if !program.decisions.get(c).copied().unwrap_or(false) {
+                continue;
+            }
+            for (k, (atom, _)) in choice.alternatives().enumerate() {
+                let slot = compiled.slots.iter().position(|s| s.choice == c && s.alternative == k);
+                let on =
+                    slot.and_then(|s| decision_slots.iter().position(|&d| d == s)).is_some_and(|i| bits >> i & 1 == 1);
+                decisions.push((name(atom), on));
+            }
+        }
+        decisions.sort();
+        decisions.dedup();
+        Ok(Dt { decisions, score })
+    }
+}
+
+/// The annotation atom of `term` when it is `A::h` or `A::h :- b`.
+fn annotation_of(term: &deeplog_language::Term) -> Option<String> {
+    let head = match term.as_compound() {
+        Some((":-", [head, _])) => head,
+        _ => term,
+    };
+    match head.as_compound() {
+        Some(("::", [a, _])) => match &a.kind {
+            deeplog_language::TermKind::Atom(x) => Some(x.clone()),
+            _ => None,
+        },
+        _ => None,
+    }
+}

@@ -67,7 +67,7 @@ fn check_probabilities(model: &Model, out: &mut Vec<Diagnostic>) {
                 for head in &rule.heads {
                     match head.annotation {
                         Annotation::Probability { value, span }
-                        | Annotation::Learnable { initial: Some(value), span } => {
+                        | Annotation::Learnable { initial: Some(value), span, .. } => {
                             if !in_range(value) {
                                 out.push(
                                     Diagnostic::error(

@@ -316,6 +316,12 @@ impl<'src> Lexer<'src> {
                 self.pos += 1;
                 Ok(Tok::Atom(Cow::Borrowed("!")))
             }
+            // `?::d.`: a decision (decision-theoretic ProbLog); `?` means
+            // nothing elsewhere.
+            b'?' if self.peek(1) == b':' && self.peek(2) == b':' => {
+                self.pos += 1;
+                Ok(Tok::Atom(Cow::Borrowed("?")))
+            }
             b'.' => match self.peek(1) {
                 0 | b' ' | b'\t' | b'\n' | b'\r' | 0x0b | 0x0c | b'%' => self.punct(Tok::End),
                 _ => Err(LexError::new(

@@ -28,8 +28,10 @@ pub enum Annotation {
     None,
     /// `p::h`, with `p` evaluated (`0.5*0.4`, `1/3`).
     Probability { value: f64, span: Span },
-    /// `t(p)::h` or `t(_)::h`.
-    Learnable { initial: Option<f64>, span: Span },
+    /// `t(p)::h` or `t(_)::h`; or, with `decision`, `?::h` (a decision of
+    /// decision-theoretic ProbLog, which a strategy sets true or false; its
+    /// probability 0.5 elsewhere).
+    Learnable { initial: Option<f64>, span: Span, decision: bool },
     /// `P::h :- body`: a flexible probability, an arithmetic expression
     /// over variables that the body binds, evaluated per instance.
     Computed { expression: Box<Term>, span: Span },
@@ -426,7 +428,10 @@ fn lower_annotation(term: &Term) -> Result<Annotation, Diagnostic> {
                 TermKind::Var(_) => None,
                 _ => Some(eval_probability(initial)?),
             };
-            Ok(Annotation::Learnable { initial, span: term.span })
+            Ok(Annotation::Learnable { initial, span: term.span, decision: false })
+        }
+        _ if matches!(&term.kind, TermKind::Atom(a) if a == "?") => {
+            Ok(Annotation::Learnable { initial: Some(0.5), span: term.span, decision: true })
         }
         Some(("nn", args)) => lower_neural(term, args),
         _ if term.variables().next().is_some() => {

@@ -262,6 +262,10 @@ pub struct GroundProgram {
     pub learnable: Vec<bool>,
     /// Per choice: the network whose outputs its probabilities are, if any.
     pub neural: Vec<Option<Neural>>,
+    /// Per choice: whether it is a decision (`?::d.`) that a strategy sets
+    /// true or false (decision-theoretic ProbLog); empty where the program
+    /// has none.
+    pub decisions: Vec<bool>,
     /// Where the rules and evidence were written, where known.
     pub origins: Origins,
 }
@@ -390,6 +394,9 @@ impl GroundProgram {
         }
         if self.learnable.len() != self.choices.len() || self.neural.len() != self.choices.len() {
             return Err(Invalid("`learnable` and `neural` need one entry per choice".to_string()));
+        }
+        if !(self.decisions.is_empty() || self.decisions.len() == self.choices.len()) {
+            return Err(Invalid("`decisions` needs none or one entry per choice".to_string()));
         }
         if self.evidence.iter().any(|&(a, _)| !atom_ok(a)) {
             return Err(Invalid(format!("evidence names an atom past {n}")));

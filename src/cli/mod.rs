@@ -120,6 +120,21 @@ enum Command {
         #[command(flatten)]
         limits: CompileArgs,
     },
+    /// Decision-theoretic ProbLog: the strategy (a value for each decision `?::d.`) with the highest expected
+    /// utility over the `utility(Atom, Value).` facts, exact; printed as ProbLog prints it.
+    Dt {
+        /// The model file, or `-` to read it from standard input.
+        file: PathBuf,
+        /// exhaustive (every strategy, the default; at most 20 decisions) or local (one decision flipped at a
+        /// time from all false, while it improves).
+        #[arg(short = 's', long, default_value = "exhaustive", value_parser = ["exhaustive", "local"])]
+        search: String,
+        /// Print {"decisions": {"d": 1, ...}, "score": s}.
+        #[arg(long)]
+        json: bool,
+        #[command(flatten)]
+        limits: CompileArgs,
+    },
     /// Worlds sampled from the program given its evidence (ProbLog's `sample`): per sample the queries true in
     /// it, `----------------` between samples; --estimate: each query's Monte Carlo estimate with a 95%
     /// interval. Samples come from the program (its lineage), not a compiled circuit.
@@ -477,6 +492,7 @@ pub fn run(cli: Cli) -> Result<(), CliError> {
             })
         }
         Command::Mpe { file, json, limits } => tasks::mpe(&file, json, &limits),
+        Command::Dt { file, search, json, limits } => tasks::dt(&file, search == "local", json, &limits),
         Command::Sample { file, samples, seed, estimate, json, limits } => tasks::sample(
             &file,
             &crate::sample::SampleOptions { samples, seed, ..Default::default() },

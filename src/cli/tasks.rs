@@ -95,8 +95,9 @@ pub fn map(file: &Path, json: bool, limits: &CompileArgs) -> Result<(), CliError
         println!("{}", serde_json::json!({ "probability": map.probability, "assignment": assignment }));
         return Ok(());
     }
+    let width = map.assignment.iter().map(|(n, _)| n.chars().count()).max().unwrap_or(0);
     for (name, value) in &map.assignment {
-        println!("{name}:\t{}", u8::from(*value));
+        println!("{name:>width$}:\t{} ", u8::from(*value));
     }
     println!("% Probability: {}", c_general(map.probability, 10));
     Ok(())
@@ -353,5 +354,31 @@ pub fn sample(
         }
     }
     let _ = out.flush();
+    Ok(())
+}
+
+/// Decision-theoretic ProbLog: the best strategy and its expected utility,
+/// as ProbLog prints them (`umbrella:\t1 `, `SCORE: 43.0`).
+pub fn dt(file: &Path, local: bool, json: bool, limits: &CompileArgs) -> Result<(), CliError> {
+    let started = Instant::now();
+    let model = read_model(file)?;
+    let warnings = model.warnings();
+    if !warnings.is_empty() && !json {
+        eprint!("{warnings}");
+    }
+    let search = if local { crate::tasks::DtSearch::Local } else { crate::tasks::DtSearch::Exhaustive };
+    let dt = model.dt(&options(limits, started), search)?;
+    if json {
+        let decisions: serde_json::Map<String, serde_json::Value> =
+            dt.decisions.iter().map(|(n, v)| (n.clone(), serde_json::json!(u8::from(*v)))).collect();
+        println!("{}", serde_json::json!({ "decisions": decisions, "score": dt.score }));
+        return Ok(());
+    }
+    // Names right-aligned, as ProbLog prints them.
+    let width = dt.decisions.iter().map(|(n, _)| n.chars().count()).max().unwrap_or(0);
+    for (name, value) in &dt.decisions {
+        println!("{name:>width$}:\t{} ", u8::from(*value));
+    }
+    println!("SCORE: {}", python_float(dt.score));
     Ok(())
 }

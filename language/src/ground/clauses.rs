@@ -298,6 +298,8 @@ pub(super) struct Clause {
     pub(super) probabilities: Option<Box<[f64]>>,
     /// Its probabilities are parameters to learn (`t(p)::`).
     pub(super) learnable: bool,
+    /// It is a decision (`?::`).
+    pub(super) decision: bool,
     /// Its probabilities are a network's outputs (`nn(...)::`).
     pub(super) neural: Option<Box<NeuralClause>>,
     /// Flexible probabilities (`P::h :- ..., P is ...`): per head, the

@@ -333,7 +333,9 @@ impl Compiler<'_> {
                     .collect()
             })
         });
-        let learnable = rule.heads.iter().any(|h| matches!(h.annotation, Annotation::Learnable { .. }));
+        let learnable =
+            rule.heads.iter().any(|h| matches!(h.annotation, Annotation::Learnable { decision: false, .. }));
+        let decision = rule.heads.iter().any(|h| matches!(h.annotation, Annotation::Learnable { decision: true, .. }));
         // Flexible probabilities: every head's label as a pattern, computed
         // per instance once the body holds.
         let labels: Option<Box<[Pat]>> =
@@ -390,6 +392,7 @@ impl Compiler<'_> {
                 heads,
                 probabilities,
                 learnable,
+                decision,
                 neural,
                 labels,
                 body: body.into(),
@@ -450,6 +453,7 @@ impl Compiler<'_> {
                 heads: heads.clone(),
                 probabilities: None,
                 learnable: false,
+                decision: false,
                 neural: None,
                 labels: None,
                 body: body.into(),

@@ -371,6 +371,8 @@ impl State {
             .filter(|&g| self.group_atoms(p, &self.groups[g]).iter().any(|&a| relevant[a as usize]))
             .collect();
         let learnable = kept.iter().map(|&g| p.clauses[self.groups[g].clause as usize].learnable).collect();
+        let decisions: Vec<bool> = kept.iter().map(|&g| p.clauses[self.groups[g].clause as usize].decision).collect();
+        let decisions = if decisions.contains(&true) { decisions } else { Vec::new() };
         let neural = kept.iter().map(|&g| neural_of_group[g].take()).collect();
         let choices = kept
             .iter()
@@ -408,6 +410,7 @@ impl State {
             formulas,
             constraints,
             learnable,
+            decisions,
             neural,
             origins,
         }
