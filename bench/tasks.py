@@ -1,15 +1,20 @@
 #!/usr/bin/env python3
-"""deeplog's `mpe` and `map` against ProbLog 2.3's, whole processes, side by
-side (bench/tasks.sh runs it).
+"""deeplog's `dt`, `lfi`, `mpe` and `map` against ProbLog 2.3's, whole
+processes, side by side (bench/tasks.sh runs it).
 
-The programs: the shared benchmark families (../shared/bench/programs) made
-into MPE and MAP problems by appending evidence — smokers: `asthma(1)` seen,
-`smokes(2)` not; paths: `path(1, last)` holds — and, for MAP, asking the
-first five probabilistic facts of the file instead of its query. Each side
-runs as a process under a time limit: the median of three runs where a run
-takes under 2 s, else one. The probabilities are compared (MPE: both
-print one; MAP: ProbLog's SCORE is not a probability, so only the
-assignments are).
+The programs: dt — ProbLog's viral-marketing example on 8 to 16 people,
+each trusting two others at random (a decision per person); lfi — the
+shared smokers programs with every `stress` and `influences` probability
+a `t(_)` parameter, 60 interpretations sampled from the original program
+(`deeplog sample`), each person's `smokes` seen with probability 0.7, both
+sides capped at 30 iterations (`-n 30`); mpe and map — the shared
+benchmark families (../shared/bench/programs) with evidence appended
+(smokers: `asthma(1)` seen, `smokes(2)` not; paths: `path(1, last)` holds)
+and, for MAP, the first five probabilistic facts of the file asked instead
+of its query. Each side runs as a process under a time limit: the median
+of three runs where a run takes under 2 s, else one. Answers compared: dt's
+score, MPE's probability; MAP's assignment (ProbLog's SCORE is not a
+probability).
 
 Usage: tasks.py --deeplog BIN --problog BIN [--limit S] [--out FILE]
 """
@@ -28,6 +33,63 @@ SHARED = os.path.normpath(os.path.join(HERE, "..", "..", "shared", "bench", "pro
 PROGRAMS = ["smokers_10", "smokers_20", "smokers_30", "smokers_40", "path_dense_8", "path_dense_10",
             "path_dense_12", "path_dense_14", "path_sparse_20", "path_sparse_30"]
 FACT = re.compile(r"^\s*([0-9.]+)::([a-z]\w*\([^)]*\))\.\s*$")
+
+
+def viral(n, seed=1):
+    """ProbLog's viral-marketing example on n people, each trusting two
+    others at random (fixed seed)."""
+    import random
+    rng = random.Random(seed)
+    people = [f"p{i}" for i in range(n)]
+    lines = [f"person({p})." for p in people]
+    for i, p in enumerate(people):
+        for j in rng.sample([k for k in range(n) if k != i], 2):
+            lines.append(f"trusts_directed({p},{people[j]}).")
+    lines += [
+        "trusts(X,Y) :- trusts_directed(X,Y).",
+        "trusts(X,Y) :- trusts_directed(Y,X).",
+        "?::marketed(P) :- person(P).",
+        "0.4::buy_from_marketing(_).",
+        "0.5::buy_from_trust(_,_).",
+        "buys(X) :- marketed(X), buy_from_marketing(X).",
+        "buys(X) :- trusts(X,Y), buys(Y), buy_from_trust(X,Y).",
+        "utility(buys(P), 5) :- person(P).",
+        "utility(marketed(P), -3) :- person(P).",
+    ]
+    return "\n".join(lines) + "\n"
+
+
+def learning_problem(name, text, deeplog, tmp, examples=60, seed=1):
+    """A smokers program made into learning from interpretations: every
+    `stress` and `influences` fact's probability a `t(_)` parameter, and
+    interpretations sampled from the original program (`deeplog sample`),
+    each person's `smokes` seen with probability 0.7 (fixed seed)."""
+    import json
+    import random
+    rng = random.Random(seed)
+    people = sorted(set(re.findall(r"^person\((\d+)\)\.", text, re.M)), key=int)
+    asked = text + "".join(f"query(smokes({p})).\n" for p in people)
+    src = os.path.join(tmp, name + "-truth.pl")
+    with open(src, "w") as f:
+        f.write(asked)
+    out = subprocess.run([deeplog, "sample", src, "-N", str(examples), "--seed", str(seed), "--json"],
+                         capture_output=True, text=True, check=True).stdout
+    samples = json.loads(out)
+    blocks = []
+    for world in samples["samples"]:
+        true = set(world)
+        lines = [f"evidence(smokes({p}), {'true' if f'smokes({p})' in true else 'false'})."
+                 for p in people if rng.random() < 0.7]
+        blocks.append("\n".join(lines))
+    evidence = os.path.join(tmp, name + "-evidence.pl")
+    with open(evidence, "w") as f:
+        f.write("\n---\n".join(blocks) + "\n")
+    model = re.sub(r"^[0-9.]+::(stress|influences)\(", r"t(_)::\1(", text, flags=re.M)
+    model = "\n".join(l for l in model.splitlines() if not l.startswith("query(")) + "\n"
+    path = os.path.join(tmp, name + "-lfi.pl")
+    with open(path, "w") as f:
+        f.write(model)
+    return path, evidence
 
 
 def variant(name, text, task):
@@ -92,7 +154,32 @@ def main():
     a = ap.parse_args()
     a.deeplog, a.problog = os.path.abspath(a.deeplog), os.path.abspath(a.problog)
     rows = []
+    fmt = lambda t, out: f"{t:.3f}" if t is not None else out  # noqa: E731
+
+    def row(task, name, theirs, tout, ours, oout, same):
+        ratio = f"{theirs / ours:.1f}×" if theirs and ours else "—"
+        r = f"| {task} | {name} | {fmt(theirs, tout)} | {fmt(ours, oout)} | {ratio} | {same} |"
+        print(r, flush=True)
+        rows.append(r)
+
     with tempfile.TemporaryDirectory() as tmp:
+        for n in (8, 10, 12, 14, 16):
+            path = os.path.join(tmp, f"viral_{n}.pl")
+            with open(path, "w") as f:
+                f.write(viral(n))
+            theirs, tout = timed([a.problog, "dt", path], a.limit)
+            ours, oout = timed([a.deeplog, "dt", path], a.limit)
+            score = lambda out: float(re.search(r"SCORE: (\S+)", out).group(1)) if out and "SCORE" in out else None  # noqa: E731
+            st, so = score(tout) if theirs else None, score(oout) if ours else None
+            same = "—" if st is None or so is None else ("yes" if abs(st - so) <= 1e-6 else f"no ({st} vs {so})")
+            row("dt", f"viral_{n} ({n} decisions)", theirs, tout, ours, oout, same)
+        for name in ("smokers_5", "smokers_10", "smokers_15"):
+            with open(os.path.join(SHARED, name + ".pl")) as f:
+                text = f.read()
+            model, evidence = learning_problem(name, text, a.deeplog, tmp)
+            theirs, tout = timed([a.problog, "lfi", model, evidence, "-n", "30"], a.limit)
+            ours, oout = timed([a.deeplog, "lfi", model, evidence, "-n", "30"], a.limit)
+            row("lfi", f"{name} (60 interpretations, 30 iterations)", theirs, tout, ours, oout, "—")
         for task in ("mpe", "map"):
             for name in PROGRAMS:
                 with open(os.path.join(SHARED, name + ".pl")) as f:
@@ -107,12 +194,8 @@ def main():
                     same = "—" if pt is None or po is None else ("yes" if abs(pt - po) <= 1e-9 * max(pt, 1e-300) else f"no ({pt:.4g} vs {po:.4g})")
                 else:
                     same = "—" if not (theirs and ours) else ("yes" if assignment(tout) == assignment(oout) else "no")
-                fmt = lambda t, out: f"{t:.3f}" if t is not None else out  # noqa: E731
-                ratio = f"{theirs / ours:.1f}×" if theirs and ours else "—"
-                row = f"| {task} | {name} | {fmt(theirs, tout)} | {fmt(ours, oout)} | {ratio} | {same} |"
-                print(row, flush=True)
-                rows.append(row)
-    header = ("| task | program (+ evidence) | ProbLog 2.3 s | deeplog s | ProbLog / deeplog | same answer |\n"
+                row(task, name + " + evidence", theirs, tout, ours, oout, same)
+    header = ("| task | program | ProbLog 2.3 s | deeplog s | ProbLog / deeplog | same answer |\n"
               "| --- | --- | ---: | ---: | ---: | --- |")
     if a.out:
         with open(a.out + ".tmp", "w") as f:
