@@ -199,7 +199,7 @@ def main():
               "| --- | --- | ---: | ---: | ---: | --- |")
     if a.out:
         with open(a.out + ".tmp", "w") as f:
-            f.write("# deeplog's mpe and map vs ProbLog 2.3's (bench/tasks.sh)\n\n")
+            f.write("# deeplog's dt, lfi, mpe and map vs ProbLog 2.3's (bench/tasks.sh)\n\n")
             f.write(f"Whole processes, limit {a.limit:.0f} s, {time.strftime('%Y-%m-%d')}. " + __doc__.split("\n\n")[1].replace("\n", " ") + "\n\n")
             f.write(header + "\n" + "\n".join(rows) + "\n")
         os.replace(a.out + ".tmp", a.out)
