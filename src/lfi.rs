@@ -113,6 +113,7 @@ pub fn lfi(model: &Model, interpretations: &[Vec<(String, bool)>], options: &Lfi
     }
     parameters.sort_by_key(|p| (p.origin.0, p.alternative));
     let unreached = unreached(model, &parameters);
+    never_holds(model, &unreached)?;
     // Each choice's inputs (to take the posteriors of its alternatives together).
     let mut choices: Vec<Vec<usize>> = Vec::new();
     for (i, input) in inputs.iter().enumerate() {
@@ -333,6 +334,52 @@ fn unreached(model: &Model, parameters: &[Parameter]) -> Vec<usize> {
         }
     }
     lines
+}
+
+/// Of the unreached `t(…)` statements (`lines`), a rule whose body can
+/// never hold — grounded with its heads asked, it still has no instance —
+/// is an error at its line: nothing can be learned of it, whatever the
+/// interpretations. (One the interpretations merely do not reach keeps its
+/// value, with a warning.)
+fn never_holds(model: &Model, lines: &[usize]) -> Result<(), Error> {
+    if lines.is_empty() {
+        return Ok(());
+    }
+    let source = model.source();
+    let Ok(parsed) = deeplog_language::parse(source) else { return Ok(()) };
+    let line_of = |offset: usize| source[..offset.min(source.len())].matches('\n').count() + 1;
+    for clause in &parsed.clauses {
+        let line = line_of(clause.span.start);
+        if !lines.contains(&line) {
+            continue;
+        }
+        let Some((":-", [head, _])) = clause.term.as_compound() else { continue };
+        // The heads, their annotations taken off.
+        let mut heads = Vec::new();
+        let mut stack = vec![head];
+        while let Some(t) = stack.pop() {
+            match t.as_compound() {
+                Some((";", [a, b])) => {
+                    stack.push(b);
+                    stack.push(a);
+                }
+                Some(("::", [_, h])) => heads.push(&source[h.span.start..h.span.end]),
+                _ => heads.push(&source[t.span.start..t.span.end]),
+            }
+        }
+        let asked: String = heads.iter().map(|h| format!("\nquery({h}).")).collect();
+        let Ok(probe) = model.with_source_appended(&asked) else { continue };
+        let Ok(program) = probe.ground_program(&QueryOptions::default()) else { continue };
+        let start = clause.span.start as u32;
+        let instances = program.origins.choices.iter().any(|o| o.start <= start && start < o.end);
+        if !instances {
+            return Err(Error::Input(format!(
+                "{}:{line}: `t(…)` on a rule whose body can never hold: nothing can be learned of it",
+                model.name()
+            )));
+        }
+    }
+    Ok(())
 }
 
 /// One interpretation of an evidence file: its atoms and values, and the

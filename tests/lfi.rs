@@ -142,5 +142,16 @@ fn the_command_prints_what_problog_prints_and_refuses_bad_evidence() {
         deeplog(&["lfi".as_ref(), model.as_os_str(), evidence.as_os_str(), "-O".as_ref(), out_model.as_os_str()]);
     assert!(code == 1 && err.contains("evidence.pl:3:") && err.contains("unicorn"), "{err}");
     assert_eq!(std::fs::read_to_string(&out_model).unwrap(), "kept");
+    // `t(_)` on a rule whose body can never hold: an error at its line; on
+    // one no interpretation reaches: a warning, the value kept.
+    std::fs::write(&evidence, "evidence(burglary,false).\n").unwrap();
+    let never = dir.join("never.pl");
+    std::fs::write(&never, "t(0.5)::burglary.\nt(_)::ghost :- burglary, \\+burglary.\n").unwrap();
+    let (code, _, err) = deeplog(&["lfi".as_ref(), never.as_os_str(), evidence.as_os_str()]);
+    assert!(code == 1 && err.contains("never.pl:2:") && err.contains("never hold"), "{err}");
+    std::fs::write(&never, "t(0.5)::burglary.\n0.5::c.\nt(_)::other :- c.\n").unwrap();
+    let (code, out, err) = deeplog(&["lfi".as_ref(), never.as_os_str(), evidence.as_os_str()]);
+    assert!(code == 0 && err.contains("never.pl:3:") && err.contains("keeps its value"), "{err}");
+    assert!(out.contains("[0.0] [t(0.5)::burglary]"), "{out}");
     let _ = std::fs::remove_dir_all(&dir);
 }
