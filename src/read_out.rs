@@ -172,8 +172,8 @@ fn explain_root(
     let node = circuit.roots()[root];
     let mut best: Option<(f64, Vec<deeplog_circuits::Literal>)> = None;
     for path in [heaviest(circuit, node, free_negatives), heaviest(circuit, node, cost)].into_iter().flatten() {
-        let proof = minimal(circuit, node.index(), slots.len(), path.1, &cost);
-        let weight: f64 = proof.iter().map(|&l| cost(l)).sum();
+        let proof = as_alternatives(minimal(circuit, node.index(), slots.len(), path.1, &cost), slots, disjunctive);
+        let weight: f64 = proof.iter().map(|&l| alternative_log_weight(slots, disjunctive, l)).sum();
         if best.as_ref().is_none_or(|(w, _)| weight > *w) {
             best = Some((weight, proof));
         }
@@ -206,6 +206,61 @@ fn explain_root(
         facts: named(proof),
         evidence: named(needed_by_evidence),
     })
+}
+
+/// A proof in the circuit's slots read as the program's atoms: an
+/// annotated disjunction's slots are a chain (alternative `k` true when
+/// slot `k` is and the earlier ones are not), so a slot literal is not an
+/// alternative's literal. A chain's first true slot `k` in the proof becomes
+/// alternative `k` (its other literals dropped: implied), and a chain with
+/// only false slots, the latest `j`, becomes "none of alternatives 1..j" —
+/// each a sub-event of what the slots said, so the proof still entails the
+/// query, and its probability is the alternatives' own (`P(y) = 0.5` for
+/// `0.3::x; 0.5::y`, not its slot's `0.5 / 0.7`).
+fn as_alternatives(
+    literals: Vec<deeplog_circuits::Literal>,
+    slots: &[SlotInfo],
+    disjunctive: &[bool],
+) -> Vec<deeplog_circuits::Literal> {
+    use deeplog_circuits::{Literal, SlotId};
+    let mut out: Vec<Literal> = literals.iter().copied().filter(|l| !disjunctive[l.slot.0 as usize]).collect();
+    let mut choices: Vec<usize> =
+        literals.iter().filter(|l| disjunctive[l.slot.0 as usize]).map(|l| slots[l.slot.0 as usize].choice).collect();
+    choices.sort_unstable();
+    choices.dedup();
+    for choice in choices {
+        let of_choice = |l: &&Literal| slots[l.slot.0 as usize].choice == choice;
+        let alternative = |l: &Literal| slots[l.slot.0 as usize].alternative;
+        let first_true = literals.iter().filter(of_choice).filter(|l| l.positive).min_by_key(|l| alternative(l));
+        match first_true {
+            Some(&l) => out.push(l),
+            None => {
+                let last = literals.iter().filter(of_choice).map(alternative).max().unwrap_or(0);
+                for (s, info) in slots.iter().enumerate() {
+                    if info.choice == choice && info.alternative <= last {
+                        out.push(Literal { slot: SlotId(s as u32), positive: false });
+                    }
+                }
+            }
+        }
+    }
+    out
+}
+
+/// `ln` of a proof literal's probability as [`as_alternatives`] reads it:
+/// a true alternative its own probability `p_k = c_k · Π_{i<k} (1 − c_i)`,
+/// anything else its slot's weight.
+fn alternative_log_weight(slots: &[SlotInfo], disjunctive: &[bool], l: deeplog_circuits::Literal) -> f64 {
+    let info = &slots[l.slot.0 as usize];
+    if !(l.positive && disjunctive[l.slot.0 as usize]) {
+        return log_weight(slots, l);
+    }
+    let before: f64 = slots
+        .iter()
+        .filter(|s| s.choice == info.choice && s.alternative < info.alternative)
+        .map(|s| (1.0 - s.probability).ln())
+        .sum();
+    info.probability.ln() + before
 }
 
 /// `literals`, a path to the node at `root` (so they entail it), less every

@@ -160,3 +160,22 @@ fn an_explanation_keeps_its_negations_names_rules_by_their_heads_and_keeps_evide
     assert_eq!(e.evidence, ["burglary", "\\+earthquake", "alarm (rule 2)", "calls(john) (rule 1)"]);
     assert!(e.probability <= value + 1e-12, "{e:?} for {value}");
 }
+
+#[test]
+fn an_explanation_through_an_annotated_disjunction_weighs_the_alternatives_own_probability() {
+    // The chain's slot for `y` weighs 0.5 / 0.7; the alternative `y`, 0.5
+    // (ProbLog's explain: `r :- \+x, y. % P=0.5`). With only false
+    // alternatives, "none of them up to the last" (`\+x, c`: 0.7 · 0.2).
+    let explain = |text: &str| {
+        let model = Model::from_source("t.pl", text).unwrap();
+        let options = QueryOptions { explain: true, ..QueryOptions::default() };
+        let answers = model.query(&options).unwrap();
+        answers.answers.into_iter().map(|a| a.explanation.expect("a proof")).collect::<Vec<_>>()
+    };
+    let e = &explain("0.3::x; 0.5::y.\n0.2::c.\nr :- x.\nr :- y.\nr :- c.\nquery(r).\n")[0];
+    assert_eq!(e.facts, ["y"]);
+    assert!((e.probability - 0.5).abs() < 1e-12, "{e:?}");
+    let e = &explain("0.3::x; 0.5::y.\n0.2::c.\nr :- \\+x, c.\nquery(r).\n")[0];
+    assert_eq!(e.facts, ["\\+x", "c"]);
+    assert!((e.probability - 0.14).abs() < 1e-12, "{e:?}");
+}
