@@ -247,7 +247,7 @@ impl Model {
         let compiling = memory::enter(Stage::Compiling);
         let mut compiled = compiled::compile(program, timings, options, &self.name)?;
         drop(compiling);
-        if matches!(logic, Logic::MaxProduct | Logic::Counting) && compiled.disjunctive.iter().any(|&d| d) {
+        if logic == Logic::Counting && compiled.disjunctive.iter().any(|&d| d) {
             return Err(Error::Unsupported(format!(
                 "the {logic} reading ranges over whole worlds, and deeplog does not yet combine it with annotated \
                  disjunctions (this model has some); use probability, log-probability or boolean"

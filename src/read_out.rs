@@ -347,8 +347,44 @@ fn satisfiable_nodes(circuit: &Circuit) -> Vec<bool> {
 
 /// `ln` of the probability of the most probable world under `root` of a
 /// circuit smoothed over every slot (so every world names every slot).
+///
+/// An annotated disjunction is a chain of slots whose slots after the
+/// chosen alternative must be summed out, not maximised; so each chain's
+/// weights are rescaled as `deeplog mpe` rescales them (`src/tasks.rs`):
+/// with `A_{k+1} = 1` and `A_j = max(c_j, (1 − c_j) · A_{j+1})`, slot `j`
+/// weighs `c_j / A_j` true and `(1 − c_j) · A_{j+1} / A_j` false, and the
+/// heaviest path times `Π A_1` is the most probable world's probability (a
+/// fact is a chain of one: `p / max(p, 1 − p)`, the same world as before).
 fn most_probable_world(smoothed: &Circuit, slots: &[SlotInfo], root: usize) -> f64 {
-    heaviest(smoothed, smoothed.roots()[root], |l| log_weight(slots, l)).map_or(f64::NEG_INFINITY, |(w, _)| w)
+    let mut chains: std::collections::BTreeMap<usize, Vec<usize>> = std::collections::BTreeMap::new();
+    for (s, info) in slots.iter().enumerate() {
+        chains.entry(info.choice).or_default().push(s);
+    }
+    let mut weights = vec![(0.0f64, 0.0f64); slots.len()];
+    let mut scale = 0.0;
+    let ratio = |x: f64, b: f64| if b > 0.0 { (x / b).ln() } else { f64::NEG_INFINITY };
+    for chain in chains.values_mut() {
+        chain.sort_by_key(|&s| slots[s].alternative);
+        let mut best = vec![1.0; chain.len() + 1];
+        for j in (0..chain.len()).rev() {
+            let c = slots[chain[j]].probability;
+            best[j] = c.max((1.0 - c) * best[j + 1]);
+        }
+        for (j, &s) in chain.iter().enumerate() {
+            let c = slots[s].probability;
+            weights[s] = (ratio(c, best[j]), ratio((1.0 - c) * best[j + 1], best[j]));
+        }
+        scale += best[0].ln();
+    }
+    let weight = |l: deeplog_circuits::Literal| {
+        let (t, f) = weights[l.slot.0 as usize];
+        if l.positive {
+            t
+        } else {
+            f
+        }
+    };
+    heaviest(smoothed, smoothed.roots()[root], weight).map_or(f64::NEG_INFINITY, |(w, _)| w + scale)
 }
 
 /// `ln` of a literal's probability: its slot's `p`, or `1 − p` negated.

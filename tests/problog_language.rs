@@ -179,3 +179,20 @@ fn an_explanation_through_an_annotated_disjunction_weighs_the_alternatives_own_p
     assert_eq!(e.facts, ["\\+x", "c"]);
     assert!((e.probability - 0.14).abs() < 1e-12, "{e:?}");
 }
+
+#[test]
+fn maxproduct_ranges_over_whole_worlds_with_annotated_disjunctions_too() {
+    // The most probable world where the query holds: the alternatives'
+    // own probabilities, the slots after the chosen one summed out (0.3
+    // for `x`, not 0.3 · max(5/7, 2/7)).
+    let value = |text: &str| {
+        let model = Model::from_source("t.pl", text).unwrap();
+        let options = QueryOptions { logic: Some(deeplog::Logic::MaxProduct), ..QueryOptions::default() };
+        model.query(&options).unwrap().answers[0].value
+    };
+    assert!((value("0.3::x; 0.5::y.\nr :- x.\nquery(r).\n") - 0.3).abs() < 1e-12);
+    assert!((value("0.3::x; 0.5::y.\nr :- x.\nr :- y.\nquery(r).\n") - 0.5).abs() < 1e-12);
+    // With a fact beside it: `y` and `c` false, 0.5 · 0.8.
+    let v = value("0.2::c.\n0.3::x; 0.5::y.\nr :- x.\nr :- y.\nr :- c.\nquery(r).\n");
+    assert!((v - 0.4).abs() < 1e-12, "{v}");
+}
