@@ -35,21 +35,7 @@ pub fn weighted_cnf(
     budget: &Budget,
 ) -> Result<WeightedCnf, CompileError> {
     let limits = Limits::new(budget);
-    for &atom in queries.iter().chain(evidence.iter().map(|(a, _)| a)) {
-        if atom.index() >= program.num_atoms() {
-            return Err(CompileError::UnknownAtom { atom, num_atoms: program.num_atoms() });
-        }
-    }
-    let mut lineage = Lineage::new(program, &limits)?;
-    let mut query_formulas = Vec::with_capacity(queries.len());
-    for &q in queries {
-        query_formulas.push(lineage.atom(q).map_err(|s| s.in_lineage(Some(q), &limits))?);
-    }
-    let mut evidence_formulas = Vec::with_capacity(evidence.len());
-    for &(atom, value) in evidence {
-        let f = lineage.atom(atom).map_err(|s| s.in_lineage(None, &limits))?;
-        evidence_formulas.push(if value { f } else { lineage.not(f) });
-    }
+    let (lineage, query_formulas, evidence_formulas) = lineage_of(program, queries, evidence, &limits)?;
     let slots = lineage.num_slots();
     let mut encoder =
         Encoder { lineage: &lineage, var_of: vec![0; lineage.len()], num_vars: slots, clauses: Vec::new() };
@@ -60,6 +46,32 @@ pub fn weighted_cnf(
     }
     let Encoder { num_vars, clauses, .. } = encoder;
     Ok(WeightedCnf { num_vars, clauses, slots: lineage.into_slots(), queries, evidence })
+}
+
+/// The lineage of `program` with the formulas of `queries` and of the
+/// evidence (each entry's formula, negated where it is observed false).
+fn lineage_of<'p>(
+    program: &'p GroundProgram,
+    queries: &[AtomId],
+    evidence: &[(AtomId, bool)],
+    limits: &'p Limits,
+) -> Result<(Lineage<'p>, Vec<FormulaId>, Vec<FormulaId>), CompileError> {
+    for &atom in queries.iter().chain(evidence.iter().map(|(a, _)| a)) {
+        if atom.index() >= program.num_atoms() {
+            return Err(CompileError::UnknownAtom { atom, num_atoms: program.num_atoms() });
+        }
+    }
+    let mut lineage = Lineage::new(program, limits)?;
+    let mut query_formulas = Vec::with_capacity(queries.len());
+    for &q in queries {
+        query_formulas.push(lineage.atom(q).map_err(|s| s.in_lineage(Some(q), limits))?);
+    }
+    let mut evidence_formulas = Vec::with_capacity(evidence.len());
+    for &(atom, value) in evidence {
+        let f = lineage.atom(atom).map_err(|s| s.in_lineage(None, limits))?;
+        evidence_formulas.push(if value { f } else { lineage.not(f) });
+    }
+    Ok((lineage, query_formulas, evidence_formulas))
 }
 
 struct Encoder<'l, 'p> {
@@ -214,21 +226,7 @@ pub fn lineage_dag(
     budget: &Budget,
 ) -> Result<LineageDag, CompileError> {
     let limits = Limits::new(budget);
-    for &atom in queries.iter().chain(evidence.iter().map(|(a, _)| a)) {
-        if atom.index() >= program.num_atoms() {
-            return Err(CompileError::UnknownAtom { atom, num_atoms: program.num_atoms() });
-        }
-    }
-    let mut lineage = Lineage::new(program, &limits)?;
-    let mut query_formulas = Vec::with_capacity(queries.len());
-    for &q in queries {
-        query_formulas.push(lineage.atom(q).map_err(|s| s.in_lineage(Some(q), &limits))?);
-    }
-    let mut evidence_formulas = Vec::with_capacity(evidence.len());
-    for &(atom, value) in evidence {
-        let f = lineage.atom(atom).map_err(|s| s.in_lineage(None, &limits))?;
-        evidence_formulas.push(if value { f } else { lineage.not(f) });
-    }
+    let (lineage, query_formulas, evidence_formulas) = lineage_of(program, queries, evidence, &limits)?;
     let nodes = (0..lineage.len())
         .map(|i| match lineage.formula(FormulaId(i as u32)) {
             Formula::False => LineageNode::False,
