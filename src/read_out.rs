@@ -362,17 +362,12 @@ fn most_probable_world(smoothed: &Circuit, slots: &[SlotInfo], root: usize) -> f
     }
     let mut weights = vec![(0.0f64, 0.0f64); slots.len()];
     let mut scale = 0.0;
-    let ratio = |x: f64, b: f64| if b > 0.0 { (x / b).ln() } else { f64::NEG_INFINITY };
     for chain in chains.values_mut() {
         chain.sort_by_key(|&s| slots[s].alternative);
-        let mut best = vec![1.0; chain.len() + 1];
-        for j in (0..chain.len()).rev() {
-            let c = slots[chain[j]].probability;
-            best[j] = c.max((1.0 - c) * best[j + 1]);
-        }
-        for (j, &s) in chain.iter().enumerate() {
-            let c = slots[s].probability;
-            weights[s] = (ratio(c, best[j]), ratio((1.0 - c) * best[j + 1], best[j]));
+        let conditionals: Vec<f64> = chain.iter().map(|&s| slots[s].probability).collect();
+        let best = crate::tasks::completions(&conditionals, 1.0);
+        for (j, (&s, &c)) in chain.iter().zip(&conditionals).enumerate() {
+            weights[s] = crate::tasks::rescaled(c, best[j], best[j + 1]);
         }
         scale += best[0].ln();
     }

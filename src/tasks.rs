@@ -60,6 +60,24 @@ pub struct Map {
     pub assignment: Vec<(String, bool)>,
 }
 
+/// A chain's best completions: `A_j = max(c_j, (1 − c_j) · A_{j+1})` from
+/// `A_{k+1} = last` (see the module's documentation), for its conditional
+/// probabilities `c_1 … c_k`.
+pub(crate) fn completions(conditionals: &[f64], last: f64) -> Vec<f64> {
+    let mut best = vec![last; conditionals.len() + 1];
+    for (j, &c) in conditionals.iter().enumerate().rev() {
+        best[j] = c.max((1.0 - c) * best[j + 1]);
+    }
+    best
+}
+
+/// `ln` of a chain slot's rescaled weights, true and false: `c_j / A_j` and
+/// `(1 − c_j) · A_{j+1} / A_j` (each slot's larger one is 1).
+pub(crate) fn rescaled(c: f64, best: f64, next: f64) -> (f64, f64) {
+    let ratio = |x: f64| if best > 0.0 { (x / best).ln() } else { f64::NEG_INFINITY };
+    (ratio(c), ratio((1.0 - c) * next))
+}
+
 /// Per atom, whether the queries or the evidence depend on it: reached from
 /// them through the rules (ProbLog's relevant ground program).
 fn reachable(program: &GroundProgram) -> Vec<bool> {
@@ -140,12 +158,8 @@ fn relevant_choices(program: &GroundProgram, compiled: &CompiledModel) -> Vec<Re
                 bucket = (p, Some(k));
             }
         }
-        let mut best = vec![0.0; chain.len() + 1];
-        best[chain.len()] = if rest > 0.0 { bucket.0 / rest } else { 1.0 };
-        for j in (0..chain.len()).rev() {
-            let c = chain[j].1;
-            best[j] = c.max((1.0 - c) * best[j + 1]);
-        }
+        let conditionals: Vec<f64> = chain.iter().map(|&(_, c)| c).collect();
+        let best = completions(&conditionals, if rest > 0.0 { bucket.0 / rest } else { 1.0 });
         out.push(Relevant { alternatives, chain, best, bucket });
     }
     out
@@ -191,10 +205,8 @@ fn mpe_of(program: &GroundProgram, compiled: &CompiledModel) -> Result<Mpe, Erro
     let slots = compiled.slots.len();
     let mut log_weight = vec![(f64::NEG_INFINITY, 0.0f64); slots];
     for choice in &choices {
-        let ratio = |x: f64, b: f64| if b > 0.0 { (x / b).ln() } else { f64::NEG_INFINITY };
         for (j, &(s, c)) in choice.chain.iter().enumerate() {
-            let best = &choice.best;
-            log_weight[s] = (ratio(c, best[j]), ratio((1.0 - c) * best[j + 1], best[j]));
+            log_weight[s] = rescaled(c, choice.best[j], choice.best[j + 1]);
         }
     }
     // The slots the evidence fixes (or leaves free: None).
